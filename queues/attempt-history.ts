@@ -1,0 +1,29 @@
+import type { Job } from 'bullmq';
+import { type AttemptRecord, FAILURE_REASONS, type FailureReason } from './types.js';
+
+/**
+ * Every failed attempt is appended to the job's own BullMQ log, so the history lives and dies with
+ * the job (bull-board shows it too) and costs one RPUSH on the failure path only.
+ */
+export async function recordAttempt(job: Job, record: AttemptRecord): Promise<void> {
+  await job.log(JSON.stringify(record));
+}
+
+export function parseAttemptLog(lines: string[]): AttemptRecord[] {
+  const records: AttemptRecord[] = [];
+  for (const line of lines) {
+    try {
+      const record = JSON.parse(line) as AttemptRecord;
+      if (typeof record.attempt === 'number') records.push(record);
+    } catch {
+      // Someone else's log line (jobs are open to any BullMQ tool); not an attempt record.
+    }
+  }
+  return records;
+}
+
+/** Reads the reason back from a failedReason we wrote ("TIMEOUT: …"), or UNKNOWN for anything else. */
+export function reasonOf(failedReason: string | undefined): FailureReason {
+  const prefix = failedReason?.slice(0, failedReason.indexOf(':')) ?? '';
+  return (FAILURE_REASONS as readonly string[]).includes(prefix) ? (prefix as FailureReason) : 'UNKNOWN';
+}

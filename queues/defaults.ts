@@ -1,0 +1,30 @@
+import type { RetryPolicy } from './types.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** Defaults for what a client leaves out, in one literal (see API.graphql for the public ones). */
+export const QUEUE_DEFAULTS = {
+  retry: { maxAttempts: 5, backoff: 'EXPONENTIAL', delayMs: 1 * SECOND, maxDelayMs: MINUTE, jitter: true },
+  concurrency: 10,
+  ackTimeoutMs: 30 * SECOND,
+} as const satisfies { retry: RetryPolicy; concurrency: number; ackTimeoutMs: number };
+
+/** The bounds input is checked against; beyond them a request is refused with BAD_USER_INPUT. */
+export const LIMITS = {
+  nameLength: 128,
+  maxAttempts: 100,
+  retryDelayMs: 24 * HOUR,
+  concurrency: 1000,
+  ackTimeoutMs: { min: 100, max: 12 * HOUR },
+  maxMessageBytes: 64 * 1024 * 1024,
+  delayMs: 365 * 24 * HOUR,
+  ttlMs: 365 * 24 * HOUR,
+  stringField: 256,
+  routingKeyLength: 255,
+  headerCount: 64,
+  headerValueLength: 4096,
+  descriptionLength: 1024,
+  urlLength: 2048,
+} as const;

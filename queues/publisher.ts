@@ -1,0 +1,285 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Job, type JobsOptions } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { canonicalJson } from './canonical-json.js';
+import type { Commands } from './commands/index.js';
+import { LIMITS } from './defaults.js';
+import { badInput, ErrorCode, SwitchyardError } from './errors.js';
+import type { Keys } from './keys.js';
+import type { PayloadSchemas } from './payload-schema.js';
+import type { QueueHandles } from './queue-handles.js';
+import type { Registry, RoutingTable } from './registry.js';
+import type { MessageRecord, QueueRecord, TopicRecord } from './types.js';
+import { assertInt, assertString, parseHeaders } from './validate.js';
+
+export interface PublishInput {
+  topic: string;
+  payload: unknown;
+  routingKey?: string | null;
+  headers?: unknown;
+  priority?: number | null;
+  delayMs?: number | null;
+  ttlMs?: number | null;
+  correlationId?: string | null;
+  replyTo?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface PublishResult {
+  messageId: string;
+  duplicate: boolean;
+  routedTo: string[];
+  message: MessageRecord | null;
+}
+
+export interface PublisherOptions {
+  client: Redis;
+  keys: Keys;
+  registry: Registry;
+  handles: QueueHandles;
+  schemas: PayloadSchemas;
+  commands: Commands;
+  /** How long an idempotency key is remembered. @default 24 h (set by the server config) */
+  dedupWindowMs: number;
+  /**
+   * Test seam for fault injection: called with the transaction just before EXEC. Production code
+   * never sets it; the atomic fan-out test uses it to break the transaction mid-publish.
+   */
+  beforeExec?: (transaction: ChainableCommander) => void;
+}
+
+/** The job name every message carries in BullMQ (what bull-board shows). */
+export const JOB_NAME = 'message';
+
+/** How long an idempotency key stays claimed by a publish that has not finished (crash safety). */
+const CLAIM_MS = 10_000;
+
+/** BullMQ: 1 is the highest priority and jobs without one jump every prioritized job, so map all of 0..9. */
+export const toBullPriority = (priority: number) => 10 - priority;
+
+interface Prepared {
+  message: MessageRecord;
+  queues: QueueRecord[];
+  delayMs: number;
+}
+
+/**
+ * The publish path: check, hash, route, then one MULTI that puts the message into every matching
+ * BullMQ queue (with BullMQ's own add commands) and counts it, so a publish reaches all its queues or none.
+ */
+export function createPublisher(options: PublisherOptions) {
+  const { client, keys, registry, handles, schemas, commands } = options;
+
+  function prepare(table: RoutingTable, input: PublishInput, now: number): Prepared {
+    const topic = table.topic(input.topic);
+    if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
+    const message = buildMessage(topic, input, now, schemas);
+    const queues = table.route(topic.name, message.routingKey, message.headers);
+    const exactlyOnce = queues.find((queue) => queue.deliveryMode === 'EXACTLY_ONCE');
+    if (exactlyOnce && message.idempotencyKey === null) {
+      throw badInput(`Queue ${exactlyOnce.name} is EXACTLY_ONCE: publish with an idempotencyKey`, {
+        field: 'idempotencyKey',
+      });
+    }
+    return { message, queues, delayMs: input.delayMs ?? 0 };
+  }
+
+  function enqueue(transaction: ChainableCommander, { message, queues, delayMs }: Prepared): void {
+    for (const queue of queues) {
+      const opts: JobsOptions = {
+        jobId: message.id,
+        priority: toBullPriority(message.priority),
+        attempts: queue.retry.maxAttempts,
+        backoff: { type: 'switchyard' },
+        removeOnComplete: true,
+        removeOnFail: false,
+      };
+      if (delayMs > 0) opts.delay = delayMs;
+      const job = new Job(handles.get(queue.topic, queue.name), JOB_NAME, message, opts, message.id);
+      // The add is queued synchronously on the transaction; its own promise settles with EXEC and is
+      // read from EXEC's answer, so it is deliberately not awaited here.
+      job.addJob(transaction as unknown as Parameters<Job['addJob']>[0]).catch(() => {});
+    }
+    const stats = keys.topicStats(message.topic);
+    transaction.hincrby(stats, 'published', 1);
+    if (queues.length === 0) transaction.hincrby(stats, 'unrouted', 1);
+    if (message.idempotencyKey !== null) {
+      transaction.set(
+        keys.idempotency(message.topic, message.idempotencyKey),
+        message.id,
+        'PX',
+        options.dedupWindowMs,
+      );
+    }
+  }
+
+  /** Claims idempotency keys in one round trip; answers the earlier message id for each duplicate. */
+  async function claim(prepared: Prepared[]): Promise<Map<number, string>> {
+    const duplicates = new Map<number, string>();
+    const firstInBatch = new Map<string, number>();
+    const pipeline = client.pipeline();
+    const claimed: number[] = [];
+    prepared.forEach(({ message }, index) => {
+      if (message.idempotencyKey === null) return;
+      const key = keys.idempotency(message.topic, message.idempotencyKey);
+      const earlier = firstInBatch.get(key);
+      if (earlier !== undefined) {
+        duplicates.set(index, (prepared[earlier] as Prepared).message.id);
+        return;
+      }
+      firstInBatch.set(key, index);
+      claimed.push(index);
+      pipeline.call('SET', key, `pending:${message.id}`, 'PX', CLAIM_MS, 'NX', 'GET');
+    });
+    if (claimed.length === 0) return duplicates;
+    const answers = (await pipeline.exec()) ?? [];
+    const ours: Prepared[] = [];
+    let inProgress: string | null = null;
+    for (const [position, [error, previous]] of answers.entries()) {
+      if (error) throw error;
+      const index = claimed[position] as number;
+      const mine = prepared[index] as Prepared;
+      if (previous === null) ours.push(mine);
+      else if (String(previous).startsWith('pending:')) inProgress = mine.message.idempotencyKey;
+      else duplicates.set(index, String(previous));
+    }
+    if (inProgress !== null) {
+      await release(ours);
+      throw new SwitchyardError(
+        ErrorCode.Conflict,
+        `A publish with idempotency key ${inProgress} is in progress; retry once it has finished`,
+      );
+    }
+    return duplicates;
+  }
+
+  async function release(prepared: Prepared[]): Promise<void> {
+    await Promise.allSettled(
+      prepared
+        .filter(({ message }) => message.idempotencyKey !== null)
+        .map(({ message }) =>
+          commands['release-claim-1'](
+            [keys.idempotency(message.topic, message.idempotencyKey as string)],
+            [`pending:${message.id}`],
+          ),
+        ),
+    );
+  }
+
+  /**
+   * BullMQ's add commands are Lua scripts it defines on the shared connection, and they can only be
+   * queued on a transaction made by BullMQ's client wrapper; waiting for the queues' clients also
+   * makes sure the scripts are loaded before the first publish.
+   */
+  async function openTransaction(fresh: Prepared[]): Promise<ChainableCommander> {
+    const routed = fresh.flatMap(({ queues }) => queues);
+    if (routed.length === 0) return client.multi();
+    const bullClients = await Promise.all(routed.map((queue) => handles.get(queue.topic, queue.name).client));
+    return (bullClients[0] as unknown as Redis).multi();
+  }
+
+  async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
+    const table = await registry.table();
+    const now = Date.now();
+    const prepared = inputs.map((input, index) => {
+      try {
+        return prepare(table, input, now);
+      } catch (error) {
+        if (inputs.length > 1 && error instanceof SwitchyardError) {
+          throw new SwitchyardError(error.code, `inputs[${index}]: ${error.message}`, {
+            ...error.details,
+            index,
+          });
+        }
+        throw error;
+      }
+    });
+    const duplicates = await claim(prepared);
+    const fresh = prepared.filter((_, index) => !duplicates.has(index));
+    if (fresh.length > 0) {
+      const transaction = await openTransaction(fresh);
+      for (const item of fresh) enqueue(transaction, item);
+      options.beforeExec?.(transaction);
+      try {
+        const answers = await transaction.exec();
+        if (!answers) throw new Error('transaction aborted');
+        for (const [error] of answers) if (error) throw error;
+      } catch (error) {
+        await release(fresh);
+        throw error;
+      }
+    }
+    return prepared.map(({ message, queues }, index) => {
+      const earlier = duplicates.get(index);
+      return earlier !== undefined
+        ? { messageId: earlier, duplicate: true, routedTo: [], message: null }
+        : { messageId: message.id, duplicate: false, routedTo: queues.map((queue) => queue.name), message };
+    });
+  }
+
+  return {
+    async publish(input: PublishInput): Promise<PublishResult> {
+      const [result] = await publishMany([input]);
+      return result as PublishResult;
+    },
+    publishBatch: publishMany,
+  };
+}
+
+export type Publisher = ReturnType<typeof createPublisher>;
+
+/** Checks one publish against its topic and makes the message, with its id, hash and size. */
+export function buildMessage(
+  topic: TopicRecord,
+  input: PublishInput,
+  now: number,
+  schemas: PayloadSchemas,
+): MessageRecord {
+  if (input.payload === undefined) throw badInput('payload is required', { field: 'payload' });
+  const routingKey = input.routingKey ?? null;
+  if (routingKey !== null && routingKey.length > LIMITS.routingKeyLength) {
+    throw badInput(`routingKey is longer than ${LIMITS.routingKeyLength} characters`, {
+      field: 'routingKey',
+    });
+  }
+  const headers = parseHeaders('headers', input.headers);
+  const priority = input.priority ?? 0;
+  assertInt('priority', priority, 0, 9);
+  const delayMs = input.delayMs ?? 0;
+  assertInt('delayMs', delayMs, 0, LIMITS.delayMs);
+  const ttlMs = input.ttlMs ?? null;
+  if (ttlMs !== null) {
+    assertInt('ttlMs', ttlMs, 1, LIMITS.ttlMs);
+    if (delayMs >= ttlMs)
+      throw badInput('delayMs must be shorter than ttlMs, or the message could never be delivered');
+  }
+  for (const field of ['correlationId', 'replyTo', 'idempotencyKey'] as const) {
+    const value = input[field];
+    if (value != null) assertString(field, value);
+  }
+  const canonical = canonicalJson(input.payload);
+  const sizeBytes = Buffer.byteLength(canonical);
+  if (sizeBytes > topic.maxMessageBytes) {
+    throw new SwitchyardError(
+      ErrorCode.PayloadTooLarge,
+      `payload is ${sizeBytes} bytes; topic ${topic.name} takes at most ${topic.maxMessageBytes}`,
+      { sizeBytes, maxMessageBytes: topic.maxMessageBytes },
+    );
+  }
+  schemas.assertValid(topic, input.payload);
+  return {
+    id: randomUUID(),
+    topic: topic.name,
+    routingKey,
+    headers,
+    payload: input.payload,
+    priority,
+    correlationId: input.correlationId ?? null,
+    replyTo: input.replyTo ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    publishedAt: new Date(now).toISOString(),
+    expiresAt: ttlMs === null ? null : new Date(now + ttlMs).toISOString(),
+    sha256: createHash('sha256').update(canonical).digest('hex'),
+    sizeBytes,
+  };
+}

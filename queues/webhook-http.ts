@@ -1,0 +1,218 @@
+/**
+ * One webhook delivery attempt over HTTP, classified into the engine's failure vocabulary. Retrying,
+ * signing and bookkeeping live elsewhere; this module only talks to the receiver.
+ */
+import { performance } from 'node:perf_hooks';
+import type { FailureReason } from './types.js';
+
+/** How much of a response body we read by default: enough for an error message, no more. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
+/** How much of the response body ends up in an error string. */
+const ERROR_BODY_CHARS = 500;
+const HTTP_DATE_SHAPE = /[A-Za-z]{3}.*\b\d{2}:\d{2}:\d{2}\b/;
+
+export interface PostWebhookOptions {
+  /** The receiver; only http: and https: are accepted. */
+  url: string;
+  /** The serialised JSON payload, sent as is (it is what was signed). */
+  body: string;
+  /** Extra request headers, typically the signature headers. Never echoed into errors. */
+  headers: Record<string, string>;
+  /** The budget for the whole exchange: connecting, sending and reading the response. */
+  timeoutMs: number;
+  /**
+   * The most response body bytes we read; beyond that the stream is cancelled.
+   * @default 4096
+   */
+  maxResponseBytes?: number;
+}
+
+export type WebhookOutcome =
+  | { ok: true; status: number; durationMs: number }
+  | {
+      ok: false;
+      reason: FailureReason;
+      retryable: boolean;
+      error: string;
+      status: number | null;
+      retryAfterMs: number | null;
+      durationMs: number;
+    };
+
+type Failure = Extract<WebhookOutcome, { ok: false }>;
+type Verdict = Pick<Failure, 'reason' | 'retryable'>;
+
+/** POSTs once and says how it went. Never throws. */
+export async function postWebhook(options: PostWebhookOptions): Promise<WebhookOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const invalid = invalidUrl(options.url);
+  if (invalid) return failure({ reason: 'REJECTED', retryable: false }, invalid, null, null, elapsed());
+
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  try {
+    const response = await send(options, controller.signal);
+    return await judgeResponse(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, elapsed);
+  } catch (error) {
+    // Only trust our own timer for TIMEOUT: an abort we did not cause is some other failure.
+    if (controller.signal.aborted) {
+      const message = `Timed out after ${options.timeoutMs} ms`;
+      return failure({ reason: 'TIMEOUT', retryable: true }, message, null, null, elapsed());
+    }
+    return networkFailure(error, elapsed());
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function send(options: PostWebhookOptions, signal: AbortSignal): Promise<Response> {
+  // A Headers object so a caller's `Content-Type` replaces ours instead of being appended to it.
+  const headers = new Headers(options.headers);
+  headers.set('content-type', 'application/json');
+  // No `keepalive: false` or `connection: close`: undici's pooled sockets are most of our throughput.
+  return fetch(options.url, { method: 'POST', headers, body: options.body, redirect: 'manual', signal });
+}
+
+/** A reason the URL can never work, or null. Never echoes the URL: it may carry tokens. */
+function invalidUrl(url: string): string | null {
+  if (!URL.canParse(url)) return 'Invalid webhook URL';
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return `Unsupported webhook URL scheme ${parsed.protocol}`;
+  }
+  // fetch refuses these outright; say why instead of surfacing its TypeError.
+  if (parsed.username || parsed.password) return 'Webhook URL must not contain credentials';
+  return null;
+}
+
+async function judgeResponse(
+  response: Response,
+  maxBytes: number,
+  elapsed: () => number,
+): Promise<WebhookOutcome> {
+  const { status } = response;
+  if (status >= 200 && status < 300) {
+    // Drained rather than cancelled, so that the socket can go back to the pool.
+    await readLimited(response, maxBytes);
+    return { ok: true, status, durationMs: elapsed() };
+  }
+  const body = await readLimited(response, maxBytes);
+  const verdict = classifyStatus(status);
+  const retryAfterMs =
+    status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after')) : null;
+  return failure(verdict, httpError(status, body), status, retryAfterMs, elapsed());
+}
+
+/** Which non-2xx statuses are worth another try. */
+export function classifyStatus(status: number): Verdict {
+  if (status === 408) return { reason: 'TIMEOUT', retryable: true };
+  if (status === 429) return { reason: 'PROCESSING', retryable: true };
+  if (status >= 500 && status < 600) return { reason: 'PROCESSING', retryable: true };
+  // 3xx lands here too: following a redirect would send a signed payload somewhere unvetted.
+  return { reason: 'REJECTED', retryable: false };
+}
+
+/**
+ * A Retry-After header (delta-seconds or HTTP-date) in ms from `now`, or null when absent or
+ * unreadable. A date in the past means "now", i.e. 0.
+ */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  const trimmed = value?.trim();
+  if (!trimmed) return null;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // V8's Date.parse accepts nearly anything ("-5" is year -5), so insist on the shape shared by
+  // the three HTTP-date formats: a month or day name and an hh:mm:ss time.
+  if (!HTTP_DATE_SHAPE.test(trimmed)) return null;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+interface LimitedBody {
+  text: string;
+  truncated: boolean;
+}
+
+/**
+ * Reads at most `maxBytes` of the body, then cancels the rest. Always settles the stream one way
+ * or the other, because an unread body pins its socket. Read errors (a timeout mid-body, a reset)
+ * just end the read: the status line has already told us what we need.
+ */
+async function readLimited(response: Response, maxBytes: number): Promise<LimitedBody> {
+  const stream = response.body;
+  if (!stream) return { text: '', truncated: false };
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  try {
+    while (!truncated) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const room = maxBytes - size;
+      truncated = value.byteLength > room;
+      const kept = truncated ? value.subarray(0, Math.max(room, 0)) : value;
+      chunks.push(kept);
+      size += kept.byteLength;
+    }
+  } catch {
+    truncated = true;
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated };
+}
+
+function httpError(status: number, body: LimitedBody): string {
+  const prefix = status >= 300 && status < 400 ? `HTTP ${status} (redirect not followed)` : `HTTP ${status}`;
+  // Collapsed whitespace keeps HTML error pages on one log line.
+  const text = body.text.replace(/\s+/g, ' ').trim();
+  if (!text) return prefix;
+  const clipped = text.length > ERROR_BODY_CHARS || body.truncated;
+  return `${prefix}: ${text.slice(0, ERROR_BODY_CHARS)}${clipped ? '…' : ''}`;
+}
+
+/**
+ * Connection-level failures. undici reports them as `TypeError: fetch failed` with the system
+ * error (or an AggregateError of them, one per address tried) as its cause; the code is the useful
+ * part. Only codes and messages are used, which never contain request headers.
+ */
+function networkFailure(error: unknown, durationMs: number): WebhookOutcome {
+  const cause = rootCause(error);
+  const code = errorCode(cause);
+  const message = cause instanceof Error && cause.message ? cause.message : String(cause);
+  const text = code && !message.includes(code) ? `${code}: ${message}` : message;
+  const verdict: Verdict =
+    code?.startsWith('UND_ERR_') && code.endsWith('_TIMEOUT')
+      ? { reason: 'TIMEOUT', retryable: true }
+      : { reason: 'DEPENDENCY', retryable: true };
+  return failure(verdict, `Network error: ${text.slice(0, ERROR_BODY_CHARS)}`, null, null, durationMs);
+}
+
+/** The innermost error that says something: follows `cause`, then the first of an AggregateError. */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 5; depth++) {
+    if (errorCode(current)) return current;
+    const next =
+      current instanceof AggregateError ? current.errors[0] : (current as { cause?: unknown })?.cause;
+    if (next === undefined || next === null) return current;
+    current = next;
+  }
+  return current;
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function failure(
+  verdict: Verdict,
+  error: string,
+  status: number | null,
+  retryAfterMs: number | null,
+  durationMs: number,
+): Failure {
+  return { ok: false, ...verdict, error, status, retryAfterMs, durationMs };
+}

@@ -1,0 +1,163 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { reasonOf, recordAttempt } from './attempt-history.js';
+import { deliveryFailure, FinalDeliveryFailure } from './delivery-failure.js';
+import type { EventBus } from './events.js';
+import type { Keys } from './keys.js';
+import type { RoutingTable } from './registry.js';
+import type { MessageRecord, QueueRecord } from './types.js';
+import { postWebhook } from './webhook-http.js';
+import { webhookHeaders } from './webhook-signing.js';
+import { deliveryWorkerOptions } from './worker-options.js';
+
+export interface WebhookWorkersOptions {
+  /** Shared connection for the workers' ordinary commands; BullMQ duplicates it for blocking ones. */
+  connection: Redis;
+  keys: Keys;
+  events: EventBus;
+  onError?: (error: Error) => void;
+}
+
+interface Running {
+  worker: Worker<MessageRecord>;
+  record: QueueRecord;
+}
+
+const queueId = (queue: Pick<QueueRecord, 'topic' | 'name'>) => `${queue.topic}/${queue.name}`;
+
+/** What a running worker cannot change on the fly: BullMQ fixes its stalled-job policy at construction. */
+const needsRestart = (before: QueueRecord, after: QueueRecord) =>
+  before.deliveryMode !== after.deliveryMode || before.retry.maxAttempts !== after.retry.maxAttempts;
+
+export const isExpired = (message: MessageRecord, now = Date.now()) =>
+  message.expiresAt !== null && Date.parse(message.expiresAt) <= now;
+
+/**
+ * One BullMQ Worker per WEBHOOK queue, kept in step with the registry: each job is one signed POST.
+ * Several gateway instances run workers on the same queues and BullMQ's locks keep them from
+ * delivering one job twice at once.
+ */
+export function createWebhookWorkers(options: WebhookWorkersOptions) {
+  const running = new Map<string, Running>();
+  let closing: Promise<void> | null = null;
+
+  async function deliver(job: Job<MessageRecord>, queue: QueueRecord): Promise<void> {
+    const message = job.data;
+    const attempt = job.attemptsStarted || job.attemptsMade + 1;
+    const startedAt = Date.now();
+    if (isExpired(message, startedAt)) {
+      const failure = new FinalDeliveryFailure('EXPIRED', `message expired at ${message.expiresAt}`);
+      await recordAttempt(job, {
+        attempt,
+        at: new Date().toISOString(),
+        reason: 'EXPIRED',
+        error: failure.detail,
+        durationMs: 0,
+      });
+      throw failure;
+    }
+    const body = JSON.stringify(message);
+    const headers = {
+      ...webhookHeaders(queue.signingSecret ? [queue.signingSecret] : [], message.id, body),
+      'x-switchyard-topic': message.topic,
+      'x-switchyard-queue': queue.name,
+      'x-switchyard-attempt': String(attempt),
+    };
+    const outcome = await postWebhook({ url: queue.url ?? '', body, headers, timeoutMs: queue.ackTimeoutMs });
+    if (outcome.ok) {
+      options.events.emit({
+        kind: 'DELIVERED',
+        at: new Date().toISOString(),
+        topic: message.topic,
+        queue: queue.name,
+        messageId: message.id,
+        attempt,
+        reason: null,
+        error: null,
+        latencyMs: Date.now() - Date.parse(message.publishedAt),
+      });
+      return;
+    }
+    await recordAttempt(job, {
+      attempt,
+      at: new Date(startedAt).toISOString(),
+      reason: outcome.reason,
+      error: outcome.error,
+      durationMs: outcome.durationMs,
+    });
+    throw deliveryFailure(outcome.reason, outcome.error, outcome.retryable, outcome.retryAfterMs);
+  }
+
+  function start(queue: QueueRecord): Running {
+    const id = queueId(queue);
+    const current = () => running.get(id)?.record ?? queue;
+    const worker = new Worker<MessageRecord>(
+      queue.name,
+      (job) => deliver(job, current()),
+      deliveryWorkerOptions(queue, options.connection, options.keys, current),
+    );
+    worker.on('error', (error) => options.onError?.(error));
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      const final =
+        error instanceof UnrecoverableError ||
+        error.name === 'UnrecoverableError' ||
+        job.attemptsMade >= (job.opts.attempts ?? 1);
+      const reason = reasonOf(error.message);
+      options.events.emit({
+        kind: final ? (reason === 'EXPIRED' ? 'EXPIRED' : 'DEAD_LETTERED') : 'RETRYING',
+        at: new Date().toISOString(),
+        topic: queue.topic,
+        queue: queue.name,
+        messageId: job.data.id,
+        attempt: job.attemptsMade,
+        reason,
+        error: error.message,
+      });
+    });
+    void worker.run().catch((error: Error) => options.onError?.(error));
+    const entry = { worker, record: queue };
+    running.set(id, entry);
+    return entry;
+  }
+
+  async function stop(id: string): Promise<void> {
+    const entry = running.get(id);
+    running.delete(id);
+    await entry?.worker.close();
+  }
+
+  return {
+    /** Starts, updates and stops workers so that exactly the registry's WEBHOOK queues have one. */
+    async reconcile(table: RoutingTable): Promise<void> {
+      if (closing) return;
+      const wanted = new Map<string, QueueRecord>();
+      for (const topic of table.topics()) {
+        for (const queue of table.queues(topic.name))
+          if (queue.target === 'WEBHOOK') wanted.set(queueId(queue), queue);
+      }
+      const stops: Promise<void>[] = [];
+      for (const id of running.keys()) if (!wanted.has(id)) stops.push(stop(id));
+      for (const [id, queue] of wanted) {
+        const entry = running.get(id);
+        if (!entry) start(queue);
+        else if (needsRestart(entry.record, queue)) stops.push(stop(id).then(() => void start(queue)));
+        else {
+          if (entry.worker.concurrency !== queue.concurrency) entry.worker.concurrency = queue.concurrency;
+          entry.record = queue;
+        }
+      }
+      await Promise.all(stops);
+    },
+    get size() {
+      return running.size;
+    },
+    /** Lets in-flight deliveries finish (BullMQ's close waits for them), then stops. Idempotent. */
+    close(): Promise<void> {
+      closing ??= Promise.allSettled([...running.keys()].map(stop)).then(() => undefined);
+      return closing;
+    },
+  };
+}
+
+export type WebhookWorkers = ReturnType<typeof createWebhookWorkers>;

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { type Config, ConfigError, embeddedRedisDir, loadConfig } from '../server/config.js';
+
+const DEFAULTS: Config = {
+  port: 4000,
+  host: '127.0.0.1',
+  redisUrl: null,
+  dataDir: '.switchyard',
+  keyPrefix: 'sy',
+  topologyFile: null,
+  dedupWindowMs: 24 * 60 * 60 * 1000,
+  defaultMaxMessageBytes: 1024 * 1024,
+  shutdownTimeoutMs: 30_000,
+  logLevel: 'info',
+  graphiql: true,
+  production: false,
+};
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('returns every default from an empty env', () => {
+    expect(loadConfig({})).toEqual(DEFAULTS);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '', SWITCHYARD_GRAPHIQL: '' })).toEqual(DEFAULTS);
+  });
+
+  it.each<[string, string, Partial<Config>]>([
+    ['PORT', '8080', { port: 8080 }],
+    ['PORT', '0', { port: 0 }],
+    ['HOST', '0.0.0.0', { host: '0.0.0.0' }],
+    ['REDIS_URL', 'redis://localhost:6380/2', { redisUrl: 'redis://localhost:6380/2' }],
+    ['REDIS_URL', 'rediss://:pw@cache.example:6380', { redisUrl: 'rediss://:pw@cache.example:6380' }],
+    ['SWITCHYARD_DATA_DIR', '/var/lib/switchyard', { dataDir: '/var/lib/switchyard' }],
+    ['SWITCHYARD_PREFIX', 'prod_eu-1', { keyPrefix: 'prod_eu-1' }],
+    ['SWITCHYARD_TOPOLOGY', './topology.json', { topologyFile: './topology.json' }],
+    ['SWITCHYARD_DEDUP_WINDOW_MS', '60000', { dedupWindowMs: 60_000 }],
+    ['SWITCHYARD_MAX_MESSAGE_BYTES', '2048', { defaultMaxMessageBytes: 2048 }],
+    ['SWITCHYARD_MAX_MESSAGE_BYTES', String(64 * 1024 * 1024), { defaultMaxMessageBytes: 64 * 1024 * 1024 }],
+    ['SWITCHYARD_SHUTDOWN_TIMEOUT_MS', '5000', { shutdownTimeoutMs: 5000 }],
+    ['SWITCHYARD_LOG_LEVEL', 'debug', { logLevel: 'debug' }],
+    ['SWITCHYARD_LOG_LEVEL', 'silent', { logLevel: 'silent' }],
+    ['SWITCHYARD_GRAPHIQL', 'false', { graphiql: false }],
+    ['SWITCHYARD_GRAPHIQL', '0', { graphiql: false }],
+    ['SWITCHYARD_GRAPHIQL', '1', { graphiql: true }],
+    ['NODE_ENV', 'production', { production: true }],
+    ['NODE_ENV', 'development', { production: false }],
+  ])('%s=%s overrides its default', (name, value, expected) => {
+    expect(loadConfig({ [name]: value })).toEqual({ ...DEFAULTS, ...expected });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '4000.5'],
+    ['HOST', '   '],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['SWITCHYARD_PREFIX', 'has:colon'],
+    ['SWITCHYARD_PREFIX', 'x'.repeat(33)],
+    ['SWITCHYARD_DEDUP_WINDOW_MS', '0'],
+    ['SWITCHYARD_DEDUP_WINDOW_MS', '1e3'],
+    ['SWITCHYARD_MAX_MESSAGE_BYTES', '0'],
+    ['SWITCHYARD_MAX_MESSAGE_BYTES', String(64 * 1024 * 1024 + 1)],
+    ['SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 'soon'],
+    ['SWITCHYARD_LOG_LEVEL', 'verbose'],
+    ['SWITCHYARD_GRAPHIQL', 'yes'],
+    ['SWITCHYARD_GRAPHIQL', 'constructor'],
+  ])('rejects %s=%s, naming the variable and the value', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.message).toContain(name);
+    expect(error.message).toContain(JSON.stringify(value));
+    expect(error.message).toMatch(/expected /);
+  });
+
+  it('reports every bad value together, one per line', () => {
+    const error = configError({
+      PORT: 'x',
+      SWITCHYARD_PREFIX: 'a b',
+      SWITCHYARD_LOG_LEVEL: 'loud',
+      SWITCHYARD_GRAPHIQL: 'maybe',
+      HOST: 'fine.example',
+    });
+    const lines = error.message.split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines.map((line) => line.split(':')[0])).toEqual([
+      'PORT',
+      'SWITCHYARD_PREFIX',
+      'SWITCHYARD_LOG_LEVEL',
+      'SWITCHYARD_GRAPHIQL',
+    ]);
+  });
+
+  it('keeps a value with a newline on one line', () => {
+    expect(configError({ SWITCHYARD_LOG_LEVEL: 'info\nPORT: forged' }).message.split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    'http://user:hunter2@cache.example:6379',
+    'redis://:hunter2@',
+    'redis://user:hunter2@bad host:6379',
+    'user:hunter2@localhost',
+  ])('never echoes the REDIS_URL password (%s)', (value) => {
+    const error = configError({ REDIS_URL: value });
+    expect(error.message).toContain('REDIS_URL');
+    expect(error.message).not.toContain('hunter2');
+    expect(error.stack).not.toContain('hunter2');
+  });
+});
+
+describe('embeddedRedisDir', () => {
+  it('lives under the data dir', () => {
+    expect(embeddedRedisDir(loadConfig({ SWITCHYARD_DATA_DIR: '/srv/sy' }))).toBe('/srv/sy/redis');
+  });
+});

@@ -58,7 +58,16 @@ export function decodeDeliveryId(
  */
 export function createConsumers(options: ConsumersOptions) {
   const workers = new Map<string, { worker: Worker<MessageRecord>; record: QueueRecord }>();
+  /** Deliveries this instance handed out, so an ack here needs no lookup: BullMQ's script checks the lock. */
+  const inFlight = new Map<string, { job: Job<MessageRecord>; queue: QueueRecord; deadline: number }>();
+  let lastSweep = 0;
   let closing: Promise<void> | null = null;
+
+  function sweep(now: number): void {
+    if (now - lastSweep < 1_000) return;
+    lastSweep = now;
+    for (const [id, held] of inFlight) if (held.deadline <= now) inFlight.delete(id);
+  }
 
   function workerFor(queue: QueueRecord): Worker<MessageRecord> {
     const id = `${queue.topic}/${queue.name}`;
@@ -124,44 +133,54 @@ export function createConsumers(options: ConsumersOptions) {
     if (closing) return [];
     const queue = await consumerQueue(topic, name);
     const worker = workerFor(queue);
-    const deadline = Date.now() + waitMs;
+    const waitUntil = Date.now() + waitMs;
     const deliveries: Delivery[] = [];
     while (deliveries.length < max && !closing) {
       const token = randomUUID();
       const job = (await worker.getNextJob(token, { block: false })) as Job<MessageRecord> | undefined;
       if (!job) {
-        if (deliveries.length > 0 || Date.now() >= deadline) break;
-        await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
+        if (deliveries.length > 0 || Date.now() >= waitUntil) break;
+        await sleep(Math.min(POLL_MS, Math.max(1, waitUntil - Date.now())));
         continue;
       }
       if (isExpired(job.data)) {
         await expire(job, token);
         continue;
       }
+      const id = encodeDeliveryId(queue.topic, queue.name, job.id as string, token);
+      const deadline = Date.now() + queue.ackTimeoutMs;
+      inFlight.set(id, { job, queue, deadline });
       deliveries.push({
-        id: encodeDeliveryId(queue.topic, queue.name, job.id as string, token),
+        id,
         message: job.data,
         queue: queue.name,
         attempt: job.attemptsStarted,
-        deliverBy: new Date(Date.now() + queue.ackTimeoutMs).toISOString(),
+        deliverBy: new Date(deadline).toISOString(),
       });
     }
+    sweep(Date.now());
     return deliveries;
   }
 
-  /** Finds the job a delivery id names, still locked by that delivery's token. */
-  async function lockedJob(deliveryId: string) {
+  /**
+   * Finds the job a delivery id names. `checkLock` also makes sure the delivery still holds the
+   * job's lock before anything is written; without it BullMQ's own finishing script checks the lock.
+   */
+  async function lockedJob(deliveryId: string, checkLock: boolean) {
     const parsed = decodeDeliveryId(deliveryId);
     if (!parsed)
       throw badInput('deliveryId is not a delivery id answered by receive or consume', {
         field: 'deliveryId',
       });
+    const gone = () =>
+      notFound(`Delivery ${deliveryId} is unknown, already acknowledged, or past its deadline`);
+    const held = inFlight.get(deliveryId);
+    inFlight.delete(deliveryId);
+    if (held && !checkLock) return { job: held.job, token: parsed.token, queue: held.queue, gone };
     const queue = await options.registry.getQueue(parsed.topic, parsed.queue);
     if (queue?.target !== 'CONSUMER') throw notFound(`Delivery ${deliveryId} is unknown`);
     const worker = workerFor(queue);
     const job = (await Job.fromId(worker, parsed.jobId)) as Job<MessageRecord> | undefined;
-    const gone = () =>
-      notFound(`Delivery ${deliveryId} is unknown, already acknowledged, or past its deadline`);
     if (!job) throw gone();
     // Checked before anything is written, so a stale delivery id cannot add to the job's history.
     const lock = await options.connection.get(worker.toKey(`${parsed.jobId}:lock`));
@@ -170,7 +189,7 @@ export function createConsumers(options: ConsumersOptions) {
   }
 
   async function ack(deliveryId: string): Promise<boolean> {
-    const { job, token, queue, gone } = await lockedJob(deliveryId);
+    const { job, token, queue, gone } = await lockedJob(deliveryId, false);
     try {
       await job.moveToCompleted(null, token, false);
     } catch {
@@ -199,7 +218,7 @@ export function createConsumers(options: ConsumersOptions) {
     if (retryAfterMs !== null) assertInt('retryAfterMs', retryAfterMs, 0, 24 * 60 * 60 * 1000);
     if (error !== null && error.length > 4096)
       throw badInput('error is longer than 4096 characters', { field: 'error' });
-    const { job, token, queue, gone } = await lockedJob(deliveryId);
+    const { job, token, queue, gone } = await lockedJob(deliveryId, true);
     const why = reason ?? 'PROCESSING';
     const detail = error ?? 'rejected by the consumer';
     const failure =

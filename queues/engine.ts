@@ -96,6 +96,23 @@ export async function createEngine(options: EngineOptions) {
   const stopWatching = registry.onChange(() => void reconcile());
   await reconcile();
 
+  function announcePublished(results: PublishResult[]): void {
+    if (events.size === 0) return;
+    for (const { message } of results) {
+      if (!message) continue;
+      events.emit({
+        kind: 'PUBLISHED',
+        at: message.publishedAt,
+        topic: message.topic,
+        queue: null,
+        messageId: message.id,
+        attempt: null,
+        reason: null,
+        error: null,
+      });
+    }
+  }
+
   const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
 
   async function setPaused(topic: string, name: string, paused: boolean): Promise<QueueRecord> {
@@ -135,8 +152,16 @@ export async function createEngine(options: EngineOptions) {
     },
     pauseQueue: (topic: string, name: string) => setPaused(topic, name, true),
     resumeQueue: (topic: string, name: string) => setPaused(topic, name, false),
-    publish: publisher.publish,
-    publishBatch: publisher.publishBatch,
+    async publish(input: PublishInput): Promise<PublishResult> {
+      const result = await publisher.publish(input);
+      announcePublished([result]);
+      return result;
+    },
+    async publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
+      const results = await publisher.publishBatch(inputs);
+      announcePublished(results);
+      return results;
+    },
     receive: consumers.receive,
     ack: consumers.ack,
     nack: consumers.nack,

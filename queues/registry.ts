@@ -86,6 +86,9 @@ export function createRegistry(options: RegistryOptions) {
     }
   };
   subscriber.on('message', onMessage);
+  // Announcements sent while the subscriber was reconnecting are lost: start from a fresh read.
+  const onReconnect = () => invalidate({ topic: '' });
+  subscriber.on('ready', onReconnect);
   const subscribed = subscriber.subscribe(keys.registryChannel);
 
   async function announce(change: RegistryChange): Promise<void> {
@@ -268,6 +271,7 @@ export function createRegistry(options: RegistryOptions) {
     ready: () => subscribed.then(() => undefined),
     async close(): Promise<void> {
       subscriber.off('message', onMessage);
+      subscriber.off('ready', onReconnect);
       listeners.clear();
     },
   };

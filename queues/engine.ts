@@ -4,7 +4,12 @@ import { createConsumers } from './consumer.js';
 import { createEventBus } from './events.js';
 import { createKeys } from './keys.js';
 import { createPayloadSchemas } from './payload-schema.js';
-import { createPublisher, type PublisherOptions } from './publisher.js';
+import {
+  createPublisher,
+  type PublisherOptions,
+  type PublishInput,
+  type PublishResult,
+} from './publisher.js';
 import { createQueueHandles } from './queue-handles.js';
 import {
   type CreateQueueInput,

@@ -22,8 +22,13 @@ export function parseAttemptLog(lines: string[]): AttemptRecord[] {
   return records;
 }
 
+/** BullMQ's own words for a job whose lock ran out more often than maxStalledCount allows. */
+const STALLED_OUT = 'job stalled more than allowable limit';
+
 /** Reads the reason back from a failedReason we wrote ("TIMEOUT: …"), or UNKNOWN for anything else. */
 export function reasonOf(failedReason: string | undefined): FailureReason {
+  // A delivery whose visibility timeout ran out every time: nobody acknowledged it in time.
+  if (failedReason === STALLED_OUT) return 'TIMEOUT';
   const prefix = failedReason?.slice(0, failedReason.indexOf(':')) ?? '';
   return (FAILURE_REASONS as readonly string[]).includes(prefix) ? (prefix as FailureReason) : 'UNKNOWN';
 }

@@ -90,9 +90,31 @@ export function createConsumers(options: ConsumersOptions) {
       stalledInterval: Math.min(queue.ackTimeoutMs, 5_000),
     });
     entry.worker.on('error', (error) => options.onError?.(error));
+    // A delivery whose visibility timeout ran out is an attempt too: keep it in the history.
+    entry.worker.on('stalled', (jobId) => void recordStalled(entry.worker, jobId, entry.record.ackTimeoutMs));
     void entry.worker.startStalledCheckTimer().catch((error: Error) => options.onError?.(error));
     workers.set(id, entry);
     return entry.worker;
+  }
+
+  async function recordStalled(
+    worker: Worker<MessageRecord>,
+    jobId: string,
+    ackTimeoutMs: number,
+  ): Promise<void> {
+    try {
+      const job = await Job.fromId<MessageRecord>(worker, jobId);
+      if (!job) return;
+      await recordAttempt(job, {
+        attempt: job.attemptsStarted,
+        at: new Date().toISOString(),
+        reason: 'TIMEOUT',
+        error: `not acknowledged within ackTimeoutMs (${ackTimeoutMs} ms)`,
+        durationMs: ackTimeoutMs,
+      });
+    } catch (error) {
+      options.onError?.(error as Error);
+    }
   }
 
   async function consumerQueue(topic: string, name: string): Promise<QueueRecord> {

@@ -144,9 +144,17 @@ export async function createEngine(options: EngineOptions) {
       return (await registry.table()).queues(topic);
     },
     queue: (topic: string, name: string) => registry.getQueue(topic, name),
-    createQueue: (input: CreateQueueInput) => registry.createQueue(input),
-    updateQueue: (topic: string, name: string, input: QueueSettingsInput) =>
-      registry.updateQueue(topic, name, input),
+    // Both wait for this instance's workers to follow, so the next publish meets the new settings.
+    async createQueue(input: CreateQueueInput) {
+      const queue = await registry.createQueue(input);
+      await reconcile();
+      return queue;
+    },
+    async updateQueue(topic: string, name: string, input: QueueSettingsInput) {
+      const queue = await registry.updateQueue(topic, name, input);
+      await reconcile();
+      return queue;
+    },
     async deleteQueue(topic: string, name: string): Promise<void> {
       const queue = await registry.deleteQueue(topic, name);
       await reconcile();

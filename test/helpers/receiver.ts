@@ -26,6 +26,8 @@ export async function startReceiver(): Promise<Receiver> {
     respond: () => ({ status: 204 }),
     close: async () => {},
   };
+  // Slow answers still pending at close would otherwise fire into closed sockets after the test.
+  const pending = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -38,8 +40,12 @@ export async function startReceiver(): Promise<Receiver> {
         res.writeHead(answer.status, answer.headers);
         res.end(answer.body);
       };
-      if (answer.delayMs) setTimeout(send, answer.delayMs);
-      else send();
+      if (!answer.delayMs) return send();
+      const timer = setTimeout(() => {
+        pending.delete(timer);
+        send();
+      }, answer.delayMs);
+      pending.add(timer);
     });
   });
   server.keepAliveTimeout = 1000;
@@ -47,8 +53,16 @@ export async function startReceiver(): Promise<Receiver> {
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   receiver.close = () =>
     new Promise<void>((resolve) => {
+      for (const timer of pending) clearTimeout(timer);
+      pending.clear();
       server.closeAllConnections();
       server.close(() => resolve());
     });
   return receiver;
+}
+
+/** One request header as a single string ('' when absent), for signature checks and assertions. */
+export function headerOf(request: ReceivedRequest, name: string): string {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : (value ?? '');
 }

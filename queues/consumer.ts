@@ -11,7 +11,7 @@ import type { Registry } from './registry.js';
 import type { FailureReason, MessageRecord, QueueRecord } from './types.js';
 import { assertInt, assertName } from './validate.js';
 import { isExpired } from './webhook-worker.js';
-import { deliveryWorkerOptions } from './worker-options.js';
+import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
 
 export interface Delivery {
   /** The ack token: topic, queue, job and the lock token of this attempt. */
@@ -80,7 +80,7 @@ export function createConsumers(options: ConsumersOptions) {
       existing.record = queue;
       return existing.worker;
     }
-    if (existing) void existing.worker.close();
+    if (existing) void closeWorker(existing.worker).catch((error: Error) => options.onError?.(error));
     const entry = { worker: null as unknown as Worker<MessageRecord>, record: queue };
     const settings = deliveryWorkerOptions(queue, options.connection, options.keys, () => entry.record);
     entry.worker = new Worker<MessageRecord>(queue.name, null, {
@@ -281,10 +281,10 @@ export function createConsumers(options: ConsumersOptions) {
     async drop(topic: string, name: string): Promise<void> {
       const entry = workers.get(`${topic}/${name}`);
       workers.delete(`${topic}/${name}`);
-      await entry?.worker.close();
+      if (entry) await closeWorker(entry.worker);
     },
     close(): Promise<void> {
-      closing ??= Promise.allSettled([...workers.values()].map(({ worker }) => worker.close())).then(
+      closing ??= Promise.allSettled([...workers.values()].map(({ worker }) => closeWorker(worker))).then(
         () => undefined,
       );
       return closing;

@@ -8,7 +8,7 @@ import type { RoutingTable } from './registry.js';
 import type { MessageRecord, QueueRecord } from './types.js';
 import { postWebhook } from './webhook-http.js';
 import { webhookHeaders } from './webhook-signing.js';
-import { deliveryWorkerOptions } from './worker-options.js';
+import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
 
 export interface WebhookWorkersOptions {
   /** Shared connection for the workers' ordinary commands; BullMQ duplicates it for blocking ones. */
@@ -124,7 +124,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
   async function stop(id: string): Promise<void> {
     const entry = running.get(id);
     running.delete(id);
-    await entry?.worker.close();
+    if (entry) await closeWorker(entry.worker);
   }
 
   return {

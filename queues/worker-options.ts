@@ -38,3 +38,15 @@ export function deliveryWorkerOptions(
     },
   };
 }
+
+/**
+ * Closes a BullMQ worker once its connections are up: closing one that is still connecting leaves a
+ * rejected promise nobody awaits ("Connection is closed."), which would take the process down.
+ */
+export async function closeWorker(worker: {
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+}): Promise<void> {
+  await worker.waitUntilReady().catch(() => {});
+  await worker.close();
+}

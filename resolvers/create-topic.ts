@@ -1,0 +1,5 @@
+import type { CreateTopicInput } from '../queues/registry.js';
+import type { Context } from '../schema/builder.js';
+
+export const createTopic = (args: { input: CreateTopicInput }, ctx: Context) =>
+  ctx.engine.createTopic(args.input);

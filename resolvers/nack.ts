@@ -1,0 +1,12 @@
+import type { FailureReason } from '../queues/types.js';
+import type { Context } from '../schema/builder.js';
+
+interface NackArgs {
+  deliveryId: string;
+  reason?: FailureReason | null;
+  error?: string | null;
+  retryAfterMs?: number | null;
+}
+
+export const nack = (args: NackArgs, ctx: Context) =>
+  ctx.engine.nack(args.deliveryId, args.reason ?? null, args.error ?? null, args.retryAfterMs ?? null);

@@ -1,0 +1,6 @@
+import type { PublishInput } from '../queues/publisher.js';
+import type { Context } from '../schema/builder.js';
+
+/** All or nothing: the engine refuses the whole batch if one input is refused, naming its index. */
+export const publishBatch = (args: { inputs: PublishInput[] }, ctx: Context) =>
+  ctx.engine.publishBatch(args.inputs);

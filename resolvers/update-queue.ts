@@ -1,0 +1,5 @@
+import type { QueueSettingsInput } from '../queues/registry.js';
+import type { Context } from '../schema/builder.js';
+
+export const updateQueue = (args: { topic: string; name: string; input: QueueSettingsInput }, ctx: Context) =>
+  ctx.engine.updateQueue(args.topic, args.name, args.input);

@@ -1,0 +1,63 @@
+import type { Delivery as DeliveryRecord } from '../queues/consumer.js';
+import { ack } from '../resolvers/ack.js';
+import { nack } from '../resolvers/nack.js';
+import { notImplemented } from '../resolvers/not-implemented.js';
+import { receive } from '../resolvers/receive.js';
+import { builder } from './builder.js';
+import { FailureReason } from './enums.js';
+import { Message } from './message.js';
+
+const Delivery = builder.objectRef<DeliveryRecord>('Delivery').implement({
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The ack token: unique per message, queue and attempt.' }),
+    message: t.expose('message', { type: Message }),
+    queue: t.exposeString('queue'),
+    attempt: t.exposeInt('attempt', { description: '1 on the first delivery.' }),
+    deliverBy: t.expose('deliverBy', {
+      type: 'DateTime',
+      description: 'Ack before this, or the message is delivered again.',
+    }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  receive: t.field({
+    type: [Delivery],
+    description: 'Takes up to `max` messages of a CONSUMER queue, waiting up to `waitMs` for the first.',
+    args: {
+      topic: t.arg.string({ required: true }),
+      queue: t.arg.string({ required: true }),
+      max: t.arg.int({ defaultValue: 1 }),
+      waitMs: t.arg.int({ defaultValue: 0 }),
+    },
+    resolve: (_root, args, ctx) => receive(args, ctx),
+  }),
+  ack: t.boolean({
+    args: { deliveryId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ack({ deliveryId: String(args.deliveryId) }, ctx),
+  }),
+  nack: t.boolean({
+    description: 'Fails the delivery: retried by the queue policy, or dead-lettered (REJECTED, VALIDATION).',
+    args: {
+      deliveryId: t.arg.id({ required: true }),
+      reason: t.arg({ type: FailureReason }),
+      error: t.arg.string(),
+      retryAfterMs: t.arg.int(),
+    },
+    resolve: (_root, args, ctx) => nack({ ...args, deliveryId: String(args.deliveryId) }, ctx),
+  }),
+}));
+
+builder.subscriptionField('consume', (t) =>
+  t.field({
+    type: Delivery,
+    description: 'Durable consumer; ack with Mutation.ack.',
+    args: {
+      topic: t.arg.string({ required: true }),
+      queue: t.arg.string({ required: true }),
+      prefetch: t.arg.int({ defaultValue: 10 }),
+    },
+    subscribe: notImplemented('Subscription.consume'),
+    resolve: (delivery: DeliveryRecord) => delivery,
+  }),
+);

@@ -1,0 +1,46 @@
+import type { PublishResult as PublishResultRecord } from '../queues/publisher.js';
+import { publish } from '../resolvers/publish.js';
+import { publishBatch } from '../resolvers/publish-batch.js';
+import { builder } from './builder.js';
+
+const PublishResult = builder.objectRef<PublishResultRecord>('PublishResult').implement({
+  fields: (t) => ({
+    messageId: t.exposeID('messageId'),
+    duplicate: t.exposeBoolean('duplicate', {
+      description: 'True when the idempotency key was already seen; nothing was enqueued again.',
+    }),
+    routedTo: t.exposeStringList('routedTo', {
+      description: 'Names of the queues the message was enqueued into.',
+    }),
+  }),
+});
+
+const PublishInput = builder.inputType('PublishInput', {
+  fields: (t) => ({
+    topic: t.string({ required: true }),
+    payload: t.field({ type: 'JSON', required: true }),
+    routingKey: t.string(),
+    headers: t.field({ type: 'JSON', description: 'Flat object of string values.' }),
+    priority: t.int({ description: '0 (default) .. 9 (most urgent).' }),
+    delayMs: t.int(),
+    ttlMs: t.int(),
+    correlationId: t.string(),
+    replyTo: t.string(),
+    idempotencyKey: t.string(),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  publish: t.field({
+    type: PublishResult,
+    description: 'Answers once the message is durably in Redis, in every queue it matched.',
+    args: { input: t.arg({ type: PublishInput, required: true }) },
+    resolve: (_root, args, ctx) => publish(args, ctx),
+  }),
+  publishBatch: t.field({
+    type: [PublishResult],
+    description: 'All or nothing.',
+    args: { inputs: t.arg({ type: [PublishInput], required: true }) },
+    resolve: (_root, args, ctx) => publishBatch(args, ctx),
+  }),
+}));

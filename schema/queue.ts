@@ -1,0 +1,140 @@
+import type { QueueRecord, RetryPolicy as RetryPolicyRecord } from '../queues/types.js';
+import { createQueue } from '../resolvers/create-queue.js';
+import { deleteQueue } from '../resolvers/delete-queue.js';
+import { notImplemented } from '../resolvers/not-implemented.js';
+import { pauseQueue } from '../resolvers/pause-queue.js';
+import { queue } from '../resolvers/queue.js';
+import { resumeQueue } from '../resolvers/resume-queue.js';
+import { updateQueue } from '../resolvers/update-queue.js';
+import { builder } from './builder.js';
+import { Backoff, DeliveryMode, HeaderMatch, TargetKind } from './enums.js';
+
+const RetryPolicy = builder.objectRef<RetryPolicyRecord>('RetryPolicy').implement({
+  fields: (t) => ({
+    maxAttempts: t.exposeInt('maxAttempts'),
+    backoff: t.expose('backoff', { type: Backoff }),
+    delayMs: t.exposeInt('delayMs'),
+    maxDelayMs: t.exposeInt('maxDelayMs'),
+    jitter: t.exposeBoolean('jitter'),
+  }),
+});
+
+export const Queue = builder.objectRef<QueueRecord>('Queue').implement({
+  description: 'A durable subscription bound to one topic, delivering to a webhook or to consumers.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Unique within its topic.' }),
+    topic: t.exposeString('topic'),
+    bindingKey: t.exposeString('bindingKey', {
+      nullable: true,
+      description: 'DIRECT: exact key; TOPIC: pattern with * and #.',
+    }),
+    headers: t.expose('headers', {
+      type: 'JSON',
+      nullable: true,
+      description: 'HEADERS topics: values to match.',
+    }),
+    headerMatch: t.expose('headerMatch', { type: HeaderMatch, nullable: true }),
+    target: t.expose('target', { type: TargetKind }),
+    url: t.exposeString('url', { nullable: true, description: 'WEBHOOK only.' }),
+    signingSecret: t.exposeString('signingSecret', {
+      nullable: true,
+      description: 'WEBHOOK only: whsec_… (Standard Webhooks); answered to admins only.',
+    }),
+    deliveryMode: t.expose('deliveryMode', { type: DeliveryMode }),
+    retry: t.expose('retry', { type: RetryPolicy }),
+    concurrency: t.exposeInt('concurrency'),
+    ackTimeoutMs: t.exposeInt('ackTimeoutMs', {
+      description: 'WEBHOOK: request timeout; CONSUMER: visibility timeout.',
+    }),
+    paused: t.exposeBoolean('paused'),
+  }),
+});
+
+const RetryPolicyInput = builder.inputType('RetryPolicyInput', {
+  fields: (t) => ({
+    maxAttempts: t.int({ description: 'Default 5.' }),
+    backoff: t.field({ type: Backoff, description: 'Default EXPONENTIAL.' }),
+    delayMs: t.int({ description: 'Default 1000.' }),
+    maxDelayMs: t.int({ description: 'Default 60000.' }),
+    jitter: t.boolean({ description: 'Default true.' }),
+  }),
+});
+
+const CreateQueueInput = builder.inputType('CreateQueueInput', {
+  fields: (t) => ({
+    topic: t.string({ required: true }),
+    name: t.string({ required: true, description: '[A-Za-z0-9._-]{1,128}' }),
+    bindingKey: t.string(),
+    headers: t.field({ type: 'JSON' }),
+    headerMatch: t.field({ type: HeaderMatch }),
+    target: t.field({ type: TargetKind, required: true }),
+    url: t.string(),
+    deliveryMode: t.field({ type: DeliveryMode }),
+    retry: t.field({ type: RetryPolicyInput }),
+    concurrency: t.int(),
+    ackTimeoutMs: t.int(),
+  }),
+});
+
+const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
+  description: 'Only the fields given change; the queue is checked as a whole before it is stored.',
+  fields: (t) => ({
+    bindingKey: t.string(),
+    headers: t.field({ type: 'JSON' }),
+    headerMatch: t.field({ type: HeaderMatch }),
+    url: t.string(),
+    deliveryMode: t.field({ type: DeliveryMode }),
+    retry: t.field({ type: RetryPolicyInput }),
+    concurrency: t.int(),
+    ackTimeoutMs: t.int(),
+  }),
+});
+
+builder.queryField('queue', (t) =>
+  t.field({
+    type: Queue,
+    nullable: true,
+    args: { topic: t.arg.string({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => queue(args, ctx),
+  }),
+);
+
+builder.mutationFields((t) => {
+  const queueArgs = {
+    topic: t.arg.string({ required: true }),
+    name: t.arg.string({ required: true }),
+  };
+  return {
+    createQueue: t.field({
+      type: Queue,
+      args: { input: t.arg({ type: CreateQueueInput, required: true }) },
+      resolve: (_root, args, ctx) => createQueue(args, ctx),
+    }),
+    updateQueue: t.field({
+      type: Queue,
+      args: { ...queueArgs, input: t.arg({ type: UpdateQueueInput, required: true }) },
+      resolve: (_root, args, ctx) => updateQueue(args, ctx),
+    }),
+    deleteQueue: t.boolean({
+      description: 'Drops the queue and every message in it.',
+      args: queueArgs,
+      resolve: (_root, args, ctx) => deleteQueue(args, ctx),
+    }),
+    pauseQueue: t.field({
+      type: Queue,
+      args: queueArgs,
+      resolve: (_root, args, ctx) => pauseQueue(args, ctx),
+    }),
+    resumeQueue: t.field({
+      type: Queue,
+      args: queueArgs,
+      resolve: (_root, args, ctx) => resumeQueue(args, ctx),
+    }),
+    rotateSigningSecret: t.field({
+      type: Queue,
+      description: 'The old secret keeps signing for a grace period.',
+      args: queueArgs,
+      resolve: notImplemented('Mutation.rotateSigningSecret'),
+    }),
+  };
+});

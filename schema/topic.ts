@@ -1,0 +1,59 @@
+import type { TopicRecord } from '../queues/types.js';
+import { createTopic } from '../resolvers/create-topic.js';
+import { deleteTopic } from '../resolvers/delete-topic.js';
+import { topic } from '../resolvers/topic.js';
+import { topicQueues } from '../resolvers/topic-queues.js';
+import { topics } from '../resolvers/topics.js';
+import { builder } from './builder.js';
+import { TopicKind } from './enums.js';
+import { Queue } from './queue.js';
+
+export const Topic = builder.objectRef<TopicRecord>('Topic').implement({
+  description: 'A named exchange that publishers send to; its queues receive what matches their binding.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    kind: t.expose('kind', { type: TopicKind }),
+    description: t.exposeString('description', { nullable: true }),
+    maxMessageBytes: t.exposeInt('maxMessageBytes'),
+    payloadSchema: t.expose('payloadSchema', {
+      type: 'JSON',
+      nullable: true,
+      description: 'JSON Schema; a publish that fails it is refused with VALIDATION.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    queues: t.field({ type: [Queue], resolve: (parent, _args, ctx) => topicQueues(parent, ctx) }),
+  }),
+});
+
+const CreateTopicInput = builder.inputType('CreateTopicInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: '[A-Za-z0-9._-]{1,128}' }),
+    kind: t.field({ type: TopicKind, required: true }),
+    description: t.string(),
+    maxMessageBytes: t.int({ description: 'Largest canonical JSON payload accepted; default 1 MiB.' }),
+    payloadSchema: t.field({ type: 'JSON', description: 'A JSON Schema every payload must satisfy.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  topics: t.field({ type: [Topic], resolve: (_root, args, ctx) => topics(args, ctx) }),
+  topic: t.field({
+    type: Topic,
+    nullable: true,
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => topic(args, ctx),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createTopic: t.field({
+    type: Topic,
+    args: { input: t.arg({ type: CreateTopicInput, required: true }) },
+    resolve: (_root, args, ctx) => createTopic(args, ctx),
+  }),
+  deleteTopic: t.boolean({
+    description: 'Refused with CONFLICT while the topic still has queues.',
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => deleteTopic(args, ctx),
+  }),
+}));

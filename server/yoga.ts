@@ -1,0 +1,166 @@
+import {
+  createYoga,
+  type LogLevel,
+  type Plugin,
+  type YogaLogger,
+  type YogaServerInstance,
+} from 'graphql-yoga';
+import packageJson from '../package.json' with { type: 'json' };
+import type { Engine } from '../queues/engine.js';
+import type { Context } from '../schema/builder.js';
+import { maskError, useInputErrorCodes } from '../schema/errors.js';
+import { schema } from '../schema/index.js';
+
+export interface YogaAppOptions {
+  /** The engine every resolver calls; the caller opens it and closes it. */
+  engine: Engine;
+  /**
+   * Serve GraphiQL on GET /graphql, preloaded with example operations.
+   * @default true
+   */
+  graphiql?: boolean;
+  /**
+   * Yoga/envelop plugins to add (auth, readiness, metrics...), in order.
+   * @default []
+   */
+  plugins?: Plugin[];
+  /**
+   * What `health.version` answers.
+   * @default the version in package.json
+   */
+  version?: string;
+  /**
+   * When the process started, in epoch ms; `health.uptimeSeconds` counts from it.
+   * @default the time createYogaApp is called
+   */
+  startedAt?: number;
+  /**
+   * Where yoga logs: a logger (pino fits), a level for its console logger, or false for none.
+   * Unexpected errors are logged at `error` before they are masked; refused requests are not logged.
+   * @default true (yoga's console logger at `info`)
+   */
+  logging?: boolean | LogLevel | YogaLogger;
+}
+
+/** GraphiQL's first page: a walk through the core path, one named operation per step. */
+export const GRAPHIQL_EXAMPLES = `# Switchyard: run these in order; the run button asks which operation.
+
+mutation CreateTopic {
+  createTopic(input: { name: "orders", kind: TOPIC, description: "Order events" }) {
+    name
+    kind
+    maxMessageBytes
+  }
+}
+
+mutation CreateWebhookQueue {
+  createQueue(
+    input: {
+      topic: "orders"
+      name: "billing"
+      bindingKey: "order.*.created"
+      target: WEBHOOK
+      url: "https://example.com/hooks/orders"
+      retry: { maxAttempts: 5, backoff: EXPONENTIAL }
+    }
+  ) {
+    name
+    url
+    signingSecret
+  }
+}
+
+mutation CreateConsumerQueue {
+  createQueue(input: { topic: "orders", name: "audit", bindingKey: "#", target: CONSUMER }) {
+    name
+    ackTimeoutMs
+  }
+}
+
+mutation Publish {
+  publish(
+    input: {
+      topic: "orders"
+      routingKey: "order.eu.created"
+      payload: { id: 42, total: 19.9, currency: "EUR" }
+      idempotencyKey: "order-42"
+    }
+  ) {
+    messageId
+    duplicate
+    routedTo
+  }
+}
+
+mutation Receive {
+  receive(topic: "orders", queue: "audit", max: 10, waitMs: 1000) {
+    id
+    attempt
+    deliverBy
+    message {
+      id
+      routingKey
+      payload
+    }
+  }
+}
+
+# Paste a delivery id from Receive into the variables below: {"deliveryId": "..."}
+mutation Ack($deliveryId: ID!) {
+  ack(deliveryId: $deliveryId)
+}
+
+query Topology {
+  topics {
+    name
+    kind
+    stats {
+      published
+      unrouted
+    }
+    queues {
+      name
+      target
+      paused
+      stats {
+        waiting
+        active
+        deadLettered
+      }
+    }
+  }
+  health {
+    ok
+    version
+  }
+}
+`;
+
+export type YogaApp = YogaServerInstance<Record<string, unknown>, Context>;
+
+/**
+ * The GraphQL endpoint at /graphql, with no listener of its own: serve it with node:http (it is a
+ * request listener), test it with `yoga.fetch`, and give graphql-ws `yoga.getEnveloped` so websocket
+ * operations get the same context, plugins and error mapping.
+ */
+export function createYogaApp(options: YogaAppOptions): YogaApp {
+  const context: Context = {
+    engine: options.engine,
+    version: options.version ?? packageJson.version,
+    startedAt: options.startedAt ?? Date.now(),
+  };
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    context,
+    graphqlEndpoint: '/graphql',
+    // Yoga's built-in check (always 200) would answer /health before any plugin; keep it as the
+    // liveness probe and leave /health to server/use-health.ts, which reports Redis and draining.
+    healthCheckEndpoint: '/live',
+    landingPage: false,
+    graphiql: options.graphiql === false ? false : { title: 'Switchyard', defaultQuery: GRAPHIQL_EXAMPLES },
+    // Engine refusals keep their message and code; everything else becomes "Unexpected error.".
+    maskedErrors: { maskError },
+    plugins: [useInputErrorCodes(), ...(options.plugins ?? [])],
+    logging: options.logging ?? true,
+  });
+}

@@ -1,0 +1,340 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { type Harness, ok, refused, startHarness } from './yoga-client.js';
+
+interface TopicData {
+  name: string;
+  kind: string;
+  description: string | null;
+  maxMessageBytes: number;
+  payloadSchema: unknown;
+  createdAt: string;
+  queues: { name: string }[];
+}
+
+interface QueueData {
+  name: string;
+  topic: string;
+  bindingKey: string | null;
+  headers: Record<string, string> | null;
+  headerMatch: string | null;
+  target: string;
+  url: string | null;
+  signingSecret: string | null;
+  deliveryMode: string;
+  retry: { maxAttempts: number; backoff: string; delayMs: number; maxDelayMs: number; jitter: boolean };
+  concurrency: number;
+  ackTimeoutMs: number;
+  paused: boolean;
+  stats: { waiting: number; paused: boolean };
+}
+
+const TOPIC_FIELDS = 'name kind description maxMessageBytes payloadSchema createdAt queues { name }';
+const QUEUE_FIELDS = `name topic bindingKey headers headerMatch target url signingSecret deliveryMode
+  retry { maxAttempts backoff delayMs maxDelayMs jitter } concurrency ackTimeoutMs paused
+  stats { waiting paused }`;
+
+const CREATE_TOPIC = `mutation ($input: CreateTopicInput!) { createTopic(input: $input) { ${TOPIC_FIELDS} } }`;
+const CREATE_QUEUE = `mutation ($input: CreateQueueInput!) { createQueue(input: $input) { ${QUEUE_FIELDS} } }`;
+const TOPICS = `{ topics { ${TOPIC_FIELDS} } }`;
+
+let redis: TestRedis;
+let h: Harness;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+beforeEach(async () => {
+  h = await startHarness(redis);
+});
+afterEach(async () => {
+  await h?.close();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const createTopic = (input: Record<string, unknown>) =>
+  h.gql<{ createTopic: TopicData }>(CREATE_TOPIC, { input });
+const createQueue = (input: Record<string, unknown>) =>
+  h.gql<{ createQueue: QueueData }>(CREATE_QUEUE, { input });
+const topics = async () => ok(await h.gql<{ topics: TopicData[] }>(TOPICS)).topics;
+const queue = async (topic: string, name: string) =>
+  ok(
+    await h.gql<{ queue: QueueData | null }>(
+      `query ($topic: String!, $name: String!) { queue(topic: $topic, name: $name) { ${QUEUE_FIELDS} } }`,
+      { topic, name },
+    ),
+  ).queue;
+
+describe('topics', () => {
+  it('should create a topic with the contract defaults and list it', async () => {
+    const created = ok(await createTopic({ name: 'orders', kind: 'TOPIC', description: 'Order events' }));
+    expect(created.createTopic).toEqual({
+      name: 'orders',
+      kind: 'TOPIC',
+      description: 'Order events',
+      maxMessageBytes: 1024 * 1024,
+      payloadSchema: null,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      queues: [],
+    });
+    expect(await topics()).toEqual([created.createTopic]);
+    const { topic } = ok(
+      await h.gql<{ topic: TopicData | null }>(`{ topic(name: "orders") { ${TOPIC_FIELDS} } }`),
+    );
+    expect(topic).toEqual(created.createTopic);
+  });
+
+  it('should answer null for a topic that does not exist', async () => {
+    expect(ok(await h.gql<{ topic: null }>('{ topic(name: "nope") { name } }')).topic).toBeNull();
+  });
+
+  it('should keep a payload schema as JSON', async () => {
+    const payloadSchema = { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } };
+    const { createTopic: topic } = ok(await createTopic({ name: 'typed', kind: 'FANOUT', payloadSchema }));
+    expect(topic.payloadSchema).toEqual(payloadSchema);
+  });
+
+  it('should refuse a second topic of the same name with CONFLICT and keep the first as it was', async () => {
+    ok(await createTopic({ name: 'orders', kind: 'FANOUT', description: 'first' }));
+    const before = await topics();
+    refused(
+      await createTopic({ name: 'orders', kind: 'DIRECT', description: 'second' }),
+      'CONFLICT',
+      'Topic orders already exists',
+    );
+    expect(await topics()).toEqual(before);
+  });
+
+  it.each([
+    ['a space', { name: 'a b', kind: 'FANOUT' }, 'name'],
+    ['a colon', { name: 'a:b', kind: 'FANOUT' }, 'name'],
+    ['an empty name', { name: '', kind: 'FANOUT' }, 'name'],
+    ['a name of 129 characters', { name: 'x'.repeat(129), kind: 'FANOUT' }, 'name'],
+    ['a zero size limit', { name: 'ok', kind: 'FANOUT', maxMessageBytes: 0 }, 'maxMessageBytes'],
+    [
+      'a payload schema that is not an object',
+      { name: 'ok', kind: 'FANOUT', payloadSchema: 3 },
+      'payloadSchema',
+    ],
+    [
+      'a broken payload schema',
+      { name: 'ok', kind: 'FANOUT', payloadSchema: { type: 'nope' } },
+      'payloadSchema',
+    ],
+  ])('should refuse %s with BAD_USER_INPUT naming the field, creating nothing', async (_, input, field) => {
+    const error = refused(await createTopic(input), 'BAD_USER_INPUT');
+    expect(error.extensions?.field).toBe(field);
+    expect(error.message).toContain(field);
+    expect(await topics()).toEqual([]);
+  });
+
+  it('should refuse an unknown kind with BAD_USER_INPUT before any resolver runs', async () => {
+    const error = refused(await createTopic({ name: 'orders', kind: 'QUEUE' }), 'BAD_USER_INPUT');
+    expect(error.message).toContain('"QUEUE" does not exist in "TopicKind" enum');
+    expect(await topics()).toEqual([]);
+  });
+
+  it('should delete a topic without queues and refuse a second delete with NOT_FOUND', async () => {
+    ok(await createTopic({ name: 'orders', kind: 'FANOUT' }));
+    expect(ok(await h.gql<{ deleteTopic: boolean }>('mutation { deleteTopic(name: "orders") }'))).toEqual({
+      deleteTopic: true,
+    });
+    expect(await topics()).toEqual([]);
+    refused(
+      await h.gql('mutation { deleteTopic(name: "orders") }'),
+      'NOT_FOUND',
+      'Topic orders does not exist',
+    );
+  });
+
+  it('should refuse to delete a topic that still has queues with CONFLICT, changing nothing', async () => {
+    ok(await createTopic({ name: 'orders', kind: 'FANOUT' }));
+    ok(await createQueue({ topic: 'orders', name: 'audit', target: 'CONSUMER' }));
+    const before = await topics();
+    refused(
+      await h.gql('mutation { deleteTopic(name: "orders") }'),
+      'CONFLICT',
+      'Topic orders still has queues; delete them first',
+    );
+    expect(await topics()).toEqual(before);
+    expect(before[0]?.queues).toEqual([{ name: 'audit' }]);
+  });
+});
+
+describe('queues', () => {
+  beforeEach(async () => {
+    ok(await createTopic({ name: 'orders', kind: 'TOPIC' }));
+  });
+
+  it('should create a webhook queue with a signing secret and the default policy', async () => {
+    const { createQueue: created } = ok(
+      await createQueue({
+        topic: 'orders',
+        name: 'billing',
+        bindingKey: 'order.*.created',
+        target: 'WEBHOOK',
+        url: 'https://example.com/hooks/orders',
+      }),
+    );
+    expect(created).toEqual({
+      name: 'billing',
+      topic: 'orders',
+      bindingKey: 'order.*.created',
+      headers: null,
+      headerMatch: null,
+      target: 'WEBHOOK',
+      url: 'https://example.com/hooks/orders',
+      signingSecret: expect.stringMatching(/^whsec_[A-Za-z0-9+/=]+$/),
+      deliveryMode: 'AT_LEAST_ONCE',
+      retry: { maxAttempts: 5, backoff: 'EXPONENTIAL', delayMs: 1000, maxDelayMs: 60000, jitter: true },
+      concurrency: 10,
+      ackTimeoutMs: 30000,
+      paused: false,
+      stats: { waiting: 0, paused: false },
+    });
+    expect(await queue('orders', 'billing')).toEqual(created);
+    expect((await topics())[0]?.queues).toEqual([{ name: 'billing' }]);
+  });
+
+  it('should create a consumer queue without a signing secret', async () => {
+    const { createQueue: created } = ok(
+      await createQueue({
+        topic: 'orders',
+        name: 'audit',
+        bindingKey: '#',
+        target: 'CONSUMER',
+        deliveryMode: 'AT_MOST_ONCE',
+        ackTimeoutMs: 5000,
+      }),
+    );
+    expect(created).toMatchObject({
+      target: 'CONSUMER',
+      url: null,
+      signingSecret: null,
+      deliveryMode: 'AT_MOST_ONCE',
+      retry: { maxAttempts: 1 },
+      ackTimeoutMs: 5000,
+    });
+  });
+
+  it('should answer null for a queue that does not exist', async () => {
+    expect(await queue('orders', 'nope')).toBeNull();
+    expect(await queue('nope', 'nope')).toBeNull();
+  });
+
+  it.each([
+    ['a webhook queue without url', { name: 'q', bindingKey: '#', target: 'WEBHOOK' }, /url is required/],
+    [
+      'an ftp url',
+      { name: 'q', bindingKey: '#', target: 'WEBHOOK', url: 'ftp://example.com/x' },
+      /http or https/,
+    ],
+    [
+      'a url that is not a URL',
+      { name: 'q', bindingKey: '#', target: 'WEBHOOK', url: 'example' },
+      /absolute/,
+    ],
+    [
+      'a url on a consumer queue',
+      { name: 'q', bindingKey: '#', target: 'CONSUMER', url: 'http://x.test/' },
+      /url/,
+    ],
+    ['a TOPIC queue without binding key', { name: 'q', target: 'CONSUMER' }, /bindingKey/],
+    [
+      'header bindings on a TOPIC topic',
+      { name: 'q', bindingKey: '#', headers: { a: '1' }, target: 'CONSUMER' },
+      /headers/,
+    ],
+    ['a bad queue name', { name: 'no/slash', bindingKey: '#', target: 'CONSUMER' }, /name must be/],
+    ['zero concurrency', { name: 'q', bindingKey: '#', target: 'CONSUMER', concurrency: 0 }, /concurrency/],
+    [
+      'a retry cap below the delay',
+      { name: 'q', bindingKey: '#', target: 'CONSUMER', retry: { delayMs: 5000, maxDelayMs: 10 } },
+      /maxDelayMs/,
+    ],
+  ])('should refuse %s with BAD_USER_INPUT and create nothing', async (_, input, message) => {
+    refused(await createQueue({ topic: 'orders', ...input }), 'BAD_USER_INPUT', message);
+    expect((await topics())[0]?.queues).toEqual([]);
+  });
+
+  it('should refuse a queue on a topic that does not exist with NOT_FOUND', async () => {
+    refused(
+      await createQueue({ topic: 'nope', name: 'q', target: 'CONSUMER' }),
+      'NOT_FOUND',
+      'Topic nope does not exist',
+    );
+    expect((await topics()).map((topic) => topic.name)).toEqual(['orders']);
+  });
+
+  it('should refuse a second queue of the same name with CONFLICT and keep the first', async () => {
+    const first = ok(
+      await createQueue({ topic: 'orders', name: 'q', bindingKey: 'a.#', target: 'CONSUMER' }),
+    );
+    refused(
+      await createQueue({ topic: 'orders', name: 'q', bindingKey: 'b.#', target: 'CONSUMER' }),
+      'CONFLICT',
+      'Queue q of topic orders already exists',
+    );
+    expect(await queue('orders', 'q')).toEqual(first.createQueue);
+  });
+
+  it('should update only the given settings', async () => {
+    ok(await createQueue({ topic: 'orders', name: 'q', bindingKey: 'a.#', target: 'CONSUMER' }));
+    const { updateQueue } = ok(
+      await h.gql<{ updateQueue: QueueData }>(
+        `mutation { updateQueue(topic: "orders", name: "q", input: {
+          bindingKey: "b.*", concurrency: 3, retry: { maxAttempts: 2, backoff: FIXED }
+        }) { ${QUEUE_FIELDS} } }`,
+      ),
+    );
+    expect(updateQueue).toMatchObject({
+      bindingKey: 'b.*',
+      concurrency: 3,
+      retry: { maxAttempts: 2, backoff: 'FIXED', delayMs: 1000, maxDelayMs: 60000, jitter: true },
+      ackTimeoutMs: 30000,
+    });
+    expect(await queue('orders', 'q')).toEqual(updateQueue);
+  });
+
+  it('should refuse an update that leaves the queue invalid, changing nothing', async () => {
+    ok(await createQueue({ topic: 'orders', name: 'q', bindingKey: 'a.#', target: 'CONSUMER' }));
+    const before = await queue('orders', 'q');
+    refused(
+      await h.gql(
+        'mutation { updateQueue(topic: "orders", name: "q", input: { concurrency: 5, retry: { maxDelayMs: 1 } }) { name } }',
+      ),
+      'BAD_USER_INPUT',
+      'retry.maxDelayMs must be at least retry.delayMs',
+    );
+    refused(
+      await h.gql(
+        'mutation { updateQueue(topic: "orders", name: "q", input: { url: "http://x.test/" }) { name } }',
+      ),
+      'BAD_USER_INPUT',
+      'url is only for WEBHOOK queues',
+    );
+    expect(await queue('orders', 'q')).toEqual(before);
+  });
+
+  it('should refuse updating, pausing, resuming and deleting a missing queue with NOT_FOUND', async () => {
+    for (const operation of [
+      'mutation { updateQueue(topic: "orders", name: "nope", input: { concurrency: 2 }) { name } }',
+      'mutation { pauseQueue(topic: "orders", name: "nope") { name } }',
+      'mutation { resumeQueue(topic: "orders", name: "nope") { name } }',
+      'mutation { deleteQueue(topic: "orders", name: "nope") }',
+    ]) {
+      refused(await h.gql(operation), 'NOT_FOUND', /nope/);
+    }
+  });
+
+  it('should delete a queue, after which its topic can be deleted', async () => {
+    ok(await createQueue({ topic: 'orders', name: 'q', bindingKey: '#', target: 'CONSUMER' }));
+    expect(ok(await h.gql('mutation { deleteQueue(topic: "orders", name: "q") }'))).toEqual({
+      deleteQueue: true,
+    });
+    expect(await queue('orders', 'q')).toBeNull();
+    expect(ok(await h.gql('mutation { deleteTopic(name: "orders") }'))).toEqual({ deleteTopic: true });
+    expect(await topics()).toEqual([]);
+  });
+});

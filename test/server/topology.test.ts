@@ -1,0 +1,215 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../queues/engine.js';
+import { applyTopology, TopologyError } from '../../server/topology.js';
+import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
+
+let redis: TestRedis;
+let dir: string;
+const engines: Engine[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  dir = await mkdtemp(join(tmpdir(), 'switchyard-topology-'));
+});
+afterEach(async () => {
+  const closed = await Promise.allSettled(engines.splice(0).map((engine) => engine.close()));
+  expect(closed.filter((result) => result.status === 'rejected')).toEqual([]);
+});
+afterAll(async () => {
+  await redis?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function newEngine(keyPrefix = uniquePrefix()): Promise<Engine> {
+  const engine = await createEngine({ redisUrl: redis.url, keyPrefix, runWorkers: false });
+  engines.push(engine);
+  return engine;
+}
+
+let files = 0;
+async function topologyFile(content: unknown): Promise<string> {
+  const file = join(dir, `topology-${++files}.json`);
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+const ORDERS = {
+  topics: [
+    {
+      name: 'orders',
+      kind: 'TOPIC',
+      description: 'Order events',
+      queues: [
+        {
+          name: 'billing',
+          target: 'WEBHOOK',
+          url: 'http://127.0.0.1:9/hooks',
+          bindingKey: 'order.*.created',
+          retry: { maxAttempts: 3, backoff: 'FIXED', delayMs: 100, maxDelayMs: 100 },
+          concurrency: 4,
+        },
+        { name: 'audit', target: 'CONSUMER', bindingKey: '#' },
+      ],
+    },
+    { name: 'alerts', kind: 'FANOUT', queues: [] },
+  ],
+};
+
+/** What applyTopology threw, as a TopologyError, or a failure naming what it did instead. */
+async function topologyError(promise: Promise<unknown>): Promise<TopologyError> {
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(TopologyError);
+  return error as TopologyError;
+}
+
+describe('applyTopology', () => {
+  it('should create every topic and queue the file declares', async () => {
+    const engine = await newEngine();
+    const report = await applyTopology(engine, await topologyFile(ORDERS));
+    expect(report.createdTopics).toEqual(['orders', 'alerts']);
+    expect(report.createdQueues).toEqual(['orders/billing', 'orders/audit']);
+    const billing = await engine.queue('orders', 'billing');
+    expect(billing).toMatchObject({
+      target: 'WEBHOOK',
+      bindingKey: 'order.*.created',
+      concurrency: 4,
+      retry: { maxAttempts: 3, backoff: 'FIXED', delayMs: 100, maxDelayMs: 100, jitter: true },
+    });
+    expect(billing?.signingSecret).toMatch(/^whsec_/);
+    expect((await engine.topic('orders'))?.description).toBe('Order events');
+  });
+
+  it('should change nothing when the same file is applied twice', async () => {
+    const engine = await newEngine();
+    const file = await topologyFile(ORDERS);
+    await applyTopology(engine, file);
+    const before = await engine.queue('orders', 'billing');
+    const again = await applyTopology(engine, file);
+    expect(again).toEqual({
+      createdTopics: [],
+      createdQueues: [],
+      updatedQueues: [],
+      unchanged: ['orders', 'orders/billing', 'orders/audit', 'alerts'],
+      warnings: [],
+    });
+    // Not even rewritten: the signing secret a receiver holds stays valid.
+    expect(await engine.queue('orders', 'billing')).toEqual(before);
+  });
+
+  it('should update a queue whose stated settings differ, keeping what the file leaves out', async () => {
+    const engine = await newEngine();
+    await applyTopology(engine, await topologyFile(ORDERS));
+    const secret = (await engine.queue('orders', 'billing'))?.signingSecret;
+    await engine.updateQueue('orders', 'audit', { ackTimeoutMs: 5000 });
+    const changed = structuredClone(ORDERS);
+    const billing = changed.topics[0]?.queues[0];
+    if (!billing) throw new Error('fixture changed');
+    billing.concurrency = 8;
+    const report = await applyTopology(engine, await topologyFile(changed));
+    expect(report.updatedQueues).toEqual(['orders/billing']);
+    expect(await engine.queue('orders', 'billing')).toMatchObject({ concurrency: 8, signingSecret: secret });
+    // The file says nothing about audit's ackTimeoutMs, so the change made over the API stays.
+    expect((await engine.queue('orders', 'audit'))?.ackTimeoutMs).toBe(5000);
+  });
+
+  it('should never delete what the file no longer declares', async () => {
+    const engine = await newEngine();
+    await applyTopology(engine, await topologyFile(ORDERS));
+    const report = await applyTopology(engine, await topologyFile({ topics: [] }));
+    expect(report.unchanged).toEqual([]);
+    expect((await engine.topics()).map((topic) => topic.name).sort()).toEqual(['alerts', 'orders']);
+    expect(await engine.queue('orders', 'audit')).not.toBeNull();
+  });
+
+  it('should warn, not fail, about topic settings that cannot change in place', async () => {
+    const engine = await newEngine();
+    await applyTopology(engine, await topologyFile(ORDERS));
+    const changed = structuredClone(ORDERS);
+    const orders = changed.topics[0];
+    if (!orders) throw new Error('fixture changed');
+    orders.description = 'Renamed';
+    const report = await applyTopology(engine, await topologyFile(changed));
+    expect(report.warnings).toEqual([
+      'topics[0] (orders): description differs from Redis and cannot be changed in place; kept',
+    ]);
+  });
+
+  it('should apply the documented example file', async () => {
+    const engine = await newEngine();
+    const report = await applyTopology(engine, 'docs/topology.example.json');
+    expect(report.createdTopics).toEqual(['orders', 'alerts']);
+    expect(report.createdQueues).toEqual(['orders/billing', 'orders/audit', 'alerts/pager']);
+    expect((await applyTopology(engine, 'docs/topology.example.json')).unchanged).toHaveLength(5);
+  });
+});
+
+describe('a bad topology file', () => {
+  it('should name the file when it is not JSON', async () => {
+    const file = await topologyFile('{ "topics": [ ');
+    const error = await topologyError(applyTopology(await newEngine(), file));
+    expect(error.message).toContain(`Topology file ${file} is not valid`);
+    expect(error.message).toMatch(/is not JSON/);
+  });
+
+  it('should name the file when it cannot be read', async () => {
+    const file = join(dir, 'missing.json');
+    const error = await topologyError(applyTopology(await newEngine(), file));
+    expect(error.message).toContain(file);
+    expect(error.message).toMatch(/cannot be read/);
+  });
+
+  it('should list every bad entry by its path, and apply nothing', async () => {
+    const engine = await newEngine();
+    const file = await topologyFile({
+      topics: [
+        {
+          name: 'orders',
+          kind: 'TOPIC',
+          queues: [
+            { name: 'billing', target: 'HOOK', url: 'http://127.0.0.1:9/' },
+            { name: 'audit', target: 'CONSUMER', bindingkey: '#' },
+          ],
+        },
+        { name: 'alerts', kind: 'FANOUT', maxMessageBytes: '1MB' },
+        { name: 'orders', kind: 'TOPIC' },
+      ],
+    });
+    const error = await topologyError(applyTopology(engine, file));
+    expect(error.problems).toEqual([
+      'topics[0] (orders).queues[0].target: expected one of WEBHOOK, CONSUMER, got "HOOK"',
+      'topics[0] (orders).queues[1].bindingkey: unknown field (allowed: name, target, url, bindingKey, headers, headerMatch, deliveryMode, retry, concurrency, ackTimeoutMs)',
+      'topics[1].maxMessageBytes: expected an integer, got "1MB"',
+      'topics[2].name: topic orders is declared twice',
+    ]);
+    expect(error.message).toContain(file);
+    expect(await engine.topics()).toEqual([]);
+  });
+
+  it('should name the entry the engine refuses', async () => {
+    const engine = await newEngine();
+    const file = await topologyFile({
+      topics: [
+        { name: 'orders', kind: 'DIRECT', queues: [{ name: 'billing', target: 'WEBHOOK', url: 'ftp://x' }] },
+      ],
+    });
+    const error = await topologyError(applyTopology(engine, file));
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^topics\[0\] \(orders\)\.queues\[0\] \(billing\): /);
+  });
+
+  it('should refuse to change the kind of an existing topic', async () => {
+    const engine = await newEngine();
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    const file = await topologyFile({ topics: [{ name: 'orders', kind: 'DIRECT', queues: [] }] });
+    const error = await topologyError(applyTopology(engine, file));
+    expect(error.problems[0]).toMatch(
+      /^topics\[0\] \(orders\): kind is DIRECT in the file but FANOUT in Redis/,
+    );
+  });
+});

@@ -22,8 +22,29 @@ export function parseAttemptLog(lines: string[]): AttemptRecord[] {
   return records;
 }
 
+/** The log line a replay leaves (queues/commands/dead-letter-release-2.lua writes it). */
+export interface ReplayMarker {
+  replay: number;
+  at: string;
+}
+
+/** How many attempt records follow the last replay marker: the attempts of the current round. */
+export function attemptsSinceReplay(lines: string[]): number {
+  let count = 0;
+  for (const line of lines) {
+    try {
+      const record = JSON.parse(line) as Partial<AttemptRecord & ReplayMarker>;
+      if (typeof record.replay === 'number') count = 0;
+      else if (typeof record.attempt === 'number') count++;
+    } catch {
+      // Not ours.
+    }
+  }
+  return count;
+}
+
 /** BullMQ's own words for a job whose lock ran out more often than maxStalledCount allows. */
-const STALLED_OUT = 'job stalled more than allowable limit';
+export const STALLED_OUT = 'job stalled more than allowable limit';
 
 /** Reads the reason back from a failedReason we wrote ("TIMEOUT: …"), or UNKNOWN for anything else. */
 export function reasonOf(failedReason: string | undefined): FailureReason {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { recordAttempt } from './attempt-history.js';
+import { createRedactor, type Redact } from './dead-letter-redaction.js';
 import { DeliveryFailure, FinalDeliveryFailure } from './delivery-failure.js';
 import { badInput, notFound } from './errors.js';
 import type { EventBus } from './events.js';
@@ -28,15 +29,32 @@ export interface ConsumersOptions {
   registry: Registry;
   events: EventBus;
   onError?: (error: Error) => void;
+  /**
+   * Runs a nack's error text through this before it is stored (attempt history, failedReason).
+   * @default the default header redaction of dead-letter-redaction.ts
+   */
+  redact?: Redact;
+  /** Told of every job that failed for good; awaited, so a nack answers once its dead letter is indexed. */
+  onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
 }
 
 /** receive() takes at most this many deliveries at once and waits at most this long. */
 export const RECEIVE_LIMITS = { max: 1000, waitMs: 20_000 } as const;
 
+/** How long a lapsed delivery is remembered after its deadline (BullMQ checks for stalls every ≤ 5 s). */
+const IN_FLIGHT_GRACE_MS = 30_000;
+
 /** How often a waiting receive() looks for new messages. */
 const POLL_MS = 25;
 
 const SEPARATOR = '~';
+
+/**
+ * No processor runs on these workers, so there is nothing to wait for; forcing also ends at once a
+ * fetch that `consume` has blocked on an empty queue, instead of after BullMQ's drain delay.
+ */
+const closeConsumerWorker = (worker: Worker<MessageRecord>) =>
+  closeWorker({ waitUntilReady: () => worker.waitUntilReady(), close: () => worker.close(true) });
 
 export function encodeDeliveryId(topic: string, queue: string, jobId: string, token: string): string {
   return [topic, queue, jobId, token].join(SEPARATOR);
@@ -60,13 +78,17 @@ export function createConsumers(options: ConsumersOptions) {
   const workers = new Map<string, { worker: Worker<MessageRecord>; record: QueueRecord }>();
   /** Deliveries this instance handed out, so an ack here needs no lookup: BullMQ's script checks the lock. */
   const inFlight = new Map<string, { job: Job<MessageRecord>; queue: QueueRecord; deadline: number }>();
+  /** Told of every successful ack and nack, with whether this instance handed the delivery out. */
+  const settledListeners = new Set<(deliveryId: string, handedOutHere: boolean) => void>();
   let lastSweep = 0;
   let closing: Promise<void> | null = null;
+  const redact = options.redact ?? createRedactor();
 
   function sweep(now: number): void {
     if (now - lastSweep < 1_000) return;
     lastSweep = now;
-    for (const [id, held] of inFlight) if (held.deadline <= now) inFlight.delete(id);
+    // Kept a while past the deadline: the stalled check that notices the lapse reads the attempt here.
+    for (const [id, held] of inFlight) if (held.deadline + IN_FLIGHT_GRACE_MS <= now) inFlight.delete(id);
   }
 
   function workerFor(queue: QueueRecord): Worker<MessageRecord> {
@@ -80,7 +102,7 @@ export function createConsumers(options: ConsumersOptions) {
       existing.record = queue;
       return existing.worker;
     }
-    if (existing) void closeWorker(existing.worker).catch((error: Error) => options.onError?.(error));
+    if (existing) void closeConsumerWorker(existing.worker).catch((error: Error) => options.onError?.(error));
     const entry = { worker: null as unknown as Worker<MessageRecord>, record: queue };
     const settings = deliveryWorkerOptions(queue, options.connection, options.keys, () => entry.record);
     entry.worker = new Worker<MessageRecord>(queue.name, null, {
@@ -90,6 +112,10 @@ export function createConsumers(options: ConsumersOptions) {
       stalledInterval: Math.min(queue.ackTimeoutMs, 5_000),
     });
     entry.worker.on('error', (error) => options.onError?.(error));
+    // Only a delivery that stalled too often fails inside BullMQ (when next fetched): always for good.
+    entry.worker.on('failed', (job) => {
+      if (job?.id) void options.onDeadLetter?.(entry.record.topic, entry.record.name, job.id);
+    });
     // A delivery whose visibility timeout ran out is an attempt too: keep it in the history.
     entry.worker.on('stalled', (jobId) => void recordStalled(entry.worker, jobId, entry.record.ackTimeoutMs));
     void entry.worker.startStalledCheckTimer().catch((error: Error) => options.onError?.(error));
@@ -103,7 +129,16 @@ export function createConsumers(options: ConsumersOptions) {
     ackTimeoutMs: number,
   ): Promise<void> {
     try {
-      const job = await Job.fromId<MessageRecord>(worker, jobId);
+      // The attempt is the one that was handed out: read it from our own hand-out when we have it,
+      // since by the time the job is fetched again another receive may already have taken it.
+      let handedOut: Job<MessageRecord> | undefined;
+      for (const [deliveryId, held] of inFlight) {
+        if (held.job.id === jobId && held.queue.name === worker.name) {
+          handedOut = held.job;
+          inFlight.delete(deliveryId);
+        }
+      }
+      const job = handedOut ?? (await Job.fromId<MessageRecord>(worker, jobId));
       if (!job) return;
       await recordAttempt(job, {
         attempt: job.attemptsStarted,
@@ -137,6 +172,7 @@ export function createConsumers(options: ConsumersOptions) {
       durationMs: 0,
     });
     await job.moveToFailed(new FinalDeliveryFailure('EXPIRED', detail), token, false);
+    if (job.id) await options.onDeadLetter?.(job.data.topic, job.queueName, job.id);
     options.events.emit({
       kind: 'EXPIRED',
       at: new Date().toISOString(),
@@ -149,39 +185,75 @@ export function createConsumers(options: ConsumersOptions) {
     });
   }
 
+  /**
+   * Takes one message off the queue as a delivery, or answers null when there is none (after waiting
+   * up to the worker's drain delay when `block`). An expired message is failed on the way, and
+   * answers 'expired' so the caller can take another.
+   */
+  async function takeOne(queue: QueueRecord, block: boolean): Promise<Delivery | 'expired' | null> {
+    const worker = workerFor(queue);
+    const token = randomUUID();
+    const job = (await worker.getNextJob(token, { block })) as Job<MessageRecord> | undefined;
+    if (!job) return null;
+    if (isExpired(job.data)) {
+      await expire(job, token);
+      return 'expired';
+    }
+    const id = encodeDeliveryId(queue.topic, queue.name, job.id as string, token);
+    const deadline = Date.now() + queue.ackTimeoutMs;
+    sweep(Date.now());
+    inFlight.set(id, { job, queue, deadline });
+    return {
+      id,
+      message: job.data,
+      queue: queue.name,
+      attempt: job.attemptsStarted,
+      deliverBy: new Date(deadline).toISOString(),
+    };
+  }
+
   async function receive(topic: string, name: string, max = 1, waitMs = 0): Promise<Delivery[]> {
     assertInt('max', max, 1, RECEIVE_LIMITS.max);
     assertInt('waitMs', waitMs, 0, RECEIVE_LIMITS.waitMs);
     if (closing) return [];
     const queue = await consumerQueue(topic, name);
-    const worker = workerFor(queue);
     const waitUntil = Date.now() + waitMs;
     const deliveries: Delivery[] = [];
     while (deliveries.length < max && !closing) {
-      const token = randomUUID();
-      const job = (await worker.getNextJob(token, { block: false })) as Job<MessageRecord> | undefined;
-      if (!job) {
+      const delivery = await takeOne(queue, false);
+      if (delivery === 'expired') continue;
+      if (!delivery) {
         if (deliveries.length > 0 || Date.now() >= waitUntil) break;
         await sleep(Math.min(POLL_MS, Math.max(1, waitUntil - Date.now())));
         continue;
       }
-      if (isExpired(job.data)) {
-        await expire(job, token);
-        continue;
-      }
-      const id = encodeDeliveryId(queue.topic, queue.name, job.id as string, token);
-      const deadline = Date.now() + queue.ackTimeoutMs;
-      inFlight.set(id, { job, queue, deadline });
-      deliveries.push({
-        id,
-        message: job.data,
-        queue: queue.name,
-        attempt: job.attemptsStarted,
-        deliverBy: new Date(deadline).toISOString(),
-      });
+      deliveries.push(delivery);
     }
     sweep(Date.now());
     return deliveries;
+  }
+
+  /**
+   * Puts a delivery this instance handed out back in its queue at once, ahead of its priority, for
+   * any consumer to take (`consume` does this when a socket closes). The attempt is not counted as
+   * failed; the next delivery of the message has the next attempt number. False when the delivery was
+   * already settled or its visibility timeout ran out.
+   */
+  async function release(deliveryId: string): Promise<boolean> {
+    const held = inFlight.get(deliveryId);
+    const parsed = decodeDeliveryId(deliveryId);
+    inFlight.delete(deliveryId);
+    if (!held || !parsed) return false;
+    try {
+      await held.job.moveToWait(parsed.token);
+    } catch {
+      return false;
+    }
+    // BullMQ adds no wake-up marker for a prioritized job moved back, so consumers blocked on an
+    // empty queue would only see it after their drain delay; this wakes them now.
+    const worker = workers.get(`${held.queue.topic}/${held.queue.name}`)?.worker;
+    if (worker) await options.connection.zadd(worker.toKey('marker'), 0, '0');
+    return true;
   }
 
   /**
@@ -198,7 +270,8 @@ export function createConsumers(options: ConsumersOptions) {
       notFound(`Delivery ${deliveryId} is unknown, already acknowledged, or past its deadline`);
     const held = inFlight.get(deliveryId);
     inFlight.delete(deliveryId);
-    if (held && !checkLock) return { job: held.job, token: parsed.token, queue: held.queue, gone };
+    const local = held !== undefined;
+    if (held && !checkLock) return { job: held.job, token: parsed.token, queue: held.queue, gone, local };
     const queue = await options.registry.getQueue(parsed.topic, parsed.queue);
     if (queue?.target !== 'CONSUMER') throw notFound(`Delivery ${deliveryId} is unknown`);
     const worker = workerFor(queue);
@@ -207,16 +280,27 @@ export function createConsumers(options: ConsumersOptions) {
     // Checked before anything is written, so a stale delivery id cannot add to the job's history.
     const lock = await options.connection.get(worker.toKey(`${parsed.jobId}:lock`));
     if (lock !== parsed.token) throw gone();
-    return { job, token: parsed.token, queue, gone };
+    return { job, token: parsed.token, queue, gone, local };
+  }
+
+  function settled(deliveryId: string, local: boolean): void {
+    for (const listener of settledListeners) {
+      try {
+        listener(deliveryId, local);
+      } catch (error) {
+        options.onError?.(error as Error);
+      }
+    }
   }
 
   async function ack(deliveryId: string): Promise<boolean> {
-    const { job, token, queue, gone } = await lockedJob(deliveryId, false);
+    const { job, token, queue, gone, local } = await lockedJob(deliveryId, false);
     try {
       await job.moveToCompleted(null, token, false);
     } catch {
       throw gone();
     }
+    settled(deliveryId, local);
     options.events.emit({
       kind: 'DELIVERED',
       at: new Date().toISOString(),
@@ -240,9 +324,9 @@ export function createConsumers(options: ConsumersOptions) {
     if (retryAfterMs !== null) assertInt('retryAfterMs', retryAfterMs, 0, 24 * 60 * 60 * 1000);
     if (error !== null && error.length > 4096)
       throw badInput('error is longer than 4096 characters', { field: 'error' });
-    const { job, token, queue, gone } = await lockedJob(deliveryId, true);
+    const { job, token, queue, gone, local } = await lockedJob(deliveryId, true);
     const why = reason ?? 'PROCESSING';
-    const detail = error ?? 'rejected by the consumer';
+    const detail = redact(error ?? 'rejected by the consumer');
     const failure =
       why === 'REJECTED' || why === 'VALIDATION'
         ? new FinalDeliveryFailure(why, detail)
@@ -259,7 +343,9 @@ export function createConsumers(options: ConsumersOptions) {
     } catch {
       throw gone();
     }
+    settled(deliveryId, local);
     const final = failure instanceof FinalDeliveryFailure || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (final && job.id) await options.onDeadLetter?.(queue.topic, queue.name, job.id);
     options.events.emit({
       kind: final ? 'DEAD_LETTERED' : 'RETRYING',
       at: new Date().toISOString(),
@@ -277,16 +363,26 @@ export function createConsumers(options: ConsumersOptions) {
     receive,
     ack,
     nack,
+    /** The queue `topic`/`name` if it is a CONSUMER queue; NOT_FOUND or BAD_USER_INPUT otherwise. */
+    consumerQueue,
+    /** One delivery for `consume`; see takeOne. Null once closing. */
+    take: (queue: QueueRecord, block: boolean) => (closing ? Promise.resolve(null) : takeOne(queue, block)),
+    release,
+    /** Calls `listener` after every successful ack or nack; answers the function that stops it. */
+    onSettled(listener: (deliveryId: string, handedOutHere: boolean) => void): () => void {
+      settledListeners.add(listener);
+      return () => settledListeners.delete(listener);
+    },
     /** Forgets a deleted queue's worker. */
     async drop(topic: string, name: string): Promise<void> {
       const entry = workers.get(`${topic}/${name}`);
       workers.delete(`${topic}/${name}`);
-      if (entry) await closeWorker(entry.worker);
+      if (entry) await closeConsumerWorker(entry.worker);
     },
     close(): Promise<void> {
-      closing ??= Promise.allSettled([...workers.values()].map(({ worker }) => closeWorker(worker))).then(
-        () => undefined,
-      );
+      closing ??= Promise.allSettled(
+        [...workers.values()].map(({ worker }) => closeConsumerWorker(worker)),
+      ).then(() => undefined);
       return closing;
     },
   };

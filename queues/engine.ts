@@ -1,8 +1,11 @@
 import { Redis } from 'ioredis';
 import { defineCommands } from './commands/index.js';
 import { createConsumers } from './consumer.js';
+import { createConsumerPush } from './consumer-push.js';
+import { createDeadLetters, type DeadLetterSettings } from './dead-letters.js';
 import { createEventBus } from './events.js';
 import { createKeys } from './keys.js';
+import { createLive, type LiveOptions } from './live.js';
 import { createPayloadSchemas } from './payload-schema.js';
 import {
   createPublisher,
@@ -17,6 +20,7 @@ import {
   createRegistry,
   type QueueSettingsInput,
 } from './registry.js';
+import { createSecurity, type SecurityOptions } from './security.js';
 import { queueStats, topicCounters } from './stats.js';
 import type { QueueRecord } from './types.js';
 import { createWebhookWorkers } from './webhook-worker.js';
@@ -24,7 +28,8 @@ import { createWebhookWorkers } from './webhook-worker.js';
 const HOUR = 60 * 60 * 1000;
 const MiB = 1024 * 1024;
 
-export interface EngineOptions {
+/** `SecurityOptions` (security.ts) are engine options too: webhookPolicy, rate limits, audit log... */
+export interface EngineOptions extends SecurityOptions {
   /** redis:// URL of the Redis that holds everything. */
   redisUrl: string;
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
@@ -39,6 +44,12 @@ export interface EngineOptions {
   onError?: (error: Error) => void;
   /** Fault injection for tests; see PublisherOptions.beforeExec. */
   beforeExec?: PublisherOptions['beforeExec'];
+  /** Dead-letter retention, archive folder, redaction and maintenance interval (see dead-letters.ts). */
+  deadLetters?: DeadLetterSettings;
+  /** The most messages one publishBatch takes. @default 1000 */
+  maxBatchSize?: number;
+  /** Live streams: per-subscriber buffer bounds, stats window (see live.ts). @default see LiveOptions */
+  live?: LiveOptions;
 }
 
 /**
@@ -62,15 +73,36 @@ export async function createEngine(options: EngineOptions) {
 
   const schemas = createPayloadSchemas();
   const events = createEventBus();
+  const security = createSecurity(
+    { client, subscriber, keys, commands: defineCommands(client), onError },
+    options,
+  );
   const registry = createRegistry({
     client,
     subscriber,
     keys,
     defaultMaxMessageBytes: options.defaultMaxMessageBytes ?? 1 * MiB,
     checkPayloadSchema: schemas.check,
+    checkWebhookUrl: security.checkWebhookUrl,
   });
-  await registry.ready();
+  await Promise.all([registry.ready(), security.ready()]);
   const handles = createQueueHandles(client, keys);
+  const live = await createLive(
+    { redisUrl: options.redisUrl, client, keys, registry, handles, events, onError },
+    options.live,
+  );
+  const deadLetters = createDeadLetters({
+    client,
+    keys,
+    registry,
+    handles,
+    schemas,
+    events,
+    onError,
+    ...options.deadLetters,
+  });
+  // Where a delivery fails for good: store its error redacted, and index it right away.
+  const failures = { redact: deadLetters.redact, onDeadLetter: deadLetters.record };
   const publisher = createPublisher({
     client,
     keys,
@@ -80,9 +112,33 @@ export async function createEngine(options: EngineOptions) {
     commands: defineCommands(client),
     dedupWindowMs: options.dedupWindowMs ?? 24 * HOUR,
     beforeExec: options.beforeExec,
+    maxBatchSize: options.maxBatchSize,
+    live: live.tap,
   });
-  const consumers = createConsumers({ connection: workerConnection, keys, registry, events, onError });
-  const webhooks = createWebhookWorkers({ connection: workerConnection, keys, events, onError });
+  const consumers = createConsumers({
+    connection: workerConnection,
+    keys,
+    registry,
+    events,
+    onError,
+    ...failures,
+  });
+  const push = createConsumerPush({
+    consumers,
+    registry,
+    pubsub: live.pubsub,
+    client,
+    channels: keys.live,
+    onError,
+  });
+  const webhooks = createWebhookWorkers({
+    connection: workerConnection,
+    keys,
+    events,
+    dispatcher: security.agent,
+    onError,
+    ...failures,
+  });
 
   let reconciling: Promise<void> = Promise.resolve();
   let closed: Promise<void> | null = null;
@@ -100,6 +156,7 @@ export async function createEngine(options: EngineOptions) {
   };
   const stopWatching = registry.onChange(() => void reconcile());
   await reconcile();
+  deadLetters.start();
 
   function announcePublished(results: PublishResult[]): void {
     if (events.size === 0) return;
@@ -132,6 +189,22 @@ export async function createEngine(options: EngineOptions) {
     keys,
     events,
     registry,
+    /** Dead letters: page, get, replay, replayMany, discard, discardMany, sweep, repair (dead-letters.ts). */
+    deadLetters,
+    /** API keys: create, list, revoke, authenticate, onRevoked (api-keys.ts). */
+    apiKeys: security.apiKeys,
+    /** The audit log of admin mutations (audit-log.ts). */
+    auditLog: security.auditLog,
+    /** Per-key token buckets shared by every instance, or null when rate limiting is off. */
+    rateLimiter: security.rateLimiter,
+    /** The webhook targets this engine allows besides public addresses. */
+    webhookPolicy: security.webhookPolicy,
+    /** A new signing secret for a webhook queue; the old one keeps signing for the configured grace period. */
+    async rotateSigningSecret(topic: string, name: string) {
+      const queue = await registry.rotateSigningSecret(topic, name, security.signingSecretGraceMs);
+      await reconcile();
+      return queue;
+    },
     createTopic: (input: CreateTopicInput) => registry.createTopic(input),
     deleteTopic: (name: string) => registry.deleteTopic(name),
     async topics() {
@@ -161,6 +234,7 @@ export async function createEngine(options: EngineOptions) {
       await consumers.drop(topic, name);
       // Deleting a queue drops its messages, as in AMQP; BullMQ removes every key of it.
       await bullQueue(queue).obliterate({ force: true });
+      await deadLetters.dropQueue(topic, name);
       await handles.drop(topic, name);
     },
     pauseQueue: (topic: string, name: string) => setPaused(topic, name, true),
@@ -178,6 +252,20 @@ export async function createEngine(options: EngineOptions) {
     receive: consumers.receive,
     ack: consumers.ack,
     nack: consumers.nack,
+    /** Live tail of a topic (at-most-once, filtered like a binding), over every instance. */
+    messages: live.messages,
+    /** Delivery events as they happen on any instance. */
+    deliveryEvents: live.deliveryEvents,
+    /** A CONSUMER queue pushed with credits; ack with `ack`/`nack`. */
+    consume: push.consume,
+    /** Cluster-wide rates, latency percentiles, dead letters and queues, now. */
+    stats: live.stats,
+    /** The same, now and then every `intervalMs`. */
+    statsStream: live.statsStream,
+    /** This instance's `consume` subscribers and their unacked deliveries. */
+    get consumeSize() {
+      return push.size;
+    },
     queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue)),
     async topicStats(topic: string) {
       const [counters, queues] = await Promise.all([topicCounters(client, keys, topic), this.queues(topic)]);
@@ -200,7 +288,16 @@ export async function createEngine(options: EngineOptions) {
       closed ??= (async () => {
         stopWatching();
         await reconciling;
-        const results = await Promise.allSettled([webhooks.close(), consumers.close()]);
+        // Consume streams first: their unacked deliveries go back before the consumer workers close,
+        // and closing those ends the pumps' blocking fetches.
+        const consumersClosed = push
+          .close()
+          .then(() => consumers.close())
+          .then(() => push.idle());
+        const results = await Promise.allSettled([webhooks.close(), consumersClosed, live.close()]);
+        // After the workers: failures they finished while closing are indexed before the connection goes.
+        results.push(...(await Promise.allSettled([deadLetters.close()])));
+        results.push(...(await Promise.allSettled([security.close()])));
         await registry.close();
         await handles.close();
         await Promise.allSettled([client.quit(), subscriber.quit(), workerConnection.quit()]);

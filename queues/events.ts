@@ -12,6 +12,17 @@ export const DELIVERY_EVENT_KINDS = [
 ] as const;
 export type DeliveryEventKind = (typeof DELIVERY_EVENT_KINDS)[number];
 
+/**
+ * Every failed attempt emits exactly one of these kinds (stats count them as `failedPerSecond`):
+ * emit RETRYING, DEAD_LETTERED or EXPIRED for an attempt, not FAILED as well.
+ */
+export const FAILED_ATTEMPT_KINDS: readonly DeliveryEventKind[] = [
+  'FAILED',
+  'RETRYING',
+  'DEAD_LETTERED',
+  'EXPIRED',
+];
+
 export interface DeliveryEvent {
   kind: DeliveryEventKind;
   at: string;

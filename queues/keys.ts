@@ -18,6 +18,58 @@ export interface Keys {
   topicStats(topic: string): string;
   /** String: idempotency key -> message id (or a pending claim) for the dedup window. */
   idempotency(topic: string, key: string): string;
+  /** Hash: API key id -> ApiKey JSON (with the secret's hash, never the secret). */
+  apiKeys: string;
+  /** Hash: SHA-256 of an API key secret -> ApiKey JSON, so authenticating is one HGET. */
+  apiKeyHashes: string;
+  /** Hash: API key id -> when it was last used (ISO), written at most once a minute per key and instance. */
+  apiKeyLastUsed: string;
+  /** Pub/sub channel announcing a revoked key's id, so every instance ends its open subscriptions. */
+  apiKeyRevokedChannel: string;
+  /**
+   * Hash: one token bucket (tokens, ts) per API key. A tag of its own per key, so that under Redis
+   * Cluster the buckets (touched on every request) spread over the slots instead of piling on one.
+   */
+  rateBucket(keyId: string): string;
+  /** Stream: the audit log of admin mutations, capped by length and age. */
+  auditLog: string;
+  /** Pub/sub channels of the live streams, which carry events between gateway instances. */
+  live: LiveChannels;
+  /** The dead-letter index of a topic, in the topic's hash tag. */
+  deadLetters(topic: string): DeadLetterKeys;
+}
+
+/**
+ * Sorted sets of a topic's dead letters, members `<queue>/<jobId>`, scored by the failure time that
+ * BullMQ's failed set holds. The Lua commands derive the sets from `base` the same way. `~` cannot
+ * occur in a queue name, so no key here can meet a BullMQ key of the topic's queues.
+ */
+export interface DeadLetterKeys {
+  /** Every dead letter of the topic; also the base the other sets are named from. */
+  base: string;
+  queue(queue: string): string;
+  reason(reason: string): string;
+  queueReason(queue: string, reason: string): string;
+  /** String: held by the instance that runs the topic's retention sweep. */
+  sweepLock: string;
+}
+
+/** Live-stream channels. Nothing is stored under them; they only name Redis pub/sub channels. */
+export interface LiveChannels {
+  /** Messages published to a topic, for `messages` subscriptions. */
+  messages(topic: string): string;
+  /** Delivery events of one topic. */
+  events(topic: string): string;
+  /** Delivery events of every topic, for `deliveryEvents` without a topic. */
+  allEvents: string;
+  /** "Someone now listens on <channel>" announcements, so publishers start sending at once. */
+  interest: string;
+  /** Acks and nacks of `consume` deliveries made on another instance than the one that pushed them. */
+  settled: string;
+  /** Per-second stats summaries from every instance. */
+  stats: string;
+  /** A PUBSUB CHANNELS pattern matching every channel above. */
+  pattern: string;
 }
 
 export function createKeys(prefix = 'sy'): Keys {
@@ -28,7 +80,33 @@ export function createKeys(prefix = 'sy'): Keys {
     topicQueues: (topic) => `${registry}:queues:${topic}`,
     registryChannel: `${prefix}:registry:changed`,
     bullPrefix: topicTag,
-    topicStats: (topic) => `${topicTag(topic)}:stats`,
-    idempotency: (topic, key) => `${topicTag(topic)}:idem:${key}`,
+    // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
+    topicStats: (topic) => `${topicTag(topic)}:~stats`,
+    idempotency: (topic, key) => `${topicTag(topic)}:~idem:${key}`,
+    apiKeys: `${registry}:apikeys`,
+    apiKeyHashes: `${registry}:apikeys:byhash`,
+    apiKeyLastUsed: `${registry}:apikeys:lastused`,
+    apiKeyRevokedChannel: `${prefix}:apikeys:revoked`,
+    rateBucket: (keyId) => `${prefix}:{rate:${keyId}}`,
+    auditLog: `${registry}:audit`,
+    live: {
+      messages: (topic) => `${prefix}:live:{t:${topic}}:messages`,
+      events: (topic) => `${prefix}:live:{t:${topic}}:events`,
+      allEvents: `${prefix}:live:events`,
+      interest: `${prefix}:live:interest`,
+      settled: `${prefix}:live:settled`,
+      stats: `${prefix}:live:stats`,
+      pattern: `${prefix}:live:*`,
+    },
+    deadLetters: (topic) => {
+      const base = `${topicTag(topic)}:~dl`;
+      return {
+        base,
+        queue: (queue) => `${base}:q:${queue}`,
+        reason: (reason) => `${base}:r:${reason}`,
+        queueReason: (queue, reason) => `${base}:qr:${queue}:${reason}`,
+        sweepLock: `${base}:sweep`,
+      };
+    },
   };
 }

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Job, type JobsOptions } from 'bullmq';
+import { createIORedisClient, Job, type JobsOptions } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { canonicalJson } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
 import { LIMITS } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
+import { createGroupCommit } from './group-commit.js';
 import type { Keys } from './keys.js';
 import type { PayloadSchemas } from './payload-schema.js';
 import type { QueueHandles } from './queue-handles.js';
@@ -42,14 +43,28 @@ export interface PublisherOptions {
   /** How long an idempotency key is remembered. @default 24 h (set by the server config) */
   dedupWindowMs: number;
   /**
+   * The most messages one publishBatch takes; a larger batch is refused whole with BAD_USER_INPUT.
+   * @default 1000
+   */
+  maxBatchSize?: number;
+  /**
    * Test seam for fault injection: called with the transaction just before EXEC. Production code
    * never sets it; the atomic fan-out test uses it to break the transaction mid-publish.
    */
   beforeExec?: (transaction: ChainableCommander) => void;
+  /**
+   * Adds the live-stream PUBLISHes of a message (queues/live-events.ts) to its transaction, so a
+   * `messages` subscriber sees a message if and only if it was stored, with no extra round trip.
+   * @default none: nothing is published live
+   */
+  live?: { append(transaction: ChainableCommander, message: MessageRecord): void };
 }
 
 /** The job name every message carries in BullMQ (what bull-board shows). */
 export const JOB_NAME = 'message';
+
+/** How many messages one publishBatch takes unless the engine is told otherwise. */
+export const DEFAULT_MAX_BATCH_SIZE = 1000;
 
 /** How long an idempotency key stays claimed by a publish that has not finished (crash safety). */
 const CLAIM_MS = 10_000;
@@ -103,6 +118,7 @@ export function createPublisher(options: PublisherOptions) {
     const stats = keys.topicStats(message.topic);
     transaction.hincrby(stats, 'published', 1);
     if (queues.length === 0) transaction.hincrby(stats, 'unrouted', 1);
+    options.live?.append(transaction, message);
     if (message.idempotencyKey !== null) {
       transaction.set(
         keys.idempotency(message.topic, message.idempotencyKey),
@@ -117,8 +133,8 @@ export function createPublisher(options: PublisherOptions) {
   async function claim(prepared: Prepared[]): Promise<Map<number, string>> {
     const duplicates = new Map<number, string>();
     const firstInBatch = new Map<string, number>();
-    const pipeline = client.pipeline();
     const claimed: number[] = [];
+    const claims: [string, string][] = [];
     prepared.forEach(({ message }, index) => {
       if (message.idempotencyKey === null) return;
       const key = keys.idempotency(message.topic, message.idempotencyKey);
@@ -129,9 +145,12 @@ export function createPublisher(options: PublisherOptions) {
       }
       firstInBatch.set(key, index);
       claimed.push(index);
-      pipeline.call('SET', key, `pending:${message.id}`, 'PX', CLAIM_MS, 'NX', 'GET');
+      claims.push([key, `pending:${message.id}`]);
     });
-    if (claimed.length === 0) return duplicates;
+    // Most publishes carry no key: they must not pay for a pipeline (ioredis builds a sizeable object per pipeline).
+    if (claims.length === 0) return duplicates;
+    const pipeline = client.pipeline();
+    for (const [key, marker] of claims) pipeline.call('SET', key, marker, 'PX', CLAIM_MS, 'NX', 'GET');
     const answers = (await pipeline.exec()) ?? [];
     const ours: Prepared[] = [];
     let inProgress: string | null = null;
@@ -167,15 +186,17 @@ export function createPublisher(options: PublisherOptions) {
   }
 
   /**
-   * BullMQ's add commands are Lua scripts it defines on the shared connection, and they can only be
-   * queued on a transaction made by BullMQ's client wrapper; waiting for the queues' clients also
-   * makes sure the scripts are loaded before the first publish.
+   * BullMQ's add commands are Lua scripts it defines on the shared connection, queued through its
+   * client wrapper; waiting for the queues' clients makes sure the scripts are loaded first.
    */
-  async function openTransaction(fresh: Prepared[]): Promise<ChainableCommander> {
-    const routed = fresh.flatMap(({ queues }) => queues);
-    if (routed.length === 0) return client.multi();
-    const bullClients = await Promise.all(routed.map((queue) => handles.get(queue.topic, queue.name).client));
-    return (bullClients[0] as unknown as Redis).multi();
+  const bullClient = createIORedisClient(client);
+  const commits = createGroupCommit({
+    open: () => bullClient.multi() as unknown as ChainableCommander,
+    beforeExec: options.beforeExec,
+  });
+  async function scriptsLoaded(fresh: Prepared[]): Promise<void> {
+    for (const { queues } of fresh)
+      for (const queue of queues) await handles.get(queue.topic, queue.name).client;
   }
 
   async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
@@ -197,13 +218,11 @@ export function createPublisher(options: PublisherOptions) {
     const duplicates = await claim(prepared);
     const fresh = prepared.filter((_, index) => !duplicates.has(index));
     if (fresh.length > 0) {
-      const transaction = await openTransaction(fresh);
-      for (const item of fresh) enqueue(transaction, item);
-      options.beforeExec?.(transaction);
       try {
-        const answers = await transaction.exec();
-        if (!answers) throw new Error('transaction aborted');
-        for (const [error] of answers) if (error) throw error;
+        await scriptsLoaded(fresh);
+        await commits.commit((transaction) => {
+          for (const item of fresh) enqueue(transaction, item);
+        });
       } catch (error) {
         await release(fresh);
         throw error;
@@ -222,7 +241,18 @@ export function createPublisher(options: PublisherOptions) {
       const [result] = await publishMany([input]);
       return result as PublishResult;
     },
-    publishBatch: publishMany,
+    publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
+      const max = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+      if (inputs.length > max) {
+        return Promise.reject(
+          badInput(`publishBatch takes at most ${max} messages, got ${inputs.length}`, {
+            field: 'inputs',
+            maxBatchSize: max,
+          }),
+        );
+      }
+      return publishMany(inputs);
+    },
   };
 }
 

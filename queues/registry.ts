@@ -4,6 +4,7 @@ import { LIMITS, QUEUE_DEFAULTS } from './defaults.js';
 import { badInput, conflict, notFound } from './errors.js';
 import type { Keys } from './keys.js';
 import { createRoutingTable, type RoutingTable, validateBinding } from './router.js';
+import { rotateSecrets } from './signing-secrets.js';
 import {
   DELIVERY_MODES,
   type DeliveryMode,
@@ -56,6 +57,11 @@ export interface RegistryOptions {
   defaultMaxMessageBytes: number;
   /** Checks a topic's JSON Schema when it is created; throws to refuse it. */
   checkPayloadSchema: (schema: unknown) => void;
+  /**
+   * Checks a webhook URL when a queue gets one (the SSRF guard's create-time check); throws to refuse it.
+   * @default accepts every URL
+   */
+  checkWebhookUrl?: (field: string, url: string) => Promise<void>;
 }
 
 export type RegistryChange = { topic: string; queue?: string };
@@ -201,6 +207,7 @@ export function createRegistry(options: RegistryOptions) {
       createdAt: new Date().toISOString(),
     };
     const queue = applySettings(topic.kind, base, input, true);
+    if (queue.url !== null) await options.checkWebhookUrl?.('url', queue.url);
     const result = await commands['create-queue-2'](
       [keys.topics, keys.topicQueues(topic.name)],
       [topic.name, queue.name, JSON.stringify(queue)],
@@ -228,7 +235,9 @@ export function createRegistry(options: RegistryOptions) {
   ): Promise<QueueRecord> {
     const topic = await requireTopic(topicName);
     const current = await requireQueue(topicName, name);
-    return replaceQueue(applySettings(topic.kind, current, input, false));
+    const next = applySettings(topic.kind, current, input, false);
+    if (input.url != null && next.url !== null) await options.checkWebhookUrl?.('url', next.url);
+    return replaceQueue(next);
   }
 
   async function deleteQueue(topic: string, name: string): Promise<QueueRecord> {
@@ -250,6 +259,13 @@ export function createRegistry(options: RegistryOptions) {
     return replaceQueue({ ...queue, signingSecret });
   }
 
+  /** A new signing secret; the old one keeps signing for `graceMs` (see signing-secrets.ts). */
+  async function rotateSigningSecret(topic: string, name: string, graceMs: number): Promise<QueueRecord> {
+    const queue = await requireQueue(topic, name);
+    if (queue.target !== 'WEBHOOK') throw badInput(`Queue ${name} is not a WEBHOOK queue`);
+    return replaceQueue({ ...queue, ...rotateSecrets(queue, graceMs) });
+  }
+
   return {
     table,
     createTopic,
@@ -262,6 +278,7 @@ export function createRegistry(options: RegistryOptions) {
     requireQueue,
     setPaused,
     setSigningSecret,
+    rotateSigningSecret,
     /** Calls back on every change seen, local or from another instance. Returns an unsubscribe. */
     onChange(listener: (change: RegistryChange) => void): () => void {
       listeners.add(listener);

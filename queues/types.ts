@@ -47,6 +47,12 @@ export interface RetryPolicy {
   jitter: boolean;
 }
 
+export interface PreviousSigningSecret {
+  secret: string;
+  /** ISO time after which this secret no longer signs. */
+  expiresAt: string;
+}
+
 export interface QueueRecord {
   name: string;
   topic: string;
@@ -56,6 +62,11 @@ export interface QueueRecord {
   target: TargetKind;
   url: string | null;
   signingSecret: string | null;
+  /**
+   * Secrets replaced by rotateSigningSecret that keep signing until they expire, so receivers can
+   * switch over without dropping a delivery. Absent on queues never rotated.
+   */
+  previousSigningSecrets?: PreviousSigningSecret[];
   deliveryMode: DeliveryMode;
   retry: RetryPolicy;
   concurrency: number;

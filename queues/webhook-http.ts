@@ -3,7 +3,9 @@
  * signing and bookkeeping live elsewhere; this module only talks to the receiver.
  */
 import { performance } from 'node:perf_hooks';
+import { type Dispatcher, fetch, Headers, type Response } from 'undici';
 import type { FailureReason } from './types.js';
+import { ADDRESS_REFUSED } from './webhook-guard.js';
 
 /** How much of a response body we read by default: enough for an error message, no more. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
@@ -25,6 +27,12 @@ export interface PostWebhookOptions {
    * @default 4096
    */
   maxResponseBytes?: number;
+  /**
+   * The connection pool to send through. The engine passes its guarded agent (webhook-guard.ts), whose
+   * connections refuse forbidden addresses; such a refusal answers REJECTED, not retried.
+   * @default undici's global dispatcher, which checks no address
+   */
+  dispatcher?: Dispatcher;
 }
 
 export type WebhookOutcome =
@@ -71,7 +79,14 @@ function send(options: PostWebhookOptions, signal: AbortSignal): Promise<Respons
   const headers = new Headers(options.headers);
   headers.set('content-type', 'application/json');
   // No `keepalive: false` or `connection: close`: undici's pooled sockets are most of our throughput.
-  return fetch(options.url, { method: 'POST', headers, body: options.body, redirect: 'manual', signal });
+  return fetch(options.url, {
+    method: 'POST',
+    headers,
+    body: options.body,
+    redirect: 'manual',
+    signal,
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+  });
 }
 
 /** A reason the URL can never work, or null. Never echoes the URL: it may carry tokens. */
@@ -181,6 +196,17 @@ function networkFailure(error: unknown, durationMs: number): WebhookOutcome {
   const cause = rootCause(error);
   const code = errorCode(cause);
   const message = cause instanceof Error && cause.message ? cause.message : String(cause);
+  // The SSRF guard refused the address: trying again would reach the same place.
+  if (code === ADDRESS_REFUSED) {
+    const verdict: Verdict = { reason: 'REJECTED', retryable: false };
+    return failure(
+      verdict,
+      `Webhook target refused: ${message.slice(0, ERROR_BODY_CHARS)}`,
+      null,
+      null,
+      durationMs,
+    );
+  }
   const text = code && !message.includes(code) ? `${code}: ${message}` : message;
   const verdict: Verdict =
     code?.startsWith('UND_ERR_') && code.endsWith('_TIMEOUT')

@@ -1,10 +1,13 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
 import { reasonOf, recordAttempt } from './attempt-history.js';
+import { createRedactor, type Redact } from './dead-letter-redaction.js';
 import { deliveryFailure, FinalDeliveryFailure } from './delivery-failure.js';
 import type { EventBus } from './events.js';
 import type { Keys } from './keys.js';
 import type { RoutingTable } from './registry.js';
+import { activeSigningSecrets } from './signing-secrets.js';
 import type { MessageRecord, QueueRecord } from './types.js';
 import { postWebhook } from './webhook-http.js';
 import { webhookHeaders } from './webhook-signing.js';
@@ -15,7 +18,19 @@ export interface WebhookWorkersOptions {
   connection: Redis;
   keys: Keys;
   events: EventBus;
+  /**
+   * The connection pool deliveries go through: the engine passes its SSRF-guarded agent.
+   * @default undici's global dispatcher, which checks no address
+   */
+  dispatcher?: Dispatcher;
   onError?: (error: Error) => void;
+  /**
+   * Runs every error text through this before it is stored (attempt history, failedReason).
+   * @default the default header redaction of dead-letter-redaction.ts
+   */
+  redact?: Redact;
+  /** Told of every job that failed for good, so the dead-letter index has it at once. @default none */
+  onDeadLetter?: (topic: string, queue: string, jobId: string) => void;
 }
 
 interface Running {
@@ -40,6 +55,7 @@ export const isExpired = (message: MessageRecord, now = Date.now()) =>
 export function createWebhookWorkers(options: WebhookWorkersOptions) {
   const running = new Map<string, Running>();
   let closing: Promise<void> | null = null;
+  const redact = options.redact ?? createRedactor();
 
   async function deliver(job: Job<MessageRecord>, queue: QueueRecord): Promise<void> {
     const message = job.data;
@@ -58,12 +74,18 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     }
     const body = JSON.stringify(message);
     const headers = {
-      ...webhookHeaders(queue.signingSecret ? [queue.signingSecret] : [], message.id, body),
+      ...webhookHeaders(activeSigningSecrets(queue, startedAt), message.id, body),
       'x-switchyard-topic': message.topic,
       'x-switchyard-queue': queue.name,
       'x-switchyard-attempt': String(attempt),
     };
-    const outcome = await postWebhook({ url: queue.url ?? '', body, headers, timeoutMs: queue.ackTimeoutMs });
+    const outcome = await postWebhook({
+      url: queue.url ?? '',
+      body,
+      headers,
+      timeoutMs: queue.ackTimeoutMs,
+      dispatcher: options.dispatcher,
+    });
     if (outcome.ok) {
       options.events.emit({
         kind: 'DELIVERED',
@@ -78,14 +100,16 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       });
       return;
     }
+    // A receiver may echo our request (or its own secrets) in its answer: nothing unredacted is stored.
+    const error = redact(outcome.error);
     await recordAttempt(job, {
       attempt,
       at: new Date(startedAt).toISOString(),
       reason: outcome.reason,
-      error: outcome.error,
+      error,
       durationMs: outcome.durationMs,
     });
-    throw deliveryFailure(outcome.reason, outcome.error, outcome.retryable, outcome.retryAfterMs);
+    throw deliveryFailure(outcome.reason, error, outcome.retryable, outcome.retryAfterMs);
   }
 
   function start(queue: QueueRecord): Running {
@@ -103,6 +127,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
         error instanceof UnrecoverableError ||
         error.name === 'UnrecoverableError' ||
         job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final && job.id) options.onDeadLetter?.(queue.topic, queue.name, job.id);
       const reason = reasonOf(error.message);
       options.events.emit({
         kind: final ? (reason === 'EXPIRED' ? 'EXPIRED' : 'DEAD_LETTERED') : 'RETRYING',

@@ -1,4 +1,5 @@
 import SchemaBuilder from '@pothos/core';
+import type { Caller } from '../queues/api-keys.js';
 import type { Engine } from '../queues/engine.js';
 import { mapErrorsPlugin } from './map-errors-plugin.js';
 
@@ -9,6 +10,8 @@ export interface Context {
   version: string;
   /** Process start time in epoch ms; `health.uptimeSeconds` counts from it. */
   startedAt: number;
+  /** Who is calling, per request (server/use-auth.ts); absent when the yoga app runs without auth. */
+  auth?: Caller;
 }
 
 /**

@@ -1,38 +1,18 @@
 import type {
-  AttemptRecord as AttemptRecordShape,
-  FailureReason as FailureReasonValue,
-  MessageRecord,
-} from '../queues/types.js';
-import { notImplemented } from '../resolvers/not-implemented.js';
+  DeadLetterPage,
+  DeadLetterRecord,
+  ReplayResult as ReplayResultRecord,
+} from '../queues/dead-letters.js';
+import type { AttemptRecord as AttemptRecordShape } from '../queues/types.js';
+import { deadLetter } from '../resolvers/dead-letter.js';
+import { deadLetters } from '../resolvers/dead-letters.js';
+import { discardDeadLetter } from '../resolvers/discard-dead-letter.js';
+import { discardDeadLetters } from '../resolvers/discard-dead-letters.js';
+import { replayDeadLetter } from '../resolvers/replay-dead-letter.js';
+import { replayDeadLetters } from '../resolvers/replay-dead-letters.js';
 import { builder } from './builder.js';
 import { FailureReason } from './enums.js';
 import { Message } from './message.js';
-
-// The dead-letter issue brings the engine side (queues/dead-letters.ts); until then these shapes say
-// what its records must hold for the contract's types.
-interface DeadLetterShape {
-  id: string;
-  message: MessageRecord;
-  topic: string;
-  queue: string;
-  reason: FailureReasonValue;
-  error: string;
-  attempts: number;
-  history: AttemptRecordShape[];
-  failedAt: string;
-}
-
-interface DeadLetterPage {
-  edges: { cursor: string; node: DeadLetterShape }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
-}
-
-interface ReplayResultShape {
-  replayed: number;
-  failed: number;
-  ids: string[];
-}
 
 const AttemptRecord = builder.objectRef<AttemptRecordShape>('AttemptRecord').implement({
   fields: (t) => ({
@@ -44,17 +24,22 @@ const AttemptRecord = builder.objectRef<AttemptRecordShape>('AttemptRecord').imp
   }),
 });
 
-const DeadLetter = builder.objectRef<DeadLetterShape>('DeadLetter').implement({
+const DeadLetter = builder.objectRef<DeadLetterRecord>('DeadLetter').implement({
+  description: 'A message whose delivery failed for good; it stays in its BullMQ queue’s failed set.',
   fields: (t) => ({
-    id: t.exposeID('id'),
+    id: t.exposeID('id', { description: '<topic>/<queue>/<message id>.' }),
     message: t.expose('message', { type: Message }),
     topic: t.exposeString('topic'),
     queue: t.exposeString('queue'),
     reason: t.expose('reason', { type: FailureReason }),
-    error: t.exposeString('error'),
-    attempts: t.exposeInt('attempts'),
-    history: t.expose('history', { type: [AttemptRecord] }),
+    error: t.exposeString('error', { description: 'The last error, header values redacted.' }),
+    attempts: t.exposeInt('attempts', { description: 'Attempts since the message was last replayed.' }),
+    history: t.expose('history', {
+      type: [AttemptRecord],
+      description: 'Every attempt, earlier rounds before a replay included, oldest first.',
+    }),
     failedAt: t.expose('failedAt', { type: 'DateTime' }),
+    replayCount: t.exposeInt('replayCount', { description: 'How often the message was replayed.' }),
   }),
 });
 
@@ -76,15 +61,20 @@ const DeadLetterConnection = builder.objectRef<DeadLetterPage>('DeadLetterConnec
   fields: (t) => ({
     edges: t.expose('edges', { type: [DeadLetterEdge] }),
     pageInfo: t.expose('pageInfo', { type: PageInfo }),
-    totalCount: t.exposeInt('totalCount'),
+    totalCount: t.int({
+      description: 'Every dead letter the filter selects, whatever the cursor. Counted only when asked for.',
+      resolve: (page) => page.totalCount(),
+    }),
   }),
 });
 
-const ReplayResult = builder.objectRef<ReplayResultShape>('ReplayResult').implement({
+const ReplayResult = builder.objectRef<ReplayResultRecord>('ReplayResult').implement({
   fields: (t) => ({
     replayed: t.exposeInt('replayed'),
-    failed: t.exposeInt('failed'),
-    ids: t.exposeIDList('ids'),
+    failed: t.exposeInt('failed', {
+      description: 'Selected but gone (replayed, discarded or retried elsewhere) by the time it ran.',
+    }),
+    ids: t.exposeIDList('ids', { description: 'The ids of the dead letters replayed.' }),
   }),
 });
 
@@ -93,8 +83,8 @@ const DeadLetterFilter = builder.inputType('DeadLetterFilter', {
     topic: t.string(),
     queue: t.string(),
     reason: t.field({ type: FailureReason }),
-    from: t.field({ type: 'DateTime' }),
-    to: t.field({ type: 'DateTime' }),
+    from: t.field({ type: 'DateTime', description: 'Failed at or after.' }),
+    to: t.field({ type: 'DateTime', description: 'Failed at or before.' }),
     search: t.string({ description: 'Substring of the error or the message id.' }),
   }),
 });
@@ -102,45 +92,49 @@ const DeadLetterFilter = builder.inputType('DeadLetterFilter', {
 builder.queryFields((t) => ({
   deadLetters: t.field({
     type: DeadLetterConnection,
+    description: 'Newest first. A cursor keeps its place while newer dead letters arrive.',
     args: {
       filter: t.arg({ type: DeadLetterFilter }),
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),
     },
-    resolve: notImplemented('Query.deadLetters'),
+    resolve: (_root, args, ctx) => deadLetters(args, ctx),
   }),
   deadLetter: t.field({
     type: DeadLetter,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: notImplemented('Query.deadLetter'),
+    resolve: (_root, args, ctx) => deadLetter({ id: String(args.id) }, ctx),
   }),
 }));
 
 builder.mutationFields((t) => ({
   replayDeadLetter: t.field({
     type: ReplayResult,
+    description: 'Same message id, fresh attempt count. An edited payload is checked like a publish.',
     args: {
       id: t.arg.id({ required: true }),
       payload: t.arg({ type: 'JSON' }),
       toQueue: t.arg.string(),
     },
-    resolve: notImplemented('Mutation.replayDeadLetter'),
+    resolve: (_root, args, ctx) => replayDeadLetter({ ...args, id: String(args.id) }, ctx),
   }),
   replayDeadLetters: t.field({
     type: ReplayResult,
+    description: 'Newest first, up to limit (at most 100000).',
     args: {
       filter: t.arg({ type: DeadLetterFilter, required: true }),
       limit: t.arg.int({ defaultValue: 1000 }),
     },
-    resolve: notImplemented('Mutation.replayDeadLetters'),
+    resolve: (_root, args, ctx) => replayDeadLetters(args, ctx),
   }),
   discardDeadLetter: t.boolean({
     args: { id: t.arg.id({ required: true }) },
-    resolve: notImplemented('Mutation.discardDeadLetter'),
+    resolve: (_root, args, ctx) => discardDeadLetter({ id: String(args.id) }, ctx),
   }),
   discardDeadLetters: t.int({
+    description: 'Answers how many were discarded.',
     args: { filter: t.arg({ type: DeadLetterFilter, required: true }) },
-    resolve: notImplemented('Mutation.discardDeadLetters'),
+    resolve: (_root, args, ctx) => discardDeadLetters(args, ctx),
   }),
 }));

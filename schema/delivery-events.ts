@@ -1,5 +1,6 @@
 import type { DeliveryEvent as DeliveryEventRecord } from '../queues/events.js';
-import { notImplemented } from '../resolvers/not-implemented.js';
+import type { LiveDeliveryEvent } from '../queues/live-events.js';
+import { deliveryEvents } from '../resolvers/delivery-events.js';
 import { builder } from './builder.js';
 import { DeliveryEventKind, FailureReason } from './enums.js';
 
@@ -13,14 +14,25 @@ const DeliveryEvent = builder.objectRef<DeliveryEventRecord>('DeliveryEvent').im
     attempt: t.exposeInt('attempt', { nullable: true }),
     reason: t.expose('reason', { type: FailureReason, nullable: true }),
     error: t.exposeString('error', { nullable: true }),
+    droppedBefore: t.int({
+      nullable: true,
+      description:
+        'Subscription.deliveryEvents only: how many events this subscriber lost just before this one ' +
+        'because it read too slowly (0 when none).',
+      resolve: (event) =>
+        'droppedBefore' in event && typeof event.droppedBefore === 'number' ? event.droppedBefore : null,
+    }),
   }),
 });
 
 builder.subscriptionField('deliveryEvents', (t) =>
   t.field({
     type: DeliveryEvent,
+    description:
+      'Delivery events as they happen on any gateway instance, of one topic (and queue) or of all. ' +
+      'At-most-once, like Subscription.messages.',
     args: { topic: t.arg.string(), queue: t.arg.string() },
-    subscribe: notImplemented('Subscription.deliveryEvents'),
-    resolve: (event: DeliveryEventRecord) => event,
+    subscribe: (_root, args, ctx) => deliveryEvents(args, ctx),
+    resolve: (event: LiveDeliveryEvent) => event,
   }),
 );

@@ -1,7 +1,7 @@
 import type { Delivery as DeliveryRecord } from '../queues/consumer.js';
 import { ack } from '../resolvers/ack.js';
+import { consume } from '../resolvers/consume.js';
 import { nack } from '../resolvers/nack.js';
-import { notImplemented } from '../resolvers/not-implemented.js';
 import { receive } from '../resolvers/receive.js';
 import { builder } from './builder.js';
 import { FailureReason } from './enums.js';
@@ -51,13 +51,16 @@ builder.mutationFields((t) => ({
 builder.subscriptionField('consume', (t) =>
   t.field({
     type: Delivery,
-    description: 'Durable consumer; ack with Mutation.ack.',
+    description:
+      'Durable consumer of a CONSUMER queue: deliveries are pushed, at most `prefetch` unacked at a time; ' +
+      'ack or nack each with Mutation.ack/nack (on any connection). Subscribers of one queue share its ' +
+      'messages. See docs/PROTOCOL.md.',
     args: {
       topic: t.arg.string({ required: true }),
       queue: t.arg.string({ required: true }),
       prefetch: t.arg.int({ defaultValue: 10 }),
     },
-    subscribe: notImplemented('Subscription.consume'),
+    subscribe: (_root, args, ctx) => consume(args, ctx),
     resolve: (delivery: DeliveryRecord) => delivery,
   }),
 );

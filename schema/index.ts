@@ -11,6 +11,7 @@ import './delivery-events.js';
 import './stats.js';
 import './health.js';
 import './api-key.js';
+import './audit-log.js';
 
 // Unsorted: fields and arguments keep the order the type files give them, which follows API.graphql.
 export const schema = builder.toSchema({ sortSchema: false });

@@ -17,13 +17,32 @@ class MapErrorsPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   override wrapSubscribe(
     subscribe: GraphQLFieldResolver<unknown, Types['Context'], object> | undefined,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> | undefined {
-    return subscribe && mapped(subscribe);
+    if (!subscribe) return undefined;
+    const subscribeMapped = mapped(subscribe);
+    // A live stream can also fail after it started (its queue deleted, say): map those errors too.
+    return (parent, args, context, info) => {
+      const result: unknown = subscribeMapped(parent, args, context, info);
+      return result instanceof Promise ? result.then(mappedStream) : mappedStream(result);
+    };
   }
 }
 
 const rethrow = (error: unknown): never => {
   throw toGraphQLError(error) ?? error;
 };
+
+/** The stream with every error its next() throws mapped like a resolver's; other values pass as they are. */
+function mappedStream(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || !(Symbol.asyncIterator in value)) return value;
+  const source = (value as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const stream: AsyncIterableIterator<unknown> = {
+    next: () => source.next().catch(rethrow),
+    return: () => source.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+    throw: (error?: unknown) => source.throw?.(error) ?? Promise.reject(error),
+    [Symbol.asyncIterator]: () => stream,
+  };
+  return stream;
+}
 
 /** Keeps a synchronous resolver synchronous: most fields here just read a property. */
 function mapped<Context>(

@@ -1,6 +1,8 @@
+import type { LiveMessage } from '../queues/live-events.js';
 import type { MessageRecord } from '../queues/types.js';
-import { notImplemented } from '../resolvers/not-implemented.js';
+import { messages } from '../resolvers/messages.js';
 import { builder } from './builder.js';
+import { HeaderMatch } from './enums.js';
 
 export const Message = builder.objectRef<MessageRecord>('Message').implement({
   fields: (t) => ({
@@ -17,19 +19,38 @@ export const Message = builder.objectRef<MessageRecord>('Message').implement({
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
     sha256: t.exposeString('sha256', { description: 'Hex SHA-256 of the canonical JSON payload.' }),
     sizeBytes: t.exposeInt('sizeBytes'),
+    droppedBefore: t.int({
+      nullable: true,
+      description:
+        'Live tail only (Subscription.messages): how many messages this subscriber lost just before this ' +
+        'one because it read too slowly (0 when none). Null everywhere else. See docs/PROTOCOL.md.',
+      resolve: (message) =>
+        'droppedBefore' in message && typeof message.droppedBefore === 'number'
+          ? message.droppedBefore
+          : null,
+    }),
   }),
 });
 
 builder.subscriptionField('messages', (t) =>
   t.field({
     type: Message,
-    description: 'Live tail of a topic, at-most-once.',
+    description:
+      'Live tail of a topic, at-most-once: messages published from now on, on any gateway instance. ' +
+      '`bindingKey` and `headers` filter with the routing rules of queues.',
     args: {
       topic: t.arg.string({ required: true }),
-      bindingKey: t.arg.string(),
-      headers: t.arg({ type: 'JSON' }),
+      bindingKey: t.arg.string({
+        description: 'DIRECT topics: the routing key, exactly; other kinds: an AMQP pattern (* and #).',
+      }),
+      headers: t.arg({ type: 'JSON', description: 'Header values to match; names are case-insensitive.' }),
+      headerMatch: t.arg({
+        type: HeaderMatch,
+        defaultValue: 'ALL',
+        description: 'Whether all of `headers` must match, or any.',
+      }),
     },
-    subscribe: notImplemented('Subscription.messages'),
-    resolve: (message: MessageRecord) => message,
+    subscribe: (_root, args, ctx) => messages(args, ctx),
+    resolve: (message: LiveMessage) => message,
   }),
 );

@@ -1,25 +1,12 @@
+import type { StatsSnapshot } from '../queues/live-stats.js';
 import type { QueueStats as QueueStatsRecord, TopicStats as TopicStatsRecord } from '../queues/stats.js';
-import type { QueueRecord } from '../queues/types.js';
-import { notImplemented } from '../resolvers/not-implemented.js';
 import { queueStats } from '../resolvers/queue-stats.js';
+import { stats } from '../resolvers/stats.js';
+import { statsSubscription } from '../resolvers/stats-subscription.js';
 import { topicStats } from '../resolvers/topic-stats.js';
 import { builder } from './builder.js';
 import { Queue } from './queue.js';
 import { Topic } from './topic.js';
-
-// The stats issue brings the engine side (rates and latency percentiles); until then this shape says
-// what it must answer for the contract's Stats.
-interface StatsShape {
-  at: string;
-  publishedPerSecond: number;
-  deliveredPerSecond: number;
-  failedPerSecond: number;
-  latencyP50Ms: number;
-  latencyP95Ms: number;
-  latencyP99Ms: number;
-  deadLettered: number;
-  queues: QueueRecord[];
-}
 
 const QueueStats = builder.objectRef<QueueStatsRecord>('QueueStats').implement({
   fields: (t) => ({
@@ -41,19 +28,30 @@ const TopicStats = builder.objectRef<TopicStatsRecord>('TopicStats').implement({
   }),
 });
 
-const Stats = builder.objectRef<StatsShape>('Stats').implement({
+const Stats = builder.objectRef<StatsSnapshot>('Stats').implement({
+  description:
+    'Rates and latency over a sliding window, for the whole cluster: every instance counts its own ' +
+    'events and shares the counts once a second, so figures from other instances lag up to a second.',
   fields: (t) => ({
     at: t.expose('at', { type: 'DateTime' }),
     publishedPerSecond: t.exposeFloat('publishedPerSecond'),
-    deliveredPerSecond: t.exposeFloat('deliveredPerSecond'),
-    failedPerSecond: t.exposeFloat('failedPerSecond'),
+    deliveredPerSecond: t.exposeFloat('deliveredPerSecond', {
+      description: 'Deliveries acknowledged: webhook 2xx answers and consumer acks.',
+    }),
+    failedPerSecond: t.exposeFloat('failedPerSecond', {
+      description: 'Failed attempts, whether retried, dead-lettered or expired.',
+    }),
     latencyP50Ms: t.exposeFloat('latencyP50Ms', {
-      description: 'Publish to delivered, over the last window.',
+      description:
+        'Publish to delivered, over the last window (to within 1 %); 0 when nothing was delivered.',
     }),
     latencyP95Ms: t.exposeFloat('latencyP95Ms'),
     latencyP99Ms: t.exposeFloat('latencyP99Ms'),
-    deadLettered: t.exposeInt('deadLettered'),
+    deadLettered: t.exposeInt('deadLettered', { description: 'Dead letters now, over every queue.' }),
     queues: t.expose('queues', { type: [Queue] }),
+    windowMs: t.exposeInt('windowMs', {
+      description: 'The span the rates and percentiles cover: the window, or less just after start.',
+    }),
   }),
 });
 
@@ -65,13 +63,15 @@ builder.objectField(Queue, 'stats', (t) =>
   t.field({ type: QueueStats, resolve: (queue, _args, ctx) => queueStats(queue, ctx) }),
 );
 
-builder.queryField('stats', (t) => t.field({ type: Stats, resolve: notImplemented('Query.stats') }));
+builder.queryField('stats', (t) => t.field({ type: Stats, resolve: (_root, args, ctx) => stats(args, ctx) }));
 
 builder.subscriptionField('stats', (t) =>
   t.field({
     type: Stats,
+    description:
+      'Query.stats now, then every `intervalMs` (100 to 60000); a slow reader gets only the latest.',
     args: { intervalMs: t.arg.int({ defaultValue: 1000 }) },
-    subscribe: notImplemented('Subscription.stats'),
-    resolve: (stats: StatsShape) => stats,
+    subscribe: (_root, args, ctx) => statsSubscription(args, ctx),
+    resolve: (snapshot: StatsSnapshot) => snapshot,
   }),
 );

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import { DEFAULT_REDACTED_HEADERS } from '../queues/dead-letter-redaction.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 const MiB = 1024 * 1024;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -71,6 +73,109 @@ export interface Config {
    * @default false
    */
   production: boolean;
+  /**
+   * The admin key (`SWITCHYARD_ADMIN_KEY`, 16 to 256 characters without spaces). Unset, the gateway
+   * serves loopback clients only (protected mode); set, every request needs a key, from any address.
+   * @default null
+   */
+  adminKey: string | null;
+  /**
+   * Let webhooks reach loopback and private addresses (`SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS`). They may
+   * anyway while `host` is a loopback address; link-local and metadata addresses are refused always.
+   * @default false
+   */
+  allowPrivateWebhooks: boolean;
+  /**
+   * Answer introspection queries (`SWITCHYARD_INTROSPECTION`); off also hides field suggestions.
+   * @default true
+   */
+  introspection: boolean;
+  /**
+   * Browser origins allowed to call the gateway cross-origin (`SWITCHYARD_CORS_ORIGINS`, comma-separated,
+   * `*` for any). Empty allows loopback origins (http://localhost:5173 and the like) only.
+   * @default []
+   */
+  corsOrigins: string[];
+  /**
+   * Deepest selection nesting a query may have (`SWITCHYARD_MAX_DEPTH`).
+   * @default 12
+   */
+  maxDepth: number;
+  /**
+   * Highest query cost, as graphql-armor counts it (`SWITCHYARD_MAX_COST`).
+   * @default 5000
+   */
+  maxCost: number;
+  /**
+   * Most aliases in one operation (`SWITCHYARD_MAX_ALIASES`).
+   * @default 15
+   */
+  maxAliases: number;
+  /**
+   * Most directives in one operation (`SWITCHYARD_MAX_DIRECTIVES`).
+   * @default 50
+   */
+  maxDirectives: number;
+  /**
+   * Most lexical tokens in one document (`SWITCHYARD_MAX_TOKENS`); pass large inputs as variables.
+   * @default 10000
+   */
+  maxTokens: number;
+  /**
+   * Largest HTTP request body, in bytes (`SWITCHYARD_MAX_REQUEST_BYTES`); raise it with the message size.
+   * @default 16777216 (16 MiB)
+   */
+  maxRequestBytes: number;
+  /**
+   * Most messages in one publishBatch (`SWITCHYARD_MAX_BATCH`).
+   * @default 1000
+   */
+  maxBatchSize: number;
+  /**
+   * Requests per second one API key may make, sustained (`SWITCHYARD_RATE_LIMIT_PER_SECOND`); 0 turns
+   * rate limiting off. Loopback callers without a key are not limited.
+   * @default 1000
+   */
+  rateLimitPerSecond: number;
+  /**
+   * Requests one API key may make at once after a quiet spell (`SWITCHYARD_RATE_LIMIT_BURST`).
+   * @default 2000
+   */
+  rateLimitBurst: number;
+  /**
+   * How long an old webhook signing secret keeps signing after a rotation, in ms
+   * (`SWITCHYARD_SIGNING_SECRET_GRACE_MS`).
+   * @default 86400000 (24 hours)
+   */
+  signingSecretGraceMs: number;
+  /**
+   * Audit log entries kept at most (`SWITCHYARD_AUDIT_MAX_ENTRIES`).
+   * @default 100000
+   */
+  auditMaxEntries: number;
+  /**
+   * How long audit log entries are kept, in ms (`SWITCHYARD_AUDIT_RETENTION_MS`).
+   * @default 7776000000 (90 days)
+   */
+  auditRetentionMs: number;
+  /**
+   * How long a dead letter is kept after it failed, in ms (`SWITCHYARD_DEAD_LETTER_RETENTION_MS`); 0
+   * keeps dead letters until they are replayed or discarded.
+   * @default 1209600000 (14 days)
+   */
+  deadLetterRetentionMs: number;
+  /**
+   * Folder where dead letters removed by retention are archived first, as NDJSON, one file per day
+   * (`SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR`); null removes them without an archive.
+   * @default null
+   */
+  deadLetterArchiveDir: string | null;
+  /**
+   * Header names whose values are redacted in dead-letter errors and attempt history
+   * (`SWITCHYARD_REDACT_HEADERS`, comma-separated, case-insensitive, `*` matches any run of characters).
+   * @default ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', '*secret*', '*token*']
+   */
+  redactHeaders: string[];
 }
 
 /** The environment holds invalid settings; the message has one line per bad variable. */
@@ -97,9 +202,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: read('SWITCHYARD_LOG_LEVEL', 'info', oneOf(LOG_LEVELS)),
     graphiql: read('SWITCHYARD_GRAPHIQL', true, boolean),
     production: env.NODE_ENV === 'production',
+    adminKey: read('SWITCHYARD_ADMIN_KEY', null, adminKey),
+    allowPrivateWebhooks: read('SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS', false, boolean),
+    introspection: read('SWITCHYARD_INTROSPECTION', true, boolean),
+    corsOrigins: read('SWITCHYARD_CORS_ORIGINS', [], origins),
+    maxDepth: read('SWITCHYARD_MAX_DEPTH', 12, integer(1, 1000)),
+    maxCost: read('SWITCHYARD_MAX_COST', 5000, integer(1)),
+    maxAliases: read('SWITCHYARD_MAX_ALIASES', 15, integer(0, 10_000)),
+    maxDirectives: read('SWITCHYARD_MAX_DIRECTIVES', 50, integer(0, 10_000)),
+    maxTokens: read('SWITCHYARD_MAX_TOKENS', 10_000, integer(1)),
+    maxRequestBytes: read('SWITCHYARD_MAX_REQUEST_BYTES', 16 * MiB, integer(1024, 1024 * MiB, '1 GiB')),
+    maxBatchSize: read('SWITCHYARD_MAX_BATCH', 1000, integer(1, 100_000)),
+    rateLimitPerSecond: read('SWITCHYARD_RATE_LIMIT_PER_SECOND', 1000, integer(0)),
+    rateLimitBurst: read('SWITCHYARD_RATE_LIMIT_BURST', 2000, integer(1)),
+    signingSecretGraceMs: read('SWITCHYARD_SIGNING_SECRET_GRACE_MS', 24 * HOUR, integer(0)),
+    auditMaxEntries: read('SWITCHYARD_AUDIT_MAX_ENTRIES', 100_000, integer(1)),
+    auditRetentionMs: read('SWITCHYARD_AUDIT_RETENTION_MS', 90 * DAY, integer(1)),
+    deadLetterRetentionMs: read('SWITCHYARD_DEAD_LETTER_RETENTION_MS', 14 * DAY, integer(0)),
+    deadLetterArchiveDir: read('SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR', null, nonBlank('a directory path')),
+    redactHeaders: read('SWITCHYARD_REDACT_HEADERS', [...DEFAULT_REDACTED_HEADERS], headerGlobs),
   } satisfies Config;
   read.throwIfInvalid();
   return config;
+}
+
+/**
+ * Whether the gateway can only be reached from this machine: then private webhook targets are as
+ * reachable to its users as to the gateway, and the SSRF guard lets them through.
+ */
+export function listensOnLoopbackOnly(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
 }
 
 /** Where the embedded redis-server keeps its AOF. */
@@ -201,6 +334,37 @@ const boolean: Parser<boolean> = {
 const keyPrefix: Parser<string> = {
   expected: '1 to 32 characters from A-Z, a-z, 0-9, _ and -',
   parse: (raw) => (/^[A-Za-z0-9_-]{1,32}$/.test(raw) ? raw : undefined),
+};
+
+const adminKey: Parser<string> = {
+  expected: '16 to 256 characters without spaces (e.g. openssl rand -base64 32)',
+  parse: (raw) => (/^\S{16,256}$/.test(raw) ? raw : undefined),
+};
+
+/** Origins as browsers send them: scheme, host and port, no path. */
+const headerGlobs: Parser<string[]> = {
+  expected: 'a comma-separated list of header names, * matching any run of characters (x-api-key,*token*)',
+  parse: (raw) => {
+    const list = raw
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
+    return list.length > 0 && list.every((name) => /^[A-Za-z0-9*_.-]{1,128}$/.test(name)) ? list : undefined;
+  },
+};
+
+const origins: Parser<string[]> = {
+  expected: 'a comma-separated list of origins such as https://dash.example.com, or *',
+  parse: (raw) => {
+    const list = raw
+      .split(',')
+      .map((origin) => origin.trim().replace(/\/$/, ''))
+      .filter((origin) => origin !== '');
+    const valid = list.every(
+      (origin) => origin === '*' || (URL.canParse(origin) && new URL(origin).origin === origin),
+    );
+    return valid && list.length > 0 ? list : undefined;
+  },
 };
 
 const redisUrl: Parser<string> = {

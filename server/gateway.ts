@@ -4,13 +4,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Plugin } from 'graphql-yoga';
 import packageJson from '../package.json' with { type: 'json' };
 import { createEngine, type Engine } from '../queues/engine.js';
+import type { LiveOptions } from '../queues/live.js';
+import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
 import { createInFlight } from './in-flight.js';
 import { createLogger, type Logger } from './logger.js';
+import { engineSecurityOptions, requestLimits } from './security-config.js';
+import { useAuditLog } from './use-audit-log.js';
+import { useAuth } from './use-auth.js';
 import { useDrain } from './use-drain.js';
 import { type HealthReport, useHealth } from './use-health.js';
 import { useRootRedirect } from './use-root-redirect.js';
-import { type AttachedWebSocket, attachWebSocket } from './websocket.js';
+import { useSubscriptionDrain } from './use-subscription-drain.js';
+import { type AttachedWebSocket, attachWebSocket, type WebSocketOptions } from './websocket.js';
 import { createYogaApp, type YogaApp } from './yoga.js';
 
 /** The one path for GraphQL over HTTP and over websockets. */
@@ -38,6 +44,24 @@ export interface GatewayDeps {
    * @default []
    */
   plugins?: Plugin[];
+  /**
+   * Websocket settings: keep-alive, buffer bounds, shared execution (see server/websocket.ts).
+   * @default WebSocketOptions' defaults
+   */
+  websocket?: Pick<
+    WebSocketOptions,
+    | 'keepAliveMs'
+    | 'maxBufferedBytes'
+    | 'maxOperationsPerSocket'
+    | 'shareSubscriptions'
+    | 'sharing'
+    | 'closeTimeoutMs'
+  >;
+  /**
+   * Live-stream settings: per-subscriber buffers, stats window (see queues/live.ts).
+   * @default LiveOptions' defaults
+   */
+  live?: LiveOptions;
 }
 
 export interface Gateway {
@@ -47,6 +71,8 @@ export interface Gateway {
   readonly yoga: YogaApp;
   /** HTTP requests and websocket executions in progress: what a drain waits for. */
   readonly inFlight: number;
+  /** Distinct live subscriptions executed once for several websocket subscribers, and those subscribers. */
+  readonly sharedSubscriptions: { groups: number; listeners: number };
   /** Listens on `config.host:config.port` (0 picks a free port); answers the actual port. Once only. */
   start(): Promise<{ port: number; url: string }>;
   /**
@@ -80,6 +106,19 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     dedupWindowMs: config.dedupWindowMs,
     defaultMaxMessageBytes: config.defaultMaxMessageBytes,
     onError: throttledErrorLog(logger),
+    live: deps.live,
+    ...engineSecurityOptions(config),
+    deadLetters: {
+      retentionMs: config.deadLetterRetentionMs,
+      archiveDir: config.deadLetterArchiveDir,
+      redactHeaders: config.redactHeaders,
+    },
+  });
+  const authenticator = createAuthenticator({
+    adminKey: config.adminKey,
+    apiKeys: engine.apiKeys,
+    corsOrigins: config.corsOrigins,
+    startedAt,
   });
 
   let phase: Phase = 'created';
@@ -98,16 +137,22 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     };
   }
 
+  const subscriptionDrain = useSubscriptionDrain();
   const yoga = createYogaApp({
     engine,
     graphiql: config.graphiql,
     version,
     startedAt,
+    limits: requestLimits(config),
+    corsOrigins: config.corsOrigins,
     // Health first, so probes get the (503) report while draining instead of the drain refusal.
     plugins: [
       useHealth({ check: health }),
       useDrain({ isDraining: draining }),
+      subscriptionDrain,
       useRootRedirect(),
+      useAuth({ authenticator, rateLimiter: engine.rateLimiter }),
+      useAuditLog({ auditLog: engine.auditLog, onError: throttledErrorLog(logger) }),
       ...(deps.plugins ?? []),
     ],
   });
@@ -145,14 +190,18 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
       inFlight,
       isDraining: draining,
       production: config.production,
+      ...deps.websocket,
     });
     phase = 'listening';
+    logger.info(authenticator.describe(config.host));
     const { port } = server.address() as AddressInfo;
     return { port, url: `http://${urlHost(config.host)}:${port}${GRAPHQL_PATH}` };
   }
 
   async function drain(): Promise<void> {
     phase = 'draining';
+    // Subscriptions over HTTP (SSE) would keep their requests in flight for ever: end them first.
+    subscriptionDrain.drain();
     // Stop accepting connections (the callback also comes, with an error we ignore, if we never listened);
     // idle keep-alive connections close now, busy ones once their response is out.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -196,6 +245,9 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     yoga,
     get inFlight() {
       return inFlight.size;
+    },
+    get sharedSubscriptions() {
+      return websocket?.shared ?? { groups: 0, listeners: 0 };
     },
     start() {
       if (stopping) return Promise.reject(new Error('The gateway is stopping; it cannot start again'));

@@ -10,6 +10,8 @@ import type { Engine } from '../queues/engine.js';
 import type { Context } from '../schema/builder.js';
 import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
+import { isLoopbackHost } from './auth.js';
+import { type RequestLimits, useRequestLimits } from './use-limits.js';
 
 export interface YogaAppOptions {
   /** The engine every resolver calls; the caller opens it and closes it. */
@@ -40,6 +42,18 @@ export interface YogaAppOptions {
    * @default true (yoga's console logger at `info`)
    */
   logging?: boolean | LogLevel | YogaLogger;
+  /**
+   * Depth, cost, alias, directive, token and body size limits and the introspection switch
+   * (server/use-limits.ts). The gateway always passes them from its config.
+   * @default none: no query limits, yoga's own 25 MB body limit, introspection on
+   */
+  limits?: RequestLimits;
+  /**
+   * Browser origins allowed to read answers cross-origin, besides loopback origins (which always are);
+   * `*` allows any. Answers carry no credentials: keys travel in the Authorization header.
+   * @default [] (loopback origins only)
+   */
+  corsOrigins?: readonly string[];
 }
 
 /** GraphiQL's first page: a walk through the core path, one named operation per step. */
@@ -160,7 +174,25 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     graphiql: options.graphiql === false ? false : { title: 'Switchyard', defaultQuery: GRAPHIQL_EXAMPLES },
     // Engine refusals keep their message and code; everything else becomes "Unexpected error.".
     maskedErrors: { maskError },
-    plugins: [useInputErrorCodes(), ...(options.plugins ?? [])],
+    cors: corsFor(options.corsOrigins ?? []),
+    ...(options.limits ? { maxRequestBodySize: options.limits.maxRequestBytes } : {}),
+    plugins: [
+      useInputErrorCodes(),
+      ...(options.limits ? [useRequestLimits(options.limits)] : []),
+      ...(options.plugins ?? []),
+    ],
     logging: options.logging ?? true,
   });
+}
+
+/** yoga's default CORS reflects every origin with credentials; we allow loopback and listed origins only. */
+function corsFor(origins: readonly string[]) {
+  const any = origins.includes('*');
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null) return false;
+    const loopback = URL.canParse(origin) && isLoopbackHost(new URL(origin).host);
+    if (!any && !loopback && !origins.includes(origin)) return false;
+    return { origin: [origin], credentials: false, methods: ['GET', 'POST'] };
+  };
 }

@@ -14,6 +14,33 @@ const DEFAULTS: Config = {
   logLevel: 'info',
   graphiql: true,
   production: false,
+  adminKey: null,
+  allowPrivateWebhooks: false,
+  introspection: true,
+  corsOrigins: [],
+  maxDepth: 12,
+  maxCost: 5000,
+  maxAliases: 15,
+  maxDirectives: 50,
+  maxTokens: 10_000,
+  maxRequestBytes: 16 * 1024 * 1024,
+  maxBatchSize: 1000,
+  rateLimitPerSecond: 1000,
+  rateLimitBurst: 2000,
+  signingSecretGraceMs: 24 * 60 * 60 * 1000,
+  auditMaxEntries: 100_000,
+  auditRetentionMs: 90 * 24 * 60 * 60 * 1000,
+  deadLetterRetentionMs: 14 * 24 * 60 * 60 * 1000,
+  deadLetterArchiveDir: null,
+  redactHeaders: [
+    'authorization',
+    'proxy-authorization',
+    'cookie',
+    'set-cookie',
+    'x-api-key',
+    '*secret*',
+    '*token*',
+  ],
 };
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
@@ -55,6 +82,13 @@ describe('loadConfig', () => {
     ['SWITCHYARD_GRAPHIQL', '1', { graphiql: true }],
     ['NODE_ENV', 'production', { production: true }],
     ['NODE_ENV', 'development', { production: false }],
+    ['SWITCHYARD_DEAD_LETTER_RETENTION_MS', '0', { deadLetterRetentionMs: 0 }],
+    ['SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR', '/var/archive', { deadLetterArchiveDir: '/var/archive' }],
+    [
+      'SWITCHYARD_REDACT_HEADERS',
+      ' x-tenant-*, authorization ',
+      { redactHeaders: ['x-tenant-*', 'authorization'] },
+    ],
   ])('%s=%s overrides its default', (name, value, expected) => {
     expect(loadConfig({ [name]: value })).toEqual({ ...DEFAULTS, ...expected });
   });
@@ -77,6 +111,9 @@ describe('loadConfig', () => {
     ['SWITCHYARD_LOG_LEVEL', 'verbose'],
     ['SWITCHYARD_GRAPHIQL', 'yes'],
     ['SWITCHYARD_GRAPHIQL', 'constructor'],
+    ['SWITCHYARD_DEAD_LETTER_RETENTION_MS', '-1'],
+    ['SWITCHYARD_REDACT_HEADERS', 'x api key'],
+    ['SWITCHYARD_REDACT_HEADERS', ' , '],
   ])('rejects %s=%s, naming the variable and the value', (name, value) => {
     const error = configError({ [name]: value });
     expect(error.problems).toHaveLength(1);

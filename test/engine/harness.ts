@@ -74,6 +74,8 @@ export function useEngineHarness(): EngineHarness {
         redisUrl: requireRedis().url,
         keyPrefix: uniquePrefix(),
         onError: (error) => backgroundErrors.push(error),
+        // The receivers listen on loopback, which the SSRF guard refuses by default.
+        webhookPolicy: { allowPrivate: true },
         ...options,
       });
       engines.push(engine);

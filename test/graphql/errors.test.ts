@@ -108,7 +108,9 @@ describe('errors the engine did not mean', () => {
           await h.gql('mutation { createTopic(input: { name: "a b", kind: FANOUT }) { name } }'),
           'BAD_USER_INPUT',
         );
-        refused(await h.gql('{ stats { at } }'), 'UNAVAILABLE');
+        const duplicate = 'mutation { createTopic(input: { name: "dup", kind: FANOUT }) { name } }';
+        ok(await h.gql(duplicate));
+        refused(await h.gql(duplicate), 'CONFLICT');
         expect(log.logged).toEqual([]);
       },
       { yoga: { logging: log.logger } },

@@ -71,6 +71,8 @@ export async function startHarness(
     keyPrefix: uniquePrefix(),
     onError: (error) => console.error(error),
     runWorkers: false,
+    // The receivers listen on loopback, which the SSRF guard refuses by default.
+    webhookPolicy: { allowPrivate: true },
     ...options.engine,
   });
   const yoga = createYogaApp({ engine, ...options.yoga });

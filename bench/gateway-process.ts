@@ -1,0 +1,49 @@
+/**
+ * The gateway under test, in a process of its own so that its CPU and RSS can be read by pid. The
+ * harness passes REDIS_URL and a key prefix per scenario in the environment; everything else is the
+ * configuration a deployment would run with.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CreateQueueInput } from '../queues/registry.js';
+import type { TopicKind } from '../queues/types.js';
+import { loadConfig } from '../server/config.js';
+import { createGateway } from '../server/gateway.js';
+import { serveRpc } from './rpc.js';
+
+export interface TopologyArgs {
+  topic: string;
+  kind: TopicKind;
+  queues: readonly Omit<CreateQueueInput, 'topic'>[];
+}
+
+/** How long a new WEBHOOK queue may take to get its worker. */
+const WORKER_START_TIMEOUT_MS = 10_000;
+
+const gateway = await createGateway(loadConfig(process.env));
+const { url } = await gateway.start();
+const { engine } = gateway;
+
+const api = {
+  url: async () => url,
+  /** Creates a topic and its queues and waits until every WEBHOOK queue has its worker. */
+  async createTopology(args: TopologyArgs): Promise<void> {
+    const before = engine.webhookWorkers;
+    await engine.createTopic({ name: args.topic, kind: args.kind });
+    for (const queue of args.queues) await engine.createQueue({ ...queue, topic: args.topic });
+    const expected = before + args.queues.filter((queue) => queue.target === 'WEBHOOK').length;
+    const deadline = Date.now() + WORKER_START_TIMEOUT_MS;
+    while (engine.webhookWorkers < expected) {
+      if (Date.now() > deadline)
+        throw new Error(`webhook workers did not start within ${WORKER_START_TIMEOUT_MS} ms`);
+      await sleep(10);
+    }
+  },
+  /** Deletes a topic and its queues with their messages, so the next round starts from nothing. */
+  async deleteTopology(topic: string): Promise<void> {
+    for (const queue of await engine.queues(topic)) await engine.deleteQueue(topic, queue.name);
+    await engine.deleteTopic(topic);
+  },
+};
+export type GatewayApi = typeof api;
+
+serveRpc(api, () => gateway.stop());

@@ -1,0 +1,143 @@
+/** The shared pieces of a bench run: Redis, the receiver, and the processes each scenario starts. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { GatewayApi } from './gateway-process.js';
+import type { LoadgenApi } from './loadgen-process.js';
+import type { Sizes } from './options.js';
+import type { RawWorkerApi } from './raw-worker-process.js';
+import type { ReceiverApi, ReceiverMode, ReceiverStats } from './receiver-process.js';
+import { type Child, startChild } from './rpc.js';
+
+export interface Bench {
+  sizes: Sizes;
+  redisUrl: string;
+  redisPid: number;
+  /** A plain client for INFO and FLUSHALL. */
+  admin: Redis;
+  receiver: Child<ReceiverApi>;
+  receiverUrl: string;
+  /** Node flags for gateway processes (--cpu-prof when profiling). */
+  gatewayFlags: string[];
+}
+
+export interface GatewayHandle {
+  child: Child<GatewayApi>;
+  /** The GraphQL endpoint. */
+  url: string;
+}
+
+/** A fresh gateway on the bench Redis with keys of its own; configured as a deployment would be. */
+export async function startGateway(bench: Bench, keyPrefix: string): Promise<GatewayHandle> {
+  const child = await startChild<GatewayApi>('./gateway-process.ts', {
+    nodeFlags: bench.gatewayFlags,
+    env: {
+      REDIS_URL: bench.redisUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      SWITCHYARD_PREFIX: keyPrefix,
+      SWITCHYARD_LOG_LEVEL: 'warn',
+      SWITCHYARD_GRAPHIQL: 'false',
+      // The receiver is on loopback by design: the bench never leaves the machine.
+      SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS: 'true',
+      // Scenario 6 acks a receive(max: 100) as 100 aliases of one request; the default allows 15.
+      SWITCHYARD_MAX_ALIASES: '100',
+      NODE_ENV: 'production',
+    },
+  });
+  return { child, url: await child.call('url') };
+}
+
+export const startLoadgen = () => startChild<LoadgenApi>('./loadgen-process.ts');
+export const startRawWorkers = () => startChild<RawWorkerApi>('./raw-worker-process.ts');
+export const startReceiver = () => startChild<ReceiverApi>('./receiver-process.ts');
+
+/** Redis's `used_memory`, in bytes. */
+export async function usedMemory(admin: Redis): Promise<number> {
+  const info = await admin.info('memory');
+  const match = /^used_memory:(\d+)/m.exec(info);
+  if (!match?.[1]) throw new Error('INFO memory has no used_memory');
+  return Number(match[1]);
+}
+
+export async function redisVersion(admin: Redis): Promise<string> {
+  return /^redis_version:(\S+)/m.exec(await admin.info('server'))?.[1] ?? 'unknown';
+}
+
+export async function resetReceiver(bench: Bench, mode: Partial<ReceiverMode> = {}): Promise<void> {
+  await bench.receiver.call('reset', { failFirst: false, latency: false, ...mode });
+}
+
+/** How often the harness asks the receiver how far it got: small next to any measured run. */
+const POLL_MS = 10;
+
+/**
+ * Waits until the receiver has delivered `count` messages; answers the ms it took since `startedAt`
+ * (performance.now()). Bounded by `timeoutMs`, after which it throws.
+ */
+export async function waitForDeliveries(
+  bench: Bench,
+  count: number,
+  startedAt: number,
+  timeoutMs: number,
+): Promise<{ elapsedMs: number; stats: ReceiverStats }> {
+  const deadline = startedAt + timeoutMs;
+  for (;;) {
+    const stats = await bench.receiver.call('stats', false);
+    if (stats.delivered >= count) return { elapsedMs: performance.now() - startedAt, stats };
+    if (performance.now() > deadline) {
+      throw new Error(`receiver got ${stats.delivered} of ${count} messages within ${timeoutMs} ms`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/** The processes of one scenario: a gateway and a load generator for Switchyard, and raw BullMQ's own. */
+export interface SidesProcesses {
+  gateway: GatewayHandle;
+  switchyardLoad: Child<LoadgenApi>;
+  rawLoad: Child<LoadgenApi>;
+  /** Only for scenarios that deliver webhooks. */
+  rawWorkers: Child<RawWorkerApi> | null;
+  /** BullMQ prefix of raw queues for this scenario. */
+  rawPrefix: string;
+  close(): Promise<void>;
+}
+
+export async function startSides(
+  bench: Bench,
+  scenarioId: number,
+  withRawWorkers: boolean,
+): Promise<SidesProcesses> {
+  const started = await Promise.allSettled([
+    startGateway(bench, `bench${scenarioId}`),
+    startLoadgen(),
+    startLoadgen(),
+    withRawWorkers ? startRawWorkers() : Promise.resolve(null),
+  ]);
+  const stopAll = () =>
+    Promise.allSettled(
+      started.map((outcome) => {
+        if (outcome.status !== 'fulfilled' || outcome.value === null) return undefined;
+        return 'child' in outcome.value ? outcome.value.child.stop() : outcome.value.stop();
+      }),
+    ).then(() => undefined);
+  const [gateway, switchyardLoad, rawLoad, rawWorkers] = started;
+  if (
+    gateway.status === 'rejected' ||
+    switchyardLoad.status === 'rejected' ||
+    rawLoad.status === 'rejected' ||
+    rawWorkers.status === 'rejected'
+  ) {
+    await stopAll();
+    const failure = started.find((outcome) => outcome.status === 'rejected');
+    throw failure?.status === 'rejected' ? failure.reason : new Error('a bench process did not start');
+  }
+  return {
+    gateway: gateway.value,
+    switchyardLoad: switchyardLoad.value,
+    rawLoad: rawLoad.value,
+    rawWorkers: rawWorkers.value,
+    rawPrefix: `raw${scenarioId}`,
+    close: stopAll,
+  };
+}

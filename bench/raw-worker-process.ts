@@ -1,0 +1,63 @@
+/**
+ * What a user without a gateway runs to deliver webhooks: BullMQ Workers whose processor POSTs the
+ * job's data to the receiver, in a process of its own (the counterpart of the gateway's workers).
+ */
+import { type Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { RawTarget } from './load/bull-load.js';
+import { serveRpc } from './rpc.js';
+
+export interface StartWorkersArgs extends RawTarget {
+  queues: string[];
+  url: string;
+  /** Jobs in flight per queue. */
+  concurrency: number;
+}
+
+/** The same budget a Switchyard webhook gets by default (its queue's ackTimeoutMs). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+let workers: Worker[] = [];
+let connection: Redis | null = null;
+
+async function post(url: string, job: Job): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(job.data),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  // Read to the end so the socket goes back to undici's pool.
+  await response.arrayBuffer();
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+}
+
+async function stopWorkers(): Promise<void> {
+  const closing = workers;
+  workers = [];
+  await Promise.allSettled(closing.map((worker) => worker.close()));
+  connection?.disconnect();
+  connection = null;
+}
+
+const api = {
+  async startWorkers(args: StartWorkersArgs): Promise<void> {
+    await stopWorkers();
+    connection = new Redis(args.redisUrl, { maxRetriesPerRequest: null });
+    const shared = connection;
+    workers = args.queues.map((name) => {
+      const worker = new Worker(name, (job) => post(args.url, job), {
+        connection: shared,
+        prefix: args.prefix,
+        concurrency: args.concurrency,
+      });
+      worker.on('error', (error) => console.error(`raw worker ${name}:`, error.message));
+      return worker;
+    });
+    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  },
+  stopWorkers,
+};
+export type RawWorkerApi = typeof api;
+
+serveRpc(api, stopWorkers);

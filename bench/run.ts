@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: Switchyard's core paths side by side with raw BullMQ doing the same work, in one
+ * run on one fresh redis-server. `-- --quick` runs every scenario once, small (the CI smoke run);
+ * `-- --only=3,5` picks scenarios; `-- --profile` CPU-profiles the gateway during scenario 3.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../server/redis-process.js';
+import { type Bench, redisVersion, startReceiver } from './harness.js';
+import { FULL_SIZES, parseOptions, QUICK_SIZES } from './options.js';
+import { PAYLOAD_BYTES } from './payload.js';
+import { runProfile } from './profile.js';
+import {
+  type BenchResult,
+  figureResults,
+  machine,
+  missedTargets,
+  renderTable,
+  type ScenarioResult,
+  source,
+  writeResults,
+} from './report.js';
+import type { Scenario, Side } from './scenario.js';
+import { SCENARIOS } from './scenarios/index.js';
+
+/** The scenario --profile profiles unless --only names another: end to end, webhook. */
+const PROFILED_SCENARIO = 3;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function runScenario(bench: Bench, scenario: Scenario): Promise<ScenarioResult> {
+  const started = performance.now();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const rounds: Record<Side, Record<string, number>[]> = { switchyard: [], raw: [] };
+  const errors: string[] = [];
+  try {
+    const open = await scenario.open(bench);
+    try {
+      if (bench.sizes.warmUp) {
+        for (const side of ['switchyard', 'raw'] as const) {
+          log(`  warm-up ${side}`);
+          await open.run(side, { round: 0, tag: `s${scenario.id}-warm` });
+        }
+      }
+      for (let round = 1; round <= bench.sizes.rounds; round++) {
+        // Alternate who goes first, so neither side always runs on a Redis the other just filled.
+        const order: Side[] = round % 2 === 1 ? ['switchyard', 'raw'] : ['raw', 'switchyard'];
+        for (const side of order) {
+          const figures = await open.run(side, { round, tag: `s${scenario.id}-r${round}` });
+          rounds[side].push(figures);
+          log(
+            `  round ${round} ${side}: ${JSON.stringify(figures, (_, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`,
+          );
+        }
+      }
+    } finally {
+      await open.close();
+    }
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    errors.push(text);
+    log(`  FAILED: ${text}`);
+  }
+  return {
+    id: scenario.id,
+    title: scenario.title,
+    summary: scenario.summary,
+    figures: figureResults(scenario.figures, rounds),
+    errors,
+    seconds: (performance.now() - started) / 1000,
+    loadAverage: [loadAtStart, loadavg()[0] ?? 0],
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const sizes = options.quick ? QUICK_SIZES : FULL_SIZES;
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-'));
+  // The embedded default's persistence: AOF, fsync every second.
+  const redis = await startRedisServer({ dir, appendOnly: true, appendFsync: 'everysec' });
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const receiver = await startReceiver();
+  try {
+    const bench: Bench = {
+      sizes,
+      redisUrl: redis.url,
+      redisPid: redis.pid,
+      admin,
+      receiver,
+      receiverUrl: await receiver.call('url'),
+      gatewayFlags: [],
+    };
+    if (options.profile) {
+      const id = options.only ? Math.min(...options.only) : PROFILED_SCENARIO;
+      const scenario = SCENARIOS.find((candidate) => candidate.id === id);
+      if (!scenario) throw new Error(`no scenario ${id}`);
+      return await runProfile(bench, scenario);
+    }
+    const started = new Date();
+    const scenarios: ScenarioResult[] = [];
+    for (const scenario of SCENARIOS) {
+      if (options.only && !options.only.has(scenario.id)) continue;
+      log(`${scenario.id}. ${scenario.title}`);
+      scenarios.push(await runScenario(bench, scenario));
+      // Nothing of one scenario is left for the next to trip over.
+      await admin.flushall();
+    }
+    const result: BenchResult = {
+      date: started.toISOString(),
+      source: source(),
+      mode: options.quick ? 'quick' : 'full',
+      warmUp: sizes.warmUp,
+      rounds: sizes.rounds,
+      payloadBytes: PAYLOAD_BYTES,
+      machine: machine(await redisVersion(admin)),
+      scenarios,
+    };
+    const table = renderTable(result);
+    process.stdout.write(`\n${table}\n\n`);
+    const missed = missedTargets(result);
+    if (missed.length > 0) log(`Targets missed:\n  ${missed.join('\n  ')}`);
+    log(
+      `Wrote ${(await writeResults(result, table)).join(', ')} in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s`,
+    );
+    // A missed target is a finding, not a failure; a scenario that could not run is a failure.
+    return scenarios.some((scenario) => scenario.errors.length > 0) ? 1 : 0;
+  } finally {
+    await receiver.stop();
+    admin.disconnect();
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,93 @@
+/** Set-up and tear-down shared by the scenarios, so each scenario file reads as its measurement. */
+import type { TopologyArgs } from '../gateway-process.js';
+import { type Bench, type GatewayHandle, type SidesProcesses, waitForDeliveries } from '../harness.js';
+import type { LoopResult } from '../load/loops.js';
+import { assertNoErrors } from '../scenario.js';
+
+/** 256 requests (or adds) in flight, as the issue asks for the single-message paths. */
+export const IN_FLIGHT = 256;
+
+/** Creates a Switchyard topology for one run and deletes it (messages and all) afterwards. */
+export async function withTopology<T>(
+  gateway: GatewayHandle,
+  topology: TopologyArgs,
+  measure: () => Promise<T>,
+): Promise<T> {
+  await gateway.child.call('createTopology', topology);
+  try {
+    return await measure();
+  } finally {
+    await gateway.child.call('deleteTopology', topology.topic);
+  }
+}
+
+/** Runs a raw measurement, then obliterates its queues (and stops raw workers if it started any). */
+export async function withRawQueues<T>(
+  bench: Bench,
+  sides: SidesProcesses,
+  queues: string[],
+  measure: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await measure();
+  } finally {
+    await sides.rawWorkers?.call('stopWorkers');
+    for (const queue of queues) {
+      await sides.rawLoad.call('obliterate', { redisUrl: bench.redisUrl, prefix: sides.rawPrefix, queue });
+    }
+  }
+}
+
+/** Starts raw BullMQ webhook workers on `queues`, POSTing to the bench receiver. */
+export async function startRawWorkers(
+  bench: Bench,
+  sides: SidesProcesses,
+  queues: string[],
+  concurrency: number,
+): Promise<void> {
+  if (!sides.rawWorkers) throw new Error('this scenario was opened without raw workers');
+  await sides.rawWorkers.call('startWorkers', {
+    redisUrl: bench.redisUrl,
+    prefix: sides.rawPrefix,
+    queues,
+    url: bench.receiverUrl,
+    concurrency,
+  });
+}
+
+/** CPU seconds per 1,000 messages. */
+export const cpuPerThousand = (seconds: number | undefined, messages: number) =>
+  ((seconds ?? Number.NaN) * 1000) / messages;
+
+export interface Delivered {
+  /** Messages the load generator got in. */
+  sent: number;
+  /** How long sending took. */
+  sendMs: number;
+  /** From the first send until the receiver had every delivery. */
+  deliverMs: number;
+  /** Deliveries the receiver refused on purpose (first attempts, in scenario 7). */
+  refused: number;
+}
+
+/**
+ * Sends with `load` (for the throughput window, or until its count), then waits until the receiver
+ * has `perMessage` deliveries of every message sent; both times count from the first send.
+ */
+export async function sendAndDeliver(
+  bench: Bench,
+  what: string,
+  perMessage: number,
+  load: () => Promise<LoopResult>,
+): Promise<Delivered> {
+  const started = performance.now();
+  const result = await load();
+  assertNoErrors(what, result);
+  const { elapsedMs, stats } = await waitForDeliveries(
+    bench,
+    result.done * perMessage,
+    started,
+    bench.sizes.runTimeoutMs,
+  );
+  return { sent: result.done, sendMs: result.elapsedMs, deliverMs: elapsedMs, refused: stats.refused };
+}

@@ -1,0 +1,59 @@
+import { startSides } from '../harness.js';
+import { assertNoErrors, type Scenario } from '../scenario.js';
+import { perSecond } from '../stats.js';
+import { IN_FLIGHT, withRawQueues, withTopology } from './common.js';
+
+export const ingestSingle: Scenario = {
+  id: 1,
+  title: 'Ingest, single',
+  summary:
+    '`publish` over HTTP (keep-alive), 256 in flight, into a CONSUMER queue, vs `Queue.add`, 256 in flight',
+  figures: [
+    {
+      key: 'rate',
+      label: 'messages/s',
+      unit: 'msg/s',
+      digits: 0,
+      targets: [{ kind: 'ratio-at-least', value: 0.4 }],
+    },
+  ],
+  async open(bench) {
+    const sides = await startSides(bench, 1, false);
+    const { ingestMessages: count, windowMs: timeoutMs } = bench.sizes;
+    return {
+      close: sides.close,
+      async run(side, { tag }) {
+        if (side === 'switchyard') {
+          const topology = {
+            topic: tag,
+            kind: 'FANOUT',
+            queues: [{ name: 'q', target: 'CONSUMER' }],
+          } as const;
+          return withTopology(sides.gateway, topology, async () => {
+            const result = await sides.switchyardLoad.call('publishClosed', {
+              url: sides.gateway.url,
+              topic: tag,
+              count,
+              concurrency: IN_FLIGHT,
+              timeoutMs,
+            });
+            assertNoErrors('publish', result);
+            return { rate: perSecond(result.done, result.elapsedMs) };
+          });
+        }
+        return withRawQueues(bench, sides, [tag], async () => {
+          const result = await sides.rawLoad.call('addClosed', {
+            redisUrl: bench.redisUrl,
+            prefix: sides.rawPrefix,
+            queues: [tag],
+            count,
+            concurrency: IN_FLIGHT,
+            timeoutMs,
+          });
+          assertNoErrors('Queue.add', result);
+          return { rate: perSecond(result.done, result.elapsedMs) };
+        });
+      },
+    };
+  },
+};

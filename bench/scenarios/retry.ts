@@ -1,0 +1,89 @@
+import { resetReceiver, startSides } from '../harness.js';
+import type { RawPolicy } from '../load/bull-load.js';
+import type { LoopResult } from '../load/loops.js';
+import type { Scenario } from '../scenario.js';
+import { perSecond } from '../stats.js';
+import { IN_FLIGHT, sendAndDeliver, startRawWorkers, withRawQueues, withTopology } from './common.js';
+
+const CONCURRENCY = 100;
+/** The same policy on both sides: three attempts, a fixed 100 ms between them, no jitter. */
+const ATTEMPTS = 3;
+const DELAY_MS = 100;
+const RAW_POLICY: RawPolicy = { attempts: ATTEMPTS, backoff: { type: 'fixed', delay: DELAY_MS } };
+
+export const retry: Scenario = {
+  id: 7,
+  title: 'Retry path',
+  summary:
+    'the receiver answers 500 to the first attempt of every message; 3 attempts, FIXED 100 ms backoff on both sides, concurrency 100',
+  figures: [
+    {
+      key: 'rate',
+      label: 'delivered/s',
+      unit: 'msg/s',
+      digits: 0,
+      targets: [{ kind: 'ratio-at-least', value: 0.5 }],
+    },
+  ],
+  async open(bench) {
+    const sides = await startSides(bench, 7, true);
+    const { retryMessages: count, windowMs: timeoutMs } = bench.sizes;
+    const measure = async (load: () => Promise<LoopResult>) => {
+      await resetReceiver(bench, { failFirst: true });
+      const { sent, deliverMs, refused } = await sendAndDeliver(bench, 'send', 1, load);
+      if (refused < sent) throw new Error(`only ${refused} of ${sent} first attempts were refused`);
+      return { rate: perSecond(sent, deliverMs) };
+    };
+    return {
+      close: sides.close,
+      async run(side, { tag }) {
+        if (side === 'switchyard') {
+          const topology = {
+            topic: tag,
+            kind: 'FANOUT',
+            queues: [
+              {
+                name: 'hook',
+                target: 'WEBHOOK',
+                url: bench.receiverUrl,
+                concurrency: CONCURRENCY,
+                retry: {
+                  maxAttempts: ATTEMPTS,
+                  backoff: 'FIXED',
+                  delayMs: DELAY_MS,
+                  maxDelayMs: DELAY_MS,
+                  jitter: false,
+                },
+              },
+            ],
+          } as const;
+          return withTopology(sides.gateway, topology, () =>
+            measure(() =>
+              sides.switchyardLoad.call('publishClosed', {
+                url: sides.gateway.url,
+                topic: tag,
+                count,
+                concurrency: IN_FLIGHT,
+                timeoutMs,
+              }),
+            ),
+          );
+        }
+        return withRawQueues(bench, sides, [tag], async () => {
+          await startRawWorkers(bench, sides, [tag], CONCURRENCY);
+          return measure(() =>
+            sides.rawLoad.call('addClosed', {
+              redisUrl: bench.redisUrl,
+              prefix: sides.rawPrefix,
+              queues: [tag],
+              count,
+              concurrency: IN_FLIGHT,
+              timeoutMs,
+              policy: RAW_POLICY,
+            }),
+          );
+        });
+      },
+    };
+  },
+};

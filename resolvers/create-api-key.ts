@@ -1,0 +1,5 @@
+import type { Context } from '../schema/builder.js';
+
+/** The secret is in this answer and nowhere else, ever. */
+export const createApiKey = (args: { name: string; scopes: string[] }, ctx: Context) =>
+  ctx.engine.apiKeys.create(args.name, args.scopes);

@@ -1,0 +1,4 @@
+import type { Context } from '../schema/builder.js';
+
+export const deliveryEvents = (args: { topic?: string | null; queue?: string | null }, ctx: Context) =>
+  ctx.engine.deliveryEvents(args);

@@ -1,0 +1,16 @@
+import type { HeaderMatch } from '../queues/types.js';
+import type { Context } from '../schema/builder.js';
+
+interface MessagesArgs {
+  topic: string;
+  bindingKey?: string | null;
+  headers?: unknown;
+  headerMatch?: HeaderMatch | null;
+}
+
+export const messages = (args: MessagesArgs, ctx: Context) =>
+  ctx.engine.messages(args.topic, {
+    bindingKey: args.bindingKey,
+    headers: args.headers,
+    headerMatch: args.headerMatch,
+  });

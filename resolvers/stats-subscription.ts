@@ -1,0 +1,5 @@
+import type { Context } from '../schema/builder.js';
+
+/** Subscription.stats; an explicit null for `intervalMs` means the default, as leaving it out does. */
+export const statsSubscription = (args: { intervalMs?: number | null }, ctx: Context) =>
+  ctx.engine.statsStream(args.intervalMs ?? 1000);

@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http';
+import type { ExecutionResult } from 'graphql';
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Caller } from '../queues/api-keys.js';
+import { ErrorCode } from '../queues/errors.js';
+import type { RateLimiter } from '../queues/rate-limit.js';
+import { type Authenticator, presentedByConnection, presentedByRequest } from './auth.js';
+
+/** Options for {@link useAuth}. */
+export interface AuthPluginOptions {
+  /** Resolves callers (server/auth.ts). */
+  authenticator: Authenticator;
+  /**
+   * Per-key token buckets (the engine's `rateLimiter`); null or absent serves without rate limits.
+   * Loopback callers without a key are never limited: they exist only in protected mode, where
+   * nothing outside this machine can reach the gateway.
+   * @default null
+   */
+  rateLimiter?: Pick<RateLimiter, 'take'> | null;
+}
+
+/** The node request behind a yoga server context or a graphql-ws context, if there is one. */
+function nodeRequestOf(context: object): IncomingMessage | undefined {
+  const req = (context as { req?: unknown }).req;
+  if (typeof req !== 'object' || req === null || !('socket' in req)) return undefined;
+  return req as IncomingMessage;
+}
+
+function rateLimited(retryAfterMs: number, http: boolean): GraphQLError {
+  return new GraphQLError(`Rate limit exceeded for this API key; retry in ${retryAfterMs} ms`, {
+    extensions: {
+      code: ErrorCode.RateLimited,
+      retryAfterMs,
+      ...(http
+        ? { http: { status: 429, headers: { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) } } }
+        : {}),
+    },
+  });
+}
+
+const refusal = (error: GraphQLError): ExecutionResult => ({ errors: [error] });
+
+/**
+ * A refusal at execution time carries `data: null`: schema/errors.ts relabels every error of a result
+ * without `data` as BAD_USER_INPUT (a variable that did not coerce), which would hide the real code.
+ */
+const executionRefusal = (error: GraphQLError): ExecutionResult => ({ data: null, errors: [error] });
+
+/**
+ * Authentication and per-key rate limits, before any work is done for the request. Over HTTP it runs
+ * in `onParams`, before parsing; a refusal answers UNAUTHENTICATED (401) or RATE_LIMITED (429, with
+ * `extensions.retryAfterMs`). Operations that arrive any other way (graphql-ws through
+ * `yoga.getEnveloped`) are checked when they execute, from the connection_init payload, and refused
+ * before they run. Either way the resolvers find the caller in `context.auth`.
+ */
+export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
+  const { authenticator } = options;
+  const limiter = options.rateLimiter ?? null;
+  /** Contexts already authenticated and charged, so an operation is never charged twice. */
+  const checked = new WeakSet<object>();
+
+  async function charge(caller: Caller, http: boolean): Promise<GraphQLError | null> {
+    if (!limiter || caller.key === null) return null;
+    const verdict = await limiter.take(caller.key.id);
+    return verdict.allowed ? null : rateLimited(verdict.retryAfterMs, http);
+  }
+
+  /** For operations that did not come through HTTP: authenticate from the context, then charge. */
+  async function checkOperation(
+    context: object,
+    stop: (result: ExecutionResult) => void,
+    extend: (extension: { auth: Caller }) => void,
+  ): Promise<void> {
+    if (checked.has(context)) return;
+    const { auth: preset, connectionParams } = context as { auth?: Caller; connectionParams?: unknown };
+    let caller = preset;
+    if (!caller) {
+      const verdict = await authenticator.authenticate(
+        presentedByConnection(connectionParams, nodeRequestOf(context)),
+        false,
+      );
+      if (!verdict.ok) return stop(executionRefusal(verdict.error));
+      caller = verdict.caller;
+    }
+    const limited = await charge(caller, false);
+    if (limited) return stop(executionRefusal(limited));
+    checked.add(context);
+    extend({ auth: caller });
+  }
+
+  return {
+    async onParams({ request, context, setResult }) {
+      const verdict = await authenticator.authenticate(
+        presentedByRequest(request, nodeRequestOf(context)?.socket.remoteAddress),
+        true,
+      );
+      if (!verdict.ok) return setResult(refusal(verdict.error));
+      const limited = await charge(verdict.caller, true);
+      if (limited) return setResult(refusal(limited));
+      // The server context becomes the operation's context (yoga assigns to it), so this reaches resolvers.
+      Object.assign(context, { auth: verdict.caller });
+      checked.add(context);
+    },
+    onExecute({ args, setResultAndStopExecution, extendContext }) {
+      return checkOperation(args.contextValue, setResultAndStopExecution, extendContext);
+    },
+    onSubscribe({ args, setResultAndStopExecution, extendContext }) {
+      return checkOperation(args.contextValue, setResultAndStopExecution, extendContext);
+    },
+  };
+}

@@ -1,0 +1,249 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Harness, ok, refused, startHarness } from '../graphql/yoga-client.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+interface DeadLetterData {
+  id: string;
+  topic: string;
+  queue: string;
+  reason: string;
+  error: string;
+  attempts: number;
+  replayCount: number;
+  failedAt: string;
+  message: { id: string; payload: unknown };
+  history: { attempt: number; at: string; reason: string; error: string; durationMs: number | null }[];
+}
+
+interface PageData {
+  deadLetters: {
+    edges: { cursor: string; node: DeadLetterData }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    totalCount: number;
+  };
+}
+
+const PAGE = `query ($filter: DeadLetterFilter, $first: Int, $after: String) {
+  deadLetters(filter: $filter, first: $first, after: $after) {
+    edges { cursor node {
+      id topic queue reason error attempts replayCount failedAt
+      message { id payload }
+      history { attempt at reason error durationMs }
+    } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+}`;
+
+let redis: TestRedis;
+let h: Harness;
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+beforeEach(async () => {
+  h = await startHarness(redis);
+  ok(
+    await h.gql(`mutation {
+      createTopic(input: {
+        name: "orders", kind: DIRECT,
+        payloadSchema: { type: "object", required: ["total"], properties: { total: { type: "number", minimum: 0 } } }
+      }) { name }
+      a: createQueue(input: { topic: "orders", name: "a", bindingKey: "a", target: CONSUMER, retry: { maxAttempts: 1 } }) { name }
+      b: createQueue(input: { topic: "orders", name: "b", bindingKey: "b", target: CONSUMER, retry: { maxAttempts: 1 } }) { name }
+    }`),
+  );
+});
+afterEach(async () => {
+  await h?.close();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Publishes to queue `queue` and nacks the delivery: one dead letter. Answers its message id. */
+async function deadLetter(queue: string, reason: string, error: string, total = 1): Promise<string> {
+  const { publish } = ok(
+    await h.gql<{ publish: { messageId: string } }>(
+      'mutation ($key: String!, $total: Int!) { publish(input: { topic: "orders", routingKey: $key, payload: { total: $total } }) { messageId } }',
+      { key: queue, total },
+    ),
+  );
+  const { receive } = ok(
+    await h.gql<{ receive: { id: string }[] }>(
+      'mutation ($queue: String!) { receive(topic: "orders", queue: $queue, waitMs: 2000) { id } }',
+      { queue },
+    ),
+  );
+  ok(
+    await h.gql(
+      'mutation ($id: ID!, $reason: FailureReason, $error: String) { nack(deliveryId: $id, reason: $reason, error: $error) }',
+      {
+        id: receive[0]?.id,
+        reason,
+        error,
+      },
+    ),
+  );
+  return publish.messageId;
+}
+
+const page = async (variables: Record<string, unknown> = {}) =>
+  ok(await h.gql<PageData>(PAGE, variables)).deadLetters;
+
+describe('Query.deadLetters and Query.deadLetter', () => {
+  it('should answer filtered pages with the whole dead letter, a cursor and totalCount', async () => {
+    const first = await deadLetter('a', 'REJECTED', 'declined');
+    const second = await deadLetter('a', 'VALIDATION', 'x-api-key: k-1 missing field');
+    const third = await deadLetter('b', 'REJECTED', 'declined too');
+
+    const all = await page({ first: 2 });
+    expect(all.totalCount).toBe(3);
+    expect(all.edges.map((edge) => edge.node.message.id)).toEqual([third, second]);
+    expect(all.pageInfo).toEqual({ hasNextPage: true, endCursor: all.edges[1]?.cursor });
+    expect(all.edges[1]?.node).toMatchObject({
+      id: `orders/a/${second}`,
+      topic: 'orders',
+      queue: 'a',
+      reason: 'VALIDATION',
+      error: 'x-api-key: [REDACTED] missing field',
+      attempts: 1,
+      replayCount: 0,
+      message: { id: second, payload: { total: 1 } },
+      history: [
+        { attempt: 1, reason: 'VALIDATION', error: 'x-api-key: [REDACTED] missing field', durationMs: null },
+      ],
+    });
+    const rest = await page({ first: 2, after: all.pageInfo.endCursor });
+    expect(rest.edges.map((edge) => edge.node.message.id)).toEqual([first]);
+    expect(rest.pageInfo.hasNextPage).toBe(false);
+
+    const filtered = await page({ filter: { queue: 'a', reason: 'REJECTED', search: 'DECLIN' } });
+    expect(filtered.edges.map((edge) => edge.node.message.id)).toEqual([first]);
+    expect(filtered.totalCount).toBe(1);
+    const timed = await page({
+      filter: { from: all.edges[1]?.node.failedAt, to: all.edges[1]?.node.failedAt },
+    });
+    expect(timed.edges.map((edge) => edge.node.message.id)).toContain(second);
+
+    const one = ok(
+      await h.gql<{ deadLetter: DeadLetterData | null }>(
+        'query ($id: ID!) { deadLetter(id: $id) { id reason } }',
+        {
+          id: `orders/b/${third}`,
+        },
+      ),
+    );
+    expect(one.deadLetter).toEqual({ id: `orders/b/${third}`, reason: 'REJECTED' });
+    expect(ok(await h.gql('{ deadLetter(id: "orders/b/nope") { id } }'))).toEqual({ deadLetter: null });
+  });
+
+  it('should keep Queue.stats.deadLettered and Topic.stats.deadLettered equal to totalCount', async () => {
+    await deadLetter('a', 'REJECTED', 'x');
+    await deadLetter('a', 'REJECTED', 'y');
+    await deadLetter('b', 'PROCESSING', 'z');
+    const stats = ok(
+      await h.gql<{
+        topic: {
+          stats: { deadLettered: number };
+          queues: { name: string; stats: { deadLettered: number } }[];
+        };
+      }>('{ topic(name: "orders") { stats { deadLettered } queues { name stats { deadLettered } } } }'),
+    ).topic;
+    expect(stats.stats.deadLettered).toBe((await page({ filter: { topic: 'orders' } })).totalCount);
+    for (const queue of stats.queues) {
+      expect(queue.stats.deadLettered).toBe((await page({ filter: { queue: queue.name } })).totalCount);
+    }
+    expect(stats.queues.map((queue) => queue.stats.deadLettered).sort()).toEqual([1, 2]);
+  });
+
+  it('should refuse a bad cursor, filter or page size with BAD_USER_INPUT and an unknown topic with NOT_FOUND', async () => {
+    refused(await h.gql(PAGE, { after: 'nonsense' }), 'BAD_USER_INPUT', /after must be a cursor/);
+    refused(await h.gql(PAGE, { first: 5000 }), 'BAD_USER_INPUT', /first/);
+    refused(
+      await h.gql(PAGE, { filter: { from: '2026-02-01T00:00:00Z', to: '2026-01-01T00:00:00Z' } }),
+      'BAD_USER_INPUT',
+      /filter.from/,
+    );
+    refused(await h.gql(PAGE, { filter: { from: 'yesterday' } }), 'BAD_USER_INPUT', /DateTime/);
+    refused(await h.gql(PAGE, { filter: { reason: 'SOMETHING' } }), 'BAD_USER_INPUT');
+    refused(await h.gql(PAGE, { filter: { topic: 'has space' } }), 'BAD_USER_INPUT', /filter.topic/);
+    refused(await h.gql(PAGE, { filter: { topic: 'nope' } }), 'NOT_FOUND', /Topic nope/);
+    refused(await h.gql('{ deadLetter(id: "nothing") { id } }'), 'BAD_USER_INPUT', /dead letter id/);
+  });
+});
+
+describe('replay and discard mutations', () => {
+  const REPLAY = `mutation ($id: ID!, $payload: JSON, $toQueue: String) {
+    replayDeadLetter(id: $id, payload: $payload, toQueue: $toQueue) { replayed failed ids }
+  }`;
+
+  it('should replay one, then answer NOT_FOUND for it, changing nothing', async () => {
+    const id = `orders/a/${await deadLetter('a', 'REJECTED', 'no')}`;
+    expect(ok(await h.gql(REPLAY, { id }))).toEqual({
+      replayDeadLetter: { replayed: 1, failed: 0, ids: [id] },
+    });
+
+    const before = await page();
+    refused(await h.gql(REPLAY, { id }), 'NOT_FOUND', /already replayed or discarded/);
+    refused(await h.gql('mutation ($id: ID!) { discardDeadLetter(id: $id) }', { id }), 'NOT_FOUND');
+    expect(await page()).toEqual(before);
+    expect(before.totalCount).toBe(0);
+  });
+
+  it('should refuse an edited payload that fails the topic schema with VALIDATION, changing nothing', async () => {
+    const id = `orders/a/${await deadLetter('a', 'REJECTED', 'no')}`;
+    const before = await page();
+
+    const error = refused(
+      await h.gql(REPLAY, { id, payload: { total: -5 } }),
+      'VALIDATION',
+      /payload\/total/,
+    );
+    expect(error.path).toEqual(['replayDeadLetter']);
+    refused(await h.gql(REPLAY, { id, toQueue: 'nope' }), 'NOT_FOUND', /Queue nope/);
+    expect(await page()).toEqual(before);
+
+    expect(ok(await h.gql(REPLAY, { id, payload: { total: 3 }, toQueue: 'b' }))).toMatchObject({
+      replayDeadLetter: { replayed: 1 },
+    });
+    const { receive } = ok(
+      await h.gql<{ receive: { message: { id: string; payload: unknown } }[] }>(
+        'mutation { receive(topic: "orders", queue: "b", waitMs: 2000) { message { id payload } } }',
+      ),
+    );
+    expect(receive[0]?.message).toEqual({ id: id.split('/')[2], payload: { total: 3 } });
+  });
+
+  it('should replay and discard many by filter', async () => {
+    await deadLetter('a', 'REJECTED', 'r1');
+    await deadLetter('a', 'REJECTED', 'r2');
+    await deadLetter('a', 'VALIDATION', 'v1');
+    await deadLetter('b', 'REJECTED', 'r3');
+
+    const replayed = ok(
+      await h.gql<{ replayDeadLetters: { replayed: number; failed: number; ids: string[] } }>(
+        'mutation { replayDeadLetters(filter: { reason: REJECTED }, limit: 2) { replayed failed ids } }',
+      ),
+    ).replayDeadLetters;
+    expect(replayed).toMatchObject({ replayed: 2, failed: 0 });
+    expect(replayed.ids.map((id) => id.split('/')[1])).toEqual(['b', 'a']);
+    refused(
+      await h.gql('mutation { replayDeadLetters(filter: {}, limit: 0) { replayed } }'),
+      'BAD_USER_INPUT',
+      /limit/,
+    );
+
+    expect(
+      ok(await h.gql('mutation { discardDeadLetters(filter: { queue: "a", reason: VALIDATION }) }')),
+    ).toEqual({
+      discardDeadLetters: 1,
+    });
+    const left = await page();
+    expect(left.totalCount).toBe(1);
+    const last = left.edges[0]?.node.id;
+    expect(ok(await h.gql('mutation ($id: ID!) { discardDeadLetter(id: $id) }', { id: last }))).toEqual({
+      discardDeadLetter: true,
+    });
+    expect((await page()).totalCount).toBe(0);
+  });
+});

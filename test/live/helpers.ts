@@ -1,0 +1,226 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type Client, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { loadConfig } from '../../server/config.js';
+import { createGateway, type Gateway, type GatewayDeps } from '../../server/gateway.js';
+import { uniquePrefix, waitFor } from '../helpers/redis.js';
+import type { ChildMessage, ChildRequest } from './fixtures/gateway-child.js';
+
+export interface GraphQLBody<T = Record<string, unknown>> {
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+}
+
+/** Settings every test gateway shares: its own key prefix, quiet logs, loopback webhooks allowed. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0',
+    SWITCHYARD_PREFIX: uniquePrefix(),
+    SWITCHYARD_LOG_LEVEL: 'silent',
+    SWITCHYARD_SHUTDOWN_TIMEOUT_MS: '10000',
+    SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS: 'true',
+    ...overrides,
+  };
+}
+
+/** In-process gateways, stopped by {@link stopAll}. */
+export function gatewayPool() {
+  const gateways: Gateway[] = [];
+  const clients: Client[] = [];
+  return {
+    async start(redisUrl: string, env: Record<string, string> = {}, deps: GatewayDeps = {}) {
+      const config = { ...loadConfig(testEnv(env)), redisUrl };
+      const gateway = await createGateway(config, deps);
+      gateways.push(gateway);
+      const { url } = await gateway.start();
+      return { gateway, url, prefix: config.keyPrefix };
+    },
+    /** The official graphql-ws client against `url`, disposed by stopAll. */
+    client(url: string, options: { retryAttempts?: number } = {}): Client {
+      const client = createClient({
+        url: url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: options.retryAttempts ?? 0,
+        lazy: true,
+        // Tests assert on closes they cause; graphql-ws would print them otherwise.
+        onNonLazyError: () => {},
+      });
+      clients.push(client);
+      return client;
+    },
+    async stopAll(): Promise<PromiseSettledResult<void>[]> {
+      await Promise.allSettled(clients.splice(0).map((client) => client.dispose()));
+      return Promise.allSettled(gateways.splice(0).map((gateway) => gateway.stop()));
+    },
+  };
+}
+
+export async function gql<T = Record<string, unknown>>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GraphQLBody<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLBody<T>;
+}
+
+/** The data of an answer that must have succeeded. */
+export function dataOf<T>(body: GraphQLBody<T>): T {
+  if (body.errors || body.data == null) throw new Error(`GraphQL errors: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+/** A subscription's results as they arrive, for waitFor. */
+export interface Collected<T> {
+  results: T[];
+  errors: unknown[];
+  completed: boolean;
+  /** Completes the subscription (graphql-ws `complete`). */
+  stop(): void;
+}
+
+export function collect<T = GraphQLBody>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+): Collected<T> {
+  const collected: Collected<T> = { results: [], errors: [], completed: false, stop: () => {} };
+  collected.stop = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => collected.results.push(value as T),
+      error: (error) => collected.errors.push(error),
+      complete: () => {
+        collected.completed = true;
+      },
+    },
+  );
+  return collected;
+}
+
+/**
+ * Live tails only see what is published after they are established, and the protocol has no
+ * "subscribed" acknowledgement: publish warm-up messages until the subscriber has one, bounded.
+ */
+export async function warmUp(publish: () => Promise<unknown>, seen: () => boolean, timeoutMs = 5_000) {
+  await waitFor(
+    async () => {
+      if (seen()) return true;
+      await publish();
+      return seen();
+    },
+    { timeoutMs, intervalMs: 50, message: 'the subscriber never saw a warm-up message' },
+  );
+}
+
+const CHILD = fileURLToPath(new URL('./fixtures/gateway-child.ts', import.meta.url));
+
+export interface ChildGateway {
+  url: string;
+  pid: number;
+  request<T extends ChildMessage['type']>(
+    type: ChildRequest['type'],
+  ): Promise<Extract<ChildMessage, { type: T }>>;
+  /** Graceful stop; resolves when the process has exited. */
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+  child: ChildProcess;
+}
+
+/** A gateway in a child process (real separate instance) on `redisUrl`. */
+export async function spawnGateway(
+  redisUrl: string,
+  env: Record<string, string>,
+  options: { live?: object; websocket?: object } = {},
+): Promise<ChildGateway> {
+  const child = fork(CHILD, [], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      ...env,
+      REDIS_URL: redisUrl,
+      LIVE_OPTIONS: JSON.stringify(options.live ?? {}),
+      WEBSOCKET_OPTIONS: JSON.stringify(options.websocket ?? {}),
+    },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = await new Promise<Extract<ChildMessage, { type: 'ready' }>>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the gateway child did not start in time:\n${stderr}`)),
+      20_000,
+    );
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        resolve(message);
+      } else if (message.type === 'failed') {
+        clearTimeout(timer);
+        reject(new Error(message.error));
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the gateway child exited with ${code}:\n${stderr}`));
+    });
+  });
+  let next = 0;
+  const request = <T extends ChildMessage['type']>(type: ChildRequest['type']) =>
+    new Promise<Extract<ChildMessage, { type: T }>>((resolve, reject) => {
+      const id = ++next;
+      const timer = setTimeout(() => reject(new Error(`the gateway child did not answer ${type}`)), 20_000);
+      const onMessage = (message: ChildMessage) => {
+        if ('id' in message && message.id === id) {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(message as Extract<ChildMessage, { type: T }>);
+        }
+      };
+      child.on('message', onMessage);
+      child.send({ id, type } satisfies ChildRequest);
+    });
+  return {
+    url: ready.url,
+    pid: ready.pid,
+    request,
+    child,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.connected)
+        await request('stop').catch(() => child.kill('SIGKILL'));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Runs one query or mutation over a graphql-ws client and answers its single result. */
+export function execute<T = Record<string, unknown>>(
+  client: Client,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GraphQLBody<T>> {
+  return new Promise((resolve, reject) => {
+    let result: GraphQLBody<T> | undefined;
+    client.subscribe<T>(
+      { query, variables },
+      {
+        next: (value) => {
+          result = value as GraphQLBody<T>;
+        },
+        error: reject,
+        complete: () => (result ? resolve(result) : reject(new Error('no result'))),
+      },
+    );
+  });
+}

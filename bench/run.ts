@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Switchyard's core paths side by side with raw BullMQ doing the same work, in one
  * run on one fresh redis-server. `-- --quick` runs every scenario once, small (the CI smoke run);
- * `-- --only=3,5` picks scenarios; `-- --profile` CPU-profiles the gateway during scenario 3.
+ * `-- --only=3,5` picks scenarios; `-- --profile` CPU-profiles the gateway during scenario 3 (or
+ * the first of --only). See docs/PERFORMANCE.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -134,4 +135,8 @@ async function main(): Promise<number> {
   }
 }
 
+// Interrupted: leave through process.exit, whose 'exit' hook stops redis-server; the children see
+// their IPC channel close and exit by themselves.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 process.exitCode = await main();

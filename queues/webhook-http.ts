@@ -2,8 +2,10 @@
  * One webhook delivery attempt over HTTP, classified into the engine's failure vocabulary. Retrying,
  * signing and bookkeeping live elsewhere; this module only talks to the receiver.
  */
+import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { type Dispatcher, fetch, Headers, type Response } from 'undici';
+import type { Readable } from 'node:stream';
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
 import type { FailureReason } from './types.js';
 import { ADDRESS_REFUSED } from './webhook-guard.js';
 
@@ -54,17 +56,25 @@ type Verdict = Pick<Failure, 'reason' | 'retryable'>;
 export async function postWebhook(options: PostWebhookOptions): Promise<WebhookOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  const invalid = invalidUrl(options.url);
-  if (invalid) return failure({ reason: 'REJECTED', retryable: false }, invalid, null, null, elapsed());
+  const target = parseTarget(options.url);
+  if (typeof target === 'string') {
+    return failure({ reason: 'REJECTED', retryable: false }, target, null, null, elapsed());
+  }
 
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  // undici takes an EventEmitter as its abort signal: on Node 20 an AbortController per request
+  // costs a makeTransferable and, when it fires, a DOMException; this costs neither.
+  const abort = new EventEmitter();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.emit('abort');
+  }, options.timeoutMs);
   try {
-    const response = await send(options, controller.signal);
+    const response = await send(options, target, abort);
     return await judgeResponse(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, elapsed);
   } catch (error) {
     // Only trust our own timer for TIMEOUT: an abort we did not cause is some other failure.
-    if (controller.signal.aborted) {
+    if (timedOut) {
       const message = `Timed out after ${options.timeoutMs} ms`;
       return failure({ reason: 'TIMEOUT', retryable: true }, message, null, null, elapsed());
     }
@@ -74,50 +84,66 @@ export async function postWebhook(options: PostWebhookOptions): Promise<WebhookO
   }
 }
 
-function send(options: PostWebhookOptions, signal: AbortSignal): Promise<Response> {
-  // A Headers object so a caller's `Content-Type` replaces ours instead of being appended to it.
-  const headers = new Headers(options.headers);
-  headers.set('content-type', 'application/json');
-  // No `keepalive: false` or `connection: close`: undici's pooled sockets are most of our throughput.
-  return fetch(options.url, {
+/**
+ * `Dispatcher.request` rather than `fetch`: the same POST on the same pool without WHATWG Headers,
+ * Request, Response and ReadableStream objects per delivery. It never follows redirects (that takes
+ * an interceptor we do not add), so a 3xx comes back as a status.
+ */
+function send(
+  options: PostWebhookOptions,
+  target: URL,
+  signal: EventEmitter,
+): Promise<Dispatcher.ResponseData> {
+  const headers: Record<string, string> = {};
+  // Ours replaces any casing of a caller's Content-Type rather than being sent beside it.
+  for (const [name, value] of Object.entries(options.headers)) {
+    if (name.toLowerCase() !== 'content-type') headers[name] = value;
+  }
+  headers['content-type'] = 'application/json';
+  // No `connection: close`: the agent's pooled keep-alive sockets are most of our throughput.
+  return (options.dispatcher ?? getGlobalDispatcher()).request({
+    origin: target.origin,
+    path: `${target.pathname}${target.search}`,
     method: 'POST',
     headers,
     body: options.body,
-    redirect: 'manual',
     signal,
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
   });
 }
 
-/** A reason the URL can never work, or null. Never echoes the URL: it may carry tokens. */
-function invalidUrl(url: string): string | null {
+/** The URL, or the reason it can never work. Never echoes the URL: it may carry tokens. */
+function parseTarget(url: string): URL | string {
   if (!URL.canParse(url)) return 'Invalid webhook URL';
   const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     return `Unsupported webhook URL scheme ${parsed.protocol}`;
   }
-  // fetch refuses these outright; say why instead of surfacing its TypeError.
+  // Credentials in the URL would not be sent as Basic auth by the dispatcher; refuse them openly.
   if (parsed.username || parsed.password) return 'Webhook URL must not contain credentials';
-  return null;
+  return parsed;
 }
 
 async function judgeResponse(
-  response: Response,
+  response: Dispatcher.ResponseData,
   maxBytes: number,
   elapsed: () => number,
 ): Promise<WebhookOutcome> {
-  const { status } = response;
+  const { statusCode: status, body } = response;
   if (status >= 200 && status < 300) {
-    // Drained rather than cancelled, so that the socket can go back to the pool.
-    await readLimited(response, maxBytes);
+    // Drained up to the limit (destroyed beyond it) so that the socket can go back to the pool.
+    // dump() reads a limit of 0 as its own default (128 KiB), hence at least one byte.
+    await body.dump({ limit: Math.max(maxBytes, 1) }).catch(() => undefined);
     return { ok: true, status, durationMs: elapsed() };
   }
-  const body = await readLimited(response, maxBytes);
+  const text = await readLimited(body, maxBytes);
   const verdict = classifyStatus(status);
   const retryAfterMs =
-    status === 429 || status === 503 ? parseRetryAfter(response.headers.get('retry-after')) : null;
-  return failure(verdict, httpError(status, body), status, retryAfterMs, elapsed());
+    status === 429 || status === 503 ? parseRetryAfter(headerValue(response.headers['retry-after'])) : null;
+  return failure(verdict, httpError(status, text), status, retryAfterMs, elapsed());
 }
+
+const headerValue = (value: string | string[] | undefined): string | null =>
+  (Array.isArray(value) ? value[0] : value) ?? null;
 
 /** Which non-2xx statuses are worth another try. */
 export function classifyStatus(status: number): Verdict {
@@ -149,33 +175,39 @@ interface LimitedBody {
 }
 
 /**
- * Reads at most `maxBytes` of the body, then cancels the rest. Always settles the stream one way
+ * Reads at most `maxBytes` of the body, then destroys the rest. Always settles the stream one way
  * or the other, because an unread body pins its socket. Read errors (a timeout mid-body, a reset)
  * just end the read: the status line has already told us what we need.
  */
-async function readLimited(response: Response, maxBytes: number): Promise<LimitedBody> {
-  const stream = response.body;
-  if (!stream) return { text: '', truncated: false };
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  try {
-    while (!truncated) {
-      const { done, value } = await reader.read();
-      if (done) break;
+function readLimited(body: Readable, maxBytes: number): Promise<LimitedBody> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (truncated: boolean) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      if (truncated && !body.destroyed) body.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('utf8'), truncated });
+    };
+    const onData = (chunk: Buffer) => {
       const room = maxBytes - size;
-      truncated = value.byteLength > room;
-      const kept = truncated ? value.subarray(0, Math.max(room, 0)) : value;
-      chunks.push(kept);
-      size += kept.byteLength;
-    }
-  } catch {
-    truncated = true;
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated };
+      if (chunk.byteLength > room) {
+        chunks.push(chunk.subarray(0, Math.max(room, 0)));
+        size = maxBytes;
+        finish(true);
+        return;
+      }
+      chunks.push(chunk);
+      size += chunk.byteLength;
+    };
+    // The error listener stays: a destroyed body may still report an error nobody else would hear.
+    body.on('error', () => finish(true));
+    body.on('end', () => finish(false));
+    body.on('close', () => finish(true));
+    body.on('data', onData);
+  });
 }
 
 function httpError(status: number, body: LimitedBody): string {
@@ -188,9 +220,9 @@ function httpError(status: number, body: LimitedBody): string {
 }
 
 /**
- * Connection-level failures. undici reports them as `TypeError: fetch failed` with the system
- * error (or an AggregateError of them, one per address tried) as its cause; the code is the useful
- * part. Only codes and messages are used, which never contain request headers.
+ * Connection-level failures. undici reports them as the system error itself (or an AggregateError
+ * of them, one per address tried, or an error with one as its cause); the code is the useful part.
+ * Only codes and messages are used, which never contain request headers.
  */
 function networkFailure(error: unknown, durationMs: number): WebhookOutcome {
   const cause = rootCause(error);

@@ -178,6 +178,43 @@ describe('postWebhook', () => {
     expect(outcome.durationMs).toBeGreaterThanOrEqual(190);
   });
 
+  it('gives up on a body that never ends within the same budget, keeping the status', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(500);
+      res.write('half an answer');
+      // Never end.
+    });
+    const started = performance.now();
+    const outcome = await post(server.url, { timeoutMs: 200 });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(outcome).toMatchObject({ ok: false, reason: 'PROCESSING', status: 500 });
+    if (outcome.ok) throw new Error('expected a failure');
+    expect(outcome.error).toBe('HTTP 500: half an answer…');
+  });
+
+  it('counts a 2xx whose body never ends as delivered once the budget runs out', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200);
+      res.write('still going');
+    });
+    const started = performance.now();
+    expect(await post(server.url, { timeoutMs: 200 })).toMatchObject({ ok: true, status: 200 });
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('sends our content type whatever the caller passed', async () => {
+    const server = await serve(reply(204));
+    await postWebhook({
+      url: server.url,
+      body: '{}',
+      headers: { 'Content-Type': 'text/plain', 'X-Extra': 'yes' },
+      timeoutMs: 5000,
+    });
+    const [request] = server.received;
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(request?.headers['x-extra']).toBe('yes');
+  });
+
   it('reports a refused connection as DEPENDENCY naming ECONNREFUSED', async () => {
     const port = await closedPort();
     const outcome = await post(`http://127.0.0.1:${port}/hook`);

@@ -51,8 +51,21 @@ interface StoredKey {
   name: string;
   scopes: string[];
   createdAt: string;
+  /**
+   * Creation order (INCR), so two keys created in the same millisecond still list in order. Absent
+   * from keys stored before it existed, which are older than any key that has one.
+   */
+  seq?: number;
   /** SHA-256 (hex) of the secret; what revocation deletes from the hash index. */
   hash: string;
+}
+
+/** Oldest first: by creation sequence, then (keys without one) by creation time, then by id. */
+function creationOrder(a: StoredKey, b: StoredKey): number {
+  const bySeq = (a.seq ?? 0) - (b.seq ?? 0);
+  if (bySeq !== 0) return bySeq;
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 export interface ApiKeysOptions {
@@ -130,11 +143,13 @@ export function createApiKeys(options: ApiKeysOptions) {
       assertKeyName(name);
       const checked = validateScopes(scopes);
       const secret = generateApiKeySecret();
+      const seq = await client.incr(keys.apiKeySequence);
       const stored: StoredKey = {
         id: randomUUID(),
         name,
         scopes: checked,
         createdAt: new Date().toISOString(),
+        seq,
         hash: hashSecret(secret),
       };
       const json = JSON.stringify(stored);
@@ -155,8 +170,8 @@ export function createApiKeys(options: ApiKeysOptions) {
       ]);
       return Object.values(stored)
         .map((json) => JSON.parse(json) as StoredKey)
-        .map((key) => publicKey(key, lastUsed[key.id] ?? null))
-        .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+        .sort(creationOrder)
+        .map((key) => publicKey(key, lastUsed[key.id] ?? null));
     },
 
     /**

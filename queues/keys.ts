@@ -26,6 +26,8 @@ export interface Keys {
   apiKeyLastUsed: string;
   /** Pub/sub channel announcing a revoked key's id, so every instance ends its open subscriptions. */
   apiKeyRevokedChannel: string;
+  /** String: INCR counter giving each API key its creation order (`apiKeys` lists oldest first, exactly). */
+  apiKeySequence: string;
   /**
    * Hash: one token bucket (tokens, ts) per API key. A tag of its own per key, so that under Redis
    * Cluster the buckets (touched on every request) spread over the slots instead of piling on one.
@@ -87,6 +89,7 @@ export function createKeys(prefix = 'sy'): Keys {
     apiKeyHashes: `${registry}:apikeys:byhash`,
     apiKeyLastUsed: `${registry}:apikeys:lastused`,
     apiKeyRevokedChannel: `${prefix}:apikeys:revoked`,
+    apiKeySequence: `${registry}:apikeys:seq`,
     rateBucket: (keyId) => `${prefix}:{rate:${keyId}}`,
     auditLog: `${registry}:audit`,
     live: {

@@ -1,5 +1,9 @@
 import type { Context } from '../schema/builder.js';
+import { canSeeTopic } from './caller-scopes.js';
 
-/** null, not NOT_FOUND: the contract's `queue` is nullable so clients can ask whether a queue exists. */
+/**
+ * null, not NOT_FOUND: the contract's `queue` is nullable so clients can ask whether a queue exists.
+ * A queue of a topic the caller cannot see answers null too.
+ */
 export const queue = (args: { topic: string; name: string }, ctx: Context) =>
-  ctx.engine.queue(args.topic, args.name);
+  canSeeTopic(ctx, args.topic) ? ctx.engine.queue(args.topic, args.name) : null;

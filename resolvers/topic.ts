@@ -1,4 +1,9 @@
 import type { Context } from '../schema/builder.js';
+import { canSeeTopic } from './caller-scopes.js';
 
-/** null, not NOT_FOUND: the contract's `topic` is nullable so clients can ask whether a topic exists. */
-export const topic = (args: { name: string }, ctx: Context) => ctx.engine.topic(args.name);
+/**
+ * null, not NOT_FOUND: the contract's `topic` is nullable so clients can ask whether a topic exists.
+ * A topic the caller cannot see answers null too, so its existence cannot be probed.
+ */
+export const topic = (args: { name: string }, ctx: Context) =>
+  canSeeTopic(ctx, args.name) ? ctx.engine.topic(args.name) : null;

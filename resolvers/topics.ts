@@ -1,3 +1,6 @@
 import type { Context } from '../schema/builder.js';
+import { canSeeTopic } from './caller-scopes.js';
 
-export const topics = (_args: unknown, ctx: Context) => ctx.engine.topics();
+/** Only the topics the caller can see: a key does not learn the names of topics it has no part in. */
+export const topics = async (_args: unknown, ctx: Context) =>
+  (await ctx.engine.topics()).filter((topic) => canSeeTopic(ctx, topic.name));

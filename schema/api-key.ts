@@ -1,21 +1,10 @@
-import { notImplemented } from '../resolvers/not-implemented.js';
+import type { ApiKey as ApiKeyRecord, CreatedApiKey as CreatedApiKeyRecord } from '../queues/api-keys.js';
+import { apiKeys } from '../resolvers/api-keys.js';
+import { createApiKey } from '../resolvers/create-api-key.js';
+import { revokeApiKey } from '../resolvers/revoke-api-key.js';
 import { builder } from './builder.js';
 
-// The auth issue brings the engine side; until then these shapes say what its records must hold.
-interface ApiKeyShape {
-  id: string;
-  name: string;
-  scopes: string[];
-  createdAt: string;
-  lastUsedAt: string | null;
-}
-
-interface CreatedApiKeyShape {
-  key: ApiKeyShape;
-  secret: string;
-}
-
-const ApiKey = builder.objectRef<ApiKeyShape>('ApiKey').implement({
+const ApiKey = builder.objectRef<ApiKeyRecord>('ApiKey').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
@@ -27,7 +16,7 @@ const ApiKey = builder.objectRef<ApiKeyShape>('ApiKey').implement({
   }),
 });
 
-const CreatedApiKey = builder.objectRef<CreatedApiKeyShape>('CreatedApiKey').implement({
+const CreatedApiKey = builder.objectRef<CreatedApiKeyRecord>('CreatedApiKey').implement({
   description: 'The secret is answered here once and never again.',
   fields: (t) => ({
     key: t.expose('key', { type: ApiKey }),
@@ -36,20 +25,28 @@ const CreatedApiKey = builder.objectRef<CreatedApiKeyShape>('CreatedApiKey').imp
 });
 
 builder.queryField('apiKeys', (t) =>
-  t.field({ type: [ApiKey], description: 'Admin only.', resolve: notImplemented('Query.apiKeys') }),
+  t.withAuth({ admin: true }).field({
+    type: [ApiKey],
+    description: 'Admin only. Oldest first, without secrets.',
+    resolve: (_root, args, ctx) => apiKeys(args, ctx),
+  }),
 );
 
 builder.mutationFields((t) => ({
-  createApiKey: t.field({
+  createApiKey: t.withAuth({ admin: true }).field({
     type: CreatedApiKey,
+    description: 'Admin only. Scopes are checked (docs/SECURITY.md); a bad one answers BAD_USER_INPUT.',
     args: {
       name: t.arg.string({ required: true }),
       scopes: t.arg.stringList({ required: true }),
     },
-    resolve: notImplemented('Mutation.createApiKey'),
+    resolve: (_root, args, ctx) => createApiKey(args, ctx),
   }),
-  revokeApiKey: t.boolean({
+  revokeApiKey: t.withAuth({ admin: true }).boolean({
+    description:
+      'Admin only. False when there is no such key. Its next request fails, and its websockets are ' +
+      'closed with 4403 on every instance within a second.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: notImplemented('Mutation.revokeApiKey'),
+    resolve: (_root, args, ctx) => revokeApiKey({ id: String(args.id) }, ctx),
   }),
 }));

@@ -24,7 +24,7 @@ const AuditEntry = builder.objectRef<AuditEntryRecord>('AuditEntry').implement({
 });
 
 builder.queryField('auditLog', (t) =>
-  t.field({
+  t.withAuth({ admin: true }).field({
     type: [AuditEntry],
     description: 'Admin only. The newest entries first, at most 500.',
     args: { first: t.arg.int({ defaultValue: 50 }) },

@@ -1,6 +1,8 @@
 import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Caller } from '../queues/api-keys.js';
 import type { Engine } from '../queues/engine.js';
+import { type AuthScopes, authScopes, unauthorizedError } from './auth-scopes.js';
 import { mapErrorsPlugin } from './map-errors-plugin.js';
 
 /** What every resolver receives; built once per gateway by createYogaApp, shared by every request. */
@@ -10,6 +12,12 @@ export interface Context {
   version: string;
   /** Process start time in epoch ms; `health.uptimeSeconds` counts from it. */
   startedAt: number;
+  /**
+   * True only when the yoga app was built without authentication on purpose (createYogaApp's
+   * `authDisabled`): then a request without `auth` is served as admin. False in every gateway, where a
+   * request without `auth` is granted nothing.
+   */
+  authDisabled: boolean;
   /** Who is calling, per request (server/use-auth.ts); absent when the yoga app runs without auth. */
   auth?: Caller;
 }
@@ -17,9 +25,14 @@ export interface Context {
 /**
  * The one Pothos builder. Fields are non-null unless they say `nullable: true`, arguments and input
  * fields are optional unless they say `required: true`, as in API.graphql.
+ *
+ * mapErrors comes first, so it wraps scope-auth too: refusals thrown while checking scopes (a malformed
+ * dead-letter id, say) get their contract code like any resolver's. scope-auth still runs before every
+ * resolver, so a refused field never reaches the engine.
  */
 export const builder = new SchemaBuilder<{
   Context: Context;
+  AuthScopes: AuthScopes;
   Scalars: {
     /**
      * Any JSON value; payloads and header maps travel as they are. Input is never undefined (GraphQL
@@ -30,8 +43,19 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date | string };
   };
   DefaultFieldNullability: false;
-}>({ plugins: [mapErrorsPlugin], defaultFieldNullability: false });
+}>({
+  plugins: [mapErrorsPlugin, ScopeAuthPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes,
+    unauthorizedError,
+    // Subscriptions are checked once when they start (over HTTP, SSE and websockets alike), not per event.
+    authorizeOnSubscribe: true,
+  },
+});
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+// Every root field needs an authenticated caller, whatever its own scopes say: a field added without
+// scopes is still closed to a request that skipped authentication.
+builder.queryType({ authScopes: { caller: true } });
+builder.mutationType({ authScopes: { caller: true } });
+builder.subscriptionType({ authScopes: { caller: true } });

@@ -1,3 +1,4 @@
+import { parseDeadLetterId } from '../queues/dead-letter-ids.js';
 import type {
   DeadLetterPage,
   DeadLetterRecord,
@@ -10,6 +11,7 @@ import { discardDeadLetter } from '../resolvers/discard-dead-letter.js';
 import { discardDeadLetters } from '../resolvers/discard-dead-letters.js';
 import { replayDeadLetter } from '../resolvers/replay-dead-letter.js';
 import { replayDeadLetters } from '../resolvers/replay-dead-letters.js';
+import { EVERY_TOPIC } from './auth-scopes.js';
 import { builder } from './builder.js';
 import { FailureReason } from './enums.js';
 import { Message } from './message.js';
@@ -89,6 +91,13 @@ const DeadLetterFilter = builder.inputType('DeadLetterFilter', {
   }),
 });
 
+/**
+ * The topic a dead-letter id names, which is the topic the engine acts on. A malformed id is refused
+ * here with the engine's own BAD_USER_INPUT: it names no topic to check.
+ */
+const topicOfDeadLetter = (id: string | number) => parseDeadLetterId(String(id)).topic;
+
+// A filter without a topic reaches every topic's dead letters, so it needs the pattern # (or admin).
 builder.queryFields((t) => ({
   deadLetters: t.field({
     type: DeadLetterConnection,
@@ -98,12 +107,14 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 50 }),
       after: t.arg.string(),
     },
+    authScopes: (_root, args) => ({ 'deadletters:read': args.filter?.topic ?? EVERY_TOPIC }),
     resolve: (_root, args, ctx) => deadLetters(args, ctx),
   }),
   deadLetter: t.field({
     type: DeadLetter,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ 'deadletters:read': topicOfDeadLetter(args.id) }),
     resolve: (_root, args, ctx) => deadLetter({ id: String(args.id) }, ctx),
   }),
 }));
@@ -117,6 +128,8 @@ builder.mutationFields((t) => ({
       payload: t.arg({ type: 'JSON' }),
       toQueue: t.arg.string(),
     },
+    // toQueue is a queue of the same topic (the engine looks it up there), so one topic covers both.
+    authScopes: (_root, args) => ({ 'deadletters:write': topicOfDeadLetter(args.id) }),
     resolve: (_root, args, ctx) => replayDeadLetter({ ...args, id: String(args.id) }, ctx),
   }),
   replayDeadLetters: t.field({
@@ -126,15 +139,18 @@ builder.mutationFields((t) => ({
       filter: t.arg({ type: DeadLetterFilter, required: true }),
       limit: t.arg.int({ defaultValue: 1000 }),
     },
+    authScopes: (_root, args) => ({ 'deadletters:write': args.filter.topic ?? EVERY_TOPIC }),
     resolve: (_root, args, ctx) => replayDeadLetters(args, ctx),
   }),
   discardDeadLetter: t.boolean({
     args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ 'deadletters:write': topicOfDeadLetter(args.id) }),
     resolve: (_root, args, ctx) => discardDeadLetter({ id: String(args.id) }, ctx),
   }),
   discardDeadLetters: t.int({
     description: 'Answers how many were discarded.',
     args: { filter: t.arg({ type: DeadLetterFilter, required: true }) },
+    authScopes: (_root, args) => ({ 'deadletters:write': args.filter.topic ?? EVERY_TOPIC }),
     resolve: (_root, args, ctx) => discardDeadLetters(args, ctx),
   }),
 }));

@@ -1,6 +1,7 @@
 import type { DeliveryEvent as DeliveryEventRecord } from '../queues/events.js';
 import type { LiveDeliveryEvent } from '../queues/live-events.js';
 import { deliveryEvents } from '../resolvers/delivery-events.js';
+import { EVERY_TOPIC } from './auth-scopes.js';
 import { builder } from './builder.js';
 import { DeliveryEventKind, FailureReason } from './enums.js';
 
@@ -32,6 +33,8 @@ builder.subscriptionField('deliveryEvents', (t) =>
       'Delivery events as they happen on any gateway instance, of one topic (and queue) or of all. ' +
       'At-most-once, like Subscription.messages.',
     args: { topic: t.arg.string(), queue: t.arg.string() },
+    // Without a topic the stream carries every topic's events: that needs subscribe:# (or admin).
+    authScopes: (_root, args) => ({ subscribe: args.topic ?? EVERY_TOPIC }),
     subscribe: (_root, args, ctx) => deliveryEvents(args, ctx),
     resolve: (event: LiveDeliveryEvent) => event,
   }),

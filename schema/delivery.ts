@@ -1,4 +1,4 @@
-import type { Delivery as DeliveryRecord } from '../queues/consumer.js';
+import { type Delivery as DeliveryRecord, decodeDeliveryId } from '../queues/consumer.js';
 import { ack } from '../resolvers/ack.js';
 import { consume } from '../resolvers/consume.js';
 import { nack } from '../resolvers/nack.js';
@@ -20,6 +20,15 @@ const Delivery = builder.objectRef<DeliveryRecord>('Delivery').implement({
   }),
 });
 
+/**
+ * ack/nack act on the topic the delivery id names (the engine finds the queue from it). An id that is
+ * no delivery id names no topic and can change nothing: it is let through to answer BAD_USER_INPUT.
+ */
+function deliveryScopes(deliveryId: string) {
+  const parsed = decodeDeliveryId(deliveryId);
+  return parsed ? { consume: parsed.topic } : true;
+}
+
 builder.mutationFields((t) => ({
   receive: t.field({
     type: [Delivery],
@@ -30,10 +39,12 @@ builder.mutationFields((t) => ({
       max: t.arg.int({ defaultValue: 1 }),
       waitMs: t.arg.int({ defaultValue: 0 }),
     },
+    authScopes: (_root, args) => ({ consume: args.topic }),
     resolve: (_root, args, ctx) => receive(args, ctx),
   }),
   ack: t.boolean({
     args: { deliveryId: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => deliveryScopes(String(args.deliveryId)),
     resolve: (_root, args, ctx) => ack({ deliveryId: String(args.deliveryId) }, ctx),
   }),
   nack: t.boolean({
@@ -44,6 +55,7 @@ builder.mutationFields((t) => ({
       error: t.arg.string(),
       retryAfterMs: t.arg.int(),
     },
+    authScopes: (_root, args) => deliveryScopes(String(args.deliveryId)),
     resolve: (_root, args, ctx) => nack({ ...args, deliveryId: String(args.deliveryId) }, ctx),
   }),
 }));
@@ -60,6 +72,7 @@ builder.subscriptionField('consume', (t) =>
       queue: t.arg.string({ required: true }),
       prefetch: t.arg.int({ defaultValue: 10 }),
     },
+    authScopes: (_root, args) => ({ consume: args.topic }),
     subscribe: (_root, args, ctx) => consume(args, ctx),
     resolve: (delivery: DeliveryRecord) => delivery,
   }),

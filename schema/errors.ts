@@ -56,21 +56,82 @@ export function toGraphQLError(error: unknown): GraphQLError | null {
 export const maskError: MaskError = (error, message, isDev) =>
   toGraphQLError(error) ?? yogaMaskError(error, message, isDev);
 
-/** GraphQL's own refusals of a request (syntax, validation, variable coercion) are the client's to fix. */
+const CONTRACT_CODES: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
+
+/**
+ * GraphQL's own refusals of a request (syntax, validation, variable coercion) are the client's to fix.
+ * An error that already carries a contract code keeps it: a plugin's refusal (UNAUTHENTICATED,
+ * RATE_LIMITED…) can end an operation before execution, with no `data`, and must not be relabelled.
+ */
 function markBadInput(error: unknown): void {
-  if (!(error instanceof GraphQLError)) return;
+  // By name, not instanceof: errors made by yoga may come from graphql's CommonJS build (dual package).
+  if (!(error instanceof Error) || error.name !== 'GraphQLError') return;
+  const { extensions } = error as GraphQLError;
+  if (typeof extensions !== 'object' || extensions === null || CONTRACT_CODES.has(extensions.code)) return;
   // Mutated in place as yoga's own validation plugin does: these errors may sit in the validation
   // cache, and setting the same code again is harmless.
-  (error.extensions as Record<string, unknown>).code = ErrorCode.BadUserInput;
+  (extensions as Record<string, unknown>).code = ErrorCode.BadUserInput;
 }
 
 /**
- * Gives GraphQL's own request errors the contract's BAD_USER_INPUT instead of yoga's
- * GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED or no code at all (variables that do not coerce),
- * so every refused request carries one of API.graphql's codes.
+ * yoga's codes for a request it could not take (a body that is not JSON, `variables` that are not an
+ * object, a mutation over GET, no operation to run…). Its REQUEST_ENTITY_TOO_LARGE is left to
+ * server/use-limits.ts, which answers PAYLOAD_TOO_LARGE.
+ */
+const YOGA_REQUEST_CODES: ReadonlySet<unknown> = new Set([
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+]);
+
+const badRequest = (message: string, status: number) =>
+  createGraphQLError(message, { extensions: { code: ErrorCode.BadUserInput, http: { status } } });
+
+/**
+ * Gives every refusal of a request the contract's BAD_USER_INPUT instead of yoga's
+ * GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED / BAD_REQUEST or no code at all (variables that
+ * do not coerce), so every refused request carries one of API.graphql's codes, and answers as a
+ * GraphQL error two refusals yoga answers otherwise: a POST body of a type no parser takes (an empty
+ * 415) and a GET whose `variables` or `extensions` are not JSON (a 500, as yoga's parser throws).
  */
 export function useInputErrorCodes(): Plugin {
   return {
+    onRequestParse({ request, requestParser, setRequestParser, endResponse, fetchAPI }) {
+      if (!requestParser) {
+        if (request.method !== 'POST') return;
+        const type = JSON.stringify(request.headers.get('content-type') ?? '');
+        const error = {
+          message: `Unsupported content type ${type}: send application/json`,
+          extensions: { code: ErrorCode.BadUserInput },
+        };
+        return endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [error] }), {
+            status: 415,
+            headers: { 'content-type': 'application/json; charset=utf-8' },
+          }),
+        );
+      }
+      setRequestParser(async (parsed) => {
+        try {
+          return await requestParser(parsed);
+        } catch (error) {
+          if (error instanceof Error && error.name === 'GraphQLError') throw error;
+          throw badRequest(
+            `The request could not be read: ${error instanceof Error ? error.message : String(error)}`,
+            400,
+          );
+        }
+      });
+    },
+    onResultProcess({ result }) {
+      if (isAsyncIterable(result)) return;
+      for (const one of Array.isArray(result) ? result : [result]) {
+        for (const error of one.errors ?? []) {
+          if (YOGA_REQUEST_CODES.has(error.extensions?.code)) markBadInput(error);
+        }
+      }
+    },
     onParse:
       () =>
       ({ result }) =>

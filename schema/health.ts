@@ -18,5 +18,5 @@ const Health = builder.objectRef<HealthShape>('Health').implement({
 });
 
 builder.queryField('health', (t) =>
-  t.field({ type: Health, resolve: (_root, args, ctx) => health(args, ctx) }),
+  t.withAuth({ caller: true }).field({ type: Health, resolve: (_root, args, ctx) => health(args, ctx) }),
 );

@@ -50,6 +50,7 @@ builder.subscriptionField('messages', (t) =>
         description: 'Whether all of `headers` must match, or any.',
       }),
     },
+    authScopes: (_root, args) => ({ subscribe: args.topic }),
     subscribe: (_root, args, ctx) => messages(args, ctx),
     resolve: (message: LiveMessage) => message,
   }),

@@ -35,12 +35,15 @@ builder.mutationFields((t) => ({
     type: PublishResult,
     description: 'Answers once the message is durably in Redis, in every queue it matched.',
     args: { input: t.arg({ type: PublishInput, required: true }) },
+    authScopes: (_root, args) => ({ publish: args.input.topic }),
     resolve: (_root, args, ctx) => publish(args, ctx),
   }),
   publishBatch: t.field({
     type: [PublishResult],
     description: 'All or nothing.',
     args: { inputs: t.arg({ type: [PublishInput], required: true }) },
+    // Every topic of the batch: all or nothing, like the batch itself.
+    authScopes: (_root, args) => ({ publish: [...new Set(args.inputs.map((input) => input.topic))] }),
     resolve: (_root, args, ctx) => publishBatch(args, ctx),
   }),
 }));

@@ -1,10 +1,10 @@
 import type { QueueRecord, RetryPolicy as RetryPolicyRecord } from '../queues/types.js';
 import { createQueue } from '../resolvers/create-queue.js';
 import { deleteQueue } from '../resolvers/delete-queue.js';
-import { notImplemented } from '../resolvers/not-implemented.js';
 import { pauseQueue } from '../resolvers/pause-queue.js';
 import { queue } from '../resolvers/queue.js';
 import { resumeQueue } from '../resolvers/resume-queue.js';
+import { rotateSigningSecret } from '../resolvers/rotate-signing-secret.js';
 import { updateQueue } from '../resolvers/update-queue.js';
 import { builder } from './builder.js';
 import { Backoff, DeliveryMode, HeaderMatch, TargetKind } from './enums.js';
@@ -36,9 +36,11 @@ export const Queue = builder.objectRef<QueueRecord>('Queue').implement({
     headerMatch: t.expose('headerMatch', { type: HeaderMatch, nullable: true }),
     target: t.expose('target', { type: TargetKind }),
     url: t.exposeString('url', { nullable: true, description: 'WEBHOOK only.' }),
-    signingSecret: t.exposeString('signingSecret', {
+    // Null, not FORBIDDEN, for other keys: a dashboard's one query then works for every key.
+    signingSecret: t.withAuth({ admin: true }).exposeString('signingSecret', {
       nullable: true,
-      description: 'WEBHOOK only: whsec_… (Standard Webhooks); answered to admins only.',
+      description: 'WEBHOOK only: whsec_… (Standard Webhooks); answered to admins only, null for other keys.',
+      unauthorizedResolver: () => null,
     }),
     deliveryMode: t.expose('deliveryMode', { type: DeliveryMode }),
     retry: t.expose('retry', { type: RetryPolicy }),
@@ -91,9 +93,10 @@ const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
 });
 
 builder.queryField('queue', (t) =>
-  t.field({
+  t.withAuth({ caller: true }).field({
     type: Queue,
     nullable: true,
+    description: 'Null when there is no such queue, or this key cannot see its topic.',
     args: { topic: t.arg.string({ required: true }), name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => queue(args, ctx),
   }),
@@ -105,36 +108,36 @@ builder.mutationFields((t) => {
     name: t.arg.string({ required: true }),
   };
   return {
-    createQueue: t.field({
+    createQueue: t.withAuth({ admin: true }).field({
       type: Queue,
       args: { input: t.arg({ type: CreateQueueInput, required: true }) },
       resolve: (_root, args, ctx) => createQueue(args, ctx),
     }),
-    updateQueue: t.field({
+    updateQueue: t.withAuth({ admin: true }).field({
       type: Queue,
       args: { ...queueArgs, input: t.arg({ type: UpdateQueueInput, required: true }) },
       resolve: (_root, args, ctx) => updateQueue(args, ctx),
     }),
-    deleteQueue: t.boolean({
+    deleteQueue: t.withAuth({ admin: true }).boolean({
       description: 'Drops the queue and every message in it.',
       args: queueArgs,
       resolve: (_root, args, ctx) => deleteQueue(args, ctx),
     }),
-    pauseQueue: t.field({
+    pauseQueue: t.withAuth({ admin: true }).field({
       type: Queue,
       args: queueArgs,
       resolve: (_root, args, ctx) => pauseQueue(args, ctx),
     }),
-    resumeQueue: t.field({
+    resumeQueue: t.withAuth({ admin: true }).field({
       type: Queue,
       args: queueArgs,
       resolve: (_root, args, ctx) => resumeQueue(args, ctx),
     }),
-    rotateSigningSecret: t.field({
+    rotateSigningSecret: t.withAuth({ admin: true }).field({
       type: Queue,
       description: 'The old secret keeps signing for a grace period.',
       args: queueArgs,
-      resolve: notImplemented('Mutation.rotateSigningSecret'),
+      resolve: (_root, args, ctx) => rotateSigningSecret(args, ctx),
     }),
   };
 });

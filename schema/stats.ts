@@ -55,18 +55,25 @@ const Stats = builder.objectRef<StatsSnapshot>('Stats').implement({
   }),
 });
 
+// Counters need the stats scope wherever they are selected, nested in topology included.
 builder.objectField(Topic, 'stats', (t) =>
-  t.field({ type: TopicStats, resolve: (topic, _args, ctx) => topicStats(topic, ctx) }),
+  t
+    .withAuth({ stats: true })
+    .field({ type: TopicStats, resolve: (topic, _args, ctx) => topicStats(topic, ctx) }),
 );
 
 builder.objectField(Queue, 'stats', (t) =>
-  t.field({ type: QueueStats, resolve: (queue, _args, ctx) => queueStats(queue, ctx) }),
+  t
+    .withAuth({ stats: true })
+    .field({ type: QueueStats, resolve: (queue, _args, ctx) => queueStats(queue, ctx) }),
 );
 
-builder.queryField('stats', (t) => t.field({ type: Stats, resolve: (_root, args, ctx) => stats(args, ctx) }));
+builder.queryField('stats', (t) =>
+  t.withAuth({ stats: true }).field({ type: Stats, resolve: (_root, args, ctx) => stats(args, ctx) }),
+);
 
 builder.subscriptionField('stats', (t) =>
-  t.field({
+  t.withAuth({ stats: true }).field({
     type: Stats,
     description:
       'Query.stats now, then every `intervalMs` (100 to 60000); a slow reader gets only the latest.',

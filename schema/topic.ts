@@ -35,23 +35,29 @@ const CreateTopicInput = builder.inputType('CreateTopicInput', {
   }),
 });
 
+// Topology is readable by every key, limited to the topics it can see (resolvers/caller-scopes.ts).
 builder.queryFields((t) => ({
-  topics: t.field({ type: [Topic], resolve: (_root, args, ctx) => topics(args, ctx) }),
-  topic: t.field({
+  topics: t.withAuth({ caller: true }).field({
+    type: [Topic],
+    description: 'The topics this key can act on in some way (every topic for admin and stats keys).',
+    resolve: (_root, args, ctx) => topics(args, ctx),
+  }),
+  topic: t.withAuth({ caller: true }).field({
     type: Topic,
     nullable: true,
+    description: 'Null when there is no such topic, or this key cannot see it.',
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => topic(args, ctx),
   }),
 }));
 
 builder.mutationFields((t) => ({
-  createTopic: t.field({
+  createTopic: t.withAuth({ admin: true }).field({
     type: Topic,
     args: { input: t.arg({ type: CreateTopicInput, required: true }) },
     resolve: (_root, args, ctx) => createTopic(args, ctx),
   }),
-  deleteTopic: t.boolean({
+  deleteTopic: t.withAuth({ admin: true }).boolean({
     description: 'Refused with CONFLICT while the topic still has queues.',
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => deleteTopic(args, ctx),

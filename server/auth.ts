@@ -185,7 +185,13 @@ export function createAuthenticator(options: AuthenticatorOptions) {
     }
     const { secret } = presented;
     if (secret === null) {
-      if (mode === 'keys') return refuse('An API key is required: send Authorization: Bearer <api key>');
+      if (mode === 'keys') {
+        return refuse(
+          http
+            ? 'An API key is required: send Authorization: Bearer <api key>'
+            : 'An API key is required: send {"apiKey":"<api key>"} as the connection_init payload',
+        );
+      }
       const reason = crossSite(presented);
       if (reason) return refuse(`A request without an API key is refused: ${reason}`);
       return { ok: true, caller: { key: null, admin: true, loopback, scopes: ['admin'] } };

@@ -159,6 +159,24 @@ export interface Config {
    */
   auditRetentionMs: number;
   /**
+   * How long a websocket may wait after the upgrade before its `connection_init`, in ms
+   * (`SWITCHYARD_WS_INIT_TIMEOUT_MS`); past it the socket is closed with 4408.
+   * @default 3000 (3 seconds)
+   */
+  wsConnectionInitTimeoutMs: number;
+  /**
+   * Websockets one API key may hold open on one gateway instance (`SWITCHYARD_WS_MAX_CONNECTIONS_PER_KEY`);
+   * one more is closed with 1013 at connection_init. Loopback callers without a key are not counted.
+   * @default 100
+   */
+  wsMaxConnectionsPerKey: number;
+  /**
+   * Operations (subscriptions included) one websocket may run at once (`SWITCHYARD_WS_MAX_OPERATIONS`);
+   * one more is refused with RATE_LIMITED.
+   * @default 100
+   */
+  wsMaxOperationsPerSocket: number;
+  /**
    * How long a dead letter is kept after it failed, in ms (`SWITCHYARD_DEAD_LETTER_RETENTION_MS`); 0
    * keeps dead letters until they are replayed or discarded.
    * @default 1209600000 (14 days)
@@ -218,6 +236,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signingSecretGraceMs: read('SWITCHYARD_SIGNING_SECRET_GRACE_MS', 24 * HOUR, integer(0)),
     auditMaxEntries: read('SWITCHYARD_AUDIT_MAX_ENTRIES', 100_000, integer(1)),
     auditRetentionMs: read('SWITCHYARD_AUDIT_RETENTION_MS', 90 * DAY, integer(1)),
+    wsConnectionInitTimeoutMs: read('SWITCHYARD_WS_INIT_TIMEOUT_MS', 3 * SECOND, integer(1, 10 * MINUTE)),
+    wsMaxConnectionsPerKey: read('SWITCHYARD_WS_MAX_CONNECTIONS_PER_KEY', 100, integer(1)),
+    wsMaxOperationsPerSocket: read('SWITCHYARD_WS_MAX_OPERATIONS', 100, integer(1)),
     deadLetterRetentionMs: read('SWITCHYARD_DEAD_LETTER_RETENTION_MS', 14 * DAY, integer(0)),
     deadLetterArchiveDir: read('SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR', null, nonBlank('a directory path')),
     redactHeaders: read('SWITCHYARD_REDACT_HEADERS', [...DEFAULT_REDACTED_HEADERS], headerGlobs),

@@ -17,6 +17,7 @@ import { type HealthReport, useHealth } from './use-health.js';
 import { useRootRedirect } from './use-root-redirect.js';
 import { useSubscriptionDrain } from './use-subscription-drain.js';
 import { type AttachedWebSocket, attachWebSocket, type WebSocketOptions } from './websocket.js';
+import { createWebSocketAuth } from './websocket-auth.js';
 import { createYogaApp, type YogaApp } from './yoga.js';
 
 /** The one path for GraphQL over HTTP and over websockets. */
@@ -151,7 +152,7 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
       useDrain({ isDraining: draining }),
       subscriptionDrain,
       useRootRedirect(),
-      useAuth({ authenticator, rateLimiter: engine.rateLimiter }),
+      useAuth({ authenticator, rateLimiter: engine.rateLimiter, revocations: engine.apiKeys }),
       useAuditLog({ auditLog: engine.auditLog, onError: throttledErrorLog(logger) }),
       ...(deps.plugins ?? []),
     ],
@@ -190,6 +191,13 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
       inFlight,
       isDraining: draining,
       production: config.production,
+      connectionInitTimeoutMs: config.wsConnectionInitTimeoutMs,
+      maxOperationsPerSocket: config.wsMaxOperationsPerSocket,
+      auth: createWebSocketAuth({
+        authenticator,
+        apiKeys: engine.apiKeys,
+        maxConnectionsPerKey: config.wsMaxConnectionsPerKey,
+      }),
       ...deps.websocket,
     });
     phase = 'listening';

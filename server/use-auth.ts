@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
-import type { Caller } from '../queues/api-keys.js';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { ApiKeys, Caller } from '../queues/api-keys.js';
 import { ErrorCode } from '../queues/errors.js';
 import type { RateLimiter } from '../queues/rate-limit.js';
 import { type Authenticator, presentedByConnection, presentedByRequest } from './auth.js';
+import { createRevocableStreams } from './revocable-streams.js';
 
 /** Options for {@link useAuth}. */
 export interface AuthPluginOptions {
@@ -18,6 +19,12 @@ export interface AuthPluginOptions {
    * @default null
    */
   rateLimiter?: Pick<RateLimiter, 'take'> | null;
+  /**
+   * Where revocations are heard (the engine's `apiKeys`): a revoked key's subscriptions over HTTP (SSE)
+   * then end with a last UNAUTHENTICATED result. Null or absent leaves them running until they end.
+   * @default null
+   */
+  revocations?: Pick<ApiKeys, 'onRevoked'> | null;
 }
 
 /** The node request behind a yoga server context or a graphql-ws context, if there is one. */
@@ -42,21 +49,18 @@ function rateLimited(retryAfterMs: number, http: boolean): GraphQLError {
 const refusal = (error: GraphQLError): ExecutionResult => ({ errors: [error] });
 
 /**
- * A refusal at execution time carries `data: null`: schema/errors.ts relabels every error of a result
- * without `data` as BAD_USER_INPUT (a variable that did not coerce), which would hide the real code.
- */
-const executionRefusal = (error: GraphQLError): ExecutionResult => ({ data: null, errors: [error] });
-
-/**
  * Authentication and per-key rate limits, before any work is done for the request. Over HTTP it runs
  * in `onParams`, before parsing; a refusal answers UNAUTHENTICATED (401) or RATE_LIMITED (429, with
  * `extensions.retryAfterMs`). Operations that arrive any other way (graphql-ws through
- * `yoga.getEnveloped`) are checked when they execute, from the connection_init payload, and refused
- * before they run. Either way the resolvers find the caller in `context.auth`.
+ * `yoga.getEnveloped`) are checked when they execute: as the caller their socket was acknowledged for
+ * (server/websocket-auth.ts puts it in the initial context), else from the connection_init payload,
+ * and charged to its rate limit; a refusal stops them before they run. Either way the resolvers find
+ * the caller in `context.auth`, and the schema's scopes (schema/auth-scopes.ts) decide per field.
  */
 export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
   const { authenticator } = options;
   const limiter = options.rateLimiter ?? null;
+  const revocable = options.revocations ? createRevocableStreams(options.revocations) : null;
   /** Contexts already authenticated and charged, so an operation is never charged twice. */
   const checked = new WeakSet<object>();
 
@@ -80,11 +84,11 @@ export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
         presentedByConnection(connectionParams, nodeRequestOf(context)),
         false,
       );
-      if (!verdict.ok) return stop(executionRefusal(verdict.error));
+      if (!verdict.ok) return stop(refusal(verdict.error));
       caller = verdict.caller;
     }
     const limited = await charge(caller, false);
-    if (limited) return stop(executionRefusal(limited));
+    if (limited) return stop(refusal(limited));
     checked.add(context);
     extend({ auth: caller });
   }
@@ -105,8 +109,17 @@ export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
     onExecute({ args, setResultAndStopExecution, extendContext }) {
       return checkOperation(args.contextValue, setResultAndStopExecution, extendContext);
     },
-    onSubscribe({ args, setResultAndStopExecution, extendContext }) {
-      return checkOperation(args.contextValue, setResultAndStopExecution, extendContext);
+    async onSubscribe({ args, setResultAndStopExecution, extendContext }) {
+      await checkOperation(args.contextValue, setResultAndStopExecution, extendContext);
+      const context = args.contextValue as { auth?: Caller; socket?: unknown };
+      // Over websockets the socket itself is closed with 4403 when the key is revoked.
+      if (!revocable || 'socket' in context) return;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          const keyId = context.auth?.key?.id;
+          if (keyId && isAsyncIterable(result)) setResult(revocable.wrap(keyId, result));
+        },
+      };
     },
   };
 }

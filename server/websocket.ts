@@ -8,7 +8,7 @@ import {
   type GraphQLSchema,
   type subscribe,
 } from 'graphql';
-import { CloseCode as GraphQLWsCloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { CloseCode as GraphQLWsCloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../queues/errors.js';
 import type { InFlight } from './in-flight.js';
@@ -19,6 +19,7 @@ import {
   type SharedSubscriptionsOptions,
 } from './shared-subscriptions.js';
 import { DRAINING_MESSAGE } from './use-drain.js';
+import type { WebSocketAuth } from './websocket-auth.js';
 
 const MiB = 1024 * 1024;
 /** Shared subscriptions write without waiting while a socket holds less than this unsent. */
@@ -87,11 +88,19 @@ export interface WebSocketOptions {
    */
   closeTimeoutMs?: number;
   /**
-   * graphql-ws's `onConnect`: runs on `ConnectionInit`; answering false closes the socket with 4403
-   * (authentication uses it). The context's `extra` holds the socket and the upgrade request.
-   * @default none: every connection is acknowledged
+   * How long a socket may wait after the upgrade before sending `ConnectionInit`; past it graphql-ws
+   * closes it with 4408.
+   * @default 3000
    */
-  onConnect?: ServerOptions<Record<string, unknown> | undefined, Extra>['onConnect'];
+  connectionInitTimeoutMs?: number;
+  /**
+   * Authenticates each socket at `ConnectionInit` (server/websocket-auth.ts): refused and revoked keys
+   * are closed with 4403, and every operation runs as the caller the socket was acknowledged for.
+   * Without it every connection is acknowledged and each operation is authenticated (or not) by the
+   * yoga plugins from the connection_init payload. `dispose()` closes it.
+   * @default none
+   */
+  auth?: WebSocketAuth;
 }
 
 /** The part of a yoga instance this module uses (yoga's `getEnveloped` satisfies it). */
@@ -138,6 +147,27 @@ function envelopedRoot(args: ExecutionArgs): EnvelopedRoot {
   throw new Error('A websocket operation reached execution without going through yoga.getEnveloped');
 }
 
+/** By name, not instanceof: yoga's parser may come from graphql's CommonJS build (dual package). */
+const isGraphQLError = (error: unknown): error is GraphQLError =>
+  error instanceof Error && error.name === 'GraphQLError';
+
+/** graphql-ws message types that go from server to client only. */
+const SERVER_MESSAGE_TYPES: ReadonlySet<unknown> = new Set(['connection_ack', 'next', 'error']);
+
+/** Whether a frame is a message of a type only the server sends (parsed only once handling failed). */
+function sentByServerOnly(text: string): boolean {
+  try {
+    const message: unknown = JSON.parse(text);
+    return (
+      typeof message === 'object' &&
+      message !== null &&
+      SERVER_MESSAGE_TYPES.has((message as { type?: unknown }).type)
+    );
+  } catch {
+    return false;
+  }
+}
+
 const isAsyncIterable = (value: unknown): value is AsyncIterable<ExecutionResult> =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
@@ -180,8 +210,12 @@ export function attachWebSocket(options: WebSocketOptions) {
       ? 'Internal server error'
       : (error instanceof Error ? error.message : String(error)).slice(0, 120);
 
+  const { auth } = options;
   const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
-    onConnect: options.onConnect,
+    connectionInitWaitTimeout: options.connectionInitTimeoutMs ?? 3_000,
+    onConnect: auth
+      ? (ctx) => auth.connect(ctx.connectionParams, ctx.extra.socket, ctx.extra.request)
+      : undefined,
     execute: (args) => inFlight.track(envelopedRoot(args).execute(args)),
     // A subscription runs until the socket closes; a drain ends it with 1001 instead of waiting for it.
     subscribe: async (args) => {
@@ -208,6 +242,12 @@ export function attachWebSocket(options: WebSocketOptions) {
       if (options.isDraining()) {
         return [new GraphQLError(DRAINING_MESSAGE, { extensions: { code: ErrorCode.Unavailable } })];
       }
+      // A socket being closed (its key revoked, say) starts nothing more, even if frames still arrive.
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+        return [
+          new GraphQLError('The websocket is closing', { extensions: { code: ErrorCode.Unavailable } }),
+        ];
+      }
       // graphql-ws registers the operation before this hook, so it counts itself.
       if (Object.keys(ctx.subscriptions).length > maxOperations) {
         return [
@@ -216,22 +256,32 @@ export function attachWebSocket(options: WebSocketOptions) {
           }),
         ];
       }
+      // The caller acknowledged at ConnectionInit: use-auth.ts takes it as it is and only charges its
+      // rate limit, so an operation costs no Redis lookup of the key.
+      const caller = auth?.callerOf(ctx.extra.socket);
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         ...ctx,
         req: ctx.extra.request,
         socket: ctx.extra.socket,
         params,
+        ...(caller ? { auth: caller } : {}),
       });
       let document: DocumentNode;
       try {
         document = parse(params.query);
       } catch (error) {
         // A syntax error is the client's; anything else is ours and closes the socket as graphql-ws decides.
-        // By name, not instanceof: yoga's parser may come from graphql's CommonJS build (dual package).
-        if (error instanceof Error && error.name === 'GraphQLError') return [error as GraphQLError];
+        if (isGraphQLError(error)) return [error];
         throw error;
       }
-      const errors = validate(schema as GraphQLSchema, document);
+      let errors: readonly GraphQLError[];
+      try {
+        errors = validate(schema as GraphQLSchema, document);
+      } catch (error) {
+        // graphql-armor's limits throw their refusal from inside validation (propagateOnRejection).
+        if (isGraphQLError(error)) return [error];
+        throw error;
+      }
       if (errors.length > 0) return errors;
       const sharing = shared
         ? planSharing(
@@ -291,10 +341,14 @@ export function attachWebSocket(options: WebSocketOptions) {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', async (data) => {
+            const text = String(data);
             try {
-              await handle(String(data));
+              await handle(text);
             } catch (error) {
-              socket.close(CloseCode.InternalServerError, closeReason(error));
+              // graphql-ws throws on a well-formed message only a server sends: the client's mistake, not ours.
+              if (sentByServerOnly(text))
+                socket.close(GraphQLWsCloseCode.BadRequest, 'Invalid message received');
+              else socket.close(CloseCode.InternalServerError, closeReason(error));
             }
           }),
       },
@@ -339,6 +393,7 @@ export function attachWebSocket(options: WebSocketOptions) {
         await Promise.race([allClosed, timedOut]);
         clearTimeout(timer);
         for (const socket of wss.clients) socket.terminate();
+        auth?.close();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       })();
       return disposing;

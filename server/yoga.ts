@@ -54,6 +54,13 @@ export interface YogaAppOptions {
    * @default [] (loopback origins only)
    */
   corsOrigins?: readonly string[];
+  /**
+   * Serve every request as admin without authentication: for tests and for embedding behind your own
+   * auth. Off, a request that no auth plugin (server/use-auth.ts) authenticated is granted nothing:
+   * every field answers UNAUTHENTICATED. The gateway never sets it.
+   * @default false
+   */
+  authDisabled?: boolean;
 }
 
 /** GraphiQL's first page: a walk through the core path, one named operation per step. */
@@ -162,6 +169,7 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     engine: options.engine,
     version: options.version ?? packageJson.version,
     startedAt: options.startedAt ?? Date.now(),
+    authDisabled: options.authDisabled === true,
   };
   return createYoga<Record<string, unknown>, Context>({
     schema,

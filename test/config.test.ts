@@ -30,6 +30,9 @@ const DEFAULTS: Config = {
   signingSecretGraceMs: 24 * 60 * 60 * 1000,
   auditMaxEntries: 100_000,
   auditRetentionMs: 90 * 24 * 60 * 60 * 1000,
+  wsConnectionInitTimeoutMs: 3000,
+  wsMaxConnectionsPerKey: 100,
+  wsMaxOperationsPerSocket: 100,
   deadLetterRetentionMs: 14 * 24 * 60 * 60 * 1000,
   deadLetterArchiveDir: null,
   redactHeaders: [

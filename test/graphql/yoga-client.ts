@@ -58,7 +58,8 @@ export interface Harness {
 }
 
 /**
- * An engine with a key prefix of its own and a yoga app on it, for one test. Webhook delivery workers
+ * An engine with a key prefix of its own and a yoga app on it, for one test, without authentication
+ * (every request is served as admin; test/security covers auth and scopes). Webhook delivery workers
  * are off unless asked for: these tests are about the GraphQL surface, and a BullMQ worker closed
  * while its blocking connection is still starting rejects a promise nobody awaits.
  */
@@ -75,6 +76,6 @@ export async function startHarness(
     webhookPolicy: { allowPrivate: true },
     ...options.engine,
   });
-  const yoga = createYogaApp({ engine, ...options.yoga });
+  const yoga = createYogaApp({ engine, authDisabled: true, ...options.yoga });
   return { engine, yoga, gql: createGql(yoga), close: () => engine.close() };
 }

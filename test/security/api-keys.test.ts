@@ -80,6 +80,16 @@ describe('apiKeys (list)', () => {
     expect(text).not.toContain(first.secret);
     expect(text).not.toContain(hashSecret(second.secret));
   });
+
+  it('should list keys in creation order even when many are created within one millisecond', async () => {
+    const engine = await harness.engine({ runWorkers: false });
+    const names = Array.from({ length: 40 }, (_, index) => `k${index}`);
+    // Issued at once: their creation times collide, and ids are random, so only the sequence orders them.
+    await Promise.all(names.map((name) => engine.apiKeys.create(name, ['stats'])));
+    const listed = await engine.apiKeys.list();
+    expect(new Set(listed.map((key) => key.createdAt)).size).toBeLessThan(names.length);
+    expect(listed.map((key) => key.name)).toEqual(names);
+  });
 });
 
 describe('authenticate', () => {

@@ -84,4 +84,30 @@ describe('security settings', () => {
     for (const host of ['0.0.0.0', '::', '10.0.0.5', 'gateway.internal'])
       expect(listensOnLoopbackOnly(host)).toBe(false);
   });
+
+  it('should read the websocket limits, and refuse nonsense', () => {
+    expect(loadConfig({})).toMatchObject({
+      wsConnectionInitTimeoutMs: 3000,
+      wsMaxConnectionsPerKey: 100,
+      wsMaxOperationsPerSocket: 100,
+    });
+    expect(
+      loadConfig({
+        SWITCHYARD_WS_INIT_TIMEOUT_MS: '500',
+        SWITCHYARD_WS_MAX_CONNECTIONS_PER_KEY: '3',
+        SWITCHYARD_WS_MAX_OPERATIONS: '7',
+      }),
+    ).toMatchObject({
+      wsConnectionInitTimeoutMs: 500,
+      wsMaxConnectionsPerKey: 3,
+      wsMaxOperationsPerSocket: 7,
+    });
+    expect(problems({ SWITCHYARD_WS_INIT_TIMEOUT_MS: '0' })).toMatch(
+      /^SWITCHYARD_WS_INIT_TIMEOUT_MS: got "0"/,
+    );
+    expect(problems({ SWITCHYARD_WS_MAX_CONNECTIONS_PER_KEY: '0' })).toMatch(
+      /SWITCHYARD_WS_MAX_CONNECTIONS_PER_KEY/,
+    );
+    expect(problems({ SWITCHYARD_WS_MAX_OPERATIONS: 'many' })).toMatch(/SWITCHYARD_WS_MAX_OPERATIONS/);
+  });
 });

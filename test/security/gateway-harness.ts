@@ -140,3 +140,43 @@ export async function overWebSocket(
     await client.dispose();
   }
 }
+
+export type RawConnect = { acked: true; socket: WebSocket } | { acked: false; code: number; reason: string };
+
+/**
+ * A raw graphql-transport-ws socket: sends `connection_init` with `payload` (nothing when undefined
+ * and `init` is false) and answers the ack, or the close code and reason the server answered with.
+ */
+export function connectRaw(
+  url: string,
+  payload?: unknown,
+  options: { init?: boolean; headers?: Record<string, string> } = {},
+): Promise<RawConnect> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', {
+    headers: options.headers,
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('open', () => {
+      if (options.init === false) return;
+      socket.send(
+        JSON.stringify(
+          payload === undefined ? { type: 'connection_init' } : { type: 'connection_init', payload },
+        ),
+      );
+    });
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string };
+      if (message.type === 'connection_ack') resolve({ acked: true, socket });
+    });
+    socket.once('close', (code, reason) => resolve({ acked: false, code, reason: String(reason) }));
+  });
+}
+
+/** Resolves with the close code and reason once the socket closes. */
+export function closeOf(socket: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => {
+    if (socket.readyState === socket.CLOSED) resolve({ code: -1, reason: 'already closed' });
+    socket.once('close', (code, reason) => resolve({ code, reason: String(reason) }));
+  });
+}

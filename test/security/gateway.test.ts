@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { getIntrospectionQuery } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { GRAPHIQL_EXAMPLES } from '../../server/yoga.js';
-import { ADMIN_KEY, codeOf, dataOf, overWebSocket, post, useGateways } from './gateway-harness.js';
+import { ADMIN_KEY, codeOf, dataOf, post, useGateways } from './gateway-harness.js';
 
 const gateways = useGateways();
 const KEYS_MODE = { SWITCHYARD_ADMIN_KEY: ADMIN_KEY };
@@ -170,23 +170,6 @@ describe('browsers', () => {
   });
 });
 
-describe('over websockets', () => {
-  it('should take the key from the connection_init payload, in either shape', async () => {
-    const { gateway, url } = await gateways.start(KEYS_MODE);
-    const { secret } = await gateway.engine.apiKeys.create('ws', ['stats']);
-    const health = '{ health { ok } }';
-    expect(await overWebSocket(url, health, { apiKey: secret })).toEqual({ data: { health: { ok: true } } });
-    expect(await overWebSocket(url, health, { authorization: `Bearer ${ADMIN_KEY}` })).toEqual({
-      data: { health: { ok: true } },
-    });
-    const anonymous = await overWebSocket(url, health);
-    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect(anonymous.data ?? null).toBeNull();
-    const wrong = await overWebSocket(url, health, { apiKey: 'sy_nope' });
-    expect(wrong.errors?.[0]?.message).toBe('Unknown or revoked API key');
-  });
-});
-
 describe('audit log', () => {
   it('should record admin mutations with key, redacted arguments and outcome, and not data-plane ones', async () => {
     const { gateway, url } = await gateways.start(KEYS_MODE);
@@ -241,7 +224,19 @@ describe('audit log', () => {
     });
     expect(JSON.stringify(entries)).not.toContain('s3cr3t');
 
-    const { secret } = await gateway.engine.apiKeys.create('reader', ['stats']);
+    const { key, secret } = await gateway.engine.apiKeys.create('reader', ['stats']);
     expect(codeOf(await post(url, '{ auditLog { operation } }', { key: secret }))).toBe('FORBIDDEN');
+    // A refused admin mutation is audited as refused, and changes nothing.
+    const attempt = await post(url, 'mutation { deleteTopic(name: "orders") }', { key: secret });
+    expect(codeOf(attempt)).toBe('FORBIDDEN');
+    expect((await gateway.engine.topics()).map((topic) => topic.name)).toEqual(['orders']);
+    const [latest] = await gateway.engine.auditLog.list(1);
+    expect(latest).toMatchObject({
+      keyId: key.id,
+      keyName: 'reader',
+      operation: 'deleteTopic',
+      outcome: 'FORBIDDEN',
+      error: 'Forbidden: Mutation.deleteTopic needs the scope admin',
+    });
   });
 });

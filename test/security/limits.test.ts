@@ -124,3 +124,55 @@ describe('without limits', () => {
     expect((await gql('{ a: health { ok } b: health { ok } c: health { ok } }')).errors).toBeUndefined();
   });
 });
+
+describe('requests yoga cannot take', () => {
+  const send = async (yoga: Harness['yoga'], init: RequestInit & { search?: string }) => {
+    const response = await yoga.fetch(`http://switchyard.test/graphql${init.search ?? ''}`, {
+      ...init,
+      headers: { accept: 'application/json', ...init.headers },
+    });
+    return { status: response.status, body: await response.json() };
+  };
+
+  it.each([
+    [
+      'a body of a type no parser takes',
+      { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' },
+      415,
+      /Unsupported content type "text\/plain"/,
+    ],
+    [
+      'a body that is not JSON',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":' },
+      400,
+      /invalid JSON/,
+    ],
+    [
+      'variables that are not an object',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"{ health { ok } }","variables":true}',
+      },
+      400,
+      /"variables" param/,
+    ],
+    [
+      'GET variables that are not JSON',
+      { method: 'GET', search: '?query=%7B%20health%20%7B%20ok%20%7D%20%7D&variables=nope' },
+      400,
+      /could not be read/,
+    ],
+    [
+      'a mutation over GET',
+      { method: 'GET', search: '?query=mutation%20%7B%20deleteTopic(name%3A%20%22x%22)%20%7D' },
+      405,
+      /mutation operation from a POST request/,
+    ],
+  ])('should refuse %s with BAD_USER_INPUT as a GraphQL error', async (_name, init, status, message) => {
+    const { yoga } = await start();
+    const answer = await send(yoga, init);
+    expect(answer.status).toBe(status);
+    refused(answer.body, 'BAD_USER_INPUT', message);
+  });
+});

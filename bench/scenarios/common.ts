@@ -21,6 +21,19 @@ export async function withTopology<T>(
   }
 }
 
+/** The topology of the scenarios that only enqueue or pull: one FANOUT topic with one CONSUMER queue, `q`. */
+export function withConsumerQueue<T>(
+  gateway: GatewayHandle,
+  topic: string,
+  measure: () => Promise<T>,
+): Promise<T> {
+  return withTopology(
+    gateway,
+    { topic, kind: 'FANOUT', queues: [{ name: 'q', target: 'CONSUMER' }] },
+    measure,
+  );
+}
+
 /** Runs a raw measurement, then obliterates its queues (and stops raw workers if it started any). */
 export async function withRawQueues<T>(
   bench: Bench,

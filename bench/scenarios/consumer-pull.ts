@@ -1,7 +1,7 @@
 import { startSides } from '../harness.js';
 import { assertComplete, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { withRawQueues, withTopology } from './common.js';
+import { withConsumerQueue, withRawQueues } from './common.js';
 
 /** Receive/ack loops side by side, and deliveries per receive, on both sides. */
 const LOOPS = 4;
@@ -37,12 +37,7 @@ export const consumerPull: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [{ name: 'q', target: 'CONSUMER' }],
-          } as const;
-          return withTopology(sides.gateway, topology, async () => {
+          return withConsumerQueue(sides.gateway, tag, async () => {
             const filled = await sides.switchyardLoad.call('publishBatchClosed', {
               url: sides.gateway.url,
               topic: tag,

@@ -1,7 +1,7 @@
 import { startSides } from '../harness.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { withRawQueues, withTopology } from './common.js';
+import { withConsumerQueue, withRawQueues } from './common.js';
 
 export const ingestBatch: Scenario = {
   id: 2,
@@ -28,12 +28,7 @@ export const ingestBatch: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [{ name: 'q', target: 'CONSUMER' }],
-          } as const;
-          return withTopology(sides.gateway, topology, async () => {
+          return withConsumerQueue(sides.gateway, tag, async () => {
             const result = await sides.switchyardLoad.call('publishBatchClosed', {
               url: sides.gateway.url,
               topic: tag,

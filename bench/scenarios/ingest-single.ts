@@ -1,7 +1,7 @@
 import { startSides } from '../harness.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { IN_FLIGHT, withRawQueues, withTopology } from './common.js';
+import { IN_FLIGHT, withConsumerQueue, withRawQueues } from './common.js';
 
 export const ingestSingle: Scenario = {
   id: 1,
@@ -24,12 +24,7 @@ export const ingestSingle: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [{ name: 'q', target: 'CONSUMER' }],
-          } as const;
-          return withTopology(sides.gateway, topology, async () => {
+          return withConsumerQueue(sides.gateway, tag, async () => {
             const result = await sides.switchyardLoad.call('publishClosed', {
               url: sides.gateway.url,
               topic: tag,

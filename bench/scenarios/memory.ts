@@ -2,7 +2,7 @@ import { startSides, usedMemory } from '../harness.js';
 import type { LoopResult } from '../load/loops.js';
 import { rssBytes } from '../proc-stats.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
-import { withRawQueues, withTopology } from './common.js';
+import { withConsumerQueue, withRawQueues } from './common.js';
 
 const MiB = 1024 * 1024;
 const PER = 100_000;
@@ -53,12 +53,7 @@ export const memory: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [{ name: 'q', target: 'CONSUMER' }],
-          } as const;
-          return withTopology(sides.gateway, topology, () =>
+          return withConsumerQueue(sides.gateway, tag, () =>
             measure(sides.gateway.child.pid, () =>
               sides.switchyardLoad.call('publishBatchClosed', {
                 url: sides.gateway.url,

@@ -39,8 +39,6 @@ export async function startGateway(bench: Bench, keyPrefix: string): Promise<Gat
       SWITCHYARD_GRAPHIQL: 'false',
       // The receiver is on loopback by design: the bench never leaves the machine.
       SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS: 'true',
-      // Scenario 6 acks a receive(max: 100) as 100 aliases of one request; the default allows 15.
-      SWITCHYARD_MAX_ALIASES: '100',
       NODE_ENV: 'production',
     },
   });

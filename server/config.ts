@@ -226,7 +226,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: read('SWITCHYARD_CORS_ORIGINS', [], origins),
     maxDepth: read('SWITCHYARD_MAX_DEPTH', 12, integer(1, 1000)),
     maxCost: read('SWITCHYARD_MAX_COST', 5000, integer(1)),
-    maxAliases: read('SWITCHYARD_MAX_ALIASES', 15, integer(0, 10_000)),
+    // 100: a consumer acks a receive(max: 100) as the aliases of one request; the cost limit still bounds the work.
+    maxAliases: read('SWITCHYARD_MAX_ALIASES', 100, integer(0, 10_000)),
     maxDirectives: read('SWITCHYARD_MAX_DIRECTIVES', 50, integer(0, 10_000)),
     maxTokens: read('SWITCHYARD_MAX_TOKENS', 10_000, integer(1)),
     maxRequestBytes: read('SWITCHYARD_MAX_REQUEST_BYTES', 16 * MiB, integer(1024, 1024 * MiB, '1 GiB')),

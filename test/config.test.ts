@@ -20,7 +20,7 @@ const DEFAULTS: Config = {
   corsOrigins: [],
   maxDepth: 12,
   maxCost: 5000,
-  maxAliases: 15,
+  maxAliases: 100,
   maxDirectives: 50,
   maxTokens: 10_000,
   maxRequestBytes: 16 * 1024 * 1024,

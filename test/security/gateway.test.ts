@@ -73,7 +73,7 @@ describe('over HTTP, with SWITCHYARD_ADMIN_KEY set', () => {
     };
     const expected = {
       depth: /Query depth limit of 12 exceeded/,
-      aliases: /Aliases limit of 15 exceeded/,
+      aliases: /Aliases limit of 100 exceeded/,
       cost: /Cost limit of 5000 exceeded/,
       tokens: /Token limit of 10000 exceeded/,
     };

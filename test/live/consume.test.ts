@@ -1,22 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CreateQueueInput } from '../../queues/registry.js';
 import type { Gateway } from '../../server/gateway.js';
-import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { type Collected, collect, dataOf, execute, type GraphQLBody, gatewayPool, gql } from './helpers.js';
+import { waitFor } from '../helpers/redis.js';
+import {
+  type Collected,
+  collect,
+  dataOf,
+  execute,
+  type GraphQLBody,
+  gql,
+  useLiveGateways,
+} from './helpers.js';
 
-let redis: TestRedis;
-const pool = gatewayPool();
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterEach(async () => {
-  const stops = await pool.stopAll();
-  expect(stops.filter((result) => result.status === 'rejected')).toEqual([]);
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const { pool, redis } = useLiveGateways();
 
 interface Pushed {
   consume: {

@@ -1,25 +1,11 @@
 import type { Client } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../server/gateway.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
-import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { type Collected, collect, type GraphQLBody, gatewayPool, warmUp } from './helpers.js';
+import { startReceiver } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/redis.js';
+import { type Collected, collect, type GraphQLBody, useLiveGateways, warmUp } from './helpers.js';
 
-let redis: TestRedis;
-const pool = gatewayPool();
-const receivers: Receiver[] = [];
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterEach(async () => {
-  const stops = await pool.stopAll();
-  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
-  expect(stops.filter((result) => result.status === 'rejected')).toEqual([]);
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const { pool, redis, receivers } = useLiveGateways();
 
 interface Event {
   kind: string;

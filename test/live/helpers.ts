@@ -1,10 +1,12 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from 'graphql-ws';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../server/config.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../server/gateway.js';
-import { uniquePrefix, waitFor } from '../helpers/redis.js';
+import type { Receiver } from '../helpers/receiver.js';
+import { startTestRedis, type TestRedis, uniquePrefix, waitFor } from '../helpers/redis.js';
 import type { ChildMessage, ChildRequest } from './fixtures/gateway-child.js';
 
 export interface GraphQLBody<T = Record<string, unknown>> {
@@ -54,6 +56,34 @@ export function gatewayPool() {
       return Promise.allSettled(gateways.splice(0).map((gateway) => gateway.stop()));
     },
   };
+}
+
+/**
+ * The lifecycle every live test file shares: one redis-server for the file; after each test, every
+ * gateway and client of the pool stopped (a failed stop fails the test) and every receiver closed.
+ */
+export function useLiveGateways() {
+  let started: TestRedis | undefined;
+  const pool = gatewayPool();
+  const receivers: Receiver[] = [];
+  beforeAll(async () => {
+    started = await startTestRedis();
+  });
+  afterEach(async () => {
+    const stops = await pool.stopAll();
+    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+    expect(stops.filter((result) => result.status === 'rejected')).toEqual([]);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const redis = {
+    get url(): string {
+      if (!started) throw new Error('the test redis-server is started in beforeAll');
+      return started.url;
+    },
+  };
+  return { pool, redis, receivers };
 }
 
 export async function gql<T = Record<string, unknown>>(

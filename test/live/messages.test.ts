@@ -1,23 +1,11 @@
 import type { Client } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PublishInput } from '../../queues/publisher.js';
 import type { Gateway } from '../../server/gateway.js';
-import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { type Collected, collect, type GraphQLBody, gatewayPool, warmUp } from './helpers.js';
+import { waitFor } from '../helpers/redis.js';
+import { type Collected, collect, type GraphQLBody, useLiveGateways, warmUp } from './helpers.js';
 
-let redis: TestRedis;
-const pool = gatewayPool();
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterEach(async () => {
-  const stops = await pool.stopAll();
-  expect(stops.filter((result) => result.status === 'rejected')).toEqual([]);
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const { pool, redis } = useLiveGateways();
 
 interface Tail {
   messages: { id: string; routingKey: string | null; payload: unknown; droppedBefore: number | null };

@@ -1,20 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { type GraphQLBody, gatewayPool, warmUp } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/redis.js';
+import { type GraphQLBody, useLiveGateways, warmUp } from './helpers.js';
 
-let redis: TestRedis;
-const pool = gatewayPool();
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterEach(async () => {
-  const stops = await pool.stopAll();
-  expect(stops.filter((result) => result.status === 'rejected')).toEqual([]);
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const { pool, redis } = useLiveGateways();
 
 interface SseEvent {
   event: string;

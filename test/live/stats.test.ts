@@ -1,23 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
-import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { collect, dataOf, type GraphQLBody, gatewayPool, gql } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { startReceiver } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/redis.js';
+import { collect, dataOf, type GraphQLBody, gql, useLiveGateways } from './helpers.js';
 
-let redis: TestRedis;
-const pool = gatewayPool();
-const receivers: Receiver[] = [];
-
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterEach(async () => {
-  const stops = await pool.stopAll();
-  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
-  expect(stops.filter((result) => result.status === 'rejected')).toEqual([]);
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const { pool, redis, receivers } = useLiveGateways();
 
 interface Stats {
   at: string;

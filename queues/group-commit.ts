@@ -36,10 +36,12 @@ export function createGroupCommit(options: GroupCommitOptions) {
     const ranges: [number, number][] = [];
     try {
       transaction = options.open();
+      // The transaction already holds its MULTI, which EXEC's answers leave out: count from here.
+      const base = transaction.length;
       for (const entry of group) {
-        const start = transaction.length;
+        const start = transaction.length - base;
         entry.write(transaction);
-        ranges.push([start, transaction.length]);
+        ranges.push([start, transaction.length - base]);
       }
       options.beforeExec?.(transaction);
     } catch (error) {

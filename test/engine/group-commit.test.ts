@@ -1,0 +1,73 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGroupCommit } from '../../queues/group-commit.js';
+import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
+
+let redis: TestRedis;
+let client: Redis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+  client = redis.client();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('group commit', () => {
+  it('should write the commits of one event-loop turn in one transaction', async () => {
+    const prefix = uniquePrefix();
+    let opened = 0;
+    const commits = createGroupCommit({
+      open: () => {
+        opened++;
+        return client.multi();
+      },
+    });
+    await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        commits.commit((transaction) => {
+          transaction.set(`${prefix}:${index}`, String(index));
+        }),
+      ),
+    );
+    expect(opened).toBe(1);
+    expect(await client.get(`${prefix}:19`)).toBe('19');
+  });
+
+  it("should reject only the caller whose own command failed, and apply the others'", async () => {
+    const prefix = uniquePrefix();
+    await client.set(`${prefix}:text`, 'not a number');
+    const commits = createGroupCommit({ open: () => client.multi() });
+    const [failing, fine] = await Promise.allSettled([
+      commits.commit((transaction) => {
+        transaction.incr(`${prefix}:text`);
+      }),
+      commits.commit((transaction) => {
+        transaction.set(`${prefix}:fine`, 'yes');
+      }),
+    ]);
+    expect(failing.status).toBe('rejected');
+    expect(String((failing as PromiseRejectedResult).reason)).toMatch(/not an integer/);
+    expect(fine.status).toBe('fulfilled');
+    expect(await client.get(`${prefix}:fine`)).toBe('yes');
+  });
+
+  it('should reject every caller and apply nothing when EXEC aborts', async () => {
+    const prefix = uniquePrefix();
+    const commits = createGroupCommit({
+      open: () => client.multi(),
+      beforeExec: (transaction) => {
+        transaction.call('NO_SUCH_COMMAND');
+      },
+    });
+    const results = await Promise.allSettled(
+      [1, 2].map((index) =>
+        commits.commit((transaction) => {
+          transaction.set(`${prefix}:${index}`, 'x');
+        }),
+      ),
+    );
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(await client.exists(`${prefix}:1`, `${prefix}:2`)).toBe(0);
+  });
+});

@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { type ExecutionResult, GraphQLError } from 'graphql';
 import {
   createGraphQLError,
   isAsyncIterable,
@@ -85,6 +85,15 @@ const YOGA_REQUEST_CODES: ReadonlySet<unknown> = new Set([
   'GRAPHQL_VALIDATION_FAILED',
 ]);
 
+/** yoga's own codes for a refused request become BAD_USER_INPUT (see {@link useInputErrorCodes}). */
+export function markRequestErrorCodes(result: ExecutionResult | readonly ExecutionResult[]): void {
+  for (const one of Array.isArray(result) ? result : [result]) {
+    for (const error of one.errors ?? []) {
+      if (YOGA_REQUEST_CODES.has(error.extensions?.code)) markBadInput(error);
+    }
+  }
+}
+
 const badRequest = (message: string, status: number) =>
   createGraphQLError(message, { extensions: { code: ErrorCode.BadUserInput, http: { status } } });
 
@@ -125,12 +134,7 @@ export function useInputErrorCodes(): Plugin {
       });
     },
     onResultProcess({ result }) {
-      if (isAsyncIterable(result)) return;
-      for (const one of Array.isArray(result) ? result : [result]) {
-        for (const error of one.errors ?? []) {
-          if (YOGA_REQUEST_CODES.has(error.extensions?.code)) markBadInput(error);
-        }
-      }
+      if (!isAsyncIterable(result)) markRequestErrorCodes(result);
     },
     onParse:
       () =>

@@ -69,6 +69,13 @@ export interface Config {
    */
   graphiql: boolean;
   /**
+   * Serve plain JSON POSTs to /graphql on the lean path (server/json-post.ts) rather than through
+   * yoga's Fetch API layer (`SWITCHYARD_HTTP_FAST_PATH`: true/false/1/0). The answers are the same;
+   * the switch exists to rule the path out when chasing a problem.
+   * @default true
+   */
+  httpFastPath: boolean;
+  /**
    * `NODE_ENV === 'production'`.
    * @default false
    */
@@ -219,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: read('SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 30 * SECOND, integer(1)),
     logLevel: read('SWITCHYARD_LOG_LEVEL', 'info', oneOf(LOG_LEVELS)),
     graphiql: read('SWITCHYARD_GRAPHIQL', true, boolean),
+    httpFastPath: read('SWITCHYARD_HTTP_FAST_PATH', true, boolean),
     production: env.NODE_ENV === 'production',
     adminKey: read('SWITCHYARD_ADMIN_KEY', null, adminKey),
     allowPrivateWebhooks: read('SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS', false, boolean),

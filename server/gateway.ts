@@ -8,6 +8,7 @@ import type { LiveOptions } from '../queues/live.js';
 import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
 import { createInFlight } from './in-flight.js';
+import { createJsonPostPath } from './json-post.js';
 import { createLogger, type Logger } from './logger.js';
 import { engineSecurityOptions, requestLimits } from './security-config.js';
 import { useAuditLog } from './use-audit-log.js';
@@ -158,10 +159,18 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     ],
   });
 
+  const jsonPost = config.httpFastPath
+    ? createJsonPostPath({
+        yoga,
+        path: GRAPHQL_PATH,
+        maxRequestBytes: config.maxRequestBytes,
+        isDraining: draining,
+      })
+    : null;
   const server = createServer((req, res) => {
     const end = inFlight.begin();
     res.once('close', end);
-    void yoga(req, res);
+    if (!jsonPost?.(req, res)) void yoga(req, res);
   });
   // Attached once the port is bound: ws re-emits the HTTP server's errors, and graphql-ws answers any
   // such error by closing every socket and printing it, which a failed listen() must not trigger.

@@ -38,6 +38,14 @@ function markBadInput(_context: unknown, error: GraphQLError): void {
 /** What yoga's body limit (maxRequestBodySize) answers; the contract's code for it is PAYLOAD_TOO_LARGE. */
 const YOGA_TOO_LARGE = 'REQUEST_ENTITY_TOO_LARGE';
 
+/** The refusal of a body over `maxRequestBytes`, the same on every path that reads a body. */
+export function tooLargeError(maxRequestBytes: number): GraphQLError {
+  return new GraphQLError(
+    `Request body is larger than ${maxRequestBytes} bytes (SWITCHYARD_MAX_REQUEST_BYTES)`,
+    { extensions: { code: ErrorCode.PayloadTooLarge, http: { status: 413 } } },
+  );
+}
+
 /**
  * Depth, cost, alias, directive and token limits (graphql-armor), introspection switch, and the
  * contract's code for too large a body. All of them refuse during parsing or validation, so a
@@ -46,11 +54,6 @@ const YOGA_TOO_LARGE = 'REQUEST_ENTITY_TOO_LARGE';
  */
 export function useRequestLimits(limits: RequestLimits): Plugin {
   const armor = { onReject: [markBadInput], propagateOnRejection: true, exposeLimits: true };
-  const tooLarge = () =>
-    new GraphQLError(
-      `Request body is larger than ${limits.maxRequestBytes} bytes (SWITCHYARD_MAX_REQUEST_BYTES)`,
-      { extensions: { code: ErrorCode.PayloadTooLarge, http: { status: 413 } } },
-    );
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(maxTokensPlugin({ ...armor, n: limits.maxTokens }));
@@ -67,7 +70,7 @@ export function useRequestLimits(limits: RequestLimits): Plugin {
       if (isAsyncIterable(result)) return;
       const results: ExecutionResult[] = Array.isArray(result) ? result : [result];
       if (results.some((one) => one.errors?.some((error) => error.extensions?.code === YOGA_TOO_LARGE))) {
-        setResult({ errors: [tooLarge()] });
+        setResult({ errors: [tooLargeError(limits.maxRequestBytes)] });
       }
     },
   };

@@ -13,6 +13,7 @@ const DEFAULTS: Config = {
   shutdownTimeoutMs: 30_000,
   logLevel: 'info',
   graphiql: true,
+  httpFastPath: true,
   production: false,
   adminKey: null,
   allowPrivateWebhooks: false,

@@ -3,8 +3,8 @@
  *
  * A fresh redis-server, one gateway in its own process, N websocket subscribers (graphql-transport-ws
  * spoken by hand over `ws`, the lightest client there is, so the client side costs as little as
- * possible of this machine's CPU) tailing one topic, and a publisher sending R messages per second
- * over HTTP for S seconds. Reports deliveries per second, publish-to-receive latency percentiles (the
+ * possible of this machine's CPU) tailing one topic, and a publisher in a process of its own
+ * (bench/subscribers-publisher.ts) sending R messages per second over HTTP for S seconds. Reports deliveries per second, publish-to-receive latency percentiles (the
  * clock is the bench process's own: it publishes and receives), and the gateway's RSS and CPU.
  *
  *   --quick            100 subscribers for 5 s (CI smoke run)
@@ -27,6 +27,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startRedisServer } from '../server/redis-process.js';
+import { type Child, startChild } from './rpc.js';
+import type { SubscribersPublisherApi } from './subscribers-publisher.js';
 
 interface Options {
   subscribers: number;
@@ -197,20 +199,6 @@ function openSubscriber(url: string, messages: number, samples: Samples) {
 // ---------------------------------------------------------------------------------------------
 // Publishing
 
-async function publish(url: string, payload: unknown): Promise<void> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      query:
-        'mutation ($payload: JSON!) { publish(input: { topic: "ticker", routingKey: "t", payload: $payload }) { messageId } }',
-      variables: { payload },
-    }),
-  });
-  const body = (await response.json()) as { errors?: unknown };
-  if (body.errors) throw new Error(`publish failed: ${JSON.stringify(body.errors)}`);
-}
-
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = (p / 100) * (sorted.length - 1);
@@ -232,7 +220,9 @@ async function main(): Promise<void> {
   const redis = await startRedisServer({ dir, appendOnly: true });
   const sockets: WebSocket[] = [];
   let gateway: ChildProcess | null = null;
+  let publisher: Child<SubscribersPublisherApi> | null = null;
   try {
+    publisher = await startChild<SubscribersPublisherApi>('./subscribers-publisher.ts');
     const started = await startGateway(redis.url, options);
     gateway = started.child;
     const pid = started.child.pid ?? 0;
@@ -257,7 +247,7 @@ async function main(): Promise<void> {
     const warmUntil = Date.now() + WARM_UP_TIMEOUT_MS;
     while (subscribers.some((subscriber) => !subscriber.warm)) {
       if (Date.now() > warmUntil) throw new Error('not every subscriber received a warm-up message in time');
-      await publish(url, { seq: -1, sentAt: Date.now() });
+      await publisher.call('publishWarmUp', url);
       await sleep(100);
     }
     // Let the warm-up traffic drain before measuring.
@@ -271,17 +261,7 @@ async function main(): Promise<void> {
     const cpuBefore = cpuSeconds(pid);
     const clientCpuBefore = process.cpuUsage();
     const startedAt = performance.now();
-    const publishes: Promise<void>[] = [];
-    const failures: unknown[] = [];
-    for (let seq = 0; seq < messages; seq++) {
-      const due = startedAt + (seq * 1000) / options.rate;
-      const wait = due - performance.now();
-      if (wait > 1) await sleep(wait);
-      publishes.push(
-        publish(url, { seq, sentAt: Date.now() }).catch((error: unknown) => void failures.push(error)),
-      );
-    }
-    await Promise.all(publishes);
+    const sent = await publisher.call('publishSchedule', { url, rate: options.rate, count: messages });
     // Everything published; give the last messages up to 30 s to arrive (or be reported dropped).
     const drainUntil = Date.now() + 30_000;
     const settled = (subscriber: Subscriber) => subscriber.received + subscriber.dropped >= messages;
@@ -307,8 +287,10 @@ async function main(): Promise<void> {
         loadAverage: { before: loadBefore, after: loadavg()[0] ?? Number.NaN },
       },
       options,
-      published: messages - failures.length,
-      publishFailures: failures.length,
+      published: messages - sent.failures,
+      publishFailures: sent.failures,
+      /** The distinct reasons, with how often each came: a failed publish is the bench's fault or the gateway's. */
+      publishFailureReasons: sent.reasons,
       delivered,
       expectedDeliveries: messages * options.subscribers,
       subscribersWithEveryMessage: complete,
@@ -357,6 +339,7 @@ async function main(): Promise<void> {
   } finally {
     for (const socket of sockets) socket.terminate();
     if (gateway) await stopGateway(gateway);
+    await publisher?.stop();
     await redis.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -372,6 +355,7 @@ function printTable(result: {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
   livePathLatencyMs: { p50: number; p95: number; p99: number; max: number };
   machine: { loadAverage: { before: number; after: number } };
+  publishFailures: number;
   gateway: { rssMaxBytes: number; cpuPercentOfOneCore: number; cpuMicrosecondsPerDelivery: number };
   benchProcessCpuPercentOfOneCore: number;
 }): void {
@@ -379,6 +363,7 @@ function printTable(result: {
   const rows: [string, string, string][] = [
     ['subscribers', String(result.options.subscribers), ''],
     ['messages/s published', String(result.options.rate), ''],
+    ['publishes failed', String(result.publishFailures), 'reasons in the JSON'],
     ['deliveries', `${result.delivered} / ${result.expectedDeliveries}`, 'every subscriber every message'],
     ['dropped (subscriber behind)', String(result.droppedForSlowness), 'Message.droppedBefore'],
     ['subscribers with every message', String(result.subscribersWithEveryMessage), ''],
@@ -402,7 +387,7 @@ function printTable(result: {
     [
       'bench process CPU (% of a core)',
       result.benchProcessCpuPercentOfOneCore.toFixed(0),
-      'subscribers + publisher',
+      'the subscribers (the publisher has a process of its own)',
     ],
     [
       'load average before / after',

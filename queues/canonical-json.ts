@@ -6,11 +6,44 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 
+/**
+ * The value with its keys in sorted order, copying only the objects and arrays whose order changes:
+ * most payloads arrive already sorted, or nearly, and every copy is garbage a moment later.
+ */
 function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
   if (value === null || typeof value !== 'object') return value;
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort())
-    sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-  return sorted;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      const sorted = sortKeys(item);
+      if (sorted !== item) {
+        copy ??= value.slice();
+        copy[index] = sorted;
+      }
+    }
+    return copy ?? value;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  // Keys already in sorted order enumerate (and so serialize) exactly as the sorted copy would.
+  let ordered = true;
+  for (let index = 1; index < keys.length && ordered; index++) {
+    ordered = (keys[index - 1] as string) < (keys[index] as string);
+  }
+  let copy: Record<string, unknown> | null = null;
+  if (!ordered) {
+    copy = {};
+    for (const key of keys.sort()) copy[key] = sortKeys(record[key]);
+    return copy;
+  }
+  for (const key of keys) {
+    const item = record[key];
+    const sorted = sortKeys(item);
+    if (sorted !== item) {
+      copy ??= { ...record };
+      copy[key] = sorted;
+    }
+  }
+  return copy ?? record;
 }

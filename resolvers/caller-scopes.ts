@@ -1,11 +1,12 @@
-import type { Caller } from '../queues/api-keys.js';
 import { compileScopes, type ScopeSet, TOPIC_ACTIONS } from '../queues/scopes.js';
 import type { Context } from '../schema/builder.js';
 
 const ADMIN = compileScopes(['admin']);
 const NOTHING = compileScopes([]);
-/** Keyed by the caller, which use-auth.ts creates per request: parsed once, never shared between callers. */
-const compiled = new WeakMap<Caller, ScopeSet>();
+/** Callers are new objects per request, but keys are few: parse each distinct scope list once. */
+const compiled = new Map<string, ScopeSet>();
+/** More distinct scope lists than this and the cache starts over, so a flood of keys cannot grow it. */
+const MAX_COMPILED = 1000;
 
 /**
  * Whether anyone was authenticated for this request: use-auth.ts set `ctx.auth`, or the yoga app was
@@ -14,14 +15,18 @@ const compiled = new WeakMap<Caller, ScopeSet>();
  */
 export const isAuthenticated = (ctx: Context): boolean => ctx.auth !== undefined || ctx.authDisabled;
 
-/** The caller's scopes, parsed once per request. Without a caller: admin only when auth is disabled. */
+/** The caller's scopes, parsed once per distinct list. Without a caller: admin only when auth is disabled. */
 export function scopesOf(ctx: Context): ScopeSet {
   const { auth } = ctx;
   if (!auth) return ctx.authDisabled ? ADMIN : NOTHING;
-  let scopes = compiled.get(auth);
+  if (auth.admin) return ADMIN;
+  // Scopes never hold a newline (queues/scopes.ts), so the joined list identifies it.
+  const id = auth.scopes.join('\n');
+  let scopes = compiled.get(id);
   if (!scopes) {
+    if (compiled.size >= MAX_COMPILED) compiled.clear();
     scopes = compileScopes(auth.scopes);
-    compiled.set(auth, scopes);
+    compiled.set(id, scopes);
   }
   return scopes;
 }

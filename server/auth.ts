@@ -64,9 +64,24 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return bare === '::1' || bare === '0:0:0:0:0:0:0:1';
 }
 
+/** Hosts already judged: every request of a protected-mode gateway asks about the same few. */
+const loopbackHosts = new Map<string, boolean>();
+/** Host headers come from clients: past this many distinct ones the memo starts over. */
+const MAX_REMEMBERED_HOSTS = 256;
+
 /** A Host header naming this machine: localhost (or a name under it), 127.x or [::1], any port. */
 export function isLoopbackHost(host: string | null): boolean {
   if (!host) return false;
+  let answer = loopbackHosts.get(host);
+  if (answer === undefined) {
+    if (loopbackHosts.size >= MAX_REMEMBERED_HOSTS) loopbackHosts.clear();
+    answer = judgeHost(host);
+    loopbackHosts.set(host, answer);
+  }
+  return answer;
+}
+
+function judgeHost(host: string): boolean {
   const name = host
     .trim()
     .toLowerCase()

@@ -9,6 +9,7 @@ import {
   getDirectiveValues,
   getOperationAST,
   Kind,
+  type SelectionNode,
   type SelectionSetNode,
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -43,23 +44,29 @@ interface RootField {
 
 type Variables = Record<string, unknown>;
 
-/** The root fields an operation will run: fragments followed, @skip/@include honoured. */
+/**
+ * The root fields an operation will run: fragments followed, @skip/@include honoured. Without
+ * `variables`, every field it could run, whatever its directives say.
+ */
 function rootFields(
   document: DocumentNode,
   selectionSet: SelectionSetNode,
-  variables: Variables,
+  variables: Variables | null,
 ): RootField[] {
   const fragments = new Map(
     document.definitions.flatMap((definition) =>
       definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [],
     ),
   );
+  const skipped = (selection: SelectionNode) =>
+    variables !== null &&
+    (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true ||
+      getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false);
   const fields: RootField[] = [];
   const visited = new Set<string>();
   const walk = (set: SelectionSetNode) => {
     for (const selection of set.selections) {
-      if (getDirectiveValues(GraphQLSkipDirective, selection, variables)?.if === true) continue;
-      if (getDirectiveValues(GraphQLIncludeDirective, selection, variables)?.if === false) continue;
+      if (skipped(selection)) continue;
       if (selection.kind === Kind.FIELD) {
         fields.push({ node: selection, responseKey: selection.alias?.value ?? selection.name.value });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -100,11 +107,37 @@ function argumentsOf(mutation: GraphQLObjectType, node: FieldNode, variables: Va
  * execution (UNAUTHENTICATED, limits) are not, because nothing was attempted.
  */
 export function useAuditLog(options: AuditPluginOptions): Plugin {
+  /**
+   * Per parsed document (yoga's parse cache hands out the same object for the same text) and
+   * operation: whether any field it might run is audited. Publishes and acks, thousands a second,
+   * then cost one lookup.
+   */
+  const mayAudit = new WeakMap<DocumentNode, Map<string | null, boolean>>();
+  const couldAudit = (
+    document: DocumentNode,
+    operationName: string | null,
+    selectionSet: SelectionSetNode,
+  ) => {
+    let byOperation = mayAudit.get(document);
+    if (!byOperation) {
+      byOperation = new Map();
+      mayAudit.set(document, byOperation);
+    }
+    let answer = byOperation.get(operationName);
+    if (answer === undefined) {
+      answer = rootFields(document, selectionSet, null).some(
+        (field) => !UNAUDITED_MUTATIONS.has(field.node.name.value),
+      );
+      byOperation.set(operationName, answer);
+    }
+    return answer;
+  };
   return {
     onExecute({ args }) {
       const operation = getOperationAST(args.document, args.operationName);
       const mutation = args.schema.getMutationType();
       if (operation?.operation !== 'mutation' || !mutation) return;
+      if (!couldAudit(args.document, args.operationName ?? null, operation.selectionSet)) return;
       const variables = (args.variableValues ?? {}) as Variables;
       const audited = rootFields(args.document, operation.selectionSet, variables).filter(
         (field) => !UNAUDITED_MUTATIONS.has(field.node.name.value),

@@ -70,7 +70,8 @@ interface Answer {
 const COMPARED_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'allow', 'accept'];
 
 async function send(target: Served, one: Case): Promise<Answer> {
-  const body = typeof one.body === 'string' ? one.body : Readable.from(one.body.map((chunk) => Buffer.from(chunk)));
+  const body =
+    typeof one.body === 'string' ? one.body : Readable.from(one.body.map((chunk) => Buffer.from(chunk)));
   const response = await request(target.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json', ...one.headers },
@@ -98,13 +99,16 @@ async function expectParity(fast: Served, slow: Served, one: Case): Promise<Answ
   const viaFast = await send(fast, one);
   const viaYoga = await send(slow, one);
   expect(viaFast, one.name).toEqual(viaYoga);
-  expect(fast.yogaRequests() - before, `${one.name}: served by ${one.path}`).toBe(one.path === 'yoga' ? 1 : 0);
+  expect(fast.yogaRequests() - before, `${one.name}: served by ${one.path}`).toBe(
+    one.path === 'yoga' ? 1 : 0,
+  );
   return viaFast;
 }
 
 const json = (value: unknown) => JSON.stringify(value);
 const CREATE_TOPIC = 'mutation { createTopic(input: { name: "parity", kind: FANOUT }) { name kind } }';
-const PUBLISH = 'mutation P($input: PublishInput!) { publish(input: $input) { messageId duplicate routedTo } }';
+const PUBLISH =
+  'mutation P($input: PublishInput!) { publish(input: $input) { messageId duplicate routedTo } }';
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -158,7 +162,11 @@ describe('the JSON POST path answers what yoga answers', () => {
         body: json({ query: 'query A { health { ok } } query B { health { version } }', operationName: 'B' }),
         path: 'fast',
       },
-      { name: 'unknown operation name', body: json({ query: '{ health { ok } }', operationName: 'X' }), path: 'fast' },
+      {
+        name: 'unknown operation name',
+        body: json({ query: '{ health { ok } }', operationName: 'X' }),
+        path: 'fast',
+      },
       {
         name: 'null parameters',
         body: json({ query: '{ health { ok } }', variables: null, operationName: null, extensions: null }),
@@ -166,11 +174,23 @@ describe('the JSON POST path answers what yoga answers', () => {
       },
       {
         name: 'too deep',
-        body: json({ query: `{ topics { queues { topic { queues { topic { queues { topic { queues { topic { queues { topic { name } } } } } } } } } } }` }),
+        body: json({
+          query: `{ topics { queues { topic { queues { topic { queues { topic { queues { topic { queues { topic { name } } } } } } } } } } }`,
+        }),
         path: 'fast',
       },
-      { name: 'no accept header', body: json({ query: '{ health { ok } }' }), headers: { accept: '' }, path: 'fast' },
-      { name: 'accept */*', body: json({ query: '{ health { ok } }' }), headers: { accept: '*/*' }, path: 'fast' },
+      {
+        name: 'no accept header',
+        body: json({ query: '{ health { ok } }' }),
+        headers: { accept: '' },
+        path: 'fast',
+      },
+      {
+        name: 'accept */*',
+        body: json({ query: '{ health { ok } }' }),
+        headers: { accept: '*/*' },
+        path: 'fast',
+      },
       {
         name: 'accept both JSON types',
         body: json({ query: '{ nope }' }),
@@ -178,7 +198,11 @@ describe('the JSON POST path answers what yoga answers', () => {
         path: 'fast',
       },
       { name: 'chunked body', body: ['{"query":"{ health', ' { ok } }"}'], path: 'fast' },
-      { name: 'chunked body over the limit', body: [json({ query: `{ health { ok } } #${'x'.repeat(MAX_REQUEST_BYTES)}` })], path: 'fast' },
+      {
+        name: 'chunked body over the limit',
+        body: [json({ query: `{ health { ok } } #${'x'.repeat(MAX_REQUEST_BYTES)}` })],
+        path: 'fast',
+      },
     ];
     for (const one of cases) await expectParity(fast, slow, one);
   });
@@ -191,7 +215,11 @@ describe('the JSON POST path answers what yoga answers', () => {
       { name: 'unexpected parameter', body: json({ query: '{ health { ok } }', extra: 1 }), path: 'yoga' },
       { name: 'query not a string', body: json({ query: 7 }), path: 'yoga' },
       { name: 'no query', body: json({ variables: {} }), path: 'yoga' },
-      { name: 'variables not an object', body: json({ query: '{ health { ok } }', variables: [1] }), path: 'yoga' },
+      {
+        name: 'variables not an object',
+        body: json({ query: '{ health { ok } }', variables: [1] }),
+        path: 'yoga',
+      },
       { name: 'empty body', body: '', path: 'yoga' },
       { name: 'empty chunked body', body: [''], path: 'yoga' },
       {
@@ -248,12 +276,12 @@ describe('the JSON POST path answers what yoga answers', () => {
       body: json({ query: '{ auditLog(first: 50) { operation outcome } }' }),
       path: 'fast',
     });
-    const entries = (JSON.parse(answer.body) as { data: { auditLog: { operation: string; outcome: string }[] } })
-      .data.auditLog;
-    expect(entries.filter((entry) => entry.operation === 'createTopic').map((entry) => entry.outcome)).toEqual([
-      'CONFLICT',
-      'OK',
-    ]);
+    const entries = (
+      JSON.parse(answer.body) as { data: { auditLog: { operation: string; outcome: string }[] } }
+    ).data.auditLog;
+    expect(
+      entries.filter((entry) => entry.operation === 'createTopic').map((entry) => entry.outcome),
+    ).toEqual(['CONFLICT', 'OK']);
   });
 });
 
@@ -274,7 +302,8 @@ describe('authentication and rate limits on the JSON POST path', () => {
     const secrets = await Promise.all(
       [fast, slow].map(async (target) => {
         const answer = await send(target, { name: 'key', body: create, headers: admin, path: 'fast' });
-        return (JSON.parse(answer.body) as { data: { createApiKey: { secret: string } } }).data.createApiKey.secret;
+        return (JSON.parse(answer.body) as { data: { createApiKey: { secret: string } } }).data.createApiKey
+          .secret;
       }),
     );
     // The two secrets differ; the cases below send each gateway its own.
@@ -308,7 +337,10 @@ describe('authentication and rate limits on the JSON POST path', () => {
   });
 
   it('applies scopes and charges the rate limit once per request', async () => {
-    const forbidden = await parityWithKey({ name: 'scope', body: json({ query: CREATE_TOPIC }), path: 'fast' }, true);
+    const forbidden = await parityWithKey(
+      { name: 'scope', body: json({ query: CREATE_TOPIC }), path: 'fast' },
+      true,
+    );
     expect(forbidden.body).toContain('FORBIDDEN');
     const statuses: number[] = [];
     for (let attempt = 0; attempt < 4; attempt++) {

@@ -1,0 +1,40 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../queues/canonical-json.js';
+
+/** The definition: a full sorted copy at every depth, serialized. */
+function reference(value: unknown): string {
+  const sort = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(sort);
+    if (node === null || typeof node !== 'object') return node;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(node).sort()) sorted[key] = sort((node as Record<string, unknown>)[key]);
+    return sorted;
+  };
+  return JSON.stringify(sort(value));
+}
+
+describe('canonicalJson', () => {
+  it('serializes as a fully sorted copy would, for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('gives the same bytes whatever order the keys came in, integer-like keys included', () => {
+    const a = { b: [{ z: 1, a: { d: 2, c: 3 } }], a: null, 10: 'x', 2: 'y' };
+    const b = { 2: 'y', a: null, b: [{ a: { c: 3, d: 2 }, z: 1 }], 10: 'x' };
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+    expect(canonicalJson(a)).toBe('{"2":"y","10":"x","a":null,"b":[{"a":{"c":3,"d":2},"z":1}]}');
+  });
+
+  it('leaves the input as it was', () => {
+    const input = { b: { d: 1, c: 2 }, a: [3, { f: 4, e: 5 }] };
+    const before = JSON.stringify(input);
+    canonicalJson(input);
+    expect(JSON.stringify(input)).toBe(before);
+  });
+});

@@ -22,7 +22,7 @@ export async function runProfile(bench: Bench, scenario: Scenario): Promise<numb
     ...bench,
     // Full-size runs, so the gateway's start is a small part of the profile.
     sizes: { ...FULL_SIZES, warmUp: false, rounds: RUNS },
-    gatewayFlags: ['--cpu-prof', '--cpu-prof-dir', dir],
+    gatewayFlags: [...bench.gatewayFlags, '--cpu-prof', '--cpu-prof-dir', dir],
   };
   const open = await scenario.open(profiled);
   try {

@@ -25,6 +25,7 @@ import {
 } from './report.js';
 import type { Scenario, Side } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
+import { START_FLAGS } from './start-flags.js';
 
 /** The scenario --profile profiles unless --only names another: end to end, webhook. */
 const PROFILED_SCENARIO = 3;
@@ -91,7 +92,7 @@ async function main(): Promise<number> {
       admin,
       receiver,
       receiverUrl: await receiver.call('url'),
-      gatewayFlags: [],
+      gatewayFlags: [...START_FLAGS],
     };
     if (options.profile) {
       const id = options.only ? Math.min(...options.only) : PROFILED_SCENARIO;

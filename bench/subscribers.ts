@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startRedisServer } from '../server/redis-process.js';
 import { type Child, startChild } from './rpc.js';
+import { START_FLAGS } from './start-flags.js';
 import type { SubscribersPublisherApi } from './subscribers-publisher.js';
 
 interface Options {
@@ -90,7 +91,12 @@ async function startGateway(
   const { profileDir, share } = options;
   const script = options.floor ? './subscribers-floor.ts' : './subscribers-gateway.ts';
   const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
-    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...START_FLAGS,
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ],
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       REDIS_URL: redisUrl,

@@ -192,6 +192,8 @@ export function createJsonPostPath(options: JsonPostOptions): JsonPostPath {
     const mediaType = answerType(headers.accept);
     if (mediaType === null) return false;
     serve(req, res, mediaType).catch((error: unknown) => {
+      // A client that hung up mid-body is not an error of ours, and there is no one left to answer.
+      if (req.destroyed && !req.complete) return res.destroy();
       yoga.logger.error(error);
       if (res.headersSent) return res.destroy();
       send(

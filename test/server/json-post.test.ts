@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Plugin } from 'graphql-yoga';
 import { request } from 'undici';
@@ -5,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { createGateway, type Gateway } from '../../server/gateway.js';
 import { answerType } from '../../server/json-post.js';
-import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
+import { startTestRedis, type TestRedis, uniquePrefix, waitFor } from '../helpers/redis.js';
 
 /**
  * The JSON POST path (server/json-post.ts) must answer exactly what yoga answers. Every case here is
@@ -106,6 +107,7 @@ async function expectParity(fast: Served, slow: Served, one: Case): Promise<Answ
 }
 
 const json = (value: unknown) => JSON.stringify(value);
+const HEALTH = json({ query: '{ health { ok } }' });
 const CREATE_TOPIC = 'mutation { createTopic(input: { name: "parity", kind: FANOUT }) { name kind } }';
 const PUBLISH =
   'mutation P($input: PublishInput!) { publish(input: $input) { messageId duplicate routedTo } }';
@@ -181,13 +183,13 @@ describe('the JSON POST path answers what yoga answers', () => {
       },
       {
         name: 'no accept header',
-        body: json({ query: '{ health { ok } }' }),
+        body: HEALTH,
         headers: { accept: '' },
         path: 'fast',
       },
       {
         name: 'accept */*',
-        body: json({ query: '{ health { ok } }' }),
+        body: HEALTH,
         headers: { accept: '*/*' },
         path: 'fast',
       },
@@ -234,19 +236,19 @@ describe('the JSON POST path answers what yoga answers', () => {
       },
       {
         name: 'a browser origin',
-        body: json({ query: '{ health { ok } }' }),
+        body: HEALTH,
         headers: { origin: 'http://localhost:3000' },
         path: 'yoga',
       },
       {
         name: 'accept text/html',
-        body: json({ query: '{ health { ok } }' }),
+        body: HEALTH,
         headers: { accept: 'text/html' },
         path: 'yoga',
       },
       {
         name: 'another charset',
-        body: json({ query: '{ health { ok } }' }),
+        body: HEALTH,
         headers: { 'content-type': 'application/json; charset=latin1' },
         path: 'yoga',
       },
@@ -268,6 +270,21 @@ describe('the JSON POST path answers what yoga answers', () => {
     expect(fast.yogaRequests() - before).toBe(1);
     controller.abort();
     await response.body.text().catch(() => undefined);
+  });
+
+  it('forgets a request whose client hangs up half way through the body', async () => {
+    const { port } = new URL(fast.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      'POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n' +
+        'accept: application/json\r\ncontent-length: 100\r\n\r\n{"query":"{ hea',
+    );
+    await waitFor(() => fast.gateway.inFlight === 1, { message: 'the request never arrived' });
+    socket.destroy();
+    await waitFor(() => fast.gateway.inFlight === 0, { message: 'the abandoned request stayed in flight' });
+    const after = await send(fast, { name: 'after', body: HEALTH, path: 'fast' });
+    expect(after.status).toBe(200);
   });
 
   it('audits admin mutations it serves', async () => {
@@ -323,7 +340,7 @@ describe('authentication and rate limits on the JSON POST path', () => {
   }
 
   it('refuses a missing, malformed or unknown key the same way', async () => {
-    const query = json({ query: '{ health { ok } }' });
+    const query = HEALTH;
     const missing = await parityWithKey({ name: 'no key', body: query, path: 'fast' }, false);
     expect(missing.status).toBe(401);
     expect(missing.headers['www-authenticate']).toBe('Bearer');
@@ -344,10 +361,7 @@ describe('authentication and rate limits on the JSON POST path', () => {
     expect(forbidden.body).toContain('FORBIDDEN');
     const statuses: number[] = [];
     for (let attempt = 0; attempt < 4; attempt++) {
-      const answer = await parityWithKey(
-        { name: `limit ${attempt}`, body: json({ query: '{ health { ok } }' }), path: 'fast' },
-        true,
-      );
+      const answer = await parityWithKey({ name: `limit ${attempt}`, body: HEALTH, path: 'fast' }, true);
       statuses.push(answer.status);
       if (answer.status === 429) expect(answer.headers['retry-after']).toBe('1');
     }
@@ -359,7 +373,7 @@ describe('authentication and rate limits on the JSON POST path', () => {
     const [open, closed] = await Promise.all([serve(true), serve(false)]);
     const one: Case = {
       name: 'rebinding',
-      body: json({ query: '{ health { ok } }' }),
+      body: HEALTH,
       headers: { host: 'evil.example:4000' },
       path: 'fast',
     };

@@ -128,8 +128,11 @@ export function connectionParamsSecret(params: unknown): Pick<Presented, 'secret
 
 /** What a request presents over HTTP; `remoteAddress` comes from the node request (server context). */
 export function presentedByRequest(request: Request, remoteAddress: string | undefined): Presented {
+  // Named fields, not a spread: spreading bearerSecret's two answer shapes costs microseconds a request.
+  const { secret, malformed } = bearerSecret(request.headers.get('authorization'));
   return {
-    ...bearerSecret(request.headers.get('authorization')),
+    secret,
+    malformed,
     remoteAddress,
     host: request.headers.get('host'),
     origin: request.headers.get('origin'),

@@ -116,7 +116,8 @@ class CapturedResponse {
 const capture = { Response: CapturedResponse } as unknown as FetchAPI;
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
-  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+  headers['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
   res.end(body);
 }
 

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { type CircuitOptions, createCircuitBreaker } from './circuit-breaker.js';
 import { defineCommands } from './commands/index.js';
 import { createConsumers } from './consumer.js';
 import { createConsumerPush } from './consumer-push.js';
@@ -50,6 +51,8 @@ export interface EngineOptions extends SecurityOptions {
   maxBatchSize?: number;
   /** Live streams: per-subscriber buffer bounds, stats window (see live.ts). @default see LiveOptions */
   live?: LiveOptions;
+  /** When a failing webhook endpoint's circuit opens, and for how long (see circuit-breaker.ts). */
+  circuit?: CircuitOptions;
 }
 
 /**
@@ -131,12 +134,14 @@ export async function createEngine(options: EngineOptions) {
     channels: keys.live,
     onError,
   });
+  const circuit = createCircuitBreaker({ commands: defineCommands(client), keys, client }, options.circuit);
   const webhooks = createWebhookWorkers({
     connection: workerConnection,
     keys,
     events,
     dispatcher: security.agent,
     onError,
+    circuit,
     ...failures,
   });
 
@@ -217,6 +222,8 @@ export async function createEngine(options: EngineOptions) {
       return (await registry.table()).queues(topic);
     },
     queue: (topic: string, name: string) => registry.getQueue(topic, name),
+    /** A webhook queue's circuit breaker: CLOSED, OPEN until a time, or HALF_OPEN while it probes. */
+    circuit: (topic: string, name: string) => circuit.state(topic, name),
     // Both wait for this instance's workers to follow, so the next publish meets the new settings.
     async createQueue(input: CreateQueueInput) {
       const queue = await registry.createQueue(input);
@@ -235,6 +242,7 @@ export async function createEngine(options: EngineOptions) {
       // Deleting a queue drops its messages, as in AMQP; BullMQ removes every key of it.
       await bullQueue(queue).obliterate({ force: true });
       await deadLetters.dropQueue(topic, name);
+      await circuit.drop(topic, name);
       await handles.drop(topic, name);
     },
     pauseQueue: (topic: string, name: string) => setPaused(topic, name, true),

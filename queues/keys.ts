@@ -16,6 +16,8 @@ export interface Keys {
   bullPrefix(topic: string): string;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
+  /** Hash: a webhook queue's circuit breaker (queues/circuit-breaker.ts); absent while closed and clean. */
+  circuit(topic: string, queue: string): string;
   /** String: idempotency key -> message id (or a pending claim) for the dedup window. */
   idempotency(topic: string, key: string): string;
   /** Hash: API key id -> ApiKey JSON (with the secret's hash, never the secret). */
@@ -85,6 +87,7 @@ export function createKeys(prefix = 'sy'): Keys {
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
     idempotency: (topic, key) => `${topicTag(topic)}:~idem:${key}`,
+    circuit: (topic, queue) => `${topicTag(topic)}:~circuit:${queue}`,
     apiKeys: `${registry}:apikeys`,
     apiKeyHashes: `${registry}:apikeys:byhash`,
     apiKeyLastUsed: `${registry}:apikeys:lastused`,

@@ -2,6 +2,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import { reasonOf, recordAttempt } from './attempt-history.js';
+import type { CircuitBreaker, CircuitTarget } from './circuit-breaker.js';
 import { createRedactor, type Redact } from './dead-letter-redaction.js';
 import { deliveryFailure, FinalDeliveryFailure } from './delivery-failure.js';
 import type { EventBus } from './events.js';
@@ -31,7 +32,15 @@ export interface WebhookWorkersOptions {
   redact?: Redact;
   /** Told of every job that failed for good, so the dead-letter index has it at once. @default none */
   onDeadLetter?: (topic: string, queue: string, jobId: string) => void;
+  /** Holds deliveries back from an endpoint that keeps failing (queues/circuit-breaker.ts). @default none */
+  circuit?: CircuitBreaker;
 }
+
+/**
+ * A rate limit no job count can stay under: the circuit breaker sets BullMQ's limiter key to it to
+ * stop fetching. BullMQ honours its limiter key only for workers that have a limiter.
+ */
+const NO_LIMIT = { max: Number.MAX_SAFE_INTEGER, duration: 1_000 };
 
 interface Running {
   worker: Worker<MessageRecord>;
@@ -43,6 +52,12 @@ const queueId = (queue: Pick<QueueRecord, 'topic' | 'name'>) => `${queue.topic}/
 /** What a running worker cannot change on the fly: BullMQ fixes its stalled-job policy at construction. */
 const needsRestart = (before: QueueRecord, after: QueueRecord) =>
   before.deliveryMode !== after.deliveryMode || before.retry.maxAttempts !== after.retry.maxAttempts;
+
+function limiterKeyOf(worker: Worker): string {
+  const key = worker.keys.limiter;
+  if (!key) throw new Error(`BullMQ named no limiter key for queue ${worker.name}`);
+  return key;
+}
 
 export const isExpired = (message: MessageRecord, now = Date.now()) =>
   message.expiresAt !== null && Date.parse(message.expiresAt) <= now;
@@ -57,9 +72,21 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
   let closing: Promise<void> | null = null;
   const redact = options.redact ?? createRedactor();
 
-  async function deliver(job: Job<MessageRecord>, queue: QueueRecord): Promise<void> {
+  async function deliver(
+    job: Job<MessageRecord>,
+    queue: QueueRecord,
+    circuitTarget: CircuitTarget,
+  ): Promise<void> {
+    const { circuit } = options;
+    const gate = circuit
+      ? await circuit.gate(circuitTarget, queue.ackTimeoutMs)
+      : ({ kind: 'deliver' } as const);
+    // Back to the queue without spending an attempt; the limiter key holds every worker back meanwhile.
+    if (gate.kind === 'wait') throw Worker.RateLimitError();
+    const probe = gate.kind === 'probe';
     const message = job.data;
-    const attempt = job.attemptsStarted || job.attemptsMade + 1;
+    // Not attemptsStarted: a delivery the circuit sent back to the queue started, but was no attempt.
+    const attempt = job.attemptsMade + job.stalledCounter + 1;
     const startedAt = Date.now();
     if (isExpired(message, startedAt)) {
       const failure = new FinalDeliveryFailure('EXPIRED', `message expired at ${message.expiresAt}`);
@@ -87,6 +114,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       dispatcher: options.dispatcher,
     });
     if (outcome.ok) {
+      await circuit?.succeeded(circuitTarget, probe);
       options.events.emit({
         kind: 'DELIVERED',
         at: new Date().toISOString(),
@@ -109,17 +137,32 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       error,
       durationMs: outcome.durationMs,
     });
+    const tripped = await circuit?.failed(circuitTarget, outcome.reason);
+    if (tripped?.opened) {
+      options.events.emit({
+        kind: 'FAILED',
+        at: new Date().toISOString(),
+        topic: message.topic,
+        queue: queue.name,
+        messageId: message.id,
+        attempt,
+        reason: 'CIRCUIT_OPEN',
+        error:
+          `${probe ? 'The probe failed' : `${tripped.failures} deliveries failed in a row`}: deliveries to ` +
+          `this endpoint are held back until ${new Date(tripped.until).toISOString()}, then probed`,
+      });
+    }
     throw deliveryFailure(outcome.reason, error, outcome.retryable, outcome.retryAfterMs);
   }
 
   function start(queue: QueueRecord): Running {
     const id = queueId(queue);
     const current = () => running.get(id)?.record ?? queue;
-    const worker = new Worker<MessageRecord>(
-      queue.name,
-      (job) => deliver(job, current()),
-      deliveryWorkerOptions(queue, options.connection, options.keys, current),
-    );
+    const worker = new Worker<MessageRecord>(queue.name, (job) => deliver(job, current(), target), {
+      ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
+      limiter: NO_LIMIT,
+    });
+    const target: CircuitTarget = { topic: queue.topic, name: queue.name, limiterKey: limiterKeyOf(worker) };
     worker.on('error', (error) => options.onError?.(error));
     worker.on('failed', (job, error) => {
       if (!job) return;

@@ -9,6 +9,7 @@ import './delivery.js';
 import './dead-letter.js';
 import './delivery-events.js';
 import './stats.js';
+import './circuit.js';
 import './health.js';
 import './api-key.js';
 import './audit-log.js';

@@ -201,6 +201,23 @@ export interface Config {
    * @default ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', '*secret*', '*token*']
    */
   redactHeaders: string[];
+  /**
+   * Endpoint failures in a row (TIMEOUT, DEPENDENCY, PROCESSING) that open a webhook queue's circuit
+   * (`SWITCHYARD_CIRCUIT_FAILURES`); 0 turns circuit breaking off.
+   * @default 10
+   */
+  circuitFailures: number;
+  /**
+   * How long an open circuit holds deliveries back before one probe, in ms (`SWITCHYARD_CIRCUIT_COOLDOWN_MS`).
+   * @default 30000 (30 seconds)
+   */
+  circuitCooldownMs: number;
+  /**
+   * The longest cool-down, reached by doubling after each failed probe, in ms
+   * (`SWITCHYARD_CIRCUIT_MAX_COOLDOWN_MS`).
+   * @default 600000 (10 minutes)
+   */
+  circuitMaxCooldownMs: number;
 }
 
 /** The environment holds invalid settings; the message has one line per bad variable. */
@@ -251,6 +268,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deadLetterRetentionMs: read('SWITCHYARD_DEAD_LETTER_RETENTION_MS', 14 * DAY, integer(0)),
     deadLetterArchiveDir: read('SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR', null, nonBlank('a directory path')),
     redactHeaders: read('SWITCHYARD_REDACT_HEADERS', [...DEFAULT_REDACTED_HEADERS], headerGlobs),
+    circuitFailures: read('SWITCHYARD_CIRCUIT_FAILURES', 10, integer(0, 1_000_000)),
+    circuitCooldownMs: read('SWITCHYARD_CIRCUIT_COOLDOWN_MS', 30 * SECOND, integer(100, DAY)),
+    circuitMaxCooldownMs: read('SWITCHYARD_CIRCUIT_MAX_COOLDOWN_MS', 10 * MINUTE, integer(100, 7 * DAY)),
   } satisfies Config;
   read.throwIfInvalid();
   return config;

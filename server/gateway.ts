@@ -110,6 +110,11 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     onError: throttledErrorLog(logger),
     live: deps.live,
     ...engineSecurityOptions(config),
+    circuit: {
+      failures: config.circuitFailures,
+      cooldownMs: config.circuitCooldownMs,
+      maxCooldownMs: config.circuitMaxCooldownMs,
+    },
     deadLetters: {
       retentionMs: config.deadLetterRetentionMs,
       archiveDir: config.deadLetterArchiveDir,

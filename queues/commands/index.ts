@@ -12,6 +12,9 @@ const COMMANDS = [
   'dead-letter-page-1',
   'dead-letter-release-1',
   'dead-letter-discard-2',
+  'circuit-failure-2',
+  'circuit-success-2',
+  'circuit-gate-2',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 

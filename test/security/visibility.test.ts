@@ -27,6 +27,23 @@ describe('refusals', () => {
     );
   });
 
+  it("should show a queue's circuit breaker to keys with the stats scope only", async () => {
+    const app = await startScopedApp(harness);
+    const query = '{ topics { queues { name circuit { state consecutiveFailures openUntil } } } }';
+    const viewer = await app.keyWith(['stats']);
+    const answer = await app.ask(query, {}, viewer);
+    expect(answer.errors).toBeUndefined();
+    const circuits = JSON.stringify(answer.data).match(/"circuit":\{[^}]*\}/g) ?? [];
+    expect(circuits.length).toBeGreaterThan(0);
+    for (const circuit of circuits) {
+      expect(circuit).toBe('"circuit":{"state":"CLOSED","consecutiveFailures":0,"openUntil":null}');
+    }
+    const publisher = await app.keyWith(['publish:#']);
+    expect(refusal(await app.ask(query, {}, publisher)).message).toMatch(
+      /Queue\.circuit needs the scope stats/,
+    );
+  });
+
   it('should answer a malformed id with BAD_USER_INPUT, before and after the scope check alike', async () => {
     const app = await startScopedApp(harness);
     const key = await app.keyWith(['stats']);

@@ -1,0 +1,5 @@
+import type { QueueRecord } from '../queues/types.js';
+import type { Context } from '../schema/builder.js';
+
+export const queueCircuit = (queue: Pick<QueueRecord, 'topic' | 'name'>, ctx: Context) =>
+  ctx.engine.circuit(queue.topic, queue.name);

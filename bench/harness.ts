@@ -27,7 +27,11 @@ export interface GatewayHandle {
 }
 
 /** A fresh gateway on the bench Redis with keys of its own; configured as a deployment would be. */
-export async function startGateway(bench: Bench, keyPrefix: string): Promise<GatewayHandle> {
+export async function startGateway(
+  bench: Bench,
+  keyPrefix: string,
+  env: Record<string, string> = {},
+): Promise<GatewayHandle> {
   const child = await startChild<GatewayApi>('./gateway-process.ts', {
     nodeFlags: bench.gatewayFlags,
     env: {
@@ -40,6 +44,7 @@ export async function startGateway(bench: Bench, keyPrefix: string): Promise<Gat
       // The receiver is on loopback by design: the bench never leaves the machine.
       SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS: 'true',
       NODE_ENV: 'production',
+      ...env,
     },
   });
   return { child, url: await child.call('url') };
@@ -105,9 +110,10 @@ export async function startSides(
   bench: Bench,
   scenarioId: number,
   withRawWorkers: boolean,
+  gatewayEnv: Record<string, string> = {},
 ): Promise<SidesProcesses> {
   const started = await Promise.allSettled([
-    startGateway(bench, `bench${scenarioId}`),
+    startGateway(bench, `bench${scenarioId}`, gatewayEnv),
     startLoadgen(),
     startLoadgen(),
     withRawWorkers ? startRawWorkers() : Promise.resolve(null),

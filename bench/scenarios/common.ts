@@ -1,11 +1,42 @@
 /** Set-up and tear-down shared by the scenarios, so each scenario file reads as its measurement. */
 import type { TopologyArgs } from '../gateway-process.js';
 import { type Bench, type GatewayHandle, type SidesProcesses, waitForDeliveries } from '../harness.js';
+import type { RawPolicy } from '../load/bull-load.js';
 import type { LoopResult } from '../load/loops.js';
 import { assertNoErrors } from '../scenario.js';
 
 /** 256 requests (or adds) in flight, as the issue asks for the single-message paths. */
 export const IN_FLIGHT = 256;
+
+/** How much one closed-loop run sends: at most `count` messages, for at most `timeoutMs`. */
+export interface ClosedRun {
+  count: number;
+  timeoutMs: number;
+}
+
+/** The Switchyard side of a closed-loop run: `publish` into `topic`, {@link IN_FLIGHT} requests in flight. */
+export const publishClosed = (sides: SidesProcesses, topic: string, run: ClosedRun): Promise<LoopResult> =>
+  sides.switchyardLoad.call('publishClosed', {
+    url: sides.gateway.url,
+    topic,
+    concurrency: IN_FLIGHT,
+    ...run,
+  });
+
+/** The raw side: `Queue.add` of each message to every one of `queues`, {@link IN_FLIGHT} in flight. */
+export const addClosed = (
+  bench: Bench,
+  sides: SidesProcesses,
+  queues: string[],
+  run: ClosedRun & { policy?: RawPolicy },
+): Promise<LoopResult> =>
+  sides.rawLoad.call('addClosed', {
+    redisUrl: bench.redisUrl,
+    prefix: sides.rawPrefix,
+    queues,
+    concurrency: IN_FLIGHT,
+    ...run,
+  });
 
 /** Creates a Switchyard topology for one run and deletes it (messages and all) afterwards. */
 export async function withTopology<T>(

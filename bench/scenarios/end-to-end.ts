@@ -4,8 +4,9 @@ import { cpuMeter } from '../proc-stats.js';
 import type { Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
 import {
+  addClosed,
   cpuPerThousand,
-  IN_FLIGHT,
+  publishClosed,
   sendAndDeliver,
   startRawWorkers,
   withRawQueues,
@@ -65,13 +66,7 @@ export const endToEnd: Scenario = {
           } as const;
           return withTopology(sides.gateway, topology, () =>
             measure(sides.gateway.child.pid, sides.switchyardLoad.pid, () =>
-              sides.switchyardLoad.call('publishClosed', {
-                url: sides.gateway.url,
-                topic: tag,
-                count,
-                concurrency: IN_FLIGHT,
-                timeoutMs,
-              }),
+              publishClosed(sides, tag, { count, timeoutMs }),
             ),
           );
         }
@@ -80,14 +75,7 @@ export const endToEnd: Scenario = {
         return withRawQueues(bench, sides, [tag], async () => {
           await startRawWorkers(bench, sides, [tag], CONCURRENCY);
           return measure(workers.pid, sides.rawLoad.pid, () =>
-            sides.rawLoad.call('addClosed', {
-              redisUrl: bench.redisUrl,
-              prefix: sides.rawPrefix,
-              queues: [tag],
-              count,
-              concurrency: IN_FLIGHT,
-              timeoutMs,
-            }),
+            addClosed(bench, sides, [tag], { count, timeoutMs }),
           );
         });
       },

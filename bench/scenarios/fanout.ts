@@ -2,7 +2,14 @@ import { resetReceiver, startSides } from '../harness.js';
 import type { LoopResult } from '../load/loops.js';
 import type { Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { IN_FLIGHT, sendAndDeliver, startRawWorkers, withRawQueues, withTopology } from './common.js';
+import {
+  addClosed,
+  publishClosed,
+  sendAndDeliver,
+  startRawWorkers,
+  withRawQueues,
+  withTopology,
+} from './common.js';
 
 const QUEUES = 10;
 /** Per queue, so 100 deliveries in flight in all, as in scenario 3. */
@@ -53,30 +60,13 @@ export const fanout: Scenario = {
             })),
           } as const;
           return withTopology(sides.gateway, topology, () =>
-            measure(() =>
-              sides.switchyardLoad.call('publishClosed', {
-                url: sides.gateway.url,
-                topic: tag,
-                count,
-                concurrency: IN_FLIGHT,
-                timeoutMs,
-              }),
-            ),
+            measure(() => publishClosed(sides, tag, { count, timeoutMs })),
           );
         }
         const queues = names.map((name) => `${tag}-${name}`);
         return withRawQueues(bench, sides, queues, async () => {
           await startRawWorkers(bench, sides, queues, CONCURRENCY);
-          return measure(() =>
-            sides.rawLoad.call('addClosed', {
-              redisUrl: bench.redisUrl,
-              prefix: sides.rawPrefix,
-              queues,
-              count,
-              concurrency: IN_FLIGHT,
-              timeoutMs,
-            }),
-          );
+          return measure(() => addClosed(bench, sides, queues, { count, timeoutMs }));
         });
       },
     };

@@ -1,7 +1,7 @@
 import { startSides } from '../harness.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { IN_FLIGHT, withConsumerQueue, withRawQueues } from './common.js';
+import { addClosed, publishClosed, withConsumerQueue, withRawQueues } from './common.js';
 
 export const ingestSingle: Scenario = {
   id: 1,
@@ -25,26 +25,13 @@ export const ingestSingle: Scenario = {
       async run(side, { tag }) {
         if (side === 'switchyard') {
           return withConsumerQueue(sides.gateway, tag, async () => {
-            const result = await sides.switchyardLoad.call('publishClosed', {
-              url: sides.gateway.url,
-              topic: tag,
-              count,
-              concurrency: IN_FLIGHT,
-              timeoutMs,
-            });
+            const result = await publishClosed(sides, tag, { count, timeoutMs });
             assertNoErrors('publish', result);
             return { rate: perSecond(result.done, result.elapsedMs) };
           });
         }
         return withRawQueues(bench, sides, [tag], async () => {
-          const result = await sides.rawLoad.call('addClosed', {
-            redisUrl: bench.redisUrl,
-            prefix: sides.rawPrefix,
-            queues: [tag],
-            count,
-            concurrency: IN_FLIGHT,
-            timeoutMs,
-          });
+          const result = await addClosed(bench, sides, [tag], { count, timeoutMs });
           assertNoErrors('Queue.add', result);
           return { rate: perSecond(result.done, result.elapsedMs) };
         });

@@ -3,7 +3,14 @@ import type { RawPolicy } from '../load/bull-load.js';
 import type { LoopResult } from '../load/loops.js';
 import type { Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { IN_FLIGHT, sendAndDeliver, startRawWorkers, withRawQueues, withTopology } from './common.js';
+import {
+  addClosed,
+  publishClosed,
+  sendAndDeliver,
+  startRawWorkers,
+  withRawQueues,
+  withTopology,
+} from './common.js';
 
 const CONCURRENCY = 100;
 /** The same policy on both sides: three attempts, a fixed 100 ms between them, no jitter. */
@@ -60,30 +67,12 @@ export const retry: Scenario = {
             ],
           } as const;
           return withTopology(sides.gateway, topology, () =>
-            measure(() =>
-              sides.switchyardLoad.call('publishClosed', {
-                url: sides.gateway.url,
-                topic: tag,
-                count,
-                concurrency: IN_FLIGHT,
-                timeoutMs,
-              }),
-            ),
+            measure(() => publishClosed(sides, tag, { count, timeoutMs })),
           );
         }
         return withRawQueues(bench, sides, [tag], async () => {
           await startRawWorkers(bench, sides, [tag], CONCURRENCY);
-          return measure(() =>
-            sides.rawLoad.call('addClosed', {
-              redisUrl: bench.redisUrl,
-              prefix: sides.rawPrefix,
-              queues: [tag],
-              count,
-              concurrency: IN_FLIGHT,
-              timeoutMs,
-              policy: RAW_POLICY,
-            }),
-          );
+          return measure(() => addClosed(bench, sides, [tag], { count, timeoutMs, policy: RAW_POLICY }));
         });
       },
     };

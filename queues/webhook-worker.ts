@@ -2,7 +2,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import { reasonOf, recordAttempt } from './attempt-history.js';
-import type { CircuitBreaker, CircuitTarget } from './circuit-breaker.js';
+import type { CircuitBreaker, CircuitTarget, GateVerdict } from './circuit-breaker.js';
 import { createRedactor, type Redact } from './dead-letter-redaction.js';
 import { deliveryFailure, FinalDeliveryFailure } from './delivery-failure.js';
 import type { EventBus } from './events.js';
@@ -72,15 +72,24 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
   let closing: Promise<void> | null = null;
   const redact = options.redact ?? createRedactor();
 
+  /** Reports a breaker error and answers `fallback`: the delivery's own outcome matters more. */
+  const breakerError =
+    <T>(fallback: T) =>
+    (error: unknown): T => {
+      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      return fallback;
+    };
+
   async function deliver(
     job: Job<MessageRecord>,
     queue: QueueRecord,
     circuitTarget: CircuitTarget,
   ): Promise<void> {
     const { circuit } = options;
-    const gate = circuit
-      ? await circuit.gate(circuitTarget, queue.ackTimeoutMs)
-      : ({ kind: 'deliver' } as const);
+    // The breaker fails open: a Redis hiccup while asking it must not stop a delivery.
+    const gate: GateVerdict = circuit
+      ? await circuit.gate(circuitTarget, queue.ackTimeoutMs).catch(breakerError({ kind: 'deliver' }))
+      : { kind: 'deliver' };
     // Back to the queue without spending an attempt; the limiter key holds every worker back meanwhile.
     if (gate.kind === 'wait') throw Worker.RateLimitError();
     const probe = gate.kind === 'probe';
@@ -114,7 +123,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       dispatcher: options.dispatcher,
     });
     if (outcome.ok) {
-      await circuit?.succeeded(circuitTarget, probe);
+      await circuit?.succeeded(circuitTarget, probe).catch(breakerError(undefined));
       options.events.emit({
         kind: 'DELIVERED',
         at: new Date().toISOString(),
@@ -137,7 +146,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       error,
       durationMs: outcome.durationMs,
     });
-    const tripped = await circuit?.failed(circuitTarget, outcome.reason);
+    const tripped = await circuit?.failed(circuitTarget, outcome.reason).catch(breakerError(undefined));
     if (tripped?.opened) {
       options.events.emit({
         kind: 'FAILED',

@@ -140,11 +140,21 @@ export function useInputErrorCodes(): Plugin {
       () =>
       ({ result }) =>
         markBadInput(result),
-    onValidate:
-      () =>
-      ({ valid, result }) => {
+    onValidate({ validateFn, setValidationFn }) {
+      // Some of graphql-js's rules throw instead of reporting: SingleFieldSubscriptionsRule evaluates
+      // @skip(if: flse) and throws "Argument "if" has invalid value". That is a refusal like any other.
+      setValidationFn((...args) => {
+        try {
+          return validateFn(...args);
+        } catch (error) {
+          if (error instanceof Error && error.name === 'GraphQLError') return [error as GraphQLError];
+          throw error;
+        }
+      });
+      return ({ valid, result }) => {
         if (!valid) for (const error of result) markBadInput(error);
-      },
+      };
+    },
     onExecute: () => ({
       onExecuteDone: ({ result }) => {
         // No `data` at all means the request failed before execution began: a variable did not coerce.

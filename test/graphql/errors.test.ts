@@ -53,6 +53,13 @@ describe('refusals by GraphQL itself', () => {
       /Field "colour" is not defined by type "CreateTopicInput"/,
     ],
     [
+      // graphql-js's single-field-subscription rule throws on this instead of reporting it (found by the fuzz test).
+      'a subscription skipped with a bad literal',
+      'subscription { stats @skip(if: flse) { windowMs } }',
+      {},
+      'Argument "if" has invalid value flse.',
+    ],
+    [
       'a date that is not ISO-8601',
       'query ($f: DeadLetterFilter) { deadLetters(filter: $f) { totalCount } }',
       { f: { from: 'yesterday' } },

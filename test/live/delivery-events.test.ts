@@ -112,6 +112,30 @@ describe('Subscription.deliveryEvents', () => {
     expect(eventsOf(stream).every((event) => event.queue === 'hook')).toBe(true);
   });
 
+  it('should report FAILED with CIRCUIT_OPEN when a failure opens the queue circuit', async () => {
+    const { gateway, url } = await pool.start(redis.url, {
+      SWITCHYARD_CIRCUIT_FAILURES: '1',
+      SWITCHYARD_CIRCUIT_COOLDOWN_MS: '500',
+    });
+    const receiver = await webhookTopic(gateway);
+    const stream = await watch(pool.client(url), { topic: 'orders', queue: 'hook' }, () =>
+      gateway.engine.publish({ topic: 'orders', payload: 'warm-up' }),
+    );
+    receiver.respond = (_index, request) =>
+      request.body.includes('down') ? { status: 503 } : { status: 204 };
+
+    const { messageId } = await gateway.engine.publish({ topic: 'orders', payload: 'down' });
+
+    await waitFor(() => eventsOf(stream).some((event) => event.reason === 'CIRCUIT_OPEN'));
+    const opened = eventsOf(stream).find((event) => event.reason === 'CIRCUIT_OPEN');
+    expect(opened).toMatchObject({ kind: 'FAILED', queue: 'hook', messageId, attempt: 1 });
+    expect(opened?.error).toMatch(/held back until .*, then probed/);
+    // The message's own failure is reported as usual.
+    expect(eventsOf(stream)).toContainEqual(
+      expect.objectContaining({ kind: 'RETRYING', messageId, attempt: 1, reason: 'PROCESSING' }),
+    );
+  });
+
   it('should report consumer acks as DELIVERED and a rejecting nack as DEAD_LETTERED', async () => {
     const { gateway, url } = await pool.start(redis.url);
     await gateway.engine.createTopic({ name: 'jobs', kind: 'FANOUT' });

@@ -1,4 +1,6 @@
 /** Set-up and tear-down shared by the scenarios, so each scenario file reads as its measurement. */
+
+import type { CreateQueueInput } from '../../queues/registry.js';
 import type { TopologyArgs } from '../gateway-process.js';
 import { type Bench, type GatewayHandle, type SidesProcesses, waitForDeliveries } from '../harness.js';
 import type { RawPolicy } from '../load/bull-load.js';
@@ -61,6 +63,28 @@ export function withConsumerQueue<T>(
   return withTopology(
     gateway,
     { topic, kind: 'FANOUT', queues: [{ name: 'q', target: 'CONSUMER' }] },
+    measure,
+  );
+}
+
+/**
+ * The topology of the scenarios that deliver to the bench receiver: one FANOUT topic with one WEBHOOK
+ * queue, `hook`, with `concurrency` deliveries at a time (and a retry policy when given).
+ */
+export function withWebhookQueue<T>(
+  bench: Bench,
+  gateway: GatewayHandle,
+  topic: string,
+  queue: Pick<CreateQueueInput, 'concurrency' | 'retry'>,
+  measure: () => Promise<T>,
+): Promise<T> {
+  return withTopology(
+    gateway,
+    {
+      topic,
+      kind: 'FANOUT',
+      queues: [{ name: 'hook', target: 'WEBHOOK', url: bench.receiverUrl, ...queue }],
+    },
     measure,
   );
 }

@@ -10,7 +10,7 @@ import {
   sendAndDeliver,
   startRawWorkers,
   withRawQueues,
-  withTopology,
+  withWebhookQueue,
 } from './common.js';
 
 /** Deliveries in flight, on both sides. */
@@ -59,12 +59,7 @@ export const endToEnd: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [{ name: 'hook', target: 'WEBHOOK', url: bench.receiverUrl, concurrency: CONCURRENCY }],
-          } as const;
-          return withTopology(sides.gateway, topology, () =>
+          return withWebhookQueue(bench, sides.gateway, tag, { concurrency: CONCURRENCY }, () =>
             measure(sides.gateway.child.pid, sides.switchyardLoad.pid, () =>
               publishClosed(sides, tag, { count, timeoutMs }),
             ),

@@ -2,7 +2,7 @@ import { resetReceiver, startSides, waitForDeliveries } from '../harness.js';
 import type { OpenLoopResult } from '../load/loops.js';
 import { assertComplete, type Figure, type Scenario } from '../scenario.js';
 import { percentile } from '../stats.js';
-import { startRawWorkers, withRawQueues, withTopology } from './common.js';
+import { startRawWorkers, withRawQueues, withWebhookQueue } from './common.js';
 
 /** Offered loads, messages per second. */
 const RATES = [500, 2_000] as const;
@@ -76,12 +76,7 @@ export const latency: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [{ name: 'hook', target: 'WEBHOOK', url: bench.receiverUrl, concurrency: CONCURRENCY }],
-          } as const;
-          return withTopology(sides.gateway, topology, () =>
+          return withWebhookQueue(bench, sides.gateway, tag, { concurrency: CONCURRENCY }, () =>
             measure((ratePerSecond, durationMs, warm) =>
               sides.switchyardLoad.call('publishOpen', {
                 url: sides.gateway.url,

@@ -9,7 +9,7 @@ import {
   sendAndDeliver,
   startRawWorkers,
   withRawQueues,
-  withTopology,
+  withWebhookQueue,
 } from './common.js';
 
 const CONCURRENCY = 100;
@@ -17,6 +17,13 @@ const CONCURRENCY = 100;
 const ATTEMPTS = 3;
 const DELAY_MS = 100;
 const RAW_POLICY: RawPolicy = { attempts: ATTEMPTS, backoff: { type: 'fixed', delay: DELAY_MS } };
+const POLICY = {
+  maxAttempts: ATTEMPTS,
+  backoff: 'FIXED',
+  delayMs: DELAY_MS,
+  maxDelayMs: DELAY_MS,
+  jitter: false,
+} as const;
 
 export const retry: Scenario = {
   id: 7,
@@ -47,27 +54,12 @@ export const retry: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const topology = {
-            topic: tag,
-            kind: 'FANOUT',
-            queues: [
-              {
-                name: 'hook',
-                target: 'WEBHOOK',
-                url: bench.receiverUrl,
-                concurrency: CONCURRENCY,
-                retry: {
-                  maxAttempts: ATTEMPTS,
-                  backoff: 'FIXED',
-                  delayMs: DELAY_MS,
-                  maxDelayMs: DELAY_MS,
-                  jitter: false,
-                },
-              },
-            ],
-          } as const;
-          return withTopology(sides.gateway, topology, () =>
-            measure(() => publishClosed(sides, tag, { count, timeoutMs })),
+          return withWebhookQueue(
+            bench,
+            sides.gateway,
+            tag,
+            { concurrency: CONCURRENCY, retry: POLICY },
+            () => measure(() => publishClosed(sides, tag, { count, timeoutMs })),
           );
         }
         return withRawQueues(bench, sides, [tag], async () => {

@@ -169,7 +169,8 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     const current = () => running.get(id)?.record ?? queue;
     const worker = new Worker<MessageRecord>(queue.name, (job) => deliver(job, current(), target), {
       ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
-      limiter: NO_LIMIT,
+      // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one.
+      ...(options.circuit?.enabled ? { limiter: NO_LIMIT } : {}),
     });
     const target: CircuitTarget = { topic: queue.topic, name: queue.name, limiterKey: limiterKeyOf(worker) };
     worker.on('error', (error) => options.onError?.(error));

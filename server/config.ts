@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { CIRCUIT_DEFAULTS } from '../queues/circuit-breaker.js';
 import { DEFAULT_REDACTED_HEADERS } from '../queues/dead-letter-redaction.js';
 
 const SECOND = 1000;
@@ -268,9 +269,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deadLetterRetentionMs: read('SWITCHYARD_DEAD_LETTER_RETENTION_MS', 14 * DAY, integer(0)),
     deadLetterArchiveDir: read('SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR', null, nonBlank('a directory path')),
     redactHeaders: read('SWITCHYARD_REDACT_HEADERS', [...DEFAULT_REDACTED_HEADERS], headerGlobs),
-    circuitFailures: read('SWITCHYARD_CIRCUIT_FAILURES', 10, integer(0, 1_000_000)),
-    circuitCooldownMs: read('SWITCHYARD_CIRCUIT_COOLDOWN_MS', 30 * SECOND, integer(100, DAY)),
-    circuitMaxCooldownMs: read('SWITCHYARD_CIRCUIT_MAX_COOLDOWN_MS', 10 * MINUTE, integer(100, 7 * DAY)),
+    circuitFailures: read('SWITCHYARD_CIRCUIT_FAILURES', CIRCUIT_DEFAULTS.failures, integer(0, 1_000_000)),
+    circuitCooldownMs: read('SWITCHYARD_CIRCUIT_COOLDOWN_MS', CIRCUIT_DEFAULTS.cooldownMs, integer(100, DAY)),
+    circuitMaxCooldownMs: read(
+      'SWITCHYARD_CIRCUIT_MAX_COOLDOWN_MS',
+      CIRCUIT_DEFAULTS.maxCooldownMs,
+      integer(100, 7 * DAY),
+    ),
   } satisfies Config;
   read.throwIfInvalid();
   return config;

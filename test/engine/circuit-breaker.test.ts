@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CircuitOptions } from '../../queues/circuit-breaker.js';
 import type { Engine } from '../../queues/engine.js';
 import type { DeliveryEvent } from '../../queues/events.js';
+import { createKeys } from '../../queues/keys.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { FAST_RETRY, useEngineHarness } from './harness.js';
 
@@ -144,6 +145,30 @@ describe('circuit breaker', () => {
     expect(seen).toBeLessThanOrEqual(2 + 2 * 4);
     await sleep(COOLDOWN_MS / 2);
     expect(receiver.requests.length).toBe(seen);
+  });
+
+  it('fails open: a breaker that cannot be asked lets the delivery go out and reports why', async () => {
+    const keyPrefix = uniquePrefix();
+    const errors: Error[] = [];
+    const engine = await harness.engine({
+      keyPrefix,
+      circuit: { failures: 3, cooldownMs: COOLDOWN_MS },
+      onError: (error) => void errors.push(error),
+    });
+    const receiver = await harness.receiver();
+    await engine.createTopic({ name: QUEUE.topic, kind: 'FANOUT' });
+    await engine.createQueue({ ...QUEUE, target: 'WEBHOOK', url: receiver.url, retry: FAST_RETRY });
+    // A string where the breaker keeps its hash: every script of it now fails with WRONGTYPE.
+    const client = harness.redis.client();
+    await client.set(createKeys(keyPrefix).circuit(QUEUE.topic, QUEUE.name), 'not a hash');
+    client.disconnect();
+
+    await publish(engine, 1);
+    await waitFor(async () => (await engine.queueStats(QUEUE)).completed === 1, {
+      message: 'the delivery did not go out past the broken breaker',
+    });
+    expect(receiver.requests).toHaveLength(1);
+    expect(errors.map((error) => error.message)).toContainEqual(expect.stringMatching(/WRONGTYPE/));
   });
 
   it('is off with failures: 0', async () => {

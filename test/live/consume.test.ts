@@ -1,3 +1,4 @@
+import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import type { CreateQueueInput } from '../../queues/registry.js';
 import type { Gateway } from '../../server/gateway.js';
@@ -52,6 +53,30 @@ async function publish(gateway: Gateway, count: number, from = 0) {
 
 const depth = (gateway: Gateway) => gateway.engine.queueStats({ topic: 'jobs', name: 'work' });
 
+/** Acks every delivery each stream gets, on its own client, as a worker would, until `count` are acked. */
+async function ackEverything(
+  clients: Client[],
+  streams: Collected<GraphQLBody<Pushed>>[],
+  count: number,
+  timeoutMs: number,
+): Promise<void> {
+  const acked = new Set<string>();
+  await waitFor(
+    async () => {
+      for (const [index, stream] of streams.entries()) {
+        for (const delivery of deliveries(stream)) {
+          if (acked.has(delivery.id)) continue;
+          acked.add(delivery.id);
+          const client = clients[index];
+          if (client) await execute(client, ACK, { id: delivery.id });
+        }
+      }
+      return acked.size === count;
+    },
+    { timeoutMs, message: 'not every message was consumed' },
+  );
+}
+
 describe('Subscription.consume', () => {
   it('should push at most prefetch unacked deliveries, and one more after each ack', async () => {
     const { gateway, url } = await consumerQueue();
@@ -100,22 +125,7 @@ describe('Subscription.consume', () => {
     await waitFor(() => gateway.engine.consumeSize.subscribers === 3);
     await publish(gateway, 30);
 
-    // Each subscriber acks what it gets, as a worker would.
-    const acked = new Set<string>();
-    await waitFor(
-      async () => {
-        for (const [index, stream] of streams.entries()) {
-          for (const delivery of deliveries(stream)) {
-            if (acked.has(delivery.id)) continue;
-            acked.add(delivery.id);
-            const client = clients[index];
-            if (client) await execute(client, ACK, { id: delivery.id });
-          }
-        }
-        return acked.size === 30;
-      },
-      { timeoutMs: 10_000, message: 'not every message was consumed' },
-    );
+    await ackEverything(clients, streams, 30, 10_000);
 
     const all = streams.flatMap(payloadsOf);
     expect(all.length).toBe(30);
@@ -137,21 +147,7 @@ describe('Subscription.consume', () => {
 
     // Published while both pumps wait on an empty queue: BullMQ's marker wakes them.
     await publish(gateway, 20);
-    const acked = new Set<string>();
-    await waitFor(
-      async () => {
-        for (const [index, stream] of streams.entries()) {
-          for (const delivery of deliveries(stream)) {
-            if (acked.has(delivery.id)) continue;
-            acked.add(delivery.id);
-            const client = clients[index];
-            if (client) await execute(client, ACK, { id: delivery.id });
-          }
-        }
-        return acked.size === 20;
-      },
-      { timeoutMs: 15_000, message: 'not every message was consumed' },
-    );
+    await ackEverything(clients, streams, 20, 15_000);
 
     const all = streams.flatMap(payloadsOf);
     expect(new Set(all).size).toBe(20);

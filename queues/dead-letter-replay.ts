@@ -12,7 +12,7 @@ import { conflict, notFound } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Keys } from './keys.js';
 import type { PayloadSchemas } from './payload-schema.js';
-import { buildMessage, JOB_NAME, toBullPriority } from './publisher.js';
+import { BACKOFF_STRATEGY, buildMessage, JOB_NAME, toBullPriority } from './publisher.js';
 import type { QueueHandles } from './queue-handles.js';
 import type { Registry } from './registry.js';
 import type { FailureReason, MessageRecord, QueueRecord } from './types.js';
@@ -71,7 +71,7 @@ const jobOptions = (queue: QueueRecord, message: MessageRecord): JobsOptions => 
   jobId: message.id,
   priority: toBullPriority(message.priority),
   attempts: queue.retry.maxAttempts,
-  backoff: { type: 'switchyard' },
+  backoff: { type: BACKOFF_STRATEGY },
   removeOnComplete: true,
   removeOnFail: false,
 });

@@ -1,12 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createIORedisClient, Job, type JobsOptions } from 'bullmq';
+import { createIORedisClient } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { addSerialized } from './bull-add.js';
 import { canonicalJson } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
 import { LIMITS } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
 import { createGroupCommit } from './group-commit.js';
 import type { Keys } from './keys.js';
+import { messageJson } from './message-json.js';
 import type { PayloadSchemas } from './payload-schema.js';
 import type { QueueHandles } from './queue-handles.js';
 import type { Registry, RoutingTable } from './registry.js';
@@ -63,6 +65,9 @@ export interface PublisherOptions {
 /** The job name every message carries in BullMQ (what bull-board shows). */
 export const JOB_NAME = 'message';
 
+/** The backoff type on every job: the workers' own strategy (queues/worker-options.ts) reads the queue's policy. */
+export const BACKOFF_STRATEGY = 'switchyard';
+
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
 export const DEFAULT_MAX_BATCH_SIZE = 1000;
 
@@ -74,8 +79,11 @@ export const toBullPriority = (priority: number) => 10 - priority;
 
 interface Prepared {
   message: MessageRecord;
+  /** The message as its jobs store it. */
+  json: string;
   queues: QueueRecord[];
   delayMs: number;
+  timestamp: number;
 }
 
 /**
@@ -88,7 +96,7 @@ export function createPublisher(options: PublisherOptions) {
   function prepare(table: RoutingTable, input: PublishInput, now: number): Prepared {
     const topic = table.topic(input.topic);
     if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
-    const message = buildMessage(topic, input, now, schemas);
+    const { message, canonicalPayload } = checkAndBuild(topic, input, now, schemas);
     const queues = table.route(topic.name, message.routingKey, message.headers);
     const exactlyOnce = queues.find((queue) => queue.deliveryMode === 'EXACTLY_ONCE');
     if (exactlyOnce && message.idempotencyKey === null) {
@@ -96,28 +104,29 @@ export function createPublisher(options: PublisherOptions) {
         field: 'idempotencyKey',
       });
     }
-    return { message, queues, delayMs: input.delayMs ?? 0 };
+    return {
+      message,
+      json: messageJson(message, canonicalPayload),
+      queues,
+      delayMs: input.delayMs ?? 0,
+      timestamp: now,
+    };
   }
 
-  function enqueue(transaction: ChainableCommander, { message, queues, delayMs }: Prepared): void {
+  function enqueue(transaction: ChainableCommander, prepared: Prepared): void {
+    const { message, queues } = prepared;
     for (const queue of queues) {
-      const opts: JobsOptions = {
+      addSerialized(handles.get(queue.topic, queue.name), transaction, {
         jobId: message.id,
-        priority: toBullPriority(message.priority),
+        name: JOB_NAME,
+        data: prepared.json,
+        timestamp: prepared.timestamp,
         attempts: queue.retry.maxAttempts,
-        backoff: { type: 'switchyard' },
-        removeOnComplete: true,
-        removeOnFail: false,
-      };
-      if (delayMs > 0) opts.delay = delayMs;
-      const job = new Job(handles.get(queue.topic, queue.name), JOB_NAME, message, opts, message.id);
-      // The add is queued synchronously on the transaction; its own promise settles with EXEC and is
-      // read from EXEC's answer, so it is deliberately not awaited here.
-      job.addJob(transaction as unknown as Parameters<Job['addJob']>[0]).catch(() => {});
+        priority: toBullPriority(message.priority),
+        delayMs: prepared.delayMs,
+        backoffType: BACKOFF_STRATEGY,
+      });
     }
-    const stats = keys.topicStats(message.topic);
-    transaction.hincrby(stats, 'published', 1);
-    if (queues.length === 0) transaction.hincrby(stats, 'unrouted', 1);
     options.live?.append(transaction, message);
     if (message.idempotencyKey !== null) {
       transaction.set(
@@ -126,6 +135,25 @@ export function createPublisher(options: PublisherOptions) {
         'PX',
         options.dedupWindowMs,
       );
+    }
+  }
+
+  /** One HINCRBY per topic and counter for a whole batch, not one per message. */
+  function countPublished(transaction: ChainableCommander, fresh: Prepared[]): void {
+    const counts = new Map<string, { published: number; unrouted: number }>();
+    for (const { message, queues } of fresh) {
+      let count = counts.get(message.topic);
+      if (!count) {
+        count = { published: 0, unrouted: 0 };
+        counts.set(message.topic, count);
+      }
+      count.published++;
+      if (queues.length === 0) count.unrouted++;
+    }
+    for (const [topic, { published, unrouted }] of counts) {
+      const stats = keys.topicStats(topic);
+      transaction.hincrby(stats, 'published', published);
+      if (unrouted > 0) transaction.hincrby(stats, 'unrouted', unrouted);
     }
   }
 
@@ -222,6 +250,7 @@ export function createPublisher(options: PublisherOptions) {
         await scriptsLoaded(fresh);
         await commits.commit((transaction) => {
           for (const item of fresh) enqueue(transaction, item);
+          countPublished(transaction, fresh);
         });
       } catch (error) {
         await release(fresh);
@@ -265,6 +294,16 @@ export function buildMessage(
   now: number,
   schemas: PayloadSchemas,
 ): MessageRecord {
+  return checkAndBuild(topic, input, now, schemas).message;
+}
+
+/** {@link buildMessage}, plus the canonical JSON of the payload it hashed. */
+function checkAndBuild(
+  topic: TopicRecord,
+  input: PublishInput,
+  now: number,
+  schemas: PayloadSchemas,
+): { message: MessageRecord; canonicalPayload: string } {
   if (input.payload === undefined) throw badInput('payload is required', { field: 'payload' });
   const routingKey = input.routingKey ?? null;
   if (routingKey !== null && routingKey.length > LIMITS.routingKeyLength) {
@@ -297,7 +336,7 @@ export function buildMessage(
     );
   }
   schemas.assertValid(topic, input.payload);
-  return {
+  const message: MessageRecord = {
     id: randomUUID(),
     topic: topic.name,
     routingKey,
@@ -312,4 +351,5 @@ export function buildMessage(
     sha256: createHash('sha256').update(canonical).digest('hex'),
     sizeBytes,
   };
+  return { message, canonicalPayload: canonical };
 }

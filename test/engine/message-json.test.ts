@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../queues/canonical-json.js';
+import { messageJson } from '../../queues/message-json.js';
+import type { MessageRecord } from '../../queues/types.js';
+
+const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
+
+const messages: fc.Arbitrary<MessageRecord> = fc.record({
+  id: fc.uuid(),
+  topic: fc.string(),
+  routingKey: nullable(fc.string()),
+  headers: fc.dictionary(fc.string(), fc.string()),
+  payload: fc.jsonValue(),
+  priority: fc.integer({ min: 0, max: 9 }),
+  correlationId: nullable(fc.string()),
+  replyTo: nullable(fc.string()),
+  idempotencyKey: nullable(fc.string()),
+  publishedAt: fc.constant('2026-12-05T15:00:00.000Z'),
+  expiresAt: nullable(fc.constant('2026-12-05T16:00:00.000Z')),
+  sha256: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }),
+  sizeBytes: fc.nat(),
+});
+
+describe('messageJson', () => {
+  it('stores what JSON.stringify would, with the payload in its canonical form', () => {
+    fc.assert(
+      fc.property(messages, (message) => {
+        const canonical = canonicalJson(message.payload);
+        const stored = messageJson(message, canonical);
+        expect(stored).toBe(JSON.stringify({ ...message, payload: JSON.parse(canonical) }));
+        expect(JSON.parse(stored)).toEqual(JSON.parse(JSON.stringify(message)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('lets a worker that parses the job hand out exactly the hashed bytes again', () => {
+    const payload = { z: [1, { b: 2, a: 1 }], a: 'é', 10: null };
+    const canonical = canonicalJson(payload);
+    const sha256 = createHash('sha256').update(canonical).digest('hex');
+    const message: MessageRecord = {
+      id: 'm-1',
+      topic: 'orders',
+      routingKey: null,
+      headers: {},
+      payload,
+      priority: 0,
+      correlationId: null,
+      replyTo: null,
+      idempotencyKey: null,
+      publishedAt: '2026-12-05T15:00:00.000Z',
+      expiresAt: null,
+      sha256,
+      sizeBytes: Buffer.byteLength(canonical),
+    };
+    const parsed = JSON.parse(messageJson(message, canonical)) as MessageRecord;
+    const again = JSON.stringify(parsed.payload);
+    expect(again).toBe(canonical);
+    expect(createHash('sha256').update(again).digest('hex')).toBe(sha256);
+  });
+});

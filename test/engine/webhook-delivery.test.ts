@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../queues/engine.js';
@@ -53,6 +54,18 @@ describe('signed delivery', () => {
     const otherSecret = `whsec_${Buffer.alloc(24, 1).toString('base64')}`;
     expect(() => new Webhook(otherSecret).verify(request.body, signatureHeaders(request))).toThrow();
     await waitFor(async () => (await engine.queueStats(queue)).completed === 1);
+  });
+
+  it('should deliver the payload as the canonical bytes its sha256 was computed over', async () => {
+    const { engine, receiver } = await webhookTopic();
+    const payload = { z: { y: 1, b: [{ d: 4, c: 3 }] }, a: 'é' };
+    const { message } = await engine.publish({ topic: 'orders', payload });
+    const request = await eventually(() => receiver.requests[0]);
+
+    const canonical = '{"a":"é","z":{"b":[{"c":3,"d":4}],"y":1}}';
+    expect(request.body).toContain(`"payload":${canonical},`);
+    expect(createHash('sha256').update(canonical).digest('hex')).toBe(message?.sha256);
+    expect((JSON.parse(request.body) as MessageRecord).payload).toEqual(payload);
   });
 });
 

@@ -1,6 +1,7 @@
 /** The shared pieces of a bench run: Redis, the receiver, and the processes each scenario starts. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import type { FloorApi } from './floor-process.js';
 import type { GatewayApi } from './gateway-process.js';
 import type { LoadgenApi } from './loadgen-process.js';
 import type { Sizes } from './options.js';
@@ -46,6 +47,20 @@ export async function startGateway(
       NODE_ENV: 'production',
       ...env,
     },
+  });
+  return { child, url: await child.call('url') };
+}
+
+export interface FloorHandle {
+  child: Child<FloorApi>;
+  /** Where the load generator sends its publish requests. */
+  url: string;
+}
+
+/** The bare HTTP + Queue.add server of scenarios 1 and 2 (bench/floor-process.ts), with its own prefix. */
+export async function startFloor(bench: Bench, prefix: string): Promise<FloorHandle> {
+  const child = await startChild<FloorApi>('./floor-process.ts', {
+    env: { REDIS_URL: bench.redisUrl, FLOOR_PREFIX: prefix },
   });
   return { child, url: await child.call('url') };
 }

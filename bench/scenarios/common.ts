@@ -2,13 +2,33 @@
 
 import type { CreateQueueInput } from '../../queues/registry.js';
 import type { TopologyArgs } from '../gateway-process.js';
-import { type Bench, type GatewayHandle, type SidesProcesses, waitForDeliveries } from '../harness.js';
+import {
+  type Bench,
+  type FloorHandle,
+  type GatewayHandle,
+  type SidesProcesses,
+  startFloor,
+  startSides,
+  waitForDeliveries,
+} from '../harness.js';
 import type { RawPolicy } from '../load/bull-load.js';
 import type { LoopResult } from '../load/loops.js';
-import { assertNoErrors } from '../scenario.js';
+import { assertNoErrors, type Figure } from '../scenario.js';
 
 /** 256 requests (or adds) in flight, as the issue asks for the single-message paths. */
 export const IN_FLIGHT = 256;
+
+/**
+ * The floor's row in scenarios 1 and 2: in the Switchyard column, what a bare HTTP server doing one
+ * Queue.add (or addBulk) per request reaches with the same load (bench/floor-process.ts); in the raw
+ * column, raw BullMQ's figure again, so the ratio is the highest any HTTP front could score here.
+ */
+export const FLOOR_FIGURE: Figure = {
+  key: 'floorRate',
+  label: 'floor: bare node:http + Queue.add, messages/s',
+  unit: 'msg/s',
+  digits: 0,
+};
 
 /** How much one closed-loop run sends: at most `count` messages, for at most `timeoutMs`. */
 export interface ClosedRun {
@@ -16,10 +36,18 @@ export interface ClosedRun {
   timeoutMs: number;
 }
 
-/** The Switchyard side of a closed-loop run: `publish` into `topic`, {@link IN_FLIGHT} requests in flight. */
-export const publishClosed = (sides: SidesProcesses, topic: string, run: ClosedRun): Promise<LoopResult> =>
+/**
+ * The Switchyard side of a closed-loop run: `publish` into `topic`, {@link IN_FLIGHT} requests in
+ * flight, to the gateway or to another server that takes the same requests (the floor).
+ */
+export const publishClosed = (
+  sides: SidesProcesses,
+  topic: string,
+  run: ClosedRun,
+  url = sides.gateway.url,
+): Promise<LoopResult> =>
   sides.switchyardLoad.call('publishClosed', {
-    url: sides.gateway.url,
+    url,
     topic,
     concurrency: IN_FLIGHT,
     ...run,
@@ -87,6 +115,41 @@ export function withWebhookQueue<T>(
     },
     measure,
   );
+}
+
+/**
+ * Scenarios 1 and 2 with their floor: the processes of both sides plus the bare HTTP + Queue.add
+ * server, whose run is measured on the Switchyard side right after the gateway's.
+ */
+export async function startSidesWithFloor(
+  bench: Bench,
+  scenarioId: number,
+): Promise<{ sides: SidesProcesses; floor: FloorHandle; close(): Promise<void> }> {
+  const sides = await startSides(bench, scenarioId, false);
+  try {
+    const floor = await startFloor(bench, `floor${scenarioId}`);
+    return {
+      sides,
+      floor,
+      close: () => Promise.all([floor.child.stop(), sides.close()]).then(() => undefined),
+    };
+  } catch (error) {
+    await sides.close();
+    throw error;
+  }
+}
+
+/** Runs a measurement against the floor server, then removes its queue with its jobs. */
+export async function withFloorQueue<T>(
+  floor: FloorHandle,
+  queue: string,
+  measure: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await measure();
+  } finally {
+    await floor.child.call('obliterate', queue);
+  }
 }
 
 /** Runs a raw measurement, then obliterates its queues (and stops raw workers if it started any). */

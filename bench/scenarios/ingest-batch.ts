@@ -1,7 +1,12 @@
-import { startSides } from '../harness.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { withConsumerQueue, withRawQueues } from './common.js';
+import {
+  FLOOR_FIGURE,
+  startSidesWithFloor,
+  withConsumerQueue,
+  withFloorQueue,
+  withRawQueues,
+} from './common.js';
 
 export const ingestBatch: Scenario = {
   id: 2,
@@ -15,31 +20,37 @@ export const ingestBatch: Scenario = {
       digits: 0,
       targets: [{ kind: 'ratio-at-least', value: 0.8 }],
     },
+    FLOOR_FIGURE,
   ],
   async open(bench) {
-    const sides = await startSides(bench, 2, false);
+    const { sides, floor, close } = await startSidesWithFloor(bench, 2);
     const {
       ingestBatches: batches,
       batchSize,
       batchesInFlight: concurrency,
       windowMs: timeoutMs,
     } = bench.sizes;
+    const publishBatches = async (url: string, topic: string) => {
+      const result = await sides.switchyardLoad.call('publishBatchClosed', {
+        url,
+        topic,
+        batches,
+        batchSize,
+        concurrency,
+        timeoutMs,
+      });
+      assertNoErrors(`publishBatch to ${url}`, result);
+      return perSecond(result.done * batchSize, result.elapsedMs);
+    };
     return {
-      close: sides.close,
+      close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          return withConsumerQueue(sides.gateway, tag, async () => {
-            const result = await sides.switchyardLoad.call('publishBatchClosed', {
-              url: sides.gateway.url,
-              topic: tag,
-              batches,
-              batchSize,
-              concurrency,
-              timeoutMs,
-            });
-            assertNoErrors('publishBatch', result);
-            return { rate: perSecond(result.done * batchSize, result.elapsedMs) };
-          });
+          const rate = await withConsumerQueue(sides.gateway, tag, () =>
+            publishBatches(sides.gateway.url, tag),
+          );
+          const floorRate = await withFloorQueue(floor, tag, () => publishBatches(floor.url, tag));
+          return { rate, floorRate };
         }
         return withRawQueues(bench, sides, [tag], async () => {
           const result = await sides.rawLoad.call('addBulkClosed', {
@@ -52,7 +63,8 @@ export const ingestBatch: Scenario = {
             timeoutMs,
           });
           assertNoErrors('Queue.addBulk', result);
-          return { rate: perSecond(result.done * batchSize, result.elapsedMs) };
+          const rate = perSecond(result.done * batchSize, result.elapsedMs);
+          return { rate, floorRate: rate };
         });
       },
     };

@@ -1,7 +1,14 @@
-import { startSides } from '../harness.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
-import { addClosed, publishClosed, withConsumerQueue, withRawQueues } from './common.js';
+import {
+  addClosed,
+  FLOOR_FIGURE,
+  publishClosed,
+  startSidesWithFloor,
+  withConsumerQueue,
+  withFloorQueue,
+  withRawQueues,
+} from './common.js';
 
 export const ingestSingle: Scenario = {
   id: 1,
@@ -16,24 +23,30 @@ export const ingestSingle: Scenario = {
       digits: 0,
       targets: [{ kind: 'ratio-at-least', value: 0.4 }],
     },
+    FLOOR_FIGURE,
   ],
   async open(bench) {
-    const sides = await startSides(bench, 1, false);
+    const { sides, floor, close } = await startSidesWithFloor(bench, 1);
     const { ingestMessages: count, windowMs: timeoutMs } = bench.sizes;
+    const run = { count, timeoutMs };
     return {
-      close: sides.close,
+      close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          return withConsumerQueue(sides.gateway, tag, async () => {
-            const result = await publishClosed(sides, tag, { count, timeoutMs });
-            assertNoErrors('publish', result);
-            return { rate: perSecond(result.done, result.elapsedMs) };
-          });
+          const gateway = await withConsumerQueue(sides.gateway, tag, () => publishClosed(sides, tag, run));
+          assertNoErrors('publish', gateway);
+          const bare = await withFloorQueue(floor, tag, () => publishClosed(sides, tag, run, floor.url));
+          assertNoErrors('floor publish', bare);
+          return {
+            rate: perSecond(gateway.done, gateway.elapsedMs),
+            floorRate: perSecond(bare.done, bare.elapsedMs),
+          };
         }
         return withRawQueues(bench, sides, [tag], async () => {
-          const result = await addClosed(bench, sides, [tag], { count, timeoutMs });
+          const result = await addClosed(bench, sides, [tag], run);
           assertNoErrors('Queue.add', result);
-          return { rate: perSecond(result.done, result.elapsedMs) };
+          const rate = perSecond(result.done, result.elapsedMs);
+          return { rate, floorRate: rate };
         });
       },
     };

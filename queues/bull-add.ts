@@ -5,8 +5,13 @@ import type { ChainableCommander } from 'ioredis';
 export interface SerializedAdd {
   jobId: string;
   name: string;
-  /** The job's data as the JSON text BullMQ stores (and its workers parse). */
-  data: string;
+  /**
+   * The job's data: the UTF-8 bytes of the JSON text BullMQ stores (and its workers parse). Bytes,
+   * not a string, because ioredis copies a Buffer argument into the command as it is, where a string
+   * argument is measured and re-encoded three times over; one message going to several queues is
+   * encoded once.
+   */
+  data: Buffer;
   /** Milliseconds since the epoch: the job's `timestamp`. */
   timestamp: number;
   attempts: number;
@@ -41,7 +46,9 @@ export function addSerialized(queue: Queue, transaction: ChainableCommander, add
   const job: JobJson = {
     id: add.jobId,
     name: add.name,
-    data: add.data,
+    // BullMQ hands `data` to ioredis as one of the script's arguments and nothing else, and ioredis
+    // takes Buffers there; JobJson says string because Job.asJSON makes one.
+    data: add.data as unknown as string,
     opts,
     progress: 0,
     attemptsMade: 0,

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { createIORedisClient } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { addSerialized } from './bull-add.js';
@@ -79,8 +79,8 @@ export const toBullPriority = (priority: number) => 10 - priority;
 
 interface Prepared {
   message: MessageRecord;
-  /** The message as its jobs store it. */
-  json: string;
+  /** The message as its jobs store it, encoded once for every queue it goes to. */
+  json: Buffer;
   queues: QueueRecord[];
   delayMs: number;
   timestamp: number;
@@ -106,7 +106,7 @@ export function createPublisher(options: PublisherOptions) {
     }
     return {
       message,
-      json: messageJson(message, canonicalPayload),
+      json: Buffer.from(messageJson(message, canonicalPayload)),
       queues,
       delayMs: input.delayMs ?? 0,
       timestamp: now,
@@ -348,7 +348,7 @@ function checkAndBuild(
     idempotencyKey: input.idempotencyKey ?? null,
     publishedAt: new Date(now).toISOString(),
     expiresAt: ttlMs === null ? null : new Date(now + ttlMs).toISOString(),
-    sha256: createHash('sha256').update(canonical).digest('hex'),
+    sha256: hash('sha256', canonical, 'hex'),
     sizeBytes,
   };
   return { message, canonicalPayload: canonical };

@@ -34,7 +34,7 @@ async function addTheBullmqWay(queue: Queue, add: SerializedAdd): Promise<void> 
     removeOnFail: false,
   };
   if (add.delayMs) opts.delay = add.delayMs;
-  const job = new Job(queue, add.name, JSON.parse(add.data), opts, add.jobId);
+  const job = new Job(queue, add.name, JSON.parse(add.data.toString('utf8')), opts, add.jobId);
   const transaction = createIORedisClient(client).multi();
   const added = job.addJob(transaction as unknown as Parameters<Job['addJob']>[0]);
   await (transaction as unknown as ChainableCommander).exec();
@@ -65,7 +65,8 @@ async function stored(queue: Queue, jobId: string) {
   };
 }
 
-const data = JSON.stringify({ id: 'm', payload: { a: 1, b: [true, null, 'é'] } });
+const text = JSON.stringify({ id: 'm', payload: { a: 1, b: [true, null, 'é'] } });
+const data = Buffer.from(text);
 
 const cases: [string, Omit<SerializedAdd, 'jobId' | 'timestamp'>][] = [
   [
@@ -95,7 +96,7 @@ describe('addSerialized', () => {
     expect(actual.timestamp).toBe(timestamp);
     expect(expected.timestamp).toBeGreaterThanOrEqual(before);
     expect({ ...actual, timestamp: 0 }).toEqual({ ...expected, timestamp: 0 });
-    expect(actual.fields.data).toBe(add.data);
+    expect(actual.fields.data).toBe(text);
     expect(actual.state).toBe(add.delayMs ? 'delayed' : add.priority > 0 ? 'prioritized' : 'waiting');
   });
 
@@ -112,7 +113,7 @@ describe('addSerialized', () => {
       backoffType: 'switchyard',
     });
     const job = await queue.getJob(jobId);
-    expect(job?.data).toEqual(JSON.parse(data));
+    expect(job?.data).toEqual(JSON.parse(text));
     expect(job?.opts).toMatchObject({
       attempts: 4,
       priority: 10,
@@ -135,10 +136,10 @@ describe('addSerialized', () => {
     };
     await addOurWay(queue, add);
     const transaction = createIORedisClient(client).multi() as unknown as ChainableCommander;
-    addSerialized(queue, transaction, { ...add, data: '{"other":true}' });
+    addSerialized(queue, transaction, { ...add, data: Buffer.from('{"other":true}') });
     await transaction.exec();
     // BullMQ keeps the first job under an id: the second add changes nothing.
-    expect((await queue.getJob(add.jobId))?.data).toEqual(JSON.parse(data));
+    expect((await queue.getJob(add.jobId))?.data).toEqual(JSON.parse(text));
     expect(await queue.getJobCountByTypes('prioritized')).toBe(1);
   });
 });

@@ -3,7 +3,16 @@
  * same SHA-256, whatever order a client wrote the keys in.
  */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return canonicalize(value).json;
+}
+
+/**
+ * The value in canonical order (a copy only where the order changes) and its canonical JSON, so a
+ * caller can keep the very value it hashed.
+ */
+export function canonicalize(value: unknown): { value: unknown; json: string } {
+  const sorted = sortKeys(value);
+  return { value: sorted, json: JSON.stringify(sorted) };
 }
 
 /**

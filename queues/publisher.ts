@@ -2,7 +2,7 @@ import { hash, randomUUID } from 'node:crypto';
 import { createIORedisClient } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { addSerialized } from './bull-add.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalize } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
 import { LIMITS } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
@@ -326,7 +326,9 @@ function checkAndBuild(
     const value = input[field];
     if (value != null) assertString(field, value);
   }
-  const canonical = canonicalJson(input.payload);
+  // The message keeps the payload in the canonical order it was hashed in, so every copy of it (the
+  // publish answer, live streams, the stored job, deliveries) serializes to the hashed bytes.
+  const { value: payload, json: canonical } = canonicalize(input.payload);
   const sizeBytes = Buffer.byteLength(canonical);
   if (sizeBytes > topic.maxMessageBytes) {
     throw new SwitchyardError(
@@ -341,7 +343,7 @@ function checkAndBuild(
     topic: topic.name,
     routingKey,
     headers,
-    payload: input.payload,
+    payload,
     priority,
     correlationId: input.correlationId ?? null,
     replyTo: input.replyTo ?? null,

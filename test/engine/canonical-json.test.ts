@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../queues/canonical-json.js';
+import { canonicalize, canonicalJson } from '../../queues/canonical-json.js';
 
 /** The definition: a full sorted copy at every depth, serialized. */
 function reference(value: unknown): string {
@@ -29,6 +29,18 @@ describe('canonicalJson', () => {
     const b = { 2: 'y', a: null, b: [{ a: { c: 3, d: 2 }, z: 1 }], 10: 'x' };
     expect(canonicalJson(a)).toBe(canonicalJson(b));
     expect(canonicalJson(a)).toBe('{"2":"y","10":"x","a":null,"b":[{"a":{"c":3,"d":2},"z":1}]}');
+  });
+
+  it('hands back a value in canonical order that serializes to the canonical JSON and equals the input', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const canonical = canonicalize(value);
+        expect(JSON.stringify(canonical.value)).toBe(canonical.json);
+        expect(canonical.json).toBe(reference(value));
+        expect(canonical.value).toEqual(value);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('leaves the input as it was', () => {

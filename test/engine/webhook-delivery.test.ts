@@ -65,6 +65,8 @@ describe('signed delivery', () => {
     const canonical = '{"a":"é","z":{"b":[{"c":3,"d":4}],"y":1}}';
     expect(request.body).toContain(`"payload":${canonical},`);
     expect(createHash('sha256').update(canonical).digest('hex')).toBe(message?.sha256);
+    // The publish answer holds the same canonical payload as every delivery.
+    expect(JSON.stringify(message?.payload)).toBe(canonical);
     expect((JSON.parse(request.body) as MessageRecord).payload).toEqual(payload);
   });
 });

@@ -43,7 +43,7 @@ function sortKeys(value: unknown): unknown {
   let copy: Record<string, unknown> | null = null;
   if (!ordered) {
     copy = {};
-    for (const key of keys.sort()) copy[key] = sortKeys(record[key]);
+    for (const key of keys.sort()) setOwn(copy, key, sortKeys(record[key]));
     return copy;
   }
   for (const key of keys) {
@@ -51,8 +51,20 @@ function sortKeys(value: unknown): unknown {
     const sorted = sortKeys(item);
     if (sorted !== item) {
       copy ??= { ...record };
-      copy[key] = sorted;
+      setOwn(copy, key, sorted);
     }
   }
   return copy ?? record;
+}
+
+/**
+ * `target[key] = value`, except that a `"__proto__"` key (JSON.parse makes it an ordinary own
+ * property) stays a property: assigned, it would set the prototype and vanish from the payload.
+ */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }

@@ -8,7 +8,11 @@ function reference(value: unknown): string {
     if (Array.isArray(node)) return node.map(sort);
     if (node === null || typeof node !== 'object') return node;
     const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(node).sort()) sorted[key] = sort((node as Record<string, unknown>)[key]);
+    for (const key of Object.keys(node).sort()) {
+      // defineProperty: an own "__proto__" key must stay a key, not set the prototype.
+      const value = sort((node as Record<string, unknown>)[key]);
+      Object.defineProperty(sorted, key, { value, enumerable: true, writable: true, configurable: true });
+    }
     return sorted;
   };
   return JSON.stringify(sort(value));
@@ -41,6 +45,12 @@ describe('canonicalJson', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('keeps a "__proto__" key that JSON.parse made an own property', () => {
+    const payload = JSON.parse('{"z":1,"__proto__":{"b":2,"a":1}}') as unknown;
+    expect(canonicalJson(payload)).toBe('{"__proto__":{"a":1,"b":2},"z":1}');
+    expect(JSON.stringify(canonicalize(payload).value)).toBe('{"__proto__":{"a":1,"b":2},"z":1}');
   });
 
   it('leaves the input as it was', () => {

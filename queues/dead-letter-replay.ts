@@ -1,6 +1,7 @@
-import { Job, type JobsOptions, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { reasonOf } from './attempt-history.js';
+import { addSerialized } from './bull-add.js';
 import { defineCommands } from './commands/index.js';
 import { answers, bullKeys, queueCommand, REASONS_ARG, STALLED_ARG } from './dead-letter-commands.js';
 import { byQueue } from './dead-letter-discard.js';
@@ -12,7 +13,7 @@ import { conflict, notFound } from './errors.js';
 import type { EventBus } from './events.js';
 import type { Keys } from './keys.js';
 import type { PayloadSchemas } from './payload-schema.js';
-import { BACKOFF_STRATEGY, buildMessage, JOB_NAME, toBullPriority } from './publisher.js';
+import { buildMessage, messageAdd } from './publisher.js';
 import type { QueueHandles } from './queue-handles.js';
 import type { Registry } from './registry.js';
 import type { FailureReason, MessageRecord, QueueRecord } from './types.js';
@@ -65,16 +66,6 @@ const renewed = (message: MessageRecord, now: number): MessageRecord =>
   message.expiresAt !== null && Date.parse(message.expiresAt) <= now
     ? { ...message, expiresAt: null }
     : message;
-
-/** BullMQ job options of a message in a queue, as the publisher sets them. */
-const jobOptions = (queue: QueueRecord, message: MessageRecord): JobsOptions => ({
-  jobId: message.id,
-  priority: toBullPriority(message.priority),
-  attempts: queue.retry.maxAttempts,
-  backoff: { type: BACKOFF_STRATEGY },
-  removeOnComplete: true,
-  removeOnFail: false,
-});
 
 /**
  * Replaying dead letters. In its own queue a replay is BullMQ's reprocessJob (the same job, so the
@@ -173,10 +164,11 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
           }
           const count = Number(replays ?? 0) + 1;
           const transaction = bullClient.multi();
-          const job = new Job(into, JOB_NAME, message, jobOptions(target, message), ref.jobId);
-          // Queued synchronously; its answer comes with EXEC's, like the publisher's adds.
-          job.addJob(transaction).catch(() => {});
           const raw = transaction as unknown as ChainableCommander;
+          // The same add as a publish's, under the dead letter's own job id (a job some other tool
+          // put into the queue may carry another id in its data); its answer comes with EXEC's.
+          const data = Buffer.from(JSON.stringify(message));
+          addSerialized(into, raw, { ...messageAdd(target, message, data, Date.now()), jobId: ref.jobId });
           const marker = JSON.stringify({ replay: count, at: new Date().toISOString() });
           raw.rpush(to.logs(ref.jobId), ...(logs as string[]), marker);
           raw.call('HSET', to.job(ref.jobId), 'syReplays', count);

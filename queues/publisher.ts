@@ -1,7 +1,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { createIORedisClient } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { addSerialized } from './bull-add.js';
+import { addSerialized, type SerializedAdd } from './bull-add.js';
 import { canonicalize } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
 import { LIMITS } from './defaults.js';
@@ -68,6 +68,29 @@ export const JOB_NAME = 'message';
 /** The backoff type on every job: the workers' own strategy (queues/worker-options.ts) reads the queue's policy. */
 export const BACKOFF_STRATEGY = 'switchyard';
 
+/**
+ * The BullMQ add of a message into one of its queues, with the job options every message job carries;
+ * `data` is the message as its job stores it.
+ */
+export function messageAdd(
+  queue: QueueRecord,
+  message: MessageRecord,
+  data: Buffer,
+  timestamp: number,
+  delayMs = 0,
+): SerializedAdd {
+  return {
+    jobId: message.id,
+    name: JOB_NAME,
+    data,
+    timestamp,
+    attempts: queue.retry.maxAttempts,
+    priority: toBullPriority(message.priority),
+    delayMs,
+    backoffType: BACKOFF_STRATEGY,
+  };
+}
+
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
 export const DEFAULT_MAX_BATCH_SIZE = 1000;
 
@@ -116,16 +139,8 @@ export function createPublisher(options: PublisherOptions) {
   function enqueue(transaction: ChainableCommander, prepared: Prepared): void {
     const { message, queues } = prepared;
     for (const queue of queues) {
-      addSerialized(handles.get(queue.topic, queue.name), transaction, {
-        jobId: message.id,
-        name: JOB_NAME,
-        data: prepared.json,
-        timestamp: prepared.timestamp,
-        attempts: queue.retry.maxAttempts,
-        priority: toBullPriority(message.priority),
-        delayMs: prepared.delayMs,
-        backoffType: BACKOFF_STRATEGY,
-      });
+      const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
+      addSerialized(handles.get(queue.topic, queue.name), transaction, add);
     }
     options.live?.append(transaction, message);
     if (message.idempotencyKey !== null) {

@@ -123,7 +123,7 @@ describe('addSerialized', () => {
     expect(job?.name).toBe('message');
   });
 
-  it('should fail the transaction, not throw, when the job id is already taken', async () => {
+  it('should neither throw nor change the job when its id is already taken', async () => {
     const queue = await openQueue();
     const add = {
       jobId: `job-${uniquePrefix()}`,

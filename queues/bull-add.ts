@@ -1,5 +1,8 @@
-import type { JobJson, Queue, RedisJobOptions } from 'bullmq';
+import type { Queue, RedisJobOptions } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
+import { Packr } from 'msgpackr';
+import { ADD_JOBS_KEYS, ADD_KIND_ARG, type AddKind } from './commands/add-jobs.js';
+import { queueCommand } from './dead-letter-commands.js';
 
 /** One message's add to one BullMQ queue, with its data already serialized. */
 export interface SerializedAdd {
@@ -23,42 +26,70 @@ export interface SerializedAdd {
   backoffType: string;
 }
 
+// BullMQ's own encoding of its add scripts' arguments (classes/scripts.js).
+const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+
+/** The script BullMQ's Scripts.addJob picks for these options. */
+function kindOf(opts: RedisJobOptions): AddKind {
+  if (typeof opts.delay === 'number' && opts.delay > 0) return 'delayed';
+  return opts.priority ? 'prioritized' : 'standard';
+}
+
 /**
- * Queues a BullMQ add on a transaction, producing the job exactly as `new Job(...).addJob()` would
- * (test/engine/bull-add.test.ts compares the stored jobs field by field), without what that costs
- * per message: a Job object that builds its own Scripts instance, options copied and re-encoded, and
- * a JSON.stringify of data the publisher already holds as text (the canonical payload it hashed).
- * Scripts.addJob is BullMQ's public entry to its add commands.
+ * BullMQ adds gathered over one transaction and queued as one `add-jobs` command per queue
+ * (queues/commands/add-jobs.ts runs BullMQ's own add scripts), producing the jobs exactly as
+ * `new Job(...).addJob()` would (test/engine/bull-add.test.ts compares the stored jobs field by
+ * field) without what that costs per message: a Job object, a Scripts call and an ioredis command
+ * each, options copied and re-encoded, and a JSON.stringify of data the publisher already holds as
+ * text (the canonical payload it hashed).
  *
- * The add settles with EXEC and its answer is read from EXEC's, so its own promise is not awaited.
+ * Each queue's adds run in the order they were added. A command's answer comes with EXEC's; an add
+ * that fails stops the adds after it in the same command, and the adds before it stay (a Lua script
+ * is not rolled back), as when they were separate commands of one MULTI.
  */
+export class JobAdds {
+  private readonly queues = new Map<Queue, { args: (string | Buffer)[]; owners: Set<number> }>();
+  /** Who the adds being made belong to: a group commit's caller, for telling whom a failure hits. */
+  owner = 0;
+
+  add(queue: Queue, add: SerializedAdd): void {
+    // The key order is the Job constructor's ({ attempts } first, then the caller's options).
+    const opts: RedisJobOptions = {
+      attempts: add.attempts,
+      jobId: add.jobId,
+      priority: add.priority,
+      backoff: { type: add.backoffType },
+      removeOnComplete: true,
+      removeOnFail: false,
+    };
+    if (add.delayMs !== undefined && add.delayMs > 0) opts.delay = add.delayMs;
+    // Scripts.addJob's arguments for a job without parent, repeat or deduplication.
+    const args = [queue.keys[''], add.jobId, add.name, add.timestamp, null, null, undefined, undefined, null];
+    let entry = this.queues.get(queue);
+    if (!entry) {
+      entry = { args: [], owners: new Set() };
+      this.queues.set(queue, entry);
+    }
+    entry.args.push(ADD_KIND_ARG[kindOf(opts)], packer.pack(args), add.data, packer.pack(opts));
+    entry.owners.add(this.owner);
+  }
+
+  /** Queues one command per queue; answers the owners of each command, in the order they were queued. */
+  write(transaction: ChainableCommander): Set<number>[] {
+    const owners: Set<number>[] = [];
+    for (const [queue, entry] of this.queues) {
+      const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
+      queueCommand(transaction, 'add-jobs-11', keys, entry.args);
+      owners.push(entry.owners);
+    }
+    this.queues.clear();
+    return owners;
+  }
+}
+
+/** One add on its own, queued on a transaction whose EXEC answers it. */
 export function addSerialized(queue: Queue, transaction: ChainableCommander, add: SerializedAdd): void {
-  // The key order is the Job constructor's ({ attempts } first, then the caller's options).
-  const opts: RedisJobOptions = {
-    attempts: add.attempts,
-    jobId: add.jobId,
-    priority: add.priority,
-    backoff: { type: add.backoffType },
-    removeOnComplete: true,
-    removeOnFail: false,
-  };
-  if (add.delayMs !== undefined && add.delayMs > 0) opts.delay = add.delayMs;
-  const job: JobJson = {
-    id: add.jobId,
-    name: add.name,
-    // BullMQ hands `data` to ioredis as one of the script's arguments and nothing else, and ioredis
-    // takes Buffers there; JobJson says string because Job.asJSON makes one.
-    data: add.data as unknown as string,
-    opts,
-    progress: 0,
-    attemptsMade: 0,
-    attemptsStarted: 0,
-    stalledCounter: 0,
-    timestamp: add.timestamp,
-    failedReason: 'null',
-    stacktrace: 'null',
-    returnvalue: 'null',
-  };
-  const target = transaction as unknown as Parameters<Queue['scripts']['addJob']>[0];
-  queue.scripts.addJob(target, job, opts, add.jobId).catch(() => {});
+  const adds = new JobAdds();
+  adds.add(queue, add);
+  adds.write(transaction);
 }

@@ -9,7 +9,7 @@ export const REASONS_ARG = FAILURE_REASONS.join(',');
 /** The failedReason BullMQ writes for an over-stalled job; the index files it under TIMEOUT. */
 export const STALLED_ARG = STALLED_OUT;
 
-type Method = (...args: (string | number)[]) => unknown;
+type Method = (...args: (string | number | Buffer)[]) => unknown;
 
 function method(target: Redis | ChainableCommander, file: CommandName): Method {
   const found = (target as unknown as Record<string, Method | undefined>)[commandMethod(file)];
@@ -32,7 +32,7 @@ export function queueCommand(
   transaction: ChainableCommander,
   file: CommandName,
   keys: string[],
-  args: (string | number)[],
+  args: (string | number | Buffer)[],
 ): void {
   method(transaction, file).call(transaction, ...keys, ...args);
 }

@@ -1,4 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
+import { JobAdds } from './bull-add.js';
 
 export interface GroupCommitOptions {
   /** Opens the transaction one flush writes into. */
@@ -7,8 +8,16 @@ export interface GroupCommitOptions {
   beforeExec?: (transaction: ChainableCommander) => void;
 }
 
+/** What a caller writes its commands into. */
+export interface Flush {
+  /** The flush's transaction, for the caller's own commands. */
+  transaction: ChainableCommander;
+  /** BullMQ adds: every caller's adds to one queue go as one command, after the callers' own. */
+  adds: JobAdds;
+}
+
 interface Entry {
-  write(transaction: ChainableCommander): void;
+  write(flush: Flush): void;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -17,12 +26,14 @@ interface Entry {
  * Group commit: every transaction asked for while the event loop handles one batch of I/O is written
  * into a single MULTI … EXEC, flushed right after (setImmediate, no timer), and each caller learns
  * the outcome of its own commands. Under load this turns hundreds of transactions into a handful,
- * which is what lets a publish cost about what a bare BullMQ add costs (ioredis builds a sizeable
- * object per pipeline, and each EXEC is a round trip); with one caller it is a plain MULTI.
+ * and hundreds of BullMQ adds into one command per queue, which is what lets a publish cost about
+ * what a bare BullMQ add costs (ioredis builds a sizeable object per command and per pipeline, and
+ * each EXEC is a round trip); with one caller it is a plain MULTI.
  *
- * Each caller's commands stay all-or-nothing: EXEC applies the whole group or, when it aborts, none
- * of it, and then every caller in the group gets the error. Commands are only ever well-formed ones
- * built by our code, so one caller cannot make EXEC abort for the others.
+ * A caller fails when one of its own commands fails or an add command carrying one of its adds does.
+ * EXEC applies the whole group or, when it aborts, none of it, and then every caller in the group gets
+ * the error. Commands are only ever well-formed ones built by our code, so one caller cannot make EXEC
+ * abort for the others.
  */
 export function createGroupCommit(options: GroupCommitOptions) {
   let pending: Entry[] = [];
@@ -34,15 +45,21 @@ export function createGroupCommit(options: GroupCommitOptions) {
     pending = [];
     let transaction: ChainableCommander;
     const ranges: [number, number][] = [];
+    let addsFrom = 0;
+    let addOwners: Set<number>[] = [];
     try {
       transaction = options.open();
+      const adds = new JobAdds();
       // The transaction already holds its MULTI, which EXEC's answers leave out: count from here.
       const base = transaction.length;
-      for (const entry of group) {
+      group.forEach((entry, index) => {
         const start = transaction.length - base;
-        entry.write(transaction);
+        adds.owner = index;
+        entry.write({ transaction, adds });
         ranges.push([start, transaction.length - base]);
-      }
+      });
+      addsFrom = transaction.length - base;
+      addOwners = adds.write(transaction);
       options.beforeExec?.(transaction);
     } catch (error) {
       for (const entry of group) entry.reject(error);
@@ -51,10 +68,16 @@ export function createGroupCommit(options: GroupCommitOptions) {
     try {
       const answers = await transaction.exec();
       if (!answers) throw new Error('The Redis transaction was aborted');
+      const failedAdds = addOwners.flatMap((owners, index) => {
+        const error = answers[addsFrom + index]?.[0];
+        return error ? [{ owners, error }] : [];
+      });
       group.forEach((entry, index) => {
         const [start, end] = ranges[index] as [number, number];
-        const failed = answers.slice(start, end).find(([error]) => error);
-        if (failed) entry.reject(failed[0]);
+        const failed =
+          answers.slice(start, end).find(([error]) => error)?.[0] ??
+          failedAdds.find(({ owners }) => owners.has(index))?.error;
+        if (failed) entry.reject(failed);
         else entry.resolve();
       });
     } catch (error) {
@@ -64,7 +87,7 @@ export function createGroupCommit(options: GroupCommitOptions) {
 
   return {
     /** Resolves once `write`'s commands are applied, or rejects and none of them are. */
-    commit(write: (transaction: ChainableCommander) => void): Promise<void> {
+    commit(write: (flush: Flush) => void): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         pending.push({ write, resolve, reject });
         if (!scheduled) {

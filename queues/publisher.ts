@@ -1,12 +1,12 @@
 import { hash, randomUUID } from 'node:crypto';
 import { createIORedisClient } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { addSerialized, type SerializedAdd } from './bull-add.js';
+import type { SerializedAdd } from './bull-add.js';
 import { canonicalize } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
 import { LIMITS } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
-import { createGroupCommit } from './group-commit.js';
+import { createGroupCommit, type Flush } from './group-commit.js';
 import type { Keys } from './keys.js';
 import { messageJson } from './message-json.js';
 import type { PayloadSchemas } from './payload-schema.js';
@@ -136,11 +136,11 @@ export function createPublisher(options: PublisherOptions) {
     };
   }
 
-  function enqueue(transaction: ChainableCommander, prepared: Prepared): void {
+  function enqueue({ transaction, adds }: Flush, prepared: Prepared): void {
     const { message, queues } = prepared;
     for (const queue of queues) {
       const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
-      addSerialized(handles.get(queue.topic, queue.name), transaction, add);
+      adds.add(handles.get(queue.topic, queue.name), add);
     }
     options.live?.append(transaction, message);
     if (message.idempotencyKey !== null) {
@@ -228,20 +228,12 @@ export function createPublisher(options: PublisherOptions) {
     );
   }
 
-  /**
-   * BullMQ's add commands are Lua scripts it defines on the shared connection, queued through its
-   * client wrapper; waiting for the queues' clients makes sure the scripts are loaded first.
-   */
+  // BullMQ's client wrapper, as its own adds use; the adds themselves are our add-jobs command.
   const bullClient = createIORedisClient(client);
   const commits = createGroupCommit({
     open: () => bullClient.multi() as unknown as ChainableCommander,
     beforeExec: options.beforeExec,
   });
-  async function scriptsLoaded(fresh: Prepared[]): Promise<void> {
-    for (const { queues } of fresh)
-      for (const queue of queues) await handles.get(queue.topic, queue.name).client;
-  }
-
   async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
     const table = await registry.table();
     const now = Date.now();
@@ -262,10 +254,9 @@ export function createPublisher(options: PublisherOptions) {
     const fresh = prepared.filter((_, index) => !duplicates.has(index));
     if (fresh.length > 0) {
       try {
-        await scriptsLoaded(fresh);
-        await commits.commit((transaction) => {
-          for (const item of fresh) enqueue(transaction, item);
-          countPublished(transaction, fresh);
+        await commits.commit((flush) => {
+          for (const item of fresh) enqueue(flush, item);
+          countPublished(flush.transaction, fresh);
         });
       } catch (error) {
         await release(fresh);

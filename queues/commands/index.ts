@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { ADD_JOBS_KEYS, ADD_JOBS_LUA } from './add-jobs.js';
 
 /** Our Lua commands, named `<name>-<numKeys>.lua` like BullMQ's, defined on a client by name. */
 const COMMANDS = [
@@ -16,7 +17,10 @@ const COMMANDS = [
   'circuit-success-2',
   'circuit-gate-2',
 ] as const;
-export type CommandName = (typeof COMMANDS)[number];
+/** Commands whose Lua is built in code rather than read from a file. */
+const GENERATED = { 'add-jobs-11': ADD_JOBS_LUA };
+if (ADD_JOBS_KEYS.length !== 11) throw new Error(`add-jobs takes ${ADD_JOBS_KEYS.length} keys, not 11`);
+export type CommandName = (typeof COMMANDS)[number] | keyof typeof GENERATED;
 
 /** The method a command is defined under, on the client and on its pipelines and MULTIs alike. */
 export const commandMethod = (file: CommandName) => `sy_${file.replaceAll('-', '_')}`;
@@ -25,9 +29,11 @@ export type Commands = Record<CommandName, (keys: string[], args: string[]) => P
 
 export function defineCommands(client: Redis): Commands {
   const commands = {} as Commands;
-  for (const file of COMMANDS) {
+  for (const file of [...COMMANDS, ...(Object.keys(GENERATED) as (keyof typeof GENERATED)[])]) {
     const numberOfKeys = Number(file.slice(file.lastIndexOf('-') + 1));
-    const lua = readFileSync(new URL(`./${file}.lua`, import.meta.url), 'utf8');
+    const lua =
+      (GENERATED as Record<string, string>)[file] ??
+      readFileSync(new URL(`./${file}.lua`, import.meta.url), 'utf8');
     const method = commandMethod(file);
     client.defineCommand(method, { numberOfKeys, lua });
     const run = (client as unknown as Record<string, (...args: string[]) => Promise<number>>)[method];

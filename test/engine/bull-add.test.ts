@@ -1,7 +1,9 @@
-import { createIORedisClient, Job, type JobsOptions, Queue } from 'bullmq';
+import { createIORedisClient, Job, type JobJson, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSerialized, type SerializedAdd } from '../../queues/bull-add.js';
+import { addSerialized, JobAdds, type SerializedAdd } from '../../queues/bull-add.js';
+import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS } from '../../queues/commands/add-jobs.js';
+import { defineCommands } from '../../queues/commands/index.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -10,6 +12,7 @@ const queues: Queue[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
   client = redis.client();
+  defineCommands(client);
 });
 afterAll(async () => {
   await Promise.allSettled(queues.map((queue) => queue.close()));
@@ -141,5 +144,104 @@ describe('addSerialized', () => {
     // BullMQ keeps the first job under an id: the second add changes nothing.
     expect((await queue.getJob(add.jobId))?.data).toEqual(JSON.parse(text));
     expect(await queue.getJobCountByTypes('prioritized')).toBe(1);
+  });
+});
+
+describe('JobAdds', () => {
+  it("should take each add script's keys in BullMQ's own order", async () => {
+    const queue = await openQueue();
+    type ArgsOf = (job: JobJson, encodedOpts: string, args: unknown[]) => string[];
+    const scripts = queue.scripts as unknown as Record<string, ArgsOf>;
+    const job = { data: 'data' } as JobJson;
+    const bullmqKeys = (method: string) => scripts[method]?.call(queue.scripts, job, 'opts', []).slice(0, -3);
+    const ours = (names: readonly string[]) => names.map((name) => queue.keys[name]);
+    expect(bullmqKeys('addStandardJobArgs')).toEqual(ours(ADD_SCRIPT_KEYS.standard));
+    expect(bullmqKeys('addPrioritizedJobArgs')).toEqual(ours(ADD_SCRIPT_KEYS.prioritized));
+    expect(bullmqKeys('addDelayedJobArgs')).toEqual(ours(ADD_SCRIPT_KEYS.delayed));
+    expect(ADD_JOBS_KEYS).toHaveLength(11);
+  });
+
+  it('should add many jobs of every kind in one command per queue, each as Job.addJob does, in order', async () => {
+    const [theirsA, theirsB, oursA, oursB] = await Promise.all([1, 2, 3, 4].map(() => openQueue()));
+    const adds = cases.flatMap(([, add], index) =>
+      [0, 1, 2].map((copy) => ({ ...add, jobId: `job-${index}-${copy}`, timestamp: Date.now() + index })),
+    );
+    for (const add of adds) {
+      await addTheBullmqWay(theirsA as Queue, add);
+      await addTheBullmqWay(theirsB as Queue, add);
+    }
+    const batch = new JobAdds();
+    adds.forEach((add, index) => {
+      batch.owner = index % 2;
+      batch.add(oursA as Queue, add);
+      if (index % 2 === 1) batch.add(oursB as Queue, add);
+    });
+    const transaction = createIORedisClient(client).multi() as unknown as ChainableCommander;
+    const owners = batch.write(transaction);
+    expect(transaction.length).toBe(3); // MULTI and one command per queue
+    expect(owners).toEqual([new Set([0, 1]), new Set([1])]);
+    const answers = await transaction.exec();
+    expect(answers).toEqual([
+      [null, adds.length],
+      [null, adds.length / 2],
+    ]);
+
+    for (const add of adds) {
+      const expected = await stored(theirsA as Queue, add.jobId);
+      const actual = await stored(oursA as Queue, add.jobId);
+      expect({ ...actual, timestamp: 0 }).toEqual({ ...expected, timestamp: 0 });
+      expect(actual.timestamp).toBe(add.timestamp);
+    }
+    // Where the jobs sit, in what order, and the events they left, over the whole queue.
+    const layout = async (queue: Queue) => ({
+      waiting: await client.lrange(queue.keys.wait as string, 0, -1),
+      prioritized: await client.zrange(queue.keys.prioritized as string, 0, -1, 'WITHSCORES'),
+      delayed: await client.zrange(queue.keys.delayed as string, 0, -1),
+      // A delayed event carries the time it is due, which follows the job's own timestamp.
+      events: (await client.xrange(queue.keys.events as string, '-', '+')).map(([, entry]) =>
+        entry.join(' ').replace(/ delay \d+$/, ' delay (due)'),
+      ),
+    });
+    expect(await layout(oursA as Queue)).toEqual(await layout(theirsA as Queue));
+    const onlyOdd = await openQueue();
+    for (const add of adds.filter((_, index) => index % 2 === 1)) await addTheBullmqWay(onlyOdd, add);
+    expect(await layout(oursB as Queue)).toEqual(await layout(onlyOdd));
+  });
+
+  it("should answer an error for a queue whose add fails, keep the adds before it and leave other queues' alone", async () => {
+    const [broken, fine] = await Promise.all([openQueue(), openQueue()]);
+    const add = (jobId: string, priority: number) => ({
+      jobId,
+      name: 'message',
+      data,
+      timestamp: Date.now(),
+      attempts: 1,
+      priority,
+      backoffType: 'switchyard',
+    });
+    const transaction = createIORedisClient(client).multi() as unknown as ChainableCommander;
+    const batch = new JobAdds();
+    batch.add(broken, add('earlier', 10));
+    batch.add(fine, add('other', 10));
+    batch.write(transaction);
+    // The priority counter is a string now: the next prioritized add's INCR fails mid-command.
+    transaction.set(broken.keys.pc as string, 'not a number');
+    batch.add(broken, add('before', 0));
+    batch.add(broken, add('failing', 10));
+    batch.add(broken, add('after', 0));
+    batch.add(fine, add('unaffected', 10));
+    batch.write(transaction);
+    const answers = (await transaction.exec()) ?? [];
+    expect(answers.slice(0, 3)).toEqual([
+      [null, 1],
+      [null, 1],
+      [null, 'OK'],
+    ]);
+    expect(String(answers[3]?.[0])).toMatch(/not an integer/);
+    expect(answers[4]).toEqual([null, 1]);
+    expect(await client.lrange(broken.keys.wait as string, 0, -1)).toEqual(['before']);
+    expect(await broken.getJobState('earlier')).toBe('prioritized');
+    expect(await broken.getJobState('after')).toBe('unknown');
+    expect(await fine.getJobCountByTypes('prioritized')).toBe(2);
   });
 });

@@ -1,5 +1,7 @@
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineCommands } from '../../queues/commands/index.js';
 import { createGroupCommit } from '../../queues/group-commit.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -8,6 +10,7 @@ let client: Redis;
 beforeAll(async () => {
   redis = await startTestRedis();
   client = redis.client();
+  defineCommands(client);
 });
 afterAll(async () => {
   await redis?.stop();
@@ -25,7 +28,7 @@ describe('group commit', () => {
     });
     await Promise.all(
       Array.from({ length: 20 }, (_, index) =>
-        commits.commit((transaction) => {
+        commits.commit(({ transaction }) => {
           transaction.set(`${prefix}:${index}`, String(index));
         }),
       ),
@@ -39,10 +42,10 @@ describe('group commit', () => {
     await client.set(`${prefix}:text`, 'not a number');
     const commits = createGroupCommit({ open: () => client.multi() });
     const [failing, fine] = await Promise.allSettled([
-      commits.commit((transaction) => {
+      commits.commit(({ transaction }) => {
         transaction.incr(`${prefix}:text`);
       }),
-      commits.commit((transaction) => {
+      commits.commit(({ transaction }) => {
         transaction.set(`${prefix}:fine`, 'yes');
       }),
     ]);
@@ -62,12 +65,42 @@ describe('group commit', () => {
     });
     const results = await Promise.allSettled(
       [1, 2].map((index) =>
-        commits.commit((transaction) => {
+        commits.commit(({ transaction }) => {
           transaction.set(`${prefix}:${index}`, 'x');
         }),
       ),
     );
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     expect(await client.exists(`${prefix}:1`, `${prefix}:2`)).toBe(0);
+  });
+
+  it('should reject the callers whose adds share a failing add command, and only them', async () => {
+    const prefix = uniquePrefix();
+    const [broken, fine] = ['broken', 'fine'].map((name) => new Queue(name, { connection: client, prefix }));
+    const add = (jobId: string) => ({
+      jobId,
+      name: 'message',
+      data: Buffer.from('{}'),
+      timestamp: Date.now(),
+      attempts: 1,
+      priority: 10,
+      backoffType: 'switchyard',
+    });
+    // A priority counter that is not a number makes every prioritized add to `broken` fail.
+    await client.set(broken?.keys.pc as string, 'not a number');
+    const commits = createGroupCommit({ open: () => client.multi() });
+    const results = await Promise.allSettled([
+      commits.commit(({ adds }) => adds.add(broken as Queue, add('a'))),
+      commits.commit(({ transaction, adds }) => {
+        transaction.set(`${prefix}:own`, 'x');
+        adds.add(fine as Queue, add('b'));
+        adds.add(broken as Queue, add('c'));
+      }),
+      commits.commit(({ adds }) => adds.add(fine as Queue, add('d'))),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/not an integer/);
+    expect(await fine?.getJobState('d')).toBe('prioritized');
+    await Promise.all([broken?.close(), fine?.close()]);
   });
 });

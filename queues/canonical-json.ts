@@ -43,7 +43,7 @@ function sortKeys(value: unknown): unknown {
   let copy: Record<string, unknown> | null = null;
   if (!ordered) {
     copy = {};
-    for (const key of keys.sort()) setOwn(copy, key, sortKeys(record[key]));
+    for (const key of sortStrings(keys)) setOwn(copy, key, sortKeys(record[key]));
     return copy;
   }
   for (const key of keys) {
@@ -67,4 +67,23 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
   } else {
     target[key] = value;
   }
+}
+
+/**
+ * `keys.sort()`, in place: the same order (UTF-16 code units), but for the few keys a payload object
+ * usually has, an insertion sort, which allocates nothing where V8's sort allocates work arrays on
+ * every call.
+ */
+function sortStrings(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort();
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index] as string;
+    let at = index - 1;
+    while (at >= 0 && (keys[at] as string) > key) {
+      keys[at + 1] = keys[at] as string;
+      at--;
+    }
+    keys[at + 1] = key;
+  }
+  return keys;
 }

@@ -129,7 +129,7 @@ export function createPublisher(options: PublisherOptions) {
     }
     return {
       message,
-      json: Buffer.from(messageJson(message, canonicalPayload)),
+      json: messageJson(message, canonicalPayload),
       queues,
       delayMs: input.delayMs ?? 0,
       timestamp: now,
@@ -309,7 +309,7 @@ function checkAndBuild(
   input: PublishInput,
   now: number,
   schemas: PayloadSchemas,
-): { message: MessageRecord; canonicalPayload: string } {
+): { message: MessageRecord; canonicalPayload: Buffer } {
   if (input.payload === undefined) throw badInput('payload is required', { field: 'payload' });
   const routingKey = input.routingKey ?? null;
   if (routingKey !== null && routingKey.length > LIMITS.routingKeyLength) {
@@ -334,8 +334,10 @@ function checkAndBuild(
   }
   // The message keeps the payload in the canonical order it was hashed in, so every copy of it (the
   // publish answer, live streams, the stored job, deliveries) serializes to the hashed bytes.
-  const { value: payload, json: canonical } = canonicalize(input.payload);
-  const sizeBytes = Buffer.byteLength(canonical);
+  const { value: payload, json } = canonicalize(input.payload);
+  // Encoded once: these bytes are measured, hashed and stored.
+  const canonical = Buffer.from(json);
+  const sizeBytes = canonical.length;
   if (sizeBytes > topic.maxMessageBytes) {
     throw new SwitchyardError(
       ErrorCode.PayloadTooLarge,

@@ -28,6 +28,17 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('sorts objects with few keys and with many alike, non-ASCII keys included', () => {
+    const key = fc.string({ unit: fc.constantFrom('a', 'b', 'B', 'é', '😀', '1', '_'), maxLength: 4 });
+    const wide = fc.dictionary(key, fc.integer(), { minKeys: 0, maxKeys: 40 });
+    fc.assert(
+      fc.property(wide, (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('gives the same bytes whatever order the keys came in, integer-like keys included', () => {
     const a = { b: [{ z: 1, a: { d: 2, c: 3 } }], a: null, 10: 'x', 2: 'y' };
     const b = { 2: 'y', a: null, b: [{ a: { c: 3, d: 2 }, z: 1 }], 10: 'x' };

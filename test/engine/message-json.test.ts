@@ -28,7 +28,7 @@ describe('messageJson', () => {
     fc.assert(
       fc.property(messages, (message) => {
         const canonical = canonicalJson(message.payload);
-        const stored = messageJson(message, canonical);
+        const stored = messageJson(message, Buffer.from(canonical)).toString('utf8');
         expect(stored).toBe(JSON.stringify({ ...message, payload: JSON.parse(canonical) }));
         expect(JSON.parse(stored)).toEqual(JSON.parse(JSON.stringify(message)));
       }),
@@ -55,7 +55,7 @@ describe('messageJson', () => {
       sha256,
       sizeBytes: Buffer.byteLength(canonical),
     };
-    const parsed = JSON.parse(messageJson(message, canonical)) as MessageRecord;
+    const parsed = JSON.parse(messageJson(message, Buffer.from(canonical)).toString('utf8')) as MessageRecord;
     const again = JSON.stringify(parsed.payload);
     expect(again).toBe(canonical);
     expect(createHash('sha256').update(again).digest('hex')).toBe(sha256);

@@ -45,6 +45,44 @@ describe('receive', () => {
     expect(await engine.queueStats(PULL)).toMatchObject({ waiting: 0, active: 5 });
   });
 
+  it("should answer a full batch in the queue's order: priority first, then first in first out", async () => {
+    const engine = await consumerTopic();
+    const inputs = Array.from({ length: 150 }, (_, n) => ({
+      topic: 'orders',
+      payload: n,
+      priority: n % 3 === 0 ? 5 : 0,
+    }));
+    await engine.publishBatch(inputs);
+    const received = await engine.receive('orders', 'pull', 100, 0);
+    const rest = await engine.receive('orders', 'pull', 100, 0);
+    const expected = [
+      ...inputs.filter((input) => input.priority === 5),
+      ...inputs.filter((input) => input.priority === 0),
+    ].map((input) => input.payload);
+    expect(received.map((delivery) => delivery.message.payload)).toEqual(expected.slice(0, 100));
+    expect(rest.map((delivery) => delivery.message.payload)).toEqual(expected.slice(100));
+    expect(new Set([...received, ...rest].map((delivery) => delivery.id)).size).toBe(150);
+  });
+
+  it('should skip expired messages among live ones, dead-letter them, and still fill the batch', async () => {
+    const engine = await consumerTopic();
+    const inputs = Array.from({ length: 12 }, (_, n) => ({
+      topic: 'orders',
+      payload: n,
+      ...(n % 3 === 1 ? { ttlMs: 100 } : {}),
+    }));
+    await engine.publishBatch(inputs);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const live = inputs.filter((input) => !('ttlMs' in input)).map((input) => input.payload);
+
+    const received = await engine.receive('orders', 'pull', 6, 0);
+    const rest = await engine.receive('orders', 'pull', 10, 0);
+    expect(received.map((delivery) => delivery.message.payload)).toEqual(live.slice(0, 6));
+    expect(rest.map((delivery) => delivery.message.payload)).toEqual(live.slice(6));
+    const dead = await deadLetters(harness.bullQueue(engine, 'orders', 'pull'));
+    expect(dead.map((letter) => Number(letter.message.payload)).sort((a, b) => a - b)).toEqual([1, 4, 7, 10]);
+  });
+
   it('should wait up to waitMs for a message published meanwhile', async () => {
     const engine = await consumerTopic();
     const startedAt = Date.now();

@@ -86,7 +86,11 @@ export function createGroupCommit(options: GroupCommitOptions) {
   }
 
   return {
-    /** Resolves once `write`'s commands are applied, or rejects and none of them are. */
+    /**
+     * Resolves once `write`'s commands are applied. Rejects when EXEC aborts (then none of them are)
+     * or when one of its commands or add commands fails as it runs: Redis rolls nothing back, so
+     * what ran before the failure stays (see JobAdds).
+     */
     commit(write: (flush: Flush) => void): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         pending.push({ write, resolve, reject });

@@ -83,6 +83,26 @@ describe('receive', () => {
     expect(dead.map((letter) => Number(letter.message.payload)).sort((a, b) => a - b)).toEqual([1, 4, 7, 10]);
   });
 
+  it('should hand out what it took when a later take fails, and throw when nothing was taken', async () => {
+    const engine = await consumerTopic();
+    const published = await engine.publishBatch(
+      Array.from({ length: 3 }, (_, n) => ({ topic: 'orders', payload: n })),
+    );
+    const queue = harness.bullQueue(engine, 'orders', 'pull');
+    const client = await queue.client;
+    // A job whose data is no longer JSON makes BullMQ's fetch of it throw.
+    const corrupt = (messageId = '') => client.hset(queue.toKey(messageId), { data: '{not json' });
+
+    await corrupt(published[1]?.messageId);
+    // Rounds of 1, then 2: the first take succeeds, the second round fails on message 1 and takes 2.
+    const partial = await engine.receive('orders', 'pull', 10, 0);
+    expect(partial.map((delivery) => delivery.message.payload)).toEqual([0, 2]);
+
+    const more = await engine.publish({ topic: 'orders', payload: 3 });
+    await corrupt(more.messageId);
+    await expect(engine.receive('orders', 'pull', 1, 0)).rejects.toThrow(/JSON/);
+  });
+
   it('should wait up to waitMs for a message published meanwhile', async () => {
     const engine = await consumerTopic();
     const startedAt = Date.now();

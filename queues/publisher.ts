@@ -254,10 +254,15 @@ export function createPublisher(options: PublisherOptions) {
     const fresh = prepared.filter((_, index) => !duplicates.has(index));
     if (fresh.length > 0) {
       try {
-        await commits.commit((flush) => {
-          for (const item of fresh) enqueue(flush, item);
-          countPublished(flush.transaction, fresh);
-        });
+        let adds = 0;
+        for (const { queues } of fresh) adds += queues.length;
+        await commits.commit(
+          (flush) => {
+            for (const item of fresh) enqueue(flush, item);
+            countPublished(flush.transaction, fresh);
+          },
+          Math.max(adds, 1),
+        );
       } catch (error) {
         await release(fresh);
         throw error;

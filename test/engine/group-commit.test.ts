@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_ADDS_PER_COMMAND, type SerializedAdd } from '../../queues/bull-add.js';
 import { defineCommands } from '../../queues/commands/index.js';
-import { createGroupCommit } from '../../queues/group-commit.js';
+import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../../queues/group-commit.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -35,6 +36,56 @@ describe('group commit', () => {
     );
     expect(opened).toBe(1);
     expect(await client.get(`${prefix}:19`)).toBe('19');
+  });
+
+  it('should split a flush into transactions of at most maxWeight, never splitting a caller', async () => {
+    const prefix = uniquePrefix();
+    const transactions: string[][] = [];
+    const commits = createGroupCommit({
+      maxWeight: 3,
+      open: () => {
+        const keys: string[] = [];
+        transactions.push(keys);
+        const transaction = client.multi();
+        const set = transaction.set.bind(transaction);
+        return Object.assign(transaction, {
+          set: (key: string, value: string) => {
+            keys.push(key.slice(prefix.length + 1));
+            return set(key, value);
+          },
+        });
+      },
+    });
+    const weights = [2, 2, 1, 5, 1, 1];
+    await Promise.all(
+      weights.map((weight, index) =>
+        commits.commit(({ transaction }) => {
+          transaction.set(`${prefix}:${index}`, String(weight));
+        }, weight),
+      ),
+    );
+    // 2 | 2+1 | 5 (heavier than the cap: alone) | 1+1
+    expect(transactions).toEqual([['0'], ['1', '2'], ['3'], ['4', '5']]);
+    expect(await client.mget(weights.map((_, index) => `${prefix}:${index}`))).toEqual(weights.map(String));
+  });
+
+  it('should cap a transaction at MAX_TRANSACTION_ADDS by default', async () => {
+    let opened = 0;
+    const commits = createGroupCommit({
+      open: () => {
+        opened++;
+        return client.multi();
+      },
+    });
+    const prefix = uniquePrefix();
+    await Promise.all(
+      Array.from({ length: MAX_TRANSACTION_ADDS + 1 }, (_, index) =>
+        commits.commit(({ transaction }) => {
+          transaction.set(`${prefix}:${index}`, 'x');
+        }),
+      ),
+    );
+    expect(opened).toBe(2);
   });
 
   it("should reject only the caller whose own command failed, and apply the others'", async () => {
@@ -102,5 +153,33 @@ describe('group commit', () => {
     expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/not an integer/);
     expect(await fine?.getJobState('d')).toBe('prioritized');
     await Promise.all([broken?.close(), fine?.close()]);
+  });
+
+  it("should reject only the callers in a queue's failing add command when its adds take several", async () => {
+    const prefix = uniquePrefix();
+    const queue = new Queue('q', { connection: client, prefix });
+    const add = (jobId: string, priority: number): SerializedAdd => ({
+      jobId,
+      name: 'message',
+      data: Buffer.from('{}'),
+      timestamp: Date.now(),
+      attempts: 1,
+      priority,
+      backoffType: 'switchyard',
+    });
+    await client.set(queue.keys.pc as string, 'not a number');
+    const commits = createGroupCommit({ open: () => client.multi(), maxWeight: Number.POSITIVE_INFINITY });
+    // The first caller's unprioritized adds fill the first command exactly; the second caller's
+    // prioritized add goes into the next one and fails on the broken priority counter.
+    const first = Array.from({ length: MAX_ADDS_PER_COMMAND }, (_, index) => add(`a${index}`, 0));
+    const results = await Promise.allSettled([
+      commits.commit(({ adds }) => {
+        for (const one of first) adds.add(queue, one);
+      }, first.length),
+      commits.commit(({ adds }) => adds.add(queue, add('b', 10))),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected']);
+    expect(await queue.getWaitingCount()).toBe(MAX_ADDS_PER_COMMAND);
+    await queue.close();
   });
 });

@@ -8,7 +8,7 @@ import { LIMITS } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
 import { createGroupCommit, type Flush } from './group-commit.js';
 import type { Keys } from './keys.js';
-import { messageJson } from './message-json.js';
+import { messageJsons } from './message-json.js';
 import type { PayloadSchemas } from './payload-schema.js';
 import type { QueueHandles } from './queue-handles.js';
 import type { Registry, RoutingTable } from './registry.js';
@@ -100,13 +100,18 @@ const CLAIM_MS = 10_000;
 /** BullMQ: 1 is the highest priority and jobs without one jump every prioritized job, so map all of 0..9. */
 export const toBullPriority = (priority: number) => 10 - priority;
 
-interface Prepared {
+interface Draft {
   message: MessageRecord;
-  /** The message as its jobs store it, encoded once for every queue it goes to. */
-  json: Buffer;
+  /** The canonical JSON of the payload, as measured and hashed. */
+  canonicalPayload: string;
   queues: QueueRecord[];
   delayMs: number;
   timestamp: number;
+}
+
+interface Prepared extends Draft {
+  /** The message as its jobs store it, encoded once for every queue it goes to. */
+  json: Buffer;
 }
 
 /**
@@ -116,7 +121,7 @@ interface Prepared {
 export function createPublisher(options: PublisherOptions) {
   const { client, keys, registry, handles, schemas, commands } = options;
 
-  function prepare(table: RoutingTable, input: PublishInput, now: number): Prepared {
+  function prepare(table: RoutingTable, input: PublishInput, now: number): Draft {
     const topic = table.topic(input.topic);
     if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
     const { message, canonicalPayload } = checkAndBuild(topic, input, now, schemas);
@@ -129,7 +134,7 @@ export function createPublisher(options: PublisherOptions) {
     }
     return {
       message,
-      json: messageJson(message, canonicalPayload),
+      canonicalPayload,
       queues,
       delayMs: input.delayMs ?? 0,
       timestamp: now,
@@ -237,7 +242,7 @@ export function createPublisher(options: PublisherOptions) {
   async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
     const table = await registry.table();
     const now = Date.now();
-    const prepared = inputs.map((input, index) => {
+    const drafts = inputs.map((input, index) => {
       try {
         return prepare(table, input, now);
       } catch (error) {
@@ -250,6 +255,11 @@ export function createPublisher(options: PublisherOptions) {
         throw error;
       }
     });
+    // Every message of the call encoded into one buffer.
+    const jsons = messageJsons(drafts);
+    const prepared = drafts.map(
+      (draft, index): Prepared => Object.assign(draft, { json: jsons[index] as Buffer }),
+    );
     const duplicates = await claim(prepared);
     const fresh = prepared.filter((_, index) => !duplicates.has(index));
     if (fresh.length > 0) {
@@ -314,7 +324,7 @@ function checkAndBuild(
   input: PublishInput,
   now: number,
   schemas: PayloadSchemas,
-): { message: MessageRecord; canonicalPayload: Buffer } {
+): { message: MessageRecord; canonicalPayload: string } {
   if (input.payload === undefined) throw badInput('payload is required', { field: 'payload' });
   const routingKey = input.routingKey ?? null;
   if (routingKey !== null && routingKey.length > LIMITS.routingKeyLength) {
@@ -339,10 +349,9 @@ function checkAndBuild(
   }
   // The message keeps the payload in the canonical order it was hashed in, so every copy of it (the
   // publish answer, live streams, the stored job, deliveries) serializes to the hashed bytes.
-  const { value: payload, json } = canonicalize(input.payload);
-  // Encoded once: these bytes are measured, hashed and stored.
-  const canonical = Buffer.from(json);
-  const sizeBytes = canonical.length;
+  // This text is measured, hashed and stored (queues/message-json.ts), never serialized again.
+  const { value: payload, json: canonical } = canonicalize(input.payload);
+  const sizeBytes = Buffer.byteLength(canonical);
   if (sizeBytes > topic.maxMessageBytes) {
     throw new SwitchyardError(
       ErrorCode.PayloadTooLarge,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../queues/canonical-json.js';
-import { messageJson } from '../../queues/message-json.js';
+import { messageJson, messageJsons } from '../../queues/message-json.js';
 import type { MessageRecord } from '../../queues/types.js';
 
 const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
@@ -28,11 +28,27 @@ describe('messageJson', () => {
     fc.assert(
       fc.property(messages, (message) => {
         const canonical = canonicalJson(message.payload);
-        const stored = messageJson(message, Buffer.from(canonical)).toString('utf8');
+        const stored = messageJson(message, canonical).toString('utf8');
         expect(stored).toBe(JSON.stringify({ ...message, payload: JSON.parse(canonical) }));
         expect(JSON.parse(stored)).toEqual(JSON.parse(JSON.stringify(message)));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('writes a batch into one buffer, each message its own view of exactly its bytes', () => {
+    fc.assert(
+      fc.property(fc.array(messages, { minLength: 1, maxLength: 20 }), (batch) => {
+        const items = batch.map((message) => ({ message, canonicalPayload: canonicalJson(message.payload) }));
+        const stored = messageJsons(items);
+        expect(stored.map((bytes) => bytes.toString('utf8'))).toEqual(
+          items.map(({ message, canonicalPayload }) =>
+            messageJson(message, canonicalPayload).toString('utf8'),
+          ),
+        );
+        expect(new Set(stored.map((bytes) => bytes.buffer)).size).toBe(1);
+      }),
+      { numRuns: 200 },
     );
   });
 
@@ -55,7 +71,7 @@ describe('messageJson', () => {
       sha256,
       sizeBytes: Buffer.byteLength(canonical),
     };
-    const parsed = JSON.parse(messageJson(message, Buffer.from(canonical)).toString('utf8')) as MessageRecord;
+    const parsed = JSON.parse(messageJson(message, canonical).toString('utf8')) as MessageRecord;
     const again = JSON.stringify(parsed.payload);
     expect(again).toBe(canonical);
     expect(createHash('sha256').update(again).digest('hex')).toBe(sha256);

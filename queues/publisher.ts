@@ -318,6 +318,13 @@ export function buildMessage(
   return checkAndBuild(topic, input, now, schemas).message;
 }
 
+let lastTime = { ms: Number.NaN, iso: '' };
+/** `new Date(ms).toISOString()`, remembered for the last `ms`: every message of one call shares it. */
+function isoTime(ms: number): string {
+  if (ms !== lastTime.ms) lastTime = { ms, iso: new Date(ms).toISOString() };
+  return lastTime.iso;
+}
+
 /** {@link buildMessage}, plus the canonical JSON of the payload it hashed. */
 function checkAndBuild(
   topic: TopicRecord,
@@ -370,7 +377,7 @@ function checkAndBuild(
     correlationId: input.correlationId ?? null,
     replyTo: input.replyTo ?? null,
     idempotencyKey: input.idempotencyKey ?? null,
-    publishedAt: new Date(now).toISOString(),
+    publishedAt: isoTime(now),
     expiresAt: ttlMs === null ? null : new Date(now + ttlMs).toISOString(),
     sha256: hash('sha256', canonical, 'hex'),
     sizeBytes,

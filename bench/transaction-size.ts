@@ -1,0 +1,182 @@
+/**
+ * What one BullMQ add costs Redis, by the size of the transaction it goes in: the group commit's
+ * MULTI … EXEC with one `add-jobs` command per queue (and per MAX_ADDS_PER_COMMAND adds), for
+ * transactions of 1 to 1,600 adds, against raw BullMQ's `addBulk` of 100 with the same jobs. This is
+ * the measurement behind MAX_TRANSACTION_ADDS (queues/group-commit.ts).
+ *
+ *   npm run bench:transaction-size [-- --adds 32000 --in-flight 16]
+ *
+ * Redis runs with the embedded default's persistence (AOF, everysec) on a free loopback port. Every job
+ * is the same: ~1.45 KB of data (a 1 KiB payload in a Switchyard envelope), a UUID id, prioritized, as a
+ * Switchyard publish stores it. Redis CPU is its main process's user + system time (INFO cpu) over the
+ * run, per add. Prints a table and writes bench/results/transaction-size.json.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createIORedisClient, Queue } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+import { Redis } from 'ioredis';
+import { MAX_ADDS_PER_COMMAND, type SerializedAdd } from '../queues/bull-add.js';
+import { defineCommands } from '../queues/commands/index.js';
+import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../queues/group-commit.js';
+import { startRedisServer } from '../server/redis-process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    adds: { type: 'string', default: '32000' },
+    'in-flight': { type: 'string', default: '16' },
+    out: { type: 'string', default: 'bench/results/transaction-size.json' },
+  },
+});
+const ADDS = Number(args.adds);
+const IN_FLIGHT = Number(args['in-flight']);
+const SIZES = [1, 16, MAX_TRANSACTION_ADDS, 256, 1600] as const;
+const RAW_BATCH = 100;
+
+const DATA = Buffer.from(JSON.stringify({ envelope: 'x'.repeat(420), payload: 'y'.repeat(1000) }));
+
+function add(): SerializedAdd {
+  return {
+    jobId: randomUUID(),
+    name: 'message',
+    data: DATA,
+    timestamp: Date.now(),
+    attempts: 5,
+    priority: 10,
+    backoffType: 'switchyard',
+  };
+}
+
+/** Runs `count` operations, `IN_FLIGHT` at a time. */
+async function inFlight(count: number, op: () => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < count) {
+        next++;
+        await op();
+      }
+    }),
+  );
+}
+
+interface Row {
+  variant: string;
+  transactionAdds: number;
+  redisCpuUsPerAdd: number;
+  wallUsPerAdd: number;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'switchyard-transaction-size-'));
+const server = await startRedisServer({ dir, appendOnly: true, appendFsync: 'everysec' });
+const admin = new Redis(server.url);
+const client = new Redis(server.url, { maxRetriesPerRequest: null });
+defineCommands(client);
+const bullClient = createIORedisClient(client);
+
+async function redisCpuSeconds(): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+async function measure(variant: string, transactionAdds: number, run: (queue: Queue) => Promise<void>) {
+  const queue = new Queue(`q-${variant}-${transactionAdds}`, { connection: client });
+  await queue.waitUntilReady();
+  const cpuBefore = await redisCpuSeconds();
+  const started = performance.now();
+  await run(queue);
+  const wallMs = performance.now() - started;
+  const cpu = (await redisCpuSeconds()) - cpuBefore;
+  if ((await queue.getJobCountByTypes('prioritized')) !== ADDS) throw new Error(`${variant}: adds missing`);
+  await queue.obliterate({ force: true });
+  await queue.close();
+  const row: Row = {
+    variant,
+    transactionAdds,
+    redisCpuUsPerAdd: (cpu * 1e6) / ADDS,
+    wallUsPerAdd: (wallMs * 1e3) / ADDS,
+  };
+  process.stderr.write(`  ${JSON.stringify(row)}\n`);
+  return row;
+}
+
+const rows: Row[] = [];
+try {
+  // A warm-up, so the first variant does not pay for loading scripts and growing buffers.
+  await measure('warm-up', RAW_BATCH, (queue) =>
+    inFlight(ADDS / RAW_BATCH, () =>
+      queue.addBulk(
+        Array.from({ length: RAW_BATCH }, () => ({ name: 'message', data: {}, opts: { priority: 10 } })),
+      ),
+    ),
+  );
+  rows.push(
+    await measure('raw BullMQ addBulk', RAW_BATCH, (queue) =>
+      inFlight(ADDS / RAW_BATCH, () =>
+        queue.addBulk(
+          Array.from({ length: RAW_BATCH }, () => {
+            const { jobId, priority, attempts } = add();
+            return {
+              name: 'message',
+              data: JSON.parse(DATA.toString('utf8')) as unknown,
+              opts: { jobId, priority, attempts, backoff: { type: 'exponential', delay: 1000 } },
+            };
+          }),
+        ),
+      ),
+    ),
+  );
+  for (const size of SIZES) {
+    const commits = createGroupCommit({
+      open: () => bullClient.multi() as unknown as ChainableCommander,
+      // One caller per transaction: the sizes are exact.
+      maxWeight: 1,
+    });
+    rows.push(
+      await measure('group commit', size, (queue) =>
+        inFlight(ADDS / size, () =>
+          commits.commit(({ adds }) => {
+            for (let n = 0; n < size; n++) adds.add(queue, add());
+          }, size),
+        ),
+      ),
+    );
+  }
+} finally {
+  admin.disconnect();
+  client.disconnect();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+const lines = [
+  `Redis CPU per BullMQ add by transaction size: ${ADDS} adds per row, ${IN_FLIGHT} transactions in flight, AOF everysec; add-jobs commands of at most ${MAX_ADDS_PER_COMMAND} adds.`,
+  '',
+  '| Variant | Adds per transaction | Redis CPU per add (µs) | Wall time per add (µs) |',
+  '|---|---:|---:|---:|',
+  ...rows.map(
+    (row) =>
+      `| ${row.variant} | ${row.transactionAdds} | ${row.redisCpuUsPerAdd.toFixed(1)} | ${row.wallUsPerAdd.toFixed(1)} |`,
+  ),
+];
+process.stdout.write(`${lines.join('\n')}\n`);
+await mkdir('bench/results', { recursive: true });
+await writeFile(
+  args.out,
+  `${JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+      adds: ADDS,
+      inFlight: IN_FLIGHT,
+      maxAddsPerCommand: MAX_ADDS_PER_COMMAND,
+      rows,
+    },
+    null,
+    2,
+  )}\n`,
+);

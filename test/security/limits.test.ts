@@ -31,31 +31,46 @@ async function start(limits: RequestLimits = LIMITS): Promise<Harness> {
   return harness;
 }
 
+const ATTACKS: [name: string, query: string, message: RegExp][] = [
+  [
+    'depth',
+    '{ __type(name: "Query") { fields { type { ofType { ofType { name } } } } } }',
+    /depth limit of 4/,
+  ],
+  ['aliases', '{ a: health { ok } b: health { ok } c: health { ok } }', /Aliases limit of 2/],
+  [
+    'directives',
+    '{ health @skip(if: false) @skip(if: false) @skip(if: false) @skip(if: false) { ok } }',
+    /Directives limit of 3/,
+  ],
+  ['tokens', `{ ${'__typename '.repeat(250)} }`, /Token limit of 200/],
+  [
+    'cost',
+    '{ topics { name kind description maxMessageBytes queues { name topic url paused } } }',
+    /Cost limit of 15 exceeded, found 20/,
+  ],
+];
+
 describe('query limits (graphql-armor)', () => {
-  it.each([
-    [
-      'depth',
-      '{ __type(name: "Query") { fields { type { ofType { ofType { name } } } } } }',
-      /depth limit of 4/,
-    ],
-    ['aliases', '{ a: health { ok } b: health { ok } c: health { ok } }', /Aliases limit of 2/],
-    [
-      'directives',
-      '{ health @skip(if: false) @skip(if: false) @skip(if: false) @skip(if: false) { ok } }',
-      /Directives limit of 3/,
-    ],
-    ['tokens', `{ ${'__typename '.repeat(250)} }`, /Token limit of 200/],
-    [
-      'cost',
-      '{ topics { name kind description maxMessageBytes queues { name topic url paused } } }',
-      /Cost limit of 15 exceeded, found 20/,
-    ],
-  ])('should refuse a %s attack with BAD_USER_INPUT before execution', async (_name, query, message) => {
+  it.each(ATTACKS)(
+    'should refuse a %s attack with BAD_USER_INPUT before execution',
+    async (_name, query, message) => {
+      const { gql } = await start();
+      const body = await gql(query);
+      expect(body.errors?.[0]?.message).toMatch(message);
+      expect(body.errors?.every((error) => error.extensions?.code === 'BAD_USER_INPUT')).toBe(true);
+      expect(body.data).toBeUndefined();
+    },
+  );
+
+  it('should hold every limit on every request of one server', async () => {
     const { gql } = await start();
-    const body = await gql(query);
-    expect(body.errors?.[0]?.message).toMatch(message);
-    expect(body.errors?.every((error) => error.extensions?.code === 'BAD_USER_INPUT')).toBe(true);
-    expect(body.data).toBeUndefined();
+    for (let round = 0; round < 2; round++) {
+      for (const [, query, message] of ATTACKS) {
+        expect((await gql(query)).errors?.[0]?.message).toMatch(message);
+        expect((await gql('{ health { ok } }')).errors).toBeUndefined();
+      }
+    }
   });
 
   it('should change nothing when a mutation is refused', async () => {

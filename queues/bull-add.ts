@@ -91,11 +91,15 @@ export class JobAdds {
     const owners: Set<number>[] = [];
     for (const [queue, entry] of this.queues) {
       const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
-      const chunk = MAX_ADDS_PER_COMMAND;
-      for (let at = 0; at < entry.owners.length; at += chunk) {
-        const args = entry.args.slice(at * ARGS_PER_ADD, (at + chunk) * ARGS_PER_ADD);
-        queueCommand(transaction, 'add-jobs-11', keys, args);
-        owners.push(new Set(entry.owners.slice(at, at + chunk)));
+      for (let at = 0; at < entry.owners.length; at += MAX_ADDS_PER_COMMAND) {
+        const end = at + MAX_ADDS_PER_COMMAND;
+        queueCommand(
+          transaction,
+          'add-jobs-11',
+          keys,
+          entry.args.slice(at * ARGS_PER_ADD, end * ARGS_PER_ADD),
+        );
+        owners.push(new Set(entry.owners.slice(at, end)));
       }
     }
     this.queues.clear();

@@ -18,7 +18,10 @@ export interface GroupCommitOptions {
 export interface Flush {
   /** The flush's transaction, for the caller's own commands. */
   transaction: ChainableCommander;
-  /** BullMQ adds: the transaction's adds to one queue go as one command (up to MAX_ADDS_PER_COMMAND), after the callers' own. */
+  /**
+   * BullMQ adds: the transaction's adds to one queue go as one command per MAX_ADDS_PER_COMMAND,
+   * after the callers' own commands.
+   */
   adds: JobAdds;
 }
 

@@ -6,7 +6,7 @@ export interface MessageText {
   canonicalPayload: string;
 }
 
-/** A field's JSON: strings escaped as JSON.stringify escapes them, null and numbers as they are. */
+/** A field's JSON: strings escaped as JSON.stringify escapes them, null and finite numbers as they are. */
 const json = (value: string | number | null): string =>
   typeof value === 'string' ? JSON.stringify(value) : String(value);
 

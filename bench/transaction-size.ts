@@ -8,8 +8,8 @@
  *
  * Redis runs with the embedded default's persistence (AOF, everysec) on a free loopback port. Every job
  * is the same: ~1.45 KB of data (a 1 KiB payload in a Switchyard envelope), a UUID id, prioritized, as a
- * Switchyard publish stores it. Redis CPU is its main process's user + system time (INFO cpu) over the
- * run, per add. Prints a table and writes bench/results/transaction-size.json.
+ * Switchyard publish stores it. Redis CPU is its process's user + system time (/proc, as the main
+ * bench reads it) over the run, per add. Prints a table and writes bench/results/transaction-size.json.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +23,9 @@ import { MAX_ADDS_PER_COMMAND, type SerializedAdd } from '../queues/bull-add.js'
 import { defineCommands } from '../queues/commands/index.js';
 import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../queues/group-commit.js';
 import { startRedisServer } from '../server/redis-process.js';
+import { closedLoop } from './load/loops.js';
+import { cpuMeter } from './proc-stats.js';
+import { assertComplete } from './scenario.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +38,8 @@ const ADDS = Number(args.adds);
 const IN_FLIGHT = Number(args['in-flight']);
 const SIZES = [1, 16, MAX_TRANSACTION_ADDS, 256, 1600] as const;
 const RAW_BATCH = 100;
+/** A row that takes longer than this fails the bench rather than running on. */
+const RUN_TIMEOUT_MS = 5 * 60_000;
 
 const DATA = Buffer.from(JSON.stringify({ envelope: 'x'.repeat(420), payload: 'y'.repeat(1000) }));
 
@@ -50,17 +55,10 @@ function add(): SerializedAdd {
   };
 }
 
-/** Runs `count` operations, `IN_FLIGHT` at a time. */
-async function inFlight(count: number, op: () => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < count) {
-        next++;
-        await op();
-      }
-    }),
-  );
+/** Runs `count` operations, `IN_FLIGHT` at a time, bounded in time too; fails on any error. */
+async function inFlight(what: string, count: number, op: () => Promise<unknown>): Promise<void> {
+  const result = await closedLoop({ count, concurrency: IN_FLIGHT, timeoutMs: RUN_TIMEOUT_MS, op });
+  assertComplete(what, result);
 }
 
 interface Row {
@@ -72,32 +70,29 @@ interface Row {
 
 const dir = await mkdtemp(join(tmpdir(), 'switchyard-transaction-size-'));
 const server = await startRedisServer({ dir, appendOnly: true, appendFsync: 'everysec' });
-const admin = new Redis(server.url);
 const client = new Redis(server.url, { maxRetriesPerRequest: null });
 defineCommands(client);
 const bullClient = createIORedisClient(client);
 
-async function redisCpuSeconds(): Promise<number> {
-  const info = await admin.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
-  return field('used_cpu_user') + field('used_cpu_sys');
-}
-
-async function measure(variant: string, transactionAdds: number, run: (queue: Queue) => Promise<void>) {
+async function measure(
+  variant: string,
+  transactionAdds: number,
+  run: (what: string, queue: Queue) => Promise<void>,
+) {
   const queue = new Queue(`q-${variant}-${transactionAdds}`, { connection: client });
   await queue.waitUntilReady();
-  const cpuBefore = await redisCpuSeconds();
+  const cpu = cpuMeter({ redis: server.pid });
   const started = performance.now();
-  await run(queue);
+  await run(`${variant} (${transactionAdds} per transaction)`, queue);
   const wallMs = performance.now() - started;
-  const cpu = (await redisCpuSeconds()) - cpuBefore;
+  const redisCpu = cpu().redis ?? Number.NaN;
   if ((await queue.getJobCountByTypes('prioritized')) !== ADDS) throw new Error(`${variant}: adds missing`);
   await queue.obliterate({ force: true });
   await queue.close();
   const row: Row = {
     variant,
     transactionAdds,
-    redisCpuUsPerAdd: (cpu * 1e6) / ADDS,
+    redisCpuUsPerAdd: (redisCpu * 1e6) / ADDS,
     wallUsPerAdd: (wallMs * 1e3) / ADDS,
   };
   process.stderr.write(`  ${JSON.stringify(row)}\n`);
@@ -107,16 +102,16 @@ async function measure(variant: string, transactionAdds: number, run: (queue: Qu
 const rows: Row[] = [];
 try {
   // A warm-up, so the first variant does not pay for loading scripts and growing buffers.
-  await measure('warm-up', RAW_BATCH, (queue) =>
-    inFlight(ADDS / RAW_BATCH, () =>
+  await measure('warm-up', RAW_BATCH, (what, queue) =>
+    inFlight(what, ADDS / RAW_BATCH, () =>
       queue.addBulk(
         Array.from({ length: RAW_BATCH }, () => ({ name: 'message', data: {}, opts: { priority: 10 } })),
       ),
     ),
   );
   rows.push(
-    await measure('raw BullMQ addBulk', RAW_BATCH, (queue) =>
-      inFlight(ADDS / RAW_BATCH, () =>
+    await measure('raw BullMQ addBulk', RAW_BATCH, (what, queue) =>
+      inFlight(what, ADDS / RAW_BATCH, () =>
         queue.addBulk(
           Array.from({ length: RAW_BATCH }, () => {
             const { jobId, priority, attempts } = add();
@@ -137,8 +132,8 @@ try {
       maxWeight: 1,
     });
     rows.push(
-      await measure('group commit', size, (queue) =>
-        inFlight(ADDS / size, () =>
+      await measure('group commit', size, (what, queue) =>
+        inFlight(what, ADDS / size, () =>
           commits.commit(({ adds }) => {
             for (let n = 0; n < size; n++) adds.add(queue, add());
           }, size),
@@ -147,7 +142,6 @@ try {
     );
   }
 } finally {
-  admin.disconnect();
   client.disconnect();
   await server.stop();
   await rm(dir, { recursive: true, force: true });

@@ -42,8 +42,3 @@ export function messageJsons(items: readonly MessageText[]): Buffer[] {
     return bytes.subarray(start, at);
   });
 }
-
-/** {@link messageJsons} of one message. */
-export function messageJson(message: MessageRecord, canonicalPayload: string): Buffer {
-  return messageJsons([{ message, canonicalPayload }])[0] as Buffer;
-}

@@ -2,8 +2,12 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../queues/canonical-json.js';
-import { messageJson, messageJsons } from '../../queues/message-json.js';
+import { messageJsons } from '../../queues/message-json.js';
 import type { MessageRecord } from '../../queues/types.js';
+
+/** The stored bytes of one message, on its own. */
+const messageJson = (message: MessageRecord, canonicalPayload: string): Buffer =>
+  messageJsons([{ message, canonicalPayload }])[0] as Buffer;
 
 const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
 

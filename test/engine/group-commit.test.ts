@@ -88,6 +88,28 @@ describe('group commit', () => {
     expect(opened).toBe(2);
   });
 
+  it('should apply the other transactions of a flush when one of them aborts', async () => {
+    const prefix = uniquePrefix();
+    let transactions = 0;
+    const commits = createGroupCommit({
+      maxWeight: 1,
+      open: () => client.multi(),
+      beforeExec: (transaction) => {
+        // Only the flush's first transaction gets a command that makes EXEC abort.
+        if (transactions++ === 0) transaction.call('NO_SUCH_COMMAND');
+      },
+    });
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((index) =>
+        commits.commit(({ transaction }) => {
+          transaction.set(`${prefix}:${index}`, 'x');
+        }),
+      ),
+    );
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(await client.mget(`${prefix}:1`, `${prefix}:2`, `${prefix}:3`)).toEqual([null, 'x', 'x']);
+  });
+
   it("should reject only the caller whose own command failed, and apply the others'", async () => {
     const prefix = uniquePrefix();
     await client.set(`${prefix}:text`, 'not a number');

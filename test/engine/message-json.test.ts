@@ -11,18 +11,30 @@ const messageJson = (message: MessageRecord, canonicalPayload: string): Buffer =
 
 const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
 
+/**
+ * Strings with what JSON.stringify escapes (quotes, backslashes, control characters, lone and paired
+ * surrogates) as often as plain ones, which message-json quotes without it.
+ */
+const text = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({
+    unit: fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', '\u2028', '\ud800', '\udfff', 'é', 'a'),
+  }),
+);
+
 const messages: fc.Arbitrary<MessageRecord> = fc.record({
-  id: fc.uuid(),
-  topic: fc.string(),
-  routingKey: nullable(fc.string()),
-  headers: fc.dictionary(fc.string(), fc.string()),
+  id: fc.oneof(fc.uuid(), text),
+  topic: text,
+  routingKey: nullable(text),
+  headers: fc.dictionary(text, text),
   payload: fc.jsonValue(),
   priority: fc.integer({ min: 0, max: 9 }),
-  correlationId: nullable(fc.string()),
-  replyTo: nullable(fc.string()),
-  idempotencyKey: nullable(fc.string()),
-  publishedAt: fc.constant('2026-12-05T15:00:00.000Z'),
-  expiresAt: nullable(fc.constant('2026-12-05T16:00:00.000Z')),
+  correlationId: nullable(text),
+  replyTo: nullable(text),
+  idempotencyKey: nullable(text),
+  publishedAt: fc.oneof(fc.constant('2026-12-05T15:00:00.000Z'), text),
+  expiresAt: nullable(fc.oneof(fc.constant('2026-12-05T16:00:00.000Z'), text)),
   sha256: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }),
   sizeBytes: fc.nat(),
 });

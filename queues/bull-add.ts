@@ -1,7 +1,7 @@
 import type { Queue, RedisJobOptions } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { Packr } from 'msgpackr';
-import { ADD_JOBS_KEYS, ADD_KIND_ARG, type AddKind } from './commands/add-jobs.js';
+import { ADD_JOBS_KEYS, type AddKind, type EncodedAdd, encodeAdds } from './commands/add-jobs.js';
 import { queueCommand } from './dead-letter-commands.js';
 
 /** One message's add to one BullMQ queue, with its data already serialized. */
@@ -35,12 +35,27 @@ const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
  * 100, AOF off), and a command this size already spreads its overhead thin.
  */
 export const MAX_ADDS_PER_COMMAND = 100;
-const ARGS_PER_ADD = 4;
 
 /** The script BullMQ's Scripts.addJob picks for these options. */
 function kindOf(opts: RedisJobOptions): AddKind {
   if (typeof opts.delay === 'number' && opts.delay > 0) return 'delayed';
   return opts.priority ? 'prioritized' : 'standard';
+}
+
+/** An add as BullMQ's Scripts.addJob would call its script, for a job without parent, repeat or deduplication. */
+export function encodeAdd(queue: Queue, add: SerializedAdd): EncodedAdd {
+  // The key order is the Job constructor's ({ attempts } first, then the caller's options).
+  const opts: RedisJobOptions = {
+    attempts: add.attempts,
+    jobId: add.jobId,
+    priority: add.priority,
+    backoff: { type: add.backoffType },
+    removeOnComplete: true,
+    removeOnFail: false,
+  };
+  if (add.delayMs !== undefined && add.delayMs > 0) opts.delay = add.delayMs;
+  const args = [queue.keys[''], add.jobId, add.name, add.timestamp, null, null, undefined, undefined, null];
+  return { kind: kindOf(opts), args: packer.pack(args), data: add.data, opts: packer.pack(opts) };
 }
 
 /**
@@ -56,30 +71,18 @@ function kindOf(opts: RedisJobOptions): AddKind {
  * is not rolled back), as when they were separate commands of one MULTI.
  */
 export class JobAdds {
-  /** Per queue: the adds' arguments, ARGS_PER_ADD each, and each add's owner. */
-  private readonly queues = new Map<Queue, { args: (string | Buffer)[]; owners: number[] }>();
+  /** Per queue: its adds, encoded for their script, and each add's owner. */
+  private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[] }>();
   /** Who the adds being made belong to: a group commit's caller, for telling whom a failure hits. */
   owner = 0;
 
   add(queue: Queue, add: SerializedAdd): void {
-    // The key order is the Job constructor's ({ attempts } first, then the caller's options).
-    const opts: RedisJobOptions = {
-      attempts: add.attempts,
-      jobId: add.jobId,
-      priority: add.priority,
-      backoff: { type: add.backoffType },
-      removeOnComplete: true,
-      removeOnFail: false,
-    };
-    if (add.delayMs !== undefined && add.delayMs > 0) opts.delay = add.delayMs;
-    // Scripts.addJob's arguments for a job without parent, repeat or deduplication.
-    const args = [queue.keys[''], add.jobId, add.name, add.timestamp, null, null, undefined, undefined, null];
     let entry = this.queues.get(queue);
     if (!entry) {
-      entry = { args: [], owners: [] };
+      entry = { adds: [], owners: [] };
       this.queues.set(queue, entry);
     }
-    entry.args.push(ADD_KIND_ARG[kindOf(opts)], packer.pack(args), add.data, packer.pack(opts));
+    entry.adds.push(encodeAdd(queue, add));
     entry.owners.push(this.owner);
   }
 
@@ -93,12 +96,7 @@ export class JobAdds {
       const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
       for (let at = 0; at < entry.owners.length; at += MAX_ADDS_PER_COMMAND) {
         const end = at + MAX_ADDS_PER_COMMAND;
-        queueCommand(
-          transaction,
-          'add-jobs-11',
-          keys,
-          entry.args.slice(at * ARGS_PER_ADD, end * ARGS_PER_ADD),
-        );
+        queueCommand(transaction, 'add-jobs-11', keys, [encodeAdds(entry.adds.slice(at, end))]);
         owners.push(new Set(entry.owners.slice(at, end)));
       }
     }

@@ -1,9 +1,10 @@
 import { createIORedisClient, Job, type JobJson, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSerialized, JobAdds, type SerializedAdd } from '../../queues/bull-add.js';
-import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS } from '../../queues/commands/add-jobs.js';
+import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/bull-add.js';
+import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/commands/add-jobs.js';
 import { defineCommands } from '../../queues/commands/index.js';
+import { queueCommand } from '../../queues/dead-letter-commands.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -243,5 +244,52 @@ describe('JobAdds', () => {
     expect(await broken.getJobState('earlier')).toBe('prioritized');
     expect(await broken.getJobState('after')).toBe('unknown');
     expect(await fine.getJobCountByTypes('prioritized')).toBe(2);
+  });
+});
+
+describe('add-jobs', () => {
+  /** Runs add-jobs with `adds` as its argument; answers its error, if any. */
+  async function run(queue: Queue, adds: Buffer): Promise<string | null> {
+    const transaction = client.multi();
+    const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
+    queueCommand(transaction, 'add-jobs-11', keys, [adds]);
+    const [[error] = [null]] = (await transaction.exec()) ?? [];
+    return error ? String(error) : null;
+  }
+
+  const header = (kind: string, ...lengths: number[]) => {
+    const bytes = Buffer.alloc(1 + 4 * lengths.length);
+    bytes.write(kind, 0, 'latin1');
+    lengths.forEach((length, index) => bytes.writeUInt32BE(length, 1 + 4 * index));
+    return bytes;
+  };
+
+  it.each([
+    ['an unknown kind', header('x', 0, 0, 0)],
+    ['a cut header', header('s', 0, 0).subarray(0, 7)],
+    ['parts longer than the argument', Buffer.concat([header('p', 2, 1000, 2), Buffer.from('abcdef')])],
+  ])('should refuse %s and add nothing', async (_, adds) => {
+    const queue = await openQueue();
+    expect(await run(queue, adds)).toMatch(/add-jobs: malformed add at byte 1/);
+    expect(await client.keys(`${queue.keys['']}*`)).toEqual([queue.keys.meta]);
+  });
+
+  it('should keep the adds before a malformed one, and name the byte it starts at', async () => {
+    const queue = await openQueue();
+    const valid = encodeAdds([
+      encodeAdd(queue, {
+        jobId: 'first',
+        name: 'message',
+        data,
+        timestamp: Date.now(),
+        attempts: 1,
+        priority: 0,
+        backoffType: 'switchyard',
+      }),
+    ]);
+    expect(await run(queue, Buffer.concat([valid, header('s', 5, 5)]))).toMatch(
+      new RegExp(`malformed add at byte ${valid.length + 1}$`),
+    );
+    expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
   });
 });

@@ -13,6 +13,7 @@ import {
 } from '../harness.js';
 import type { RawPolicy } from '../load/bull-load.js';
 import type { LoopResult } from '../load/loops.js';
+import { cpuMeter } from '../proc-stats.js';
 import { assertNoErrors, type Figure } from '../scenario.js';
 
 /** 256 requests (or adds) in flight, as the issue asks for the single-message paths. */
@@ -189,6 +190,38 @@ export async function startRawWorkers(
 /** CPU seconds per 1,000 messages. */
 export const cpuPerThousand = (seconds: number | undefined, messages: number) =>
   ((seconds ?? Number.NaN) * 1000) / messages;
+
+/**
+ * The ingest scenarios' CPU rows. On two cores the producer side and Redis share the machine, so
+ * the throughput ratio moves with whatever else runs; CPU per message shows where the work is, and
+ * moves much less from run to run.
+ */
+export const INGEST_CPU_FIGURES: Figure[] = [
+  { key: 'cpuService', label: 'CPU s/1k: gateway (raw: producer process)', unit: 's', digits: 3 },
+  { key: 'cpuLoad', label: 'CPU s/1k: load generator (raw: none)', unit: 's', digits: 3 },
+  { key: 'cpuRedis', label: 'CPU s/1k: Redis', unit: 's', digits: 3 },
+];
+
+/**
+ * Runs an ingest load and answers {@link INGEST_CPU_FIGURES}: the CPU of `service` (the gateway, or
+ * raw BullMQ's producer), of the load generator when it is a process of its own (Switchyard's side
+ * only), and of Redis, per 1,000 of the messages `load` answers it took in.
+ */
+export async function measureIngestCpu(
+  bench: Bench,
+  pids: { service: number; load?: number },
+  load: () => Promise<number>,
+): Promise<{ messages: number; cpuService: number; cpuLoad?: number; cpuRedis: number }> {
+  const cpu = cpuMeter({ service: pids.service, load: pids.load ?? pids.service, redis: bench.redisPid });
+  const messages = await load();
+  const used = cpu();
+  return {
+    messages,
+    cpuService: cpuPerThousand(used.service, messages),
+    ...(pids.load === undefined ? {} : { cpuLoad: cpuPerThousand(used.load, messages) }),
+    cpuRedis: cpuPerThousand(used.redis, messages),
+  };
+}
 
 export interface Delivered {
   /** Messages the load generator got in. */

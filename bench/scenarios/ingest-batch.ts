@@ -2,6 +2,8 @@ import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
 import {
   FLOOR_FIGURE,
+  INGEST_CPU_FIGURES,
+  measureIngestCpu,
   startSidesWithFloor,
   withConsumerQueue,
   withFloorQueue,
@@ -21,6 +23,7 @@ export const ingestBatch: Scenario = {
       targets: [{ kind: 'ratio-at-least', value: 0.8 }],
     },
     FLOOR_FIGURE,
+    ...INGEST_CPU_FIGURES,
   ],
   async open(bench) {
     const { sides, floor, close } = await startSidesWithFloor(bench, 2);
@@ -40,31 +43,53 @@ export const ingestBatch: Scenario = {
         timeoutMs,
       });
       assertNoErrors(`publishBatch to ${url}`, result);
-      return perSecond(result.done * batchSize, result.elapsedMs);
+      return { messages: result.done * batchSize, elapsedMs: result.elapsedMs };
     };
     return {
       close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const rate = await withConsumerQueue(sides.gateway, tag, () =>
-            publishBatches(sides.gateway.url, tag),
+          let elapsedMs = 0;
+          const { messages, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
+            measureIngestCpu(
+              bench,
+              { service: sides.gateway.child.pid, load: sides.switchyardLoad.pid },
+              async () => {
+                const result = await publishBatches(sides.gateway.url, tag);
+                elapsedMs = result.elapsedMs;
+                return result.messages;
+              },
+            ),
           );
-          const floorRate = await withFloorQueue(floor, tag, () => publishBatches(floor.url, tag));
-          return { rate, floorRate };
+          const bare = await withFloorQueue(floor, tag, () => publishBatches(floor.url, tag));
+          return {
+            rate: perSecond(messages, elapsedMs),
+            floorRate: perSecond(bare.messages, bare.elapsedMs),
+            ...cpu,
+          };
         }
         return withRawQueues(bench, sides, [tag], async () => {
-          const result = await sides.rawLoad.call('addBulkClosed', {
-            redisUrl: bench.redisUrl,
-            prefix: sides.rawPrefix,
-            queue: tag,
-            batches,
-            batchSize,
-            concurrency,
-            timeoutMs,
-          });
-          assertNoErrors('Queue.addBulk', result);
-          const rate = perSecond(result.done * batchSize, result.elapsedMs);
-          return { rate, floorRate: rate };
+          let elapsedMs = 0;
+          const { messages, ...cpu } = await measureIngestCpu(
+            bench,
+            { service: sides.rawLoad.pid },
+            async () => {
+              const result = await sides.rawLoad.call('addBulkClosed', {
+                redisUrl: bench.redisUrl,
+                prefix: sides.rawPrefix,
+                queue: tag,
+                batches,
+                batchSize,
+                concurrency,
+                timeoutMs,
+              });
+              assertNoErrors('Queue.addBulk', result);
+              elapsedMs = result.elapsedMs;
+              return result.done * batchSize;
+            },
+          );
+          const rate = perSecond(messages, elapsedMs);
+          return { rate, floorRate: rate, ...cpu };
         });
       },
     };

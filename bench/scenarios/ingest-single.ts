@@ -1,8 +1,11 @@
+import type { LoopResult } from '../load/loops.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
 import {
   addClosed,
   FLOOR_FIGURE,
+  INGEST_CPU_FIGURES,
+  measureIngestCpu,
   publishClosed,
   startSidesWithFloor,
   withConsumerQueue,
@@ -24,6 +27,7 @@ export const ingestSingle: Scenario = {
       targets: [{ kind: 'ratio-at-least', value: 0.4 }],
     },
     FLOOR_FIGURE,
+    ...INGEST_CPU_FIGURES,
   ],
   async open(bench) {
     const { sides, floor, close } = await startSidesWithFloor(bench, 1);
@@ -33,20 +37,40 @@ export const ingestSingle: Scenario = {
       close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const gateway = await withConsumerQueue(sides.gateway, tag, () => publishClosed(sides, tag, run));
-          assertNoErrors('publish', gateway);
+          let gateway: LoopResult | undefined;
+          const { messages, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
+            measureIngestCpu(
+              bench,
+              { service: sides.gateway.child.pid, load: sides.switchyardLoad.pid },
+              async () => {
+                gateway = await publishClosed(sides, tag, run);
+                assertNoErrors('publish', gateway);
+                return gateway.done;
+              },
+            ),
+          );
           const bare = await withFloorQueue(floor, tag, () => publishClosed(sides, tag, run, floor.url));
           assertNoErrors('floor publish', bare);
           return {
-            rate: perSecond(gateway.done, gateway.elapsedMs),
+            rate: perSecond(messages, gateway?.elapsedMs ?? Number.NaN),
             floorRate: perSecond(bare.done, bare.elapsedMs),
+            ...cpu,
           };
         }
         return withRawQueues(bench, sides, [tag], async () => {
-          const result = await addClosed(bench, sides, [tag], run);
-          assertNoErrors('Queue.add', result);
-          const rate = perSecond(result.done, result.elapsedMs);
-          return { rate, floorRate: rate };
+          let elapsedMs = Number.NaN;
+          const { messages, ...cpu } = await measureIngestCpu(
+            bench,
+            { service: sides.rawLoad.pid },
+            async () => {
+              const result = await addClosed(bench, sides, [tag], run);
+              assertNoErrors('Queue.add', result);
+              elapsedMs = result.elapsedMs;
+              return result.done;
+            },
+          );
+          const rate = perSecond(messages, elapsedMs);
+          return { rate, floorRate: rate, ...cpu };
         });
       },
     };

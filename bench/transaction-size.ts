@@ -2,7 +2,9 @@
  * What one BullMQ add costs Redis, by the size of the transaction it goes in: the group commit's
  * MULTI … EXEC with one `add-jobs` command per queue (and per MAX_ADDS_PER_COMMAND adds), for
  * transactions of 1 to 1,600 adds, against raw BullMQ's `addBulk` of 100 with the same jobs. This is
- * the measurement behind MAX_TRANSACTION_ADDS (queues/group-commit.ts).
+ * the measurement behind MAX_TRANSACTION_ADDS (queues/group-commit.ts). Two more raw rows add the
+ * jobs of scenario 2's raw side (a 1 KiB payload, no priority) with and without a priority, which
+ * tells what Redis pays for what a Switchyard job carries beyond them.
  *
  *   npm run bench:transaction-size [-- --adds 32000 --in-flight 16]
  *
@@ -23,7 +25,9 @@ import { MAX_ADDS_PER_COMMAND, type SerializedAdd } from '../queues/bull-add.js'
 import { defineCommands } from '../queues/commands/index.js';
 import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../queues/group-commit.js';
 import { startRedisServer } from '../server/redis-process.js';
+import { DEFAULT_RAW_POLICY, rawJobOptions } from './load/bull-load.js';
 import { closedLoop } from './load/loops.js';
+import { makePayload } from './payload.js';
 import { cpuMeter } from './proc-stats.js';
 import { assertComplete } from './scenario.js';
 
@@ -86,7 +90,8 @@ async function measure(
   await run(`${variant} (${transactionAdds} per transaction)`, queue);
   const wallMs = performance.now() - started;
   const redisCpu = cpu().redis ?? Number.NaN;
-  if ((await queue.getJobCountByTypes('prioritized')) !== ADDS) throw new Error(`${variant}: adds missing`);
+  if ((await queue.getJobCountByTypes('prioritized', 'wait')) !== ADDS)
+    throw new Error(`${variant}: adds missing`);
   await queue.obliterate({ force: true });
   await queue.close();
   const row: Row = {
@@ -109,8 +114,28 @@ try {
       ),
     ),
   );
+  // Scenario 2's raw jobs, and the same prioritized as every Switchyard job is.
+  for (const priority of [undefined, 10]) {
+    const opts = { ...rawJobOptions(DEFAULT_RAW_POLICY), priority };
+    rows.push(
+      await measure(
+        `raw BullMQ addBulk, 1 KiB payload${priority ? ', prioritized' : ''}`,
+        RAW_BATCH,
+        (what, queue) =>
+          inFlight(what, ADDS / RAW_BATCH, () =>
+            queue.addBulk(
+              Array.from({ length: RAW_BATCH }, (_, seq) => ({
+                name: 'message',
+                data: makePayload(seq),
+                opts,
+              })),
+            ),
+          ),
+      ),
+    );
+  }
   rows.push(
-    await measure('raw BullMQ addBulk', RAW_BATCH, (what, queue) =>
+    await measure("raw BullMQ addBulk, Switchyard's job", RAW_BATCH, (what, queue) =>
       inFlight(what, ADDS / RAW_BATCH, () =>
         queue.addBulk(
           Array.from({ length: RAW_BATCH }, () => {

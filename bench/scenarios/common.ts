@@ -197,9 +197,9 @@ export const cpuPerThousand = (seconds: number | undefined, messages: number) =>
  * moves much less from run to run.
  */
 export const INGEST_CPU_FIGURES: Figure[] = [
-  { key: 'cpuService', label: 'CPU s/1k: gateway (raw: producer process)', unit: 's', digits: 3 },
-  { key: 'cpuLoad', label: 'CPU s/1k: load generator (raw: none)', unit: 's', digits: 3 },
-  { key: 'cpuRedis', label: 'CPU s/1k: Redis', unit: 's', digits: 3 },
+  { key: 'cpuService', label: 'CPU s/1k: gateway (raw: producer process)', unit: 's', digits: 4 },
+  { key: 'cpuLoad', label: 'CPU s/1k: load generator (raw: none)', unit: 's', digits: 4 },
+  { key: 'cpuRedis', label: 'CPU s/1k: Redis', unit: 's', digits: 4 },
 ];
 
 /**

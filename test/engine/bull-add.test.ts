@@ -260,7 +260,9 @@ describe('add-jobs', () => {
   const header = (kind: string, ...lengths: number[]) => {
     const bytes = Buffer.alloc(1 + 4 * lengths.length);
     bytes.write(kind, 0, 'latin1');
-    lengths.forEach((length, index) => bytes.writeUInt32BE(length, 1 + 4 * index));
+    lengths.forEach((length, index) => {
+      bytes.writeUInt32BE(length, 1 + 4 * index);
+    });
     return bytes;
   };
 

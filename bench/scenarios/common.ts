@@ -202,24 +202,31 @@ export const INGEST_CPU_FIGURES: Figure[] = [
   { key: 'cpuRedis', label: 'CPU s/1k: Redis', unit: 's', digits: 4 },
 ];
 
+/** What an ingest load took in, and how long it took. */
+export interface Ingested {
+  messages: number;
+  elapsedMs: number;
+}
+
 /**
- * Runs an ingest load and answers {@link INGEST_CPU_FIGURES}: the CPU of `service` (the gateway, or
- * raw BullMQ's producer), of the load generator when it is a process of its own (Switchyard's side
- * only), and of Redis, per 1,000 of the messages `load` answers it took in.
+ * Runs an ingest load and answers what it took in with {@link INGEST_CPU_FIGURES}: the CPU of
+ * `service` (the gateway, or raw BullMQ's producer), of the load generator when it is a process of
+ * its own (Switchyard's side only), and of Redis, per 1,000 messages.
  */
 export async function measureIngestCpu(
   bench: Bench,
   pids: { service: number; load?: number },
-  load: () => Promise<number>,
-): Promise<{ messages: number; cpuService: number; cpuLoad?: number; cpuRedis: number }> {
+  load: () => Promise<Ingested>,
+): Promise<Ingested & { cpuService: number; cpuLoad?: number; cpuRedis: number }> {
   const cpu = cpuMeter({ service: pids.service, load: pids.load ?? pids.service, redis: bench.redisPid });
-  const messages = await load();
+  const ingested = await load();
   const used = cpu();
+  const perThousand = (seconds: number | undefined) => cpuPerThousand(seconds, ingested.messages);
   return {
-    messages,
-    cpuService: cpuPerThousand(used.service, messages),
-    ...(pids.load === undefined ? {} : { cpuLoad: cpuPerThousand(used.load, messages) }),
-    cpuRedis: cpuPerThousand(used.redis, messages),
+    ...ingested,
+    cpuService: perThousand(used.service),
+    ...(pids.load === undefined ? {} : { cpuLoad: perThousand(used.load) }),
+    cpuRedis: perThousand(used.redis),
   };
 }
 

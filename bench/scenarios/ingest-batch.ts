@@ -3,6 +3,7 @@ import { perSecond } from '../stats.js';
 import {
   FLOOR_FIGURE,
   INGEST_CPU_FIGURES,
+  type Ingested,
   measureIngestCpu,
   startSidesWithFloor,
   withConsumerQueue,
@@ -33,7 +34,7 @@ export const ingestBatch: Scenario = {
       batchesInFlight: concurrency,
       windowMs: timeoutMs,
     } = bench.sizes;
-    const publishBatches = async (url: string, topic: string) => {
+    const publishBatches = async (url: string, topic: string): Promise<Ingested> => {
       const result = await sides.switchyardLoad.call('publishBatchClosed', {
         url,
         topic,
@@ -49,16 +50,11 @@ export const ingestBatch: Scenario = {
       close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          let elapsedMs = 0;
-          const { messages, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
+          const { messages, elapsedMs, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
             measureIngestCpu(
               bench,
               { service: sides.gateway.child.pid, load: sides.switchyardLoad.pid },
-              async () => {
-                const result = await publishBatches(sides.gateway.url, tag);
-                elapsedMs = result.elapsedMs;
-                return result.messages;
-              },
+              () => publishBatches(sides.gateway.url, tag),
             ),
           );
           const bare = await withFloorQueue(floor, tag, () => publishBatches(floor.url, tag));
@@ -69,8 +65,7 @@ export const ingestBatch: Scenario = {
           };
         }
         return withRawQueues(bench, sides, [tag], async () => {
-          let elapsedMs = 0;
-          const { messages, ...cpu } = await measureIngestCpu(
+          const { messages, elapsedMs, ...cpu } = await measureIngestCpu(
             bench,
             { service: sides.rawLoad.pid },
             async () => {
@@ -84,8 +79,7 @@ export const ingestBatch: Scenario = {
                 timeoutMs,
               });
               assertNoErrors('Queue.addBulk', result);
-              elapsedMs = result.elapsedMs;
-              return result.done * batchSize;
+              return { messages: result.done * batchSize, elapsedMs: result.elapsedMs };
             },
           );
           const rate = perSecond(messages, elapsedMs);

@@ -1,4 +1,3 @@
-import type { LoopResult } from '../load/loops.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
 import {
@@ -37,36 +36,33 @@ export const ingestSingle: Scenario = {
       close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          let gateway: LoopResult | undefined;
-          const { messages, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
+          const { messages, elapsedMs, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
             measureIngestCpu(
               bench,
               { service: sides.gateway.child.pid, load: sides.switchyardLoad.pid },
               async () => {
-                gateway = await publishClosed(sides, tag, run);
-                assertNoErrors('publish', gateway);
-                return gateway.done;
+                const result = await publishClosed(sides, tag, run);
+                assertNoErrors('publish', result);
+                return { messages: result.done, elapsedMs: result.elapsedMs };
               },
             ),
           );
           const bare = await withFloorQueue(floor, tag, () => publishClosed(sides, tag, run, floor.url));
           assertNoErrors('floor publish', bare);
           return {
-            rate: perSecond(messages, gateway?.elapsedMs ?? Number.NaN),
+            rate: perSecond(messages, elapsedMs),
             floorRate: perSecond(bare.done, bare.elapsedMs),
             ...cpu,
           };
         }
         return withRawQueues(bench, sides, [tag], async () => {
-          let elapsedMs = Number.NaN;
-          const { messages, ...cpu } = await measureIngestCpu(
+          const { messages, elapsedMs, ...cpu } = await measureIngestCpu(
             bench,
             { service: sides.rawLoad.pid },
             async () => {
               const result = await addClosed(bench, sides, [tag], run);
               assertNoErrors('Queue.add', result);
-              elapsedMs = result.elapsedMs;
-              return result.done;
+              return { messages: result.done, elapsedMs: result.elapsedMs };
             },
           );
           const rate = perSecond(messages, elapsedMs);

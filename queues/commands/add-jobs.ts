@@ -7,9 +7,10 @@
  * command, one round of argument encoding and one script call per queue and flush, instead of per
  * message.
  *
- * The adds travel as one argument ({@link encodeAdds}), not three or four per add: ioredis spends
- * ~0.25 µs on every argument it encodes (two byte-length measurements and a copy per piece of the
- * protocol), ~2.5 µs per add with four arguments each, about what Lua pays to cut them out again.
+ * The adds travel as one argument ({@link encodeAdds}), not four per add: ioredis spends ~0.6 µs on
+ * every argument it takes in and encodes (flattened, then three pieces of protocol each, each piece
+ * measured twice and copied), ~2.5 µs per add with four, where cutting one argument up in Lua costs
+ * Redis nothing measurable (bench:transaction-size).
  */
 import { addDelayedJob } from 'bullmq/dist/esm/scripts/addDelayedJob-6.js';
 import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';

@@ -6,6 +6,7 @@ import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/command
 import { defineCommands } from '../../queues/commands/index.js';
 import { queueCommand } from '../../queues/dead-letter-commands.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
+import { serializedAdd } from '../helpers/serialized-add.js';
 
 let redis: TestRedis;
 let client: Redis;
@@ -211,15 +212,7 @@ describe('JobAdds', () => {
 
   it("should answer an error for a queue whose add fails, keep the adds before it and leave other queues' alone", async () => {
     const [broken, fine] = await Promise.all([openQueue(), openQueue()]);
-    const add = (jobId: string, priority: number) => ({
-      jobId,
-      name: 'message',
-      data,
-      timestamp: Date.now(),
-      attempts: 1,
-      priority,
-      backoffType: 'switchyard',
-    });
+    const add = (jobId: string, priority: number) => serializedAdd(jobId, priority, data);
     const transaction = createIORedisClient(client).multi() as unknown as ChainableCommander;
     const batch = new JobAdds();
     batch.add(broken, add('earlier', 10));
@@ -278,17 +271,7 @@ describe('add-jobs', () => {
 
   it('should keep the adds before a malformed one, and name the byte it starts at', async () => {
     const queue = await openQueue();
-    const valid = encodeAdds([
-      encodeAdd(queue, {
-        jobId: 'first',
-        name: 'message',
-        data,
-        timestamp: Date.now(),
-        attempts: 1,
-        priority: 0,
-        backoffType: 'switchyard',
-      }),
-    ]);
+    const valid = encodeAdds([encodeAdd(queue, serializedAdd('first', 0, data))]);
     expect(await run(queue, Buffer.concat([valid, header('s', 5, 5)]))).toMatch(
       new RegExp(`malformed add at byte ${valid.length + 1}$`),
     );

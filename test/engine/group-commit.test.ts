@@ -1,10 +1,11 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ADDS_PER_COMMAND, type SerializedAdd } from '../../queues/bull-add.js';
+import { MAX_ADDS_PER_COMMAND } from '../../queues/bull-add.js';
 import { defineCommands } from '../../queues/commands/index.js';
 import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../../queues/group-commit.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
+import { serializedAdd } from '../helpers/serialized-add.js';
 
 let redis: TestRedis;
 let client: Redis;
@@ -150,26 +151,17 @@ describe('group commit', () => {
   it('should reject the callers whose adds share a failing add command, and only them', async () => {
     const prefix = uniquePrefix();
     const [broken, fine] = ['broken', 'fine'].map((name) => new Queue(name, { connection: client, prefix }));
-    const add = (jobId: string) => ({
-      jobId,
-      name: 'message',
-      data: Buffer.from('{}'),
-      timestamp: Date.now(),
-      attempts: 1,
-      priority: 10,
-      backoffType: 'switchyard',
-    });
     // A priority counter that is not a number makes every prioritized add to `broken` fail.
     await client.set(broken?.keys.pc as string, 'not a number');
     const commits = createGroupCommit({ open: () => client.multi() });
     const results = await Promise.allSettled([
-      commits.commit(({ adds }) => adds.add(broken as Queue, add('a'))),
+      commits.commit(({ adds }) => adds.add(broken as Queue, serializedAdd('a'))),
       commits.commit(({ transaction, adds }) => {
         transaction.set(`${prefix}:own`, 'x');
-        adds.add(fine as Queue, add('b'));
-        adds.add(broken as Queue, add('c'));
+        adds.add(fine as Queue, serializedAdd('b'));
+        adds.add(broken as Queue, serializedAdd('c'));
       }),
-      commits.commit(({ adds }) => adds.add(fine as Queue, add('d'))),
+      commits.commit(({ adds }) => adds.add(fine as Queue, serializedAdd('d'))),
     ]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
     expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/not an integer/);
@@ -180,25 +172,16 @@ describe('group commit', () => {
   it("should reject only the callers in a queue's failing add command when its adds take several", async () => {
     const prefix = uniquePrefix();
     const queue = new Queue('q', { connection: client, prefix });
-    const add = (jobId: string, priority: number): SerializedAdd => ({
-      jobId,
-      name: 'message',
-      data: Buffer.from('{}'),
-      timestamp: Date.now(),
-      attempts: 1,
-      priority,
-      backoffType: 'switchyard',
-    });
     await client.set(queue.keys.pc as string, 'not a number');
     const commits = createGroupCommit({ open: () => client.multi(), maxWeight: Number.POSITIVE_INFINITY });
     // The first caller's unprioritized adds fill the first command exactly; the second caller's
     // prioritized add goes into the next one and fails on the broken priority counter.
-    const first = Array.from({ length: MAX_ADDS_PER_COMMAND }, (_, index) => add(`a${index}`, 0));
+    const first = Array.from({ length: MAX_ADDS_PER_COMMAND }, (_, index) => serializedAdd(`a${index}`, 0));
     const results = await Promise.allSettled([
       commits.commit(({ adds }) => {
         for (const one of first) adds.add(queue, one);
       }, first.length),
-      commits.commit(({ adds }) => adds.add(queue, add('b', 10))),
+      commits.commit(({ adds }) => adds.add(queue, serializedAdd('b'))),
     ]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected']);
     expect(await queue.getWaitingCount()).toBe(MAX_ADDS_PER_COMMAND);

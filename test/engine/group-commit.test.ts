@@ -111,6 +111,33 @@ describe('group commit', () => {
     expect(await client.mget(`${prefix}:1`, `${prefix}:2`, `${prefix}:3`)).toEqual([null, 'x', 'x']);
   });
 
+  it('should reject the callers of a transaction whose writing throws, and apply the others', async () => {
+    const prefix = uniquePrefix();
+    const commits = createGroupCommit({ open: () => client.multi(), maxWeight: 2 });
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4].map((index) =>
+        commits.commit(({ transaction }) => {
+          transaction.set(`${prefix}:${index}`, 'x');
+          if (index === 2) throw new Error('the second caller cannot write');
+        }),
+      ),
+    );
+    // 1+2 | 3+4: the first transaction is never sent, the second is applied.
+    expect(results.map((result) => result.status)).toEqual([
+      'rejected',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/second caller cannot write/);
+    expect(await client.mget([1, 2, 3, 4].map((index) => `${prefix}:${index}`))).toEqual([
+      null,
+      null,
+      'x',
+      'x',
+    ]);
+  });
+
   it("should reject only the caller whose own command failed, and apply the others'", async () => {
     const prefix = uniquePrefix();
     await client.set(`${prefix}:text`, 'not a number');

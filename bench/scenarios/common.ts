@@ -218,14 +218,19 @@ export async function measureIngestCpu(
   pids: { service: number; load?: number },
   load: () => Promise<Ingested>,
 ): Promise<Ingested & { cpuService: number; cpuLoad?: number; cpuRedis: number }> {
-  const cpu = cpuMeter({ service: pids.service, load: pids.load ?? pids.service, redis: bench.redisPid });
+  const { load: loadPid, service } = pids;
+  const cpu = cpuMeter({
+    service,
+    redis: bench.redisPid,
+    ...(loadPid === undefined ? {} : { load: loadPid }),
+  });
   const ingested = await load();
   const used = cpu();
   const perThousand = (seconds: number | undefined) => cpuPerThousand(seconds, ingested.messages);
   return {
     ...ingested,
     cpuService: perThousand(used.service),
-    ...(pids.load === undefined ? {} : { cpuLoad: perThousand(used.load) }),
+    ...(used.load === undefined ? {} : { cpuLoad: perThousand(used.load) }),
     cpuRedis: perThousand(used.redis),
   };
 }

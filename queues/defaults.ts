@@ -9,7 +9,11 @@ export const QUEUE_DEFAULTS = {
   retry: { maxAttempts: 5, backoff: 'EXPONENTIAL', delayMs: 1 * SECOND, maxDelayMs: MINUTE, jitter: true },
   concurrency: 10,
   ackTimeoutMs: 30 * SECOND,
-} as const satisfies { retry: RetryPolicy; concurrency: number; ackTimeoutMs: number };
+  maxPriority: 9,
+} as const satisfies { retry: RetryPolicy; concurrency: number; ackTimeoutMs: number; maxPriority: number };
+
+/** A message's priority: 0 (the default) to 9, the most urgent. */
+export const PRIORITY = { min: 0, max: 9 } as const;
 
 /** The bounds input is checked against; beyond them a request is refused with BAD_USER_INPUT. */
 export const LIMITS = {

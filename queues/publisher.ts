@@ -4,7 +4,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { SerializedAdd } from './bull-add.js';
 import { canonicalize } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
-import { LIMITS } from './defaults.js';
+import { LIMITS, PRIORITY } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
 import { createGroupCommit, type Flush } from './group-commit.js';
 import type { Keys } from './keys.js';
@@ -85,7 +85,7 @@ export function messageAdd(
     data,
     timestamp,
     attempts: queue.retry.maxAttempts,
-    priority: toBullPriority(message.priority),
+    priority: toBullPriority(message.priority, queue.maxPriority),
     delayMs,
     backoffType: BACKOFF_STRATEGY,
   };
@@ -97,8 +97,14 @@ export const DEFAULT_MAX_BATCH_SIZE = 1000;
 /** How long an idempotency key stays claimed by a publish that has not finished (crash safety). */
 const CLAIM_MS = 10_000;
 
-/** BullMQ: 1 is the highest priority and jobs without one jump every prioritized job, so map all of 0..9. */
-export const toBullPriority = (priority: number) => 10 - priority;
+/**
+ * A message's BullMQ priority in a queue that orders by priorities up to `maxPriority`. BullMQ takes
+ * 1 as its highest and serves jobs without a priority before every prioritized one, so a priority
+ * queue maps all of its levels, the default too, to 1..maxPriority + 1; a FIFO queue (maxPriority 0)
+ * adds every job without one, to BullMQ's wait list, which is cheaper than its prioritized set.
+ */
+export const toBullPriority = (priority: number, maxPriority: number) =>
+  maxPriority === 0 ? 0 : maxPriority + 1 - Math.min(priority, maxPriority);
 
 interface Routed {
   message: MessageRecord;
@@ -359,7 +365,7 @@ function checkAndBuild(
   }
   const headers = parseHeaders('headers', input.headers);
   const priority = input.priority ?? 0;
-  assertInt('priority', priority, 0, 9);
+  assertInt('priority', priority, PRIORITY.min, PRIORITY.max);
   const delayMs = input.delayMs ?? 0;
   assertInt('delayMs', delayMs, 0, LIMITS.delayMs);
   const ttlMs = input.ttlMs ?? null;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { defineCommands } from './commands/index.js';
-import { LIMITS, QUEUE_DEFAULTS } from './defaults.js';
+import { LIMITS, PRIORITY, QUEUE_DEFAULTS } from './defaults.js';
 import { badInput, conflict, notFound } from './errors.js';
 import type { Keys } from './keys.js';
 import { createRoutingTable, type RoutingTable, validateBinding } from './router.js';
@@ -45,6 +45,8 @@ export interface CreateQueueInput extends QueueSettingsInput {
   topic: string;
   name: string;
   target: TargetKind;
+  /** Fixed at creation (QueueRecord.maxPriority), so not a setting. */
+  maxPriority?: number | null;
 }
 
 export interface RegistryOptions {
@@ -111,8 +113,7 @@ export function createRegistry(options: RegistryOptions) {
     const queues: QueueRecord[] = [];
     for (const [error, hash] of results) {
       if (error) throw error;
-      for (const json of Object.values(hash as Record<string, string>))
-        queues.push(JSON.parse(json) as QueueRecord);
+      for (const json of Object.values(hash as Record<string, string>)) queues.push(parseQueue(json));
     }
     return createRoutingTable(topics, queues);
   }
@@ -175,7 +176,7 @@ export function createRegistry(options: RegistryOptions) {
 
   async function getQueue(topic: string, name: string): Promise<QueueRecord | null> {
     const json = await client.hget(keys.topicQueues(topic), name);
-    return json ? (JSON.parse(json) as QueueRecord) : null;
+    return json ? parseQueue(json) : null;
   }
 
   async function requireQueue(topic: string, name: string): Promise<QueueRecord> {
@@ -203,6 +204,7 @@ export function createRegistry(options: RegistryOptions) {
       retry: { ...QUEUE_DEFAULTS.retry },
       concurrency: QUEUE_DEFAULTS.concurrency,
       ackTimeoutMs: QUEUE_DEFAULTS.ackTimeoutMs,
+      maxPriority: input.maxPriority ?? QUEUE_DEFAULTS.maxPriority,
       paused: false,
       createdAt: new Date().toISOString(),
     };
@@ -296,6 +298,12 @@ export function createRegistry(options: RegistryOptions) {
 
 export type Registry = ReturnType<typeof createRegistry>;
 
+/** A stored queue record; those stored before maxPriority existed were priority queues of 0..9. */
+function parseQueue(json: string): QueueRecord {
+  const queue = JSON.parse(json) as Partial<QueueRecord> & Omit<QueueRecord, 'maxPriority'>;
+  return { ...queue, maxPriority: queue.maxPriority ?? QUEUE_DEFAULTS.maxPriority };
+}
+
 /** Merges settings into a queue record and checks the result as a whole, so nothing half-valid is stored. */
 function applySettings(
   kind: TopicKind,
@@ -340,6 +348,7 @@ function applySettings(
   }
   assertInt('concurrency', next.concurrency, 1, LIMITS.concurrency);
   assertInt('ackTimeoutMs', next.ackTimeoutMs, LIMITS.ackTimeoutMs.min, LIMITS.ackTimeoutMs.max);
+  assertInt('maxPriority', next.maxPriority, PRIORITY.min, PRIORITY.max);
   if (next.target === 'WEBHOOK') {
     if (!next.url) throw badInput('url is required for a WEBHOOK queue', { field: 'url' });
     assertWebhookUrl('url', next.url);

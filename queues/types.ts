@@ -71,6 +71,12 @@ export interface QueueRecord {
   retry: RetryPolicy;
   concurrency: number;
   ackTimeoutMs: number;
+  /**
+   * The highest priority the queue orders by; a message above it counts as this. 0 makes a FIFO queue,
+   * whose adds skip BullMQ's prioritized set. Fixed at creation: jobs already waiting sit in the
+   * structure their priority put them in. Records stored before it existed read as 9.
+   */
+  maxPriority: number;
   paused: boolean;
   createdAt: string;
 }

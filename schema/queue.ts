@@ -48,6 +48,10 @@ export const Queue = builder.objectRef<QueueRecord>('Queue').implement({
     ackTimeoutMs: t.exposeInt('ackTimeoutMs', {
       description: 'WEBHOOK: request timeout; CONSUMER: visibility timeout.',
     }),
+    maxPriority: t.exposeInt('maxPriority', {
+      description:
+        'The highest message priority this queue orders by (0..9); a message above it counts as maxPriority. 0: a FIFO queue, which ignores priorities and costs Redis less per message.',
+    }),
     paused: t.exposeBoolean('paused'),
   }),
 });
@@ -75,6 +79,10 @@ const CreateQueueInput = builder.inputType('CreateQueueInput', {
     retry: t.field({ type: RetryPolicyInput }),
     concurrency: t.int(),
     ackTimeoutMs: t.int(),
+    maxPriority: t.int({
+      description:
+        'Default 9: every priority counts. 0 makes a FIFO queue. Fixed once the queue exists (delete and recreate it to change).',
+    }),
   }),
 });
 

@@ -20,6 +20,7 @@ export interface QueueDeclaration {
   retry?: Partial<RetryPolicy>;
   concurrency?: number;
   ackTimeoutMs?: number;
+  maxPriority?: number;
 }
 
 /** One topic as a topology file declares it. */
@@ -147,6 +148,7 @@ const QUEUE_FIELDS = [
   'retry',
   'concurrency',
   'ackTimeoutMs',
+  'maxPriority',
 ] as const;
 const RETRY_FIELDS = ['maxAttempts', 'backoff', 'delayMs', 'maxDelayMs', 'jitter'] as const;
 
@@ -215,6 +217,7 @@ function validateQueue(check: Checker, path: string, entry: unknown): QueueDecla
   );
   const concurrency = check.optional(fields, 'concurrency', (v) => check.integer(`${at}.concurrency`, v));
   const ackTimeoutMs = check.optional(fields, 'ackTimeoutMs', (v) => check.integer(`${at}.ackTimeoutMs`, v));
+  const maxPriority = check.optional(fields, 'maxPriority', (v) => check.integer(`${at}.maxPriority`, v));
   const retry = check.optional(fields, 'retry', (v) => validateRetry(check, `${at}.retry`, v));
   if (url !== undefined) queue.url = url;
   if (bindingKey !== undefined) queue.bindingKey = bindingKey;
@@ -223,6 +226,7 @@ function validateQueue(check: Checker, path: string, entry: unknown): QueueDecla
   if (deliveryMode != null) queue.deliveryMode = deliveryMode;
   if (concurrency != null) queue.concurrency = concurrency;
   if (ackTimeoutMs != null) queue.ackTimeoutMs = ackTimeoutMs;
+  if (maxPriority != null) queue.maxPriority = maxPriority;
   if (retry != null) queue.retry = retry;
   if (!name || !target) return undefined;
   return { ...queue, name, target };

@@ -43,7 +43,7 @@ export async function applyTopology(engine: Engine, file: string): Promise<Topol
     await inEntry(file, path, () => applyTopic(engine, topic, path, report));
     for (const [queueIndex, queue] of topic.queues.entries()) {
       const queuePath = `${path}.queues[${queueIndex}] (${queue.name})`;
-      await inEntry(file, queuePath, () => applyQueue(engine, topic.name, queue, report));
+      await inEntry(file, queuePath, () => applyQueue(engine, topic.name, queue, queuePath, report));
     }
   }
   return report;
@@ -126,14 +126,17 @@ async function applyQueue(
   engine: Engine,
   topic: string,
   declared: QueueDeclaration,
+  path: string,
   report: TopologyReport,
 ): Promise<void> {
   const id = `${topic}/${declared.name}`;
   const settings = settingsOf(declared);
   let existing = await engine.queue(topic, declared.name);
   if (!existing) {
+    const { maxPriority } = declared;
     const created = await createOrFind(
-      () => engine.createQueue({ ...settings, topic, name: declared.name, target: declared.target }),
+      () =>
+        engine.createQueue({ ...settings, topic, name: declared.name, target: declared.target, maxPriority }),
       () => engine.queue(topic, declared.name),
     );
     if (created.fresh) {
@@ -146,6 +149,11 @@ async function applyQueue(
     throw new SwitchyardError(
       ErrorCode.Conflict,
       `target is ${declared.target} in the file but ${existing.target} in Redis; a queue's target cannot change (delete the queue to recreate it)`,
+    );
+  }
+  if (declared.maxPriority !== undefined && declared.maxPriority !== existing.maxPriority) {
+    report.warnings.push(
+      `${path}: maxPriority differs from Redis and cannot be changed in place (delete the queue to recreate it); kept`,
     );
   }
   if (!differs(existing, settings)) {
@@ -176,7 +184,7 @@ async function createOrFind<T>(
 }
 
 function settingsOf(declared: QueueDeclaration): QueueSettingsInput {
-  const { name: _name, target: _target, ...settings } = declared;
+  const { name: _name, target: _target, maxPriority: _maxPriority, ...settings } = declared;
   return settings;
 }
 

@@ -56,6 +56,7 @@ function queue(name: string, topicName: string, binding: Partial<QueueRecord> = 
     retry: { maxAttempts: 3, backoff: 'FIXED', delayMs: 100, maxDelayMs: 1000, jitter: false },
     concurrency: 1,
     ackTimeoutMs: 30_000,
+    maxPriority: 9,
     paused: false,
     createdAt: '2024-01-01T00:00:00.000Z',
     ...binding,

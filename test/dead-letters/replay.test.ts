@@ -151,6 +151,26 @@ describe('replayDeadLetter', () => {
     expect(dead?.history.map((record) => record.error)).toEqual(['nobody home', 'still wrong']);
   });
 
+  it("should replay into a FIFO queue as that queue adds: to BullMQ's wait list", async () => {
+    const engine = await harness.engine();
+    await consumerTopic(engine, 'orders', ['a']);
+    await engine.createQueue({
+      topic: 'orders',
+      name: 'fifo',
+      bindingKey: 'fifo',
+      target: 'CONSUMER',
+      maxPriority: 0,
+    });
+    const [id] = await deadLetter(engine, 'orders', 'a', 1);
+
+    await engine.deadLetters.replay(`orders/a/${id}`, { toQueue: 'fifo' });
+
+    const fifo = harness.bullQueue(engine, 'orders', 'fifo');
+    expect(await fifo.getJobCountByTypes('wait')).toBe(1);
+    expect(await fifo.getJobCountByTypes('prioritized')).toBe(0);
+    expect(await receiveOne(engine, 'orders', 'fifo')).toMatchObject({ attempt: 1, message: { id } });
+  });
+
   it('should refuse a replay into an unknown queue (NOT_FOUND) or one holding the message (CONFLICT), changing nothing', async () => {
     const engine = await harness.engine();
     await engine.createTopic({ name: 'orders', kind: 'FANOUT' });

@@ -29,6 +29,54 @@ describe('priority', () => {
 
     expect(received).toEqual([high.messageId, middle.messageId, low.messageId, plain.messageId]);
   });
+
+  it('should count every priority above maxPriority as maxPriority, first in first out among them', async () => {
+    const engine = await harness.engine();
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    const queue = await engine.createQueue({
+      topic: 'orders',
+      name: 'pull',
+      target: 'CONSUMER',
+      maxPriority: 3,
+    });
+    expect(queue.maxPriority).toBe(3);
+    const published = [];
+    for (const priority of [0, 9, 2, 3, 5, 1]) {
+      published.push((await engine.publish({ topic: 'orders', payload: priority, priority })).messageId);
+    }
+
+    const received = await engine.receive('orders', 'pull', 6, 0);
+
+    // 9, 3 and 5 all count as 3 and keep their publish order; then 2, 1 and 0.
+    expect(received.map((delivery) => delivery.message.payload)).toEqual([9, 3, 5, 2, 1, 0]);
+    // The message keeps the priority it was published with; only the queue's order caps it.
+    expect(received.map((delivery) => delivery.message.priority)).toEqual([9, 3, 5, 2, 1, 0]);
+  });
+
+  it("should serve a FIFO queue (maxPriority 0) in publish order from BullMQ's wait list", async () => {
+    const engine = await harness.engine();
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    await engine.createQueue({ topic: 'orders', name: 'fifo', target: 'CONSUMER', maxPriority: 0 });
+    await engine.createQueue({ topic: 'orders', name: 'ranked', target: 'CONSUMER' });
+    const priorities = [0, 9, 4, 0, 7, 1];
+    await engine.publishBatch(priorities.map((priority, n) => ({ topic: 'orders', payload: n, priority })));
+    await engine.publish({ topic: 'orders', payload: priorities.length, priority: 8 });
+
+    const counts = async (name: string) => {
+      const queue = harness.bullQueue(engine, 'orders', name);
+      return {
+        wait: await queue.getJobCountByTypes('wait'),
+        prioritized: await queue.getJobCountByTypes('prioritized'),
+      };
+    };
+    expect(await counts('fifo')).toEqual({ wait: 7, prioritized: 0 });
+    expect(await counts('ranked')).toEqual({ wait: 0, prioritized: 7 });
+
+    const fifo = await engine.receive('orders', 'fifo', 10, 0);
+    const ranked = await engine.receive('orders', 'ranked', 10, 0);
+    expect(fifo.map((delivery) => delivery.message.payload)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(ranked.map((delivery) => delivery.message.payload)).toEqual([1, 6, 4, 2, 5, 0, 3]);
+  });
 });
 
 describe('delayMs', () => {

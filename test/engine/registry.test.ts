@@ -75,3 +75,23 @@ describe('registry across instances', () => {
     await waitFor(() => a.webhookWorkers === 0 && b.webhookWorkers === 0, { timeoutMs: 2000 });
   });
 });
+
+describe('stored queue records', () => {
+  it('should read a queue stored before maxPriority existed as a priority queue of 0..9', async () => {
+    const keyPrefix = uniquePrefix();
+    const engine = await harness.engine({ keyPrefix });
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    const created = await engine.createQueue({ topic: 'orders', name: 'pull', target: 'CONSUMER' });
+    const { maxPriority: _dropped, ...older } = created;
+    const client = harness.redis.client();
+    await client.hset(engine.keys.topicQueues('orders'), 'pull', JSON.stringify(older));
+    // A fresh instance: nothing cached from the create.
+    const fresh = await harness.engine({ keyPrefix });
+
+    expect(await fresh.queue('orders', 'pull')).toEqual(created);
+    await fresh.publish({ topic: 'orders', payload: 'low', priority: 1 });
+    await fresh.publish({ topic: 'orders', payload: 'high', priority: 9 });
+    const received = await fresh.receive('orders', 'pull', 2, 0);
+    expect(received.map((delivery) => delivery.message.payload)).toEqual(['high', 'low']);
+  });
+});

@@ -25,14 +25,15 @@ interface QueueData {
   retry: { maxAttempts: number; backoff: string; delayMs: number; maxDelayMs: number; jitter: boolean };
   concurrency: number;
   ackTimeoutMs: number;
+  maxPriority: number;
   paused: boolean;
   stats: { waiting: number; paused: boolean };
 }
 
 const TOPIC_FIELDS = 'name kind description maxMessageBytes payloadSchema createdAt queues { name }';
 const QUEUE_FIELDS = `name topic bindingKey headers headerMatch target url signingSecret deliveryMode
-  retry { maxAttempts backoff delayMs maxDelayMs jitter } concurrency ackTimeoutMs paused
-  stats { waiting paused }`;
+  retry { maxAttempts backoff delayMs maxDelayMs jitter } concurrency ackTimeoutMs maxPriority
+  paused stats { waiting paused }`;
 
 const CREATE_TOPIC = `mutation ($input: CreateTopicInput!) { createTopic(input: $input) { ${TOPIC_FIELDS} } }`;
 const CREATE_QUEUE = `mutation ($input: CreateQueueInput!) { createQueue(input: $input) { ${QUEUE_FIELDS} } }`;
@@ -190,6 +191,7 @@ describe('queues', () => {
       retry: { maxAttempts: 5, backoff: 'EXPONENTIAL', delayMs: 1000, maxDelayMs: 60000, jitter: true },
       concurrency: 10,
       ackTimeoutMs: 30000,
+      maxPriority: 9,
       paused: false,
       stats: { waiting: 0, paused: false },
     });
@@ -253,6 +255,11 @@ describe('queues', () => {
       { name: 'q', bindingKey: '#', target: 'CONSUMER', retry: { delayMs: 5000, maxDelayMs: 10 } },
       /maxDelayMs/,
     ],
+    [
+      'a maxPriority above 9',
+      { name: 'q', bindingKey: '#', target: 'CONSUMER', maxPriority: 10 },
+      /maxPriority must be an integer from 0 to 9, got 10/,
+    ],
   ])('should refuse %s with BAD_USER_INPUT and create nothing', async (_, input, message) => {
     refused(await createQueue({ topic: 'orders', ...input }), 'BAD_USER_INPUT', message);
     expect((await topics())[0]?.queues).toEqual([]);
@@ -315,6 +322,18 @@ describe('queues', () => {
       'url is only for WEBHOOK queues',
     );
     expect(await queue('orders', 'q')).toEqual(before);
+  });
+
+  it('should create a FIFO queue and refuse to change maxPriority in place', async () => {
+    const { createQueue: created } = ok(
+      await createQueue({ topic: 'orders', name: 'q', bindingKey: '#', target: 'CONSUMER', maxPriority: 0 }),
+    );
+    expect(created.maxPriority).toBe(0);
+    const answer = await h.gql(
+      'mutation { updateQueue(topic: "orders", name: "q", input: { maxPriority: 9 }) { name } }',
+    );
+    expect(answer.errors?.[0]?.message).toMatch(/"maxPriority" is not defined by type "UpdateQueueInput"/);
+    expect(await queue('orders', 'q')).toEqual(created);
   });
 
   it('should refuse updating, pausing, resuming and deleting a missing queue with NOT_FOUND', async () => {

@@ -146,6 +146,26 @@ describe('applyTopology', () => {
     ]);
   });
 
+  it('should create a queue with the maxPriority the file states, and warn, not change it, after', async () => {
+    const engine = await newEngine();
+    const fifo = structuredClone(ORDERS);
+    const audit = fifo.topics[0]?.queues[1];
+    if (!audit) throw new Error('fixture changed');
+    Object.assign(audit, { maxPriority: 0 });
+    await applyTopology(engine, await topologyFile(fifo));
+    expect((await engine.queue('orders', 'audit'))?.maxPriority).toBe(0);
+    expect((await engine.queue('orders', 'billing'))?.maxPriority).toBe(9);
+
+    Object.assign(audit, { maxPriority: 5, ackTimeoutMs: 5000 });
+    const report = await applyTopology(engine, await topologyFile(fifo));
+    expect(report.warnings).toEqual([
+      'topics[0] (orders).queues[1] (audit): maxPriority differs from Redis and cannot be changed in place (delete the queue to recreate it); kept',
+    ]);
+    // The rest of the entry still applies.
+    expect(report.updatedQueues).toEqual(['orders/audit']);
+    expect(await engine.queue('orders', 'audit')).toMatchObject({ maxPriority: 0, ackTimeoutMs: 5000 });
+  });
+
   it('should apply the documented example file', async () => {
     const engine = await newEngine();
     const report = await applyTopology(engine, 'docs/topology.example.json');
@@ -189,7 +209,7 @@ describe('a bad topology file', () => {
     const error = await topologyError(applyTopology(engine, file));
     expect(error.problems).toEqual([
       'topics[0] (orders).queues[0].target: expected one of WEBHOOK, CONSUMER, got "HOOK"',
-      'topics[0] (orders).queues[1].bindingkey: unknown field (allowed: name, target, url, bindingKey, headers, headerMatch, deliveryMode, retry, concurrency, ackTimeoutMs)',
+      'topics[0] (orders).queues[1].bindingkey: unknown field (allowed: name, target, url, bindingKey, headers, headerMatch, deliveryMode, retry, concurrency, ackTimeoutMs, maxPriority)',
       'topics[1].maxMessageBytes: expected an integer, got "1MB"',
       'topics[2].name: topic orders is declared twice',
     ]);

@@ -83,15 +83,19 @@ export async function withTopology<T>(
   }
 }
 
-/** The topology of the scenarios that only enqueue or pull: one FANOUT topic with one CONSUMER queue, `q`. */
+/**
+ * The topology of the scenarios that only enqueue or pull: one FANOUT topic with one CONSUMER queue,
+ * `q` (with the default settings unless `queue` says otherwise).
+ */
 export function withConsumerQueue<T>(
   gateway: GatewayHandle,
   topic: string,
   measure: () => Promise<T>,
+  queue: Pick<CreateQueueInput, 'maxPriority'> = {},
 ): Promise<T> {
   return withTopology(
     gateway,
-    { topic, kind: 'FANOUT', queues: [{ name: 'q', target: 'CONSUMER' }] },
+    { topic, kind: 'FANOUT', queues: [{ name: 'q', target: 'CONSUMER', ...queue }] },
     measure,
   );
 }

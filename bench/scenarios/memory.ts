@@ -1,3 +1,4 @@
+import type { CreateQueueInput } from '../../queues/registry.js';
 import { startSides, usedMemory } from '../harness.js';
 import type { LoopResult } from '../load/loops.js';
 import { rssBytes } from '../proc-stats.js';
@@ -29,6 +30,13 @@ export const memory: Scenario = {
       digits: 1,
     },
     { key: 'rss', label: 'RSS after (gateway; raw: producer)', unit: 'MiB', digits: 1 },
+    // Its jobs skip BullMQ's prioritized set, as raw's jobs without a priority do.
+    {
+      key: 'redisFifo',
+      label: 'Redis used_memory per 100k waiting, FIFO queue (maxPriority 0)',
+      unit: 'MiB',
+      digits: 1,
+    },
   ],
   async open(bench) {
     const sides = await startSides(bench, 8, false);
@@ -53,20 +61,28 @@ export const memory: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          return withConsumerQueue(sides.gateway, tag, () =>
-            measure(sides.gateway.child.pid, () =>
-              sides.switchyardLoad.call('publishBatchClosed', {
-                url: sides.gateway.url,
-                topic: tag,
-                batches,
-                batchSize: BATCH,
-                concurrency: IN_FLIGHT,
-                timeoutMs,
-              }),
-            ),
-          );
+          const fill = (queue: Pick<CreateQueueInput, 'maxPriority'>) =>
+            withConsumerQueue(
+              sides.gateway,
+              tag,
+              () =>
+                measure(sides.gateway.child.pid, () =>
+                  sides.switchyardLoad.call('publishBatchClosed', {
+                    url: sides.gateway.url,
+                    topic: tag,
+                    batches,
+                    batchSize: BATCH,
+                    concurrency: IN_FLIGHT,
+                    timeoutMs,
+                  }),
+                ),
+              queue,
+            );
+          const measured = await fill({});
+          const fifo = await fill({ maxPriority: 0 });
+          return { ...measured, redisFifo: fifo.redis };
         }
-        return withRawQueues(bench, sides, [tag], () =>
+        const raw = await withRawQueues(bench, sides, [tag], () =>
           measure(sides.rawLoad.pid, () =>
             sides.rawLoad.call('addBulkClosed', {
               redisUrl: bench.redisUrl,
@@ -79,6 +95,7 @@ export const memory: Scenario = {
             }),
           ),
         );
+        return { ...raw, redisFifo: raw.redis };
       },
     };
   },

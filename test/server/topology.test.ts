@@ -171,6 +171,7 @@ describe('applyTopology', () => {
     const report = await applyTopology(engine, 'docs/topology.example.json');
     expect(report.createdTopics).toEqual(['orders', 'alerts']);
     expect(report.createdQueues).toEqual(['orders/billing', 'orders/audit', 'alerts/pager']);
+    expect((await engine.queue('orders', 'audit'))?.maxPriority).toBe(0);
     expect((await applyTopology(engine, 'docs/topology.example.json')).unchanged).toHaveLength(5);
   });
 });

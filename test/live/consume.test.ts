@@ -155,29 +155,35 @@ describe('Subscription.consume', () => {
     expect(streams.every((stream) => deliveries(stream).length > 0)).toBe(true);
   });
 
-  it('should redeliver the unacked deliveries of a closed socket to the others at once', async () => {
-    // A visibility timeout far beyond the test: only the close can bring the messages back this soon.
-    const { gateway, url } = await consumerQueue({ ackTimeoutMs: 120_000 });
-    const leaving = pool.client(url);
-    const gone = collect<GraphQLBody<Pushed>>(leaving, CONSUME, { prefetch: 3 });
-    await publish(gateway, 3);
-    await waitFor(() => deliveries(gone).length === 3);
-    const staying = collect<GraphQLBody<Pushed>>(pool.client(url), CONSUME, { prefetch: 10 });
-    await waitFor(() => gateway.engine.consumeSize.subscribers === 2);
+  it.each([
+    ['a priority queue', {}],
+    ['a FIFO queue', { maxPriority: 0 }],
+  ])(
+    'should redeliver the unacked deliveries of a closed socket to the others at once, on %s',
+    async (_, queue) => {
+      // A visibility timeout far beyond the test: only the close can bring the messages back this soon.
+      const { gateway, url } = await consumerQueue({ ackTimeoutMs: 120_000, ...queue });
+      const leaving = pool.client(url);
+      const gone = collect<GraphQLBody<Pushed>>(leaving, CONSUME, { prefetch: 3 });
+      await publish(gateway, 3);
+      await waitFor(() => deliveries(gone).length === 3);
+      const staying = collect<GraphQLBody<Pushed>>(pool.client(url), CONSUME, { prefetch: 10 });
+      await waitFor(() => gateway.engine.consumeSize.subscribers === 2);
 
-    const closedAt = Date.now();
-    await leaving.dispose();
+      const closedAt = Date.now();
+      await leaving.dispose();
 
-    await waitFor(() => deliveries(staying).length === 3, {
-      message: 'the released deliveries never came back',
-    });
-    expect(Date.now() - closedAt).toBeLessThan(5_000);
-    expect(payloadsOf(staying).sort()).toEqual([0, 1, 2]);
-    // A redelivery is a new attempt with a new delivery id; the old ids no longer ack anything.
-    expect(deliveries(staying).every((delivery) => delivery.attempt === 2)).toBe(true);
-    const stale = await gql(url, ACK, { id: deliveries(gone)[0]?.id });
-    expect(stale.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-  });
+      await waitFor(() => deliveries(staying).length === 3, {
+        message: 'the released deliveries never came back',
+      });
+      expect(Date.now() - closedAt).toBeLessThan(5_000);
+      expect(payloadsOf(staying).sort()).toEqual([0, 1, 2]);
+      // A redelivery is a new attempt with a new delivery id; the old ids no longer ack anything.
+      expect(deliveries(staying).every((delivery) => delivery.attempt === 2)).toBe(true);
+      const stale = await gql(url, ACK, { id: deliveries(gone)[0]?.id });
+      expect(stale.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    },
+  );
 
   it('should give the credit back on nack and redeliver the nacked message', async () => {
     const { gateway, url } = await consumerQueue();

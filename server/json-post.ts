@@ -46,7 +46,10 @@ const MAY_SUBSCRIBE = /subscription/i;
 /** The media type yoga would answer with, for an Accept this path serves; null for anything else. */
 export function answerType(accept: string | undefined): string | null {
   // yoga reads a missing Accept as */*, and answers */* for a query or mutation with application/json.
-  if (accept === undefined || accept === '') return 'application/json';
+  // What nearly every client sends skips the parsing below: this and isJsonBody were ~1 % of the
+  // gateway's CPU in scenario 1's profile.
+  if (accept === undefined || accept === '' || accept === 'application/json' || accept === '*/*')
+    return 'application/json';
   let chosen: string | null = null;
   for (const entry of accept.replace(/\s/g, '').toLowerCase().split(',')) {
     const [type = '', ...params] = entry.split(';');
@@ -62,6 +65,7 @@ export function answerType(accept: string | undefined): string | null {
 
 function isJsonBody(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
+  if (contentType === 'application/json') return true;
   const [type = '', ...params] = contentType.replace(/\s/g, '').toLowerCase().split(';');
   return type === 'application/json' && params.every((param) => param === 'charset=utf-8');
 }

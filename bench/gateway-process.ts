@@ -6,8 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CreateQueueInput } from '../queues/registry.js';
 import type { TopicKind } from '../queues/types.js';
-import { loadConfig } from '../server/config.js';
-import { createGateway } from '../server/gateway.js';
+import { importBuiltGateway } from './built-gateway.js';
 import { serveRpc } from './rpc.js';
 
 export interface TopologyArgs {
@@ -19,6 +18,7 @@ export interface TopologyArgs {
 /** How long a new WEBHOOK queue may take to get its worker. */
 const WORKER_START_TIMEOUT_MS = 10_000;
 
+const { createGateway, loadConfig } = await importBuiltGateway();
 const gateway = await createGateway(loadConfig(process.env));
 const { url } = await gateway.start();
 const { engine } = gateway;

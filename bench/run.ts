@@ -9,6 +9,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../server/redis-process.js';
+import { buildGateway } from './built-gateway.js';
 import { type Bench, redisVersion, startReceiver } from './harness.js';
 import { FULL_SIZES, parseOptions, QUICK_SIZES } from './options.js';
 import { PAYLOAD_BYTES } from './payload.js';
@@ -79,6 +80,7 @@ async function runScenario(bench: Bench, scenario: Scenario): Promise<ScenarioRe
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const sizes = options.quick ? QUICK_SIZES : FULL_SIZES;
+  buildGateway();
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-'));
   // The embedded default's persistence: AOF, fsync every second.
   const redis = await startRedisServer({ dir, appendOnly: true, appendFsync: 'everysec' });

@@ -3,9 +3,9 @@
  * are its own. Configured by the environment like the start command; SHARE_SUBSCRIPTIONS=false turns
  * shared execution of identical subscriptions off, to measure what it saves.
  */
-import { loadConfig } from '../server/config.js';
-import { createGateway } from '../server/gateway.js';
+import { importBuiltGateway } from './built-gateway.js';
 
+const { createGateway, loadConfig } = await importBuiltGateway();
 const gateway = await createGateway(loadConfig(process.env), {
   websocket: { shareSubscriptions: process.env.SHARE_SUBSCRIPTIONS !== 'false' },
 });

@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startRedisServer } from '../server/redis-process.js';
+import { buildGateway } from './built-gateway.js';
 import { type Child, startChild } from './rpc.js';
 import { START_FLAGS } from './start-flags.js';
 import type { SubscribersPublisherApi } from './subscribers-publisher.js';
@@ -222,6 +223,7 @@ async function main(): Promise<void> {
     `subscribers: ${options.subscribers}, ${options.rate} msg/s for ${options.seconds} s ` +
       `(${messages} messages), ${options.floor ? 'bare ws floor' : `shared execution ${options.share ? 'on' : 'off'}`}`,
   );
+  if (!options.floor) buildGateway();
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-subscribers-'));
   const redis = await startRedisServer({ dir, appendOnly: true });
   const sockets: WebSocket[] = [];

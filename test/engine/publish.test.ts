@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../queues/errors.js';
+import type { CreateQueueInput } from '../../queues/registry.js';
 import { waitFor } from '../helpers/redis.js';
 import { deadLetters, expectRefusal, firstDeadLetter, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
 
-async function consumerTopic(topic = 'orders') {
+async function consumerTopic(topic = 'orders', queue: Partial<CreateQueueInput> = {}) {
   const engine = await harness.engine();
   await engine.createTopic({ name: topic, kind: 'FANOUT' });
-  await engine.createQueue({ topic, name: 'pull', target: 'CONSUMER' });
+  await engine.createQueue({ topic, name: 'pull', target: 'CONSUMER', ...queue });
   return engine;
 }
 
@@ -31,18 +32,10 @@ describe('priority', () => {
   });
 
   it('should count every priority above maxPriority as maxPriority, first in first out among them', async () => {
-    const engine = await harness.engine();
-    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
-    const queue = await engine.createQueue({
-      topic: 'orders',
-      name: 'pull',
-      target: 'CONSUMER',
-      maxPriority: 3,
-    });
-    expect(queue.maxPriority).toBe(3);
-    const published = [];
+    const engine = await consumerTopic('orders', { maxPriority: 3 });
+    expect((await engine.queue('orders', 'pull'))?.maxPriority).toBe(3);
     for (const priority of [0, 9, 2, 3, 5, 1]) {
-      published.push((await engine.publish({ topic: 'orders', payload: priority, priority })).messageId);
+      await engine.publish({ topic: 'orders', payload: priority, priority });
     }
 
     const received = await engine.receive('orders', 'pull', 6, 0);

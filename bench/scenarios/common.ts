@@ -83,6 +83,9 @@ export async function withTopology<T>(
   }
 }
 
+/** What a scenario may set on its CONSUMER queue; everything else keeps the default. */
+export type ConsumerQueueSettings = Pick<CreateQueueInput, 'maxPriority'>;
+
 /**
  * The topology of the scenarios that only enqueue or pull: one FANOUT topic with one CONSUMER queue,
  * `q` (with the default settings unless `queue` says otherwise).
@@ -91,7 +94,7 @@ export function withConsumerQueue<T>(
   gateway: GatewayHandle,
   topic: string,
   measure: () => Promise<T>,
-  queue: Pick<CreateQueueInput, 'maxPriority'> = {},
+  queue: ConsumerQueueSettings = {},
 ): Promise<T> {
   return withTopology(
     gateway,

@@ -1,7 +1,7 @@
-import type { CreateQueueInput } from '../../queues/registry.js';
 import { assertNoErrors, type Figure, type Scenario } from '../scenario.js';
 import { perSecond } from '../stats.js';
 import {
+  type ConsumerQueueSettings,
   FLOOR_FIGURE,
   INGEST_CPU_FIGURES,
   type Ingested,
@@ -65,7 +65,7 @@ export const ingestBatch: Scenario = {
       close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const intoQueue = (queue: Pick<CreateQueueInput, 'maxPriority'>) =>
+          const intoQueue = (queue: ConsumerQueueSettings) =>
             withConsumerQueue(
               sides.gateway,
               tag,

@@ -1,9 +1,8 @@
-import type { CreateQueueInput } from '../../queues/registry.js';
 import { startSides, usedMemory } from '../harness.js';
 import type { LoopResult } from '../load/loops.js';
 import { rssBytes } from '../proc-stats.js';
 import { assertNoErrors, type Scenario } from '../scenario.js';
-import { withConsumerQueue, withRawQueues } from './common.js';
+import { type ConsumerQueueSettings, withConsumerQueue, withRawQueues } from './common.js';
 
 const MiB = 1024 * 1024;
 const PER = 100_000;
@@ -61,7 +60,7 @@ export const memory: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const fill = (queue: Pick<CreateQueueInput, 'maxPriority'>) =>
+          const fill = (queue: ConsumerQueueSettings) =>
             withConsumerQueue(
               sides.gateway,
               tag,

@@ -70,6 +70,12 @@ export interface Config {
    */
   graphiql: boolean;
   /**
+   * Serve the web dashboard at /dashboard/ (`SWITCHYARD_DASHBOARD`: true/false/1/0). It shows only what
+   * the caller's key may read, through /graphql like any client (docs/DASHBOARD.md).
+   * @default true
+   */
+  dashboard: boolean;
+  /**
    * Serve plain JSON POSTs to /graphql on the lean path (server/json-post.ts) rather than through
    * yoga's Fetch API layer (`SWITCHYARD_HTTP_FAST_PATH`: true/false/1/0). The answers are the same;
    * the switch exists to rule the path out when chasing a problem.
@@ -244,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: read('SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 30 * SECOND, integer(1)),
     logLevel: read('SWITCHYARD_LOG_LEVEL', 'info', oneOf(LOG_LEVELS)),
     graphiql: read('SWITCHYARD_GRAPHIQL', true, boolean),
+    dashboard: read('SWITCHYARD_DASHBOARD', true, boolean),
     httpFastPath: read('SWITCHYARD_HTTP_FAST_PATH', true, boolean),
     production: env.NODE_ENV === 'production',
     adminKey: read('SWITCHYARD_ADMIN_KEY', null, adminKey),

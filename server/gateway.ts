@@ -7,6 +7,7 @@ import { createEngine, type Engine } from '../queues/engine.js';
 import type { LiveOptions } from '../queues/live.js';
 import { createAuthenticator } from './auth.js';
 import type { Config } from './config.js';
+import { defaultDashboardDir, loadDashboard, useDashboard } from './dashboard.js';
 import { createInFlight } from './in-flight.js';
 import { createJsonPostPath } from './json-post.js';
 import { createLogger, type Logger } from './logger.js';
@@ -64,6 +65,11 @@ export interface GatewayDeps {
    * @default LiveOptions' defaults
    */
   live?: LiveOptions;
+  /**
+   * Where the built dashboard is read from (`npm run build` writes it).
+   * @default dist/web under the project root
+   */
+  dashboardDir?: string;
 }
 
 export interface Gateway {
@@ -144,6 +150,13 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     };
   }
 
+  const dashboardFiles = config.dashboard
+    ? await loadDashboard(deps.dashboardDir ?? defaultDashboardDir())
+    : null;
+  if (config.dashboard && dashboardFiles === null) {
+    logger.warn('The web dashboard is not built, so /dashboard/ answers 404; `npm run build` builds it');
+  }
+
   const subscriptionDrain = useSubscriptionDrain();
   const yoga = createYogaApp({
     engine,
@@ -158,6 +171,7 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
       useDrain({ isDraining: draining }),
       subscriptionDrain,
       useRootRedirect(),
+      ...(config.dashboard ? [useDashboard({ files: dashboardFiles })] : []),
       useAuth({ authenticator, rateLimiter: engine.rateLimiter, revocations: engine.apiKeys }),
       useAuditLog({ auditLog: engine.auditLog, onError: throttledErrorLog(logger) }),
       ...(deps.plugins ?? []),

@@ -90,8 +90,9 @@ async function main(): Promise<void> {
     if (config.topologyFile) await applyTopologyFile(gateway, config.topologyFile, logger);
     if (stopped()) return;
     const { url } = await gateway.start();
+    const dashboard = config.dashboard ? url.replace(/\/graphql$/, '/dashboard/') : undefined;
     logger.info(
-      { url, redis: redactUrl(redisUrl), embeddedRedis: redis !== null },
+      { url, dashboard, redis: redactUrl(redisUrl), embeddedRedis: redis !== null },
       `Switchyard listening on ${url}`,
     );
   })();

@@ -1,0 +1,124 @@
+/**
+ * The dashboard's only way to the gateway: GraphQL over HTTP for queries and actions, graphql-ws for
+ * the live views. Both carry the key the person entered, so the dashboard can do exactly what that
+ * key's scopes allow and nothing more.
+ */
+import { type Client, createClient } from 'graphql-ws';
+
+const GRAPHQL_PATH = '/graphql';
+/** sessionStorage, not localStorage: a key typed into a shared browser is gone with the tab. */
+const KEY_STORAGE = 'switchyard.apiKey';
+
+/** A refusal or failure, with the gateway's stable code (API.graphql) when it gave one. */
+export class GatewayError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+interface GraphQLErrorBody {
+  message: string;
+  extensions?: { code?: string };
+}
+
+interface GraphQLResponseBody<T> {
+  data?: T | null;
+  errors?: readonly GraphQLErrorBody[];
+}
+
+export function apiKey(): string | null {
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+/** Sets (or with null forgets) the key; open streams reconnect with it. */
+export function setApiKey(key: string | null): void {
+  if (key) sessionStorage.setItem(KEY_STORAGE, key);
+  else sessionStorage.removeItem(KEY_STORAGE);
+  socket?.terminate();
+  socket = null;
+}
+
+function firstError(errors: readonly GraphQLErrorBody[]): GatewayError {
+  const [error] = errors;
+  return new GatewayError(
+    error?.message ?? 'The gateway refused the request',
+    error?.extensions?.code ?? 'UNKNOWN',
+  );
+}
+
+/** Runs a query or mutation; throws a {@link GatewayError} for any error the gateway answers. */
+export async function request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const key = apiKey();
+  if (key) headers.authorization = `Bearer ${key}`;
+  let response: Response;
+  try {
+    response = await fetch(GRAPHQL_PATH, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new GatewayError('The gateway cannot be reached', 'UNAVAILABLE');
+  }
+  const body = (await response.json().catch(() => null)) as GraphQLResponseBody<T> | null;
+  if (body?.errors?.length) throw firstError(body.errors);
+  if (!body?.data) throw new GatewayError(`The gateway answered HTTP ${response.status}`, 'UNAVAILABLE');
+  return body.data;
+}
+
+let socket: Client | null = null;
+
+function liveClient(): Client {
+  socket ??= createClient({
+    url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${GRAPHQL_PATH}`,
+    connectionParams: () => {
+      const key = apiKey();
+      return key ? { authorization: `Bearer ${key}` } : {};
+    },
+    // A dashboard left open should outlive a gateway restart; graphql-ws backs off between tries.
+    retryAttempts: 30,
+  });
+  return socket;
+}
+
+/** Why a stream ended: GraphQL errors, or the socket's close event (4403: the key was refused). */
+function streamError(error: unknown): GatewayError {
+  if (Array.isArray(error)) return firstError(error as GraphQLErrorBody[]);
+  if (error instanceof CloseEvent) {
+    const code = error.code === 4403 ? 'UNAUTHENTICATED' : 'UNAVAILABLE';
+    return new GatewayError(error.reason || `The live connection closed (${error.code})`, code);
+  }
+  return new GatewayError(
+    error instanceof Error ? error.message : 'The live connection failed',
+    'UNAVAILABLE',
+  );
+}
+
+export interface StreamHandlers<T> {
+  next(data: T): void;
+  error(error: GatewayError): void;
+}
+
+/** Starts a subscription; the answer stops it. */
+export function subscribe<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  handlers: StreamHandlers<T>,
+): () => void {
+  return liveClient().subscribe<T>(
+    { query, variables },
+    {
+      next: (result) => {
+        if (result.errors?.length) handlers.error(firstError(result.errors));
+        else if (result.data) handlers.next(result.data as T);
+      },
+      error: (error) => handlers.error(streamError(error)),
+      complete: () => {},
+    },
+  );
+}

@@ -7,6 +7,7 @@ import { createDeadLetters, type DeadLetterSettings } from './dead-letters.js';
 import { createEventBus } from './events.js';
 import { createKeys } from './keys.js';
 import { createLive, type LiveOptions } from './live.js';
+import { createMetrics } from './metrics.js';
 import { createPayloadSchemas } from './payload-schema.js';
 import {
   createPublisher,
@@ -49,6 +50,11 @@ export interface EngineOptions extends SecurityOptions {
   deadLetters?: DeadLetterSettings;
   /** The most messages one publishBatch takes. @default 1000 */
   maxBatchSize?: number;
+  /**
+   * Export Node's process metrics (CPU, memory, event loop lag, GC) with the gateway's own.
+   * @default true
+   */
+  processMetrics?: boolean;
   /** Live streams: per-subscriber buffer bounds, stats window (see live.ts). @default see LiveOptions */
   live?: LiveOptions;
   /** When a failing webhook endpoint's circuit opens, and for how long (see circuit-breaker.ts). */
@@ -159,6 +165,32 @@ export async function createEngine(options: EngineOptions) {
     });
     return reconciling;
   };
+  const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
+  const statsCommands = defineCommands(client);
+  async function redisHealthy(): Promise<boolean> {
+    try {
+      return client.status === 'ready' && (await client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+  const metrics = createMetrics({
+    events,
+    redisUp: redisHealthy,
+    processMetrics: options.processMetrics,
+    async readQueues() {
+      const table = await registry.table();
+      const queues = table.topics().flatMap((topic) => table.queues(topic.name));
+      return Promise.all(
+        queues.map(async (queue) => ({
+          queue,
+          stats: await queueStats(bullQueue(queue), statsCommands),
+          circuit: queue.target === 'WEBHOOK' ? (await circuit.state(queue.topic, queue.name)).state : null,
+        })),
+      );
+    },
+  });
+
   const stopWatching = registry.onChange(() => void reconcile());
   await reconcile();
   deadLetters.start();
@@ -179,8 +211,6 @@ export async function createEngine(options: EngineOptions) {
       });
     }
   }
-
-  const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
 
   async function setPaused(topic: string, name: string, paused: boolean): Promise<QueueRecord> {
     const queue = await registry.requireQueue(topic, name);
@@ -274,20 +304,16 @@ export async function createEngine(options: EngineOptions) {
     get consumeSize() {
       return push.size;
     },
-    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue)),
+    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue), statsCommands),
     async topicStats(topic: string) {
       const [counters, queues] = await Promise.all([topicCounters(client, keys, topic), this.queues(topic)]);
       const failed = await Promise.all(queues.map((queue) => bullQueue(queue).getFailedCount()));
       return { ...counters, deadLettered: failed.reduce((sum, count) => sum + count, 0) };
     },
     /** True when Redis answers a PING now. */
-    async redisHealthy(): Promise<boolean> {
-      try {
-        return client.status === 'ready' && (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    },
+    redisHealthy,
+    /** Prometheus metrics of this instance and of every queue (docs/METRICS.md). */
+    metrics: { contentType: metrics.contentType, render: metrics.render },
     get webhookWorkers() {
       return webhooks.size;
     },
@@ -308,6 +334,7 @@ export async function createEngine(options: EngineOptions) {
         results.push(...(await Promise.allSettled([security.close()])));
         await registry.close();
         await handles.close();
+        metrics.close();
         await Promise.allSettled([client.quit(), subscriber.quit(), workerConnection.quit()]);
         const failure = results.find((result) => result.status === 'rejected');
         if (failure) throw failure.reason;

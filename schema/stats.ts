@@ -17,6 +17,12 @@ const QueueStats = builder.objectRef<QueueStatsRecord>('QueueStats').implement({
     failed: t.exposeInt('failed', { description: 'Failures that will be retried are not counted here.' }),
     deadLettered: t.exposeInt('deadLettered'),
     paused: t.exposeBoolean('paused'),
+    oldestWaitingAgeMs: t.exposeFloat('oldestWaitingAgeMs', {
+      nullable: true,
+      description:
+        "The queue's lag: how long the oldest message that could be delivered now has waited, in ms " +
+        '(a delayed message counts from the end of its delay). Null when none waits.',
+    }),
   }),
 });
 

@@ -76,6 +76,12 @@ export interface Config {
    */
   dashboard: boolean;
   /**
+   * Serve Prometheus metrics at /metrics (`SWITCHYARD_METRICS`: true/false/1/0); a scrape needs the
+   * `stats` scope (docs/METRICS.md).
+   * @default true
+   */
+  metrics: boolean;
+  /**
    * Serve plain JSON POSTs to /graphql on the lean path (server/json-post.ts) rather than through
    * yoga's Fetch API layer (`SWITCHYARD_HTTP_FAST_PATH`: true/false/1/0). The answers are the same;
    * the switch exists to rule the path out when chasing a problem.
@@ -251,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: read('SWITCHYARD_LOG_LEVEL', 'info', oneOf(LOG_LEVELS)),
     graphiql: read('SWITCHYARD_GRAPHIQL', true, boolean),
     dashboard: read('SWITCHYARD_DASHBOARD', true, boolean),
+    metrics: read('SWITCHYARD_METRICS', true, boolean),
     httpFastPath: read('SWITCHYARD_HTTP_FAST_PATH', true, boolean),
     production: env.NODE_ENV === 'production',
     adminKey: read('SWITCHYARD_ADMIN_KEY', null, adminKey),

@@ -16,6 +16,7 @@ import { useAuditLog } from './use-audit-log.js';
 import { useAuth } from './use-auth.js';
 import { useDrain } from './use-drain.js';
 import { type HealthReport, useHealth } from './use-health.js';
+import { useMetrics } from './use-metrics.js';
 import { useRootRedirect } from './use-root-redirect.js';
 import { useSubscriptionDrain } from './use-subscription-drain.js';
 import { type AttachedWebSocket, attachWebSocket, type WebSocketOptions } from './websocket.js';
@@ -168,6 +169,8 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     // Health first, so probes get the (503) report while draining instead of the drain refusal.
     plugins: [
       useHealth({ check: health }),
+      // Before the drain: a scrape during shutdown still shows what is left to deliver.
+      ...(config.metrics ? [useMetrics({ metrics: engine.metrics, authenticator })] : []),
       useDrain({ isDraining: draining }),
       subscriptionDrain,
       useRootRedirect(),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../queues/engine.js';
 import { ErrorCode } from '../../queues/errors.js';
 import type { DeliveryEvent } from '../../queues/events.js';
-import { eventually, expectRefusal, FAST_RETRY } from '../engine/harness.js';
+import { eventually, expectRefusal, FAST_RETRY, settledStats } from '../engine/harness.js';
 import { waitFor } from '../helpers/redis.js';
 import { consumerTopic, deadLetter, listAll, useEngineHarness } from './helpers.js';
 
@@ -18,7 +18,7 @@ function recordEvents(engine: Engine): DeliveryEvent[] {
 async function snapshot(engine: Engine, topic: string, queues: string[]) {
   return {
     deadLetters: await listAll(engine, { topic }),
-    stats: await Promise.all(queues.map((name) => engine.queueStats({ topic, name }))),
+    stats: await Promise.all(queues.map((name) => settledStats(engine, { topic, name }))),
   };
 }
 

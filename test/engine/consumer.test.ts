@@ -3,7 +3,14 @@ import { encodeDeliveryId } from '../../queues/consumer.js';
 import type { Engine } from '../../queues/engine.js';
 import { ErrorCode } from '../../queues/errors.js';
 import type { CreateQueueInput } from '../../queues/registry.js';
-import { deadLetters, eventually, expectRefusal, FAST_RETRY, useEngineHarness } from './harness.js';
+import {
+  deadLetters,
+  eventually,
+  expectRefusal,
+  FAST_RETRY,
+  settledStats,
+  useEngineHarness,
+} from './harness.js';
 
 const harness = useEngineHarness();
 const PULL = { topic: 'orders', name: 'pull' } as const;
@@ -168,7 +175,7 @@ describe('ack', () => {
     const acked = await receiveOne(engine);
     await engine.ack(acked.id);
     const open = await receiveOne(engine);
-    const before = await engine.queueStats(PULL);
+    const before = await settledStats(engine, PULL);
     expect(before).toMatchObject({ active: 1, completed: 1 });
     const jobId = open.id.split('~')[2] ?? '';
 
@@ -187,7 +194,7 @@ describe('ack', () => {
     await expectRefusal(engine.nack(acked.id), ErrorCode.NotFound);
     await expectRefusal(engine.nack('garbage'), ErrorCode.BadUserInput);
 
-    expect(await engine.queueStats(PULL)).toEqual(before);
+    expect(await settledStats(engine, PULL)).toEqual(before);
     // The open delivery survived every refused attempt on it.
     expect(await engine.ack(open.id)).toBe(true);
     expect(await engine.queueStats(PULL)).toMatchObject({ active: 0, completed: 2 });

@@ -3,7 +3,7 @@ import type { Engine } from '../../queues/engine.js';
 import { ErrorCode } from '../../queues/errors.js';
 import type { PublishInput } from '../../queues/publisher.js';
 import type { CreateQueueInput, CreateTopicInput } from '../../queues/registry.js';
-import { expectRefusal, useEngineHarness } from './harness.js';
+import { expectRefusal, settledStats, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
 
@@ -20,7 +20,7 @@ async function snapshot(engine: Engine) {
         topic,
         counters: await engine.topicStats(topic.name),
         queues: await Promise.all(
-          queues.map(async (queue) => ({ queue, stats: await engine.queueStats(queue) })),
+          queues.map(async (queue) => ({ queue, stats: await settledStats(engine, queue) })),
         ),
       };
     }),

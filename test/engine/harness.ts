@@ -13,6 +13,15 @@ import {
   waitFor,
 } from '../helpers/redis.js';
 
+/**
+ * A queue's stats without its lag, for "nothing changed" comparisons: the lag grows by itself while a
+ * message waits, and the counts already show whether anything moved.
+ */
+export async function settledStats(engine: Engine, queue: { topic: string; name: string }) {
+  const { oldestWaitingAgeMs: _ages, ...stats } = await engine.queueStats(queue);
+  return stats;
+}
+
 /** Retry settings that keep a test in milliseconds rather than the production seconds. */
 export const FAST_RETRY = { backoff: 'FIXED', delayMs: 50, maxDelayMs: 50, jitter: false } as const;
 

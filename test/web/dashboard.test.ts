@@ -100,10 +100,13 @@ describe('the web dashboard', () => {
     await page.locator('[data-figure="published"]').waitFor();
     for (let n = 0; n < 3; n += 1) await publish(gql, 'orders', { n });
 
-    // Columns: topic, queue, target, waiting, …
+    // Columns: topic, queue, target, waiting, lag, …
     await waitFor(async () => (await rowText(page, 'audit')).startsWith('ordersauditCONSUMER3'), {
       message: 'the queue row to show 3 waiting',
     });
+    // The lag column: the age of the oldest waiting message, as the page formats it.
+    const lag = await page.locator('tr', { hasText: 'audit' }).locator('td').nth(4).textContent();
+    expect(lag).toMatch(/^\d+ ms$|^\d+(\.\d)? s$/);
     await waitFor(
       async () => (await page.locator('[data-figure="published"] strong').textContent()) !== '0',
       {

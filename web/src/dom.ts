@@ -56,6 +56,14 @@ export function formatNumber(value: number): string {
   return numberFormat.format(value);
 }
 
+/** A duration in ms as a person reads it: 850 ms, 12.5 s, 4.2 min, 3.1 h. */
+export function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${formatNumber(ms / 1_000)} s`;
+  if (ms < 3_600_000) return `${formatNumber(ms / 60_000)} min`;
+  return `${formatNumber(ms / 3_600_000)} h`;
+}
+
 /** An ISO time as the person's local date and time, to the second. */
 export function formatTime(iso: string): string {
   const date = new Date(iso);

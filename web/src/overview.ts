@@ -1,5 +1,5 @@
 /** Live rates, latency percentiles and queue depths, from the `stats` stream. */
-import { formatNumber, h, replaceChildren, table } from './dom.js';
+import { formatDuration, formatNumber, h, replaceChildren, table } from './dom.js';
 import { subscribe } from './gateway.js';
 import { sparkline } from './sparkline.js';
 import { showError } from './status.js';
@@ -10,7 +10,7 @@ const STATS = /* GraphQL */ `
     stats(intervalMs: 1000) {
       at publishedPerSecond deliveredPerSecond failedPerSecond
       latencyP50Ms latencyP95Ms latencyP99Ms deadLettered
-      queues { topic name target paused stats { waiting active delayed failed deadLettered } }
+      queues { topic name target paused stats { waiting active delayed failed deadLettered oldestWaitingAgeMs } }
     }
   }
 `;
@@ -33,6 +33,7 @@ function queueRow(queue: QueueSummary) {
     queue.name,
     queue.target,
     formatNumber(stats.waiting),
+    stats.oldestWaitingAgeMs === null ? '—' : formatDuration(stats.oldestWaitingAgeMs),
     formatNumber(stats.active),
     formatNumber(stats.delayed),
     formatNumber(stats.failed),
@@ -78,7 +79,18 @@ export function mountOverview(root: HTMLElement): () => void {
           ),
           h('h2', {}, 'Queues'),
           table(
-            ['topic', 'queue', 'target', 'waiting', 'active', 'delayed', 'failed', 'dead letters', 'state'],
+            [
+              'topic',
+              'queue',
+              'target',
+              'waiting',
+              'lag',
+              'active',
+              'delayed',
+              'failed',
+              'dead letters',
+              'state',
+            ],
             stats.queues,
             queueRow,
             'No queues yet.',

@@ -1,5 +1,5 @@
 /** Topics and their queues, with counters, circuit breakers, and pause / resume. */
-import { button, formatNumber, formatTime, h, replaceChildren, table } from './dom.js';
+import { button, formatDuration, formatNumber, formatTime, h, replaceChildren, table } from './dom.js';
 import { request } from './gateway.js';
 import { reported, showStatus } from './status.js';
 import type { QueueCounts } from './types.js';
@@ -12,7 +12,7 @@ const TOPOLOGY = /* GraphQL */ `
       queues {
         name target url bindingKey deliveryMode concurrency maxPriority paused
         retry { maxAttempts backoff }
-        stats { waiting active delayed failed deadLettered }
+        stats { waiting active delayed failed deadLettered oldestWaitingAgeMs }
         circuit { state consecutiveFailures openUntil }
       }
     }
@@ -117,6 +117,7 @@ export function mountTopology(root: HTMLElement): () => void {
               queue.target === 'WEBHOOK' ? `webhook ${queue.url ?? ''}` : 'consumer',
               queue.deliveryMode.toLowerCase().replaceAll('_', '-'),
               formatNumber(queue.stats.waiting),
+              queue.stats.oldestWaitingAgeMs === null ? '—' : formatDuration(queue.stats.oldestWaitingAgeMs),
               formatNumber(queue.stats.active),
               formatNumber(queue.stats.delayed),
               formatNumber(queue.stats.deadLettered),

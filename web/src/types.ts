@@ -5,6 +5,8 @@ export interface QueueCounts {
   delayed: number;
   failed: number;
   deadLettered: number;
+  /** The queue's lag: how long its oldest deliverable message has waited; null when none waits. */
+  oldestWaitingAgeMs: number | null;
 }
 
 export interface QueueSummary {

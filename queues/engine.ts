@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { type AlertThresholds, type AlertTransition, type AlertWebhook, createAlerts } from './alerts.js';
 import { type CircuitOptions, createCircuitBreaker } from './circuit-breaker.js';
 import { defineCommands } from './commands/index.js';
 import { createConsumers } from './consumer.js';
@@ -7,7 +8,7 @@ import { createDeadLetters, type DeadLetterSettings } from './dead-letters.js';
 import { createEventBus } from './events.js';
 import { createKeys } from './keys.js';
 import { createLive, type LiveOptions } from './live.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type QueueReading } from './metrics.js';
 import { createPayloadSchemas } from './payload-schema.js';
 import {
   createPublisher,
@@ -55,6 +56,17 @@ export interface EngineOptions extends SecurityOptions {
    * @default true
    */
   processMetrics?: boolean;
+  /**
+   * Built-in alerts (alerts.ts): thresholds, how often to evaluate (0: only when `evaluateAlerts` is
+   * called), where to notify, and a callback for each transition this instance announces.
+   * @default lag over 5 minutes, any dead letter and open circuits, every 15 s, no webhook
+   */
+  alerts?: {
+    thresholds?: Partial<AlertThresholds>;
+    intervalMs?: number;
+    webhook?: AlertWebhook | null;
+    onTransition?: (transition: AlertTransition) => void;
+  };
   /** Live streams: per-subscriber buffer bounds, stats window (see live.ts). @default see LiveOptions */
   live?: LiveOptions;
   /** When a failing webhook endpoint's circuit opens, and for how long (see circuit-breaker.ts). */
@@ -174,21 +186,36 @@ export async function createEngine(options: EngineOptions) {
       return false;
     }
   }
+  /** Every queue's depths, lag and circuit: what a metrics scrape and an alert evaluation read. */
+  async function readQueues(): Promise<QueueReading[]> {
+    const table = await registry.table();
+    const queues = table.topics().flatMap((topic) => table.queues(topic.name));
+    return Promise.all(
+      queues.map(async (queue) => ({
+        queue,
+        stats: await queueStats(bullQueue(queue), statsCommands),
+        circuit: queue.target === 'WEBHOOK' ? (await circuit.state(queue.topic, queue.name)).state : null,
+      })),
+    );
+  }
+  const alerts = createAlerts({
+    keys,
+    client,
+    commands: statsCommands,
+    readQueues,
+    thresholds: options.alerts?.thresholds,
+    intervalMs: options.alerts?.intervalMs,
+    webhook: options.alerts?.webhook,
+    dispatcher: security.agent,
+    onTransition: options.alerts?.onTransition,
+    onError,
+  });
   const metrics = createMetrics({
     events,
     redisUp: redisHealthy,
     processMetrics: options.processMetrics,
-    async readQueues() {
-      const table = await registry.table();
-      const queues = table.topics().flatMap((topic) => table.queues(topic.name));
-      return Promise.all(
-        queues.map(async (queue) => ({
-          queue,
-          stats: await queueStats(bullQueue(queue), statsCommands),
-          circuit: queue.target === 'WEBHOOK' ? (await circuit.state(queue.topic, queue.name)).state : null,
-        })),
-      );
-    },
+    readQueues,
+    firingAlerts: alerts.list,
   });
 
   const stopWatching = registry.onChange(() => void reconcile());
@@ -312,6 +339,10 @@ export async function createEngine(options: EngineOptions) {
     },
     /** True when Redis answers a PING now. */
     redisHealthy,
+    /** The alerts firing now, over every instance (alerts.ts). */
+    alerts: alerts.list,
+    /** Evaluates the alerts now instead of at the next interval; answers what this instance announced. */
+    evaluateAlerts: alerts.evaluate,
     /** Prometheus metrics of this instance and of every queue (docs/METRICS.md). */
     metrics: { contentType: metrics.contentType, render: metrics.render },
     get webhookWorkers() {
@@ -321,6 +352,7 @@ export async function createEngine(options: EngineOptions) {
     close(): Promise<void> {
       closed ??= (async () => {
         stopWatching();
+        await alerts.close();
         await reconciling;
         // Consume streams first: their unacked deliveries go back before the consumer workers close,
         // and closing those ends the pumps' blocking fetches.

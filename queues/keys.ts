@@ -37,6 +37,8 @@ export interface Keys {
   rateBucket(keyId: string): string;
   /** Stream: the audit log of admin mutations, capped by length and age. */
   auditLog: string;
+  /** Hash: firing alerts by alert id, shared by every instance (queues/alerts.ts). */
+  alerts: string;
   /** Pub/sub channels of the live streams, which carry events between gateway instances. */
   live: LiveChannels;
   /** The dead-letter index of a topic, in the topic's hash tag. */
@@ -95,6 +97,7 @@ export function createKeys(prefix = 'sy'): Keys {
     apiKeySequence: `${registry}:apikeys:seq`,
     rateBucket: (keyId) => `${prefix}:{rate:${keyId}}`,
     auditLog: `${registry}:audit`,
+    alerts: `${registry}:alerts`,
     live: {
       messages: (topic) => `${prefix}:live:{t:${topic}}:messages`,
       events: (topic) => `${prefix}:live:{t:${topic}}:events`,

@@ -5,6 +5,7 @@
  * values (take max or one instance's, not the sum). docs/METRICS.md lists them with example queries.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Alert } from './alerts.js';
 import type { CircuitStateName } from './circuit-breaker.js';
 import type { DeliveryEvent, DeliveryEventKind, EventBus } from './events.js';
 import type { QueueStats } from './stats.js';
@@ -25,6 +26,8 @@ export interface MetricsOptions {
   readQueues: () => Promise<QueueReading[]>;
   /** Whether Redis answers now. */
   redisUp: () => Promise<boolean>;
+  /** The alerts firing now (alerts.ts). */
+  firingAlerts: () => Promise<Alert[]>;
   /**
    * Also export Node's process metrics (CPU, memory, event loop lag, GC): `process_*` and `nodejs_*`.
    * @default true
@@ -189,6 +192,17 @@ export function createMetrics(options: MetricsOptions) {
           );
         }
       }
+    },
+  });
+  new Gauge({
+    name: 'switchyard_alerts_firing',
+    help: 'Built-in alerts firing now (1 each), by kind and queue: QUEUE_LAG, QUEUE_DEPTH, DEAD_LETTERS, CIRCUIT_OPEN.',
+    labelNames: ['kind', 'topic', 'queue'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const alert of await options.firingAlerts())
+        this.set({ kind: alert.kind, topic: alert.topic, queue: alert.queue }, 1);
     },
   });
   new Gauge({

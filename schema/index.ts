@@ -10,6 +10,7 @@ import './dead-letter.js';
 import './delivery-events.js';
 import './stats.js';
 import './circuit.js';
+import './alert.js';
 import './health.js';
 import './api-key.js';
 import './audit-log.js';

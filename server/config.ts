@@ -231,6 +231,23 @@ export interface Config {
    * @default 600000 (10 minutes)
    */
   circuitMaxCooldownMs: number;
+  /**
+   * How often built-in alerts are evaluated, in ms; 0 turns them off (`SWITCHYARD_ALERT_INTERVAL_MS`).
+   * @default 15000
+   */
+  alertIntervalMs: number;
+  /** Lag (ms) that fires QUEUE_LAG; 0: off (`SWITCHYARD_ALERT_LAG_MS`). @default 300000 */
+  alertLagMs: number;
+  /** Waiting messages that fire QUEUE_DEPTH; 0: off (`SWITCHYARD_ALERT_DEPTH`). @default 0 */
+  alertDepth: number;
+  /** Dead letters in a queue that fire DEAD_LETTERS; 0: off (`SWITCHYARD_ALERT_DEAD_LETTERS`). @default 1 */
+  alertDeadLetters: number;
+  /** Fire CIRCUIT_OPEN while a webhook endpoint's breaker is open (`SWITCHYARD_ALERT_CIRCUIT`). @default true */
+  alertCircuit: boolean;
+  /** Where alert firings and resolutions are POSTed (`SWITCHYARD_ALERT_WEBHOOK_URL`). @default null */
+  alertWebhookUrl: string | null;
+  /** `whsec_…` secret that signs them (`SWITCHYARD_ALERT_WEBHOOK_SECRET`); unsigned without. @default null */
+  alertWebhookSecret: string | null;
 }
 
 /** The environment holds invalid settings; the message has one line per bad variable. */
@@ -290,6 +307,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       CIRCUIT_DEFAULTS.maxCooldownMs,
       integer(100, 7 * DAY),
     ),
+    alertIntervalMs: read('SWITCHYARD_ALERT_INTERVAL_MS', 15 * SECOND, integer(0, DAY)),
+    alertLagMs: read('SWITCHYARD_ALERT_LAG_MS', 5 * MINUTE, integer(0)),
+    alertDepth: read('SWITCHYARD_ALERT_DEPTH', 0, integer(0)),
+    alertDeadLetters: read('SWITCHYARD_ALERT_DEAD_LETTERS', 1, integer(0)),
+    alertCircuit: read('SWITCHYARD_ALERT_CIRCUIT', true, boolean),
+    alertWebhookUrl: read('SWITCHYARD_ALERT_WEBHOOK_URL', null, httpUrl),
+    alertWebhookSecret: read('SWITCHYARD_ALERT_WEBHOOK_SECRET', null, signingSecret),
   } satisfies Config;
   read.throwIfInvalid();
   return config;
@@ -339,7 +363,8 @@ function createReader(env: NodeJS.ProcessEnv): Reader {
   });
 }
 
-const SECRET_NAME = /KEY|SECRET|TOKEN|PASSWORD/i;
+// Webhook URLs count: chat and incident services put their token in the path.
+const SECRET_NAME = /KEY|SECRET|TOKEN|PASSWORD|WEBHOOK_URL/i;
 
 /** A value as it may appear in a message: JSON-quoted so one problem stays on one line, secrets withheld. */
 function shown(name: string, raw: string): string {
@@ -433,6 +458,24 @@ const origins: Parser<string[]> = {
       (origin) => origin === '*' || (URL.canParse(origin) && new URL(origin).origin === origin),
     );
     return valid && list.length > 0 ? list : undefined;
+  },
+};
+
+const httpUrl: Parser<string> = {
+  expected: 'an http:// or https:// URL',
+  parse: (raw) => {
+    const url = URL.canParse(raw) ? new URL(raw) : null;
+    return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') ? raw : undefined;
+  },
+};
+
+const signingSecret: Parser<string> = {
+  expected: 'a Standard Webhooks secret: whsec_ and base64 (24 to 64 bytes)',
+  parse: (raw) => {
+    const encoded = raw.startsWith('whsec_') ? raw.slice('whsec_'.length) : raw;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return undefined;
+    const bytes = Buffer.from(encoded, 'base64').length;
+    return bytes >= 24 && bytes <= 64 ? raw : undefined;
   },
 };
 

@@ -117,6 +117,30 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     onError: throttledErrorLog(logger),
     live: deps.live,
     ...engineSecurityOptions(config),
+    alerts: {
+      intervalMs: config.alertIntervalMs,
+      thresholds: {
+        // An interval of 0 turns every kind off, so none fires from a manual evaluation either.
+        lagMs: config.alertIntervalMs > 0 ? config.alertLagMs : 0,
+        depth: config.alertIntervalMs > 0 ? config.alertDepth : 0,
+        deadLetters: config.alertIntervalMs > 0 ? config.alertDeadLetters : 0,
+        circuitOpen: config.alertIntervalMs > 0 && config.alertCircuit,
+      },
+      webhook: config.alertWebhookUrl
+        ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret }
+        : null,
+      onTransition: ({ state, alert }) => {
+        const fields = {
+          alert: alert.id,
+          kind: alert.kind,
+          topic: alert.topic,
+          queue: alert.queue,
+          value: alert.value,
+        };
+        if (state === 'FIRING') logger.warn(fields, `Alert firing: ${alert.message}`);
+        else logger.info(fields, `Alert resolved: ${alert.message}`);
+      },
+    },
     circuit: {
       failures: config.circuitFailures,
       cooldownMs: config.circuitCooldownMs,

@@ -17,6 +17,7 @@ const COMMANDS = [
   'circuit-success-2',
   'circuit-gate-2',
   'oldest-waiting-3',
+  'alert-set-1',
 ] as const;
 /** Commands whose Lua is built in code rather than read from a file. */
 const GENERATED = { 'add-jobs-11': ADD_JOBS_LUA };

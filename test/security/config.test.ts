@@ -66,6 +66,20 @@ describe('security settings', () => {
     );
   });
 
+  it('should refuse an alert webhook URL or secret without echoing either', () => {
+    const url = problems({ SWITCHYARD_ALERT_WEBHOOK_URL: 'ftp://hooks.example/T0KEN-in-path' });
+    expect(url).toMatch(/^SWITCHYARD_ALERT_WEBHOOK_URL: got <redacted>, expected an http/);
+    expect(url).not.toContain('T0KEN');
+    const secret = problems({ SWITCHYARD_ALERT_WEBHOOK_SECRET: 'whsec_c2hvcnQ=' });
+    expect(secret).toMatch(
+      /^SWITCHYARD_ALERT_WEBHOOK_SECRET: got <redacted>, expected a Standard Webhooks secret/,
+    );
+    expect(secret).not.toContain('c2hvcnQ');
+    expect(problems({ SWITCHYARD_ALERT_WEBHOOK_SECRET: 'whsec_not base64!' })).toMatch(
+      /SWITCHYARD_ALERT_WEBHOOK_SECRET/,
+    );
+  });
+
   it.each(['dash.example.com', 'https://dash.example.com/path', 'ftp//x', ','])(
     'should refuse the CORS origin list %j',
     (value) => {

@@ -53,6 +53,12 @@ const OPERATIONS: Operation[] = [
     deny: [[['publish:#', 'subscribe:#'], 'stats']],
   },
   {
+    field: 'Query.alerts',
+    query: '{ alerts { id } }',
+    grant: ['stats'],
+    deny: [[['publish:#', 'deadletters:read:#'], 'stats']],
+  },
+  {
     field: 'Query.deadLetters',
     query: '{ deadLetters(filter: { topic: "orders.eu" }) { totalCount } }',
     grant: ['deadletters:read:orders.*'],

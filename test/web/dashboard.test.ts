@@ -117,6 +117,24 @@ describe('the web dashboard', () => {
     expect(problems).toEqual([]);
   });
 
+  it('lists the alerts that fire above every view', async () => {
+    const { base, gql } = await startGateway({
+      SWITCHYARD_ALERT_DEPTH: '2',
+      SWITCHYARD_ALERT_INTERVAL_MS: '100',
+    });
+    await consumerQueue(gql, 'orders', 'audit');
+    await publish(gql, 'orders', { n: 1 });
+    await publish(gql, 'orders', { n: 2 });
+    await waitFor(async () => (await gql<{ alerts: unknown[] }>('{ alerts { id } }')).alerts.length === 1, {
+      message: 'the depth alert to fire',
+    });
+    const { page, problems } = await open(base, 'topology');
+    const alert = page.locator('#alerts li[data-alert="QUEUE_DEPTH:orders/audit"]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('QUEUE_DEPTH orders/audit: 2 messages waiting (alert at 2)');
+    expect(problems).toEqual([]);
+  });
+
   it('pauses and resumes a queue', async () => {
     const { base, gql } = await startGateway();
     await consumerQueue(gql, 'orders', 'audit');

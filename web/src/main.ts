@@ -1,8 +1,8 @@
 import './style.css';
 import { mountDeadLetters } from './dead-letters.js';
-import { h, replaceChildren } from './dom.js';
+import { formatTime, h, replaceChildren } from './dom.js';
 import { mountEvents } from './events.js';
-import { apiKey, setApiKey } from './gateway.js';
+import { apiKey, request, setApiKey } from './gateway.js';
 import { mountOverview } from './overview.js';
 import { showStatus } from './status.js';
 import { mountTopology } from './topology.js';
@@ -71,12 +71,47 @@ async function checkHealth(): Promise<void> {
   }
 }
 
+const ALERTS = 'query DashboardAlerts { alerts { id kind message since } }';
+
+interface FiringAlert {
+  id: string;
+  kind: string;
+  message: string;
+  since: string;
+}
+
+/**
+ * The alerts firing now, above every view. A key without the stats scope cannot read them; then the
+ * list stays hidden rather than repeating the refusal the views already show.
+ */
+async function checkAlerts(): Promise<void> {
+  const list = element<HTMLUListElement>('alerts');
+  try {
+    const { alerts } = await request<{ alerts: FiringAlert[] }>(ALERTS);
+    replaceChildren(
+      list,
+      ...alerts.map((alert) =>
+        h(
+          'li',
+          { 'data-alert': alert.id },
+          h('strong', {}, alert.kind),
+          ` ${alert.message} (since ${formatTime(alert.since)})`,
+        ),
+      ),
+    );
+    list.hidden = alerts.length === 0;
+  } catch {
+    list.hidden = true;
+  }
+}
+
 const keyInput = element<HTMLInputElement>('key');
 keyInput.value = apiKey() ?? '';
 element<HTMLFormElement>('key-form').addEventListener('submit', (event) => {
   event.preventDefault();
   setApiKey(keyInput.value.trim() || null);
   route();
+  void checkAlerts();
 });
 element<HTMLButtonElement>('forget-key').addEventListener('click', () => {
   keyInput.value = '';
@@ -87,4 +122,8 @@ element<HTMLButtonElement>('forget-key').addEventListener('click', () => {
 window.addEventListener('hashchange', route);
 route();
 void checkHealth();
-setInterval(checkHealth, HEALTH_EVERY_MS);
+void checkAlerts();
+setInterval(() => {
+  void checkHealth();
+  void checkAlerts();
+}, HEALTH_EVERY_MS);

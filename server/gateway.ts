@@ -115,6 +115,8 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     dedupWindowMs: config.dedupWindowMs,
     defaultMaxMessageBytes: config.defaultMaxMessageBytes,
     onError: throttledErrorLog(logger),
+    // Nobody reads them with /metrics off; their GC observer and event-loop monitor need not run.
+    processMetrics: config.metrics,
     live: deps.live,
     ...engineSecurityOptions(config),
     alerts: {

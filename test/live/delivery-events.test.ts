@@ -126,7 +126,13 @@ describe('Subscription.deliveryEvents', () => {
 
     const { messageId } = await gateway.engine.publish({ topic: 'orders', payload: 'down' });
 
-    await waitFor(() => eventsOf(stream).some((event) => event.reason === 'CIRCUIT_OPEN'));
+    // Both events of the failed attempt travel the websocket separately; wait for the pair.
+    await waitFor(
+      () =>
+        eventsOf(stream).some((event) => event.reason === 'CIRCUIT_OPEN') &&
+        eventsOf(stream).some((event) => event.kind === 'RETRYING' && event.messageId === messageId),
+      { message: 'the CIRCUIT_OPEN and RETRYING events of the failed attempt' },
+    );
     const opened = eventsOf(stream).find((event) => event.reason === 'CIRCUIT_OPEN');
     expect(opened).toMatchObject({ kind: 'FAILED', queue: 'hook', messageId, attempt: 1 });
     expect(opened?.error).toMatch(/held back until .*, then probed/);

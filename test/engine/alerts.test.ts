@@ -192,7 +192,7 @@ describe('alerts', () => {
     expect(receiver.requests[0]?.headers['webhook-signature']).toBeUndefined();
   });
 
-  it('keeps the engine background quiet with the default interval while no alert is due', async () => {
+  it('fires nothing on its own timer while no threshold is reached', async () => {
     const engine = await harness.engine({ alerts: { intervalMs: 50 } });
     await consumerQueue(engine);
     await publish(engine);

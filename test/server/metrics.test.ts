@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { startReceiver } from '../helpers/receiver.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
-import { dataOf, type GraphQLBody, useLiveGateways } from '../live/helpers.js';
+import { dataCaller, useLiveGateways } from '../live/helpers.js';
 
 const { pool, redis, receivers } = useLiveGateways();
 const ADMIN_KEY = 'sy_metrics-test-admin-key-0123456789abcdefghijklmnopq';
@@ -9,16 +9,7 @@ const ADMIN_KEY = 'sy_metrics-test-admin-key-0123456789abcdefghijklmnopq';
 async function start(env: Record<string, string> = {}) {
   const { url } = await pool.start(redis.url, env);
   const key = env.SWITCHYARD_ADMIN_KEY;
-  const gql = async <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (key) headers.authorization = `Bearer ${key}`;
-    const response = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query, variables }),
-    });
-    return dataOf((await response.json()) as GraphQLBody<T>);
-  };
+  const gql = dataCaller(url, key);
   const base = url.replace(/\/graphql$/, '');
   const scrape = (headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {}) =>
     fetch(`${base}/metrics`, { headers });

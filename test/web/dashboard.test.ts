@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/redis.js';
-import { dataOf, type GraphQLBody, useLiveGateways } from '../live/helpers.js';
+import { dataCaller, useLiveGateways } from '../live/helpers.js';
 import { buildDashboard, launchChromium, pageProblems } from './browser.js';
 
 const { pool, redis } = useLiveGateways();
@@ -25,16 +25,7 @@ const ADMIN_KEY = 'sy_dashboard-test-admin-key-0123456789abcdefghijklmn';
 async function startGateway(env: Record<string, string> = {}) {
   const { url } = await pool.start(redis.url, env, { dashboardDir: dashboard.dir });
   const key = env.SWITCHYARD_ADMIN_KEY;
-  const gql = async <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (key) headers.authorization = `Bearer ${key}`;
-    const response = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query, variables }),
-    });
-    return dataOf((await response.json()) as GraphQLBody<T>);
-  };
+  const gql = dataCaller(url, key);
   return { base: url.replace(/\/graphql$/, ''), gql };
 }
 

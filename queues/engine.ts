@@ -94,10 +94,9 @@ export async function createEngine(options: EngineOptions) {
 
   const schemas = createPayloadSchemas();
   const events = createEventBus();
-  const security = createSecurity(
-    { client, subscriber, keys, commands: defineCommands(client), onError },
-    options,
-  );
+  // One definition of our Lua commands on the shared client, for every part that runs them.
+  const commands = defineCommands(client);
+  const security = createSecurity({ client, subscriber, keys, commands, onError }, options);
   const registry = createRegistry({
     client,
     subscriber,
@@ -130,7 +129,7 @@ export async function createEngine(options: EngineOptions) {
     registry,
     handles,
     schemas,
-    commands: defineCommands(client),
+    commands,
     dedupWindowMs: options.dedupWindowMs ?? 24 * HOUR,
     beforeExec: options.beforeExec,
     maxBatchSize: options.maxBatchSize,
@@ -152,7 +151,7 @@ export async function createEngine(options: EngineOptions) {
     channels: keys.live,
     onError,
   });
-  const circuit = createCircuitBreaker({ commands: defineCommands(client), keys, client }, options.circuit);
+  const circuit = createCircuitBreaker({ commands, keys, client }, options.circuit);
   const webhooks = createWebhookWorkers({
     connection: workerConnection,
     keys,
@@ -178,7 +177,6 @@ export async function createEngine(options: EngineOptions) {
     return reconciling;
   };
   const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
-  const statsCommands = defineCommands(client);
   async function redisHealthy(): Promise<boolean> {
     try {
       return client.status === 'ready' && (await client.ping()) === 'PONG';
@@ -193,7 +191,7 @@ export async function createEngine(options: EngineOptions) {
     return Promise.all(
       queues.map(async (queue) => ({
         queue,
-        stats: await queueStats(bullQueue(queue), statsCommands),
+        stats: await queueStats(bullQueue(queue), commands),
         circuit: queue.target === 'WEBHOOK' ? (await circuit.state(queue.topic, queue.name)).state : null,
       })),
     );
@@ -201,7 +199,7 @@ export async function createEngine(options: EngineOptions) {
   const alerts = createAlerts({
     keys,
     client,
-    commands: statsCommands,
+    commands: commands,
     readQueues,
     thresholds: options.alerts?.thresholds,
     intervalMs: options.alerts?.intervalMs,
@@ -331,7 +329,7 @@ export async function createEngine(options: EngineOptions) {
     get consumeSize() {
       return push.size;
     },
-    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue), statsCommands),
+    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue), commands),
     async topicStats(topic: string) {
       const [counters, queues] = await Promise.all([topicCounters(client, keys, topic), this.queues(topic)]);
       const failed = await Promise.all(queues.map((queue) => bullQueue(queue).getFailedCount()));

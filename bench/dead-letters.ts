@@ -17,9 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { DeadLetterFilter } from '../queues/dead-letters.js';
-import { createEngine, type Engine } from '../queues/engine.js';
-import type { FailureReason } from '../queues/types.js';
+import type { FailureReason } from '../queues/core/index.js';
+import type { DeadLetterFilter } from '../queues/dead-letters/index.js';
+import { createEngine, type Engine } from '../queues/engine/index.js';
 import { startRedisServer } from '../server/redis-process.js';
 
 const { values: args } = parseArgs({

@@ -4,8 +4,8 @@
  * configuration a deployment would run with.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CreateQueueInput } from '../queues/registry.js';
-import type { TopicKind } from '../queues/types.js';
+import type { TopicKind } from '../queues/core/index.js';
+import type { CreateQueueInput } from '../queues/registry/index.js';
 import { importBuiltGateway } from './built-gateway.js';
 import { serveRpc } from './rpc.js';
 

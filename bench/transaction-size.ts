@@ -21,9 +21,13 @@ import { parseArgs } from 'node:util';
 import { createIORedisClient, Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { Redis } from 'ioredis';
-import { MAX_ADDS_PER_COMMAND, type SerializedAdd } from '../queues/bull-add.js';
-import { defineCommands } from '../queues/commands/index.js';
-import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../queues/group-commit.js';
+import {
+  createGroupCommit,
+  defineCommands,
+  MAX_ADDS_PER_COMMAND,
+  MAX_TRANSACTION_ADDS,
+  type SerializedAdd,
+} from '../queues/redis/index.js';
 import { startRedisServer } from '../server/redis-process.js';
 import { DEFAULT_RAW_POLICY, rawJobOptions } from './load/bull-load.js';
 import { closedLoop } from './load/loops.js';

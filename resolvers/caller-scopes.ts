@@ -1,4 +1,4 @@
-import { compileScopes, type ScopeSet, TOPIC_ACTIONS } from '../queues/scopes.js';
+import { compileScopes, type ScopeSet, TOPIC_ACTIONS } from '../queues/security/index.js';
 import type { Context } from '../schema/builder.js';
 
 const ADMIN = compileScopes(['admin']);

@@ -1,4 +1,4 @@
-import type { CreateQueueInput } from '../queues/registry.js';
+import type { CreateQueueInput } from '../queues/registry/index.js';
 import type { Context } from '../schema/builder.js';
 
 export const createQueue = (args: { input: CreateQueueInput }, ctx: Context) =>

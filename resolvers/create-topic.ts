@@ -1,4 +1,4 @@
-import type { CreateTopicInput } from '../queues/registry.js';
+import type { CreateTopicInput } from '../queues/registry/index.js';
 import type { Context } from '../schema/builder.js';
 
 export const createTopic = (args: { input: CreateTopicInput }, ctx: Context) =>

@@ -1,4 +1,4 @@
-import type { DeadLetterFilter } from '../queues/dead-letters.js';
+import type { DeadLetterFilter } from '../queues/dead-letters/index.js';
 import type { Context } from '../schema/builder.js';
 
 interface DeadLettersArgs {

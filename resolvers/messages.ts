@@ -1,4 +1,4 @@
-import type { HeaderMatch } from '../queues/types.js';
+import type { HeaderMatch } from '../queues/core/index.js';
 import type { Context } from '../schema/builder.js';
 
 interface MessagesArgs {

@@ -1,4 +1,4 @@
-import type { FailureReason } from '../queues/types.js';
+import type { FailureReason } from '../queues/core/index.js';
 import type { Context } from '../schema/builder.js';
 
 interface NackArgs {

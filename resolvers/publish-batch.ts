@@ -1,4 +1,4 @@
-import type { PublishInput } from '../queues/publisher.js';
+import type { PublishInput } from '../queues/publish/index.js';
 import type { Context } from '../schema/builder.js';
 
 /** All or nothing: the engine refuses the whole batch if one input is refused, naming its index. */

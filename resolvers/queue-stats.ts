@@ -1,4 +1,4 @@
-import type { QueueRecord } from '../queues/types.js';
+import type { QueueRecord } from '../queues/core/index.js';
 import type { Context } from '../schema/builder.js';
 
 export const queueStats = (queue: Pick<QueueRecord, 'topic' | 'name'>, ctx: Context) =>

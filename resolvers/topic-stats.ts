@@ -1,4 +1,4 @@
-import type { TopicRecord } from '../queues/types.js';
+import type { TopicRecord } from '../queues/core/index.js';
 import type { Context } from '../schema/builder.js';
 
 export const topicStats = (topic: Pick<TopicRecord, 'name'>, ctx: Context) =>

@@ -1,4 +1,4 @@
-import type { QueueSettingsInput } from '../queues/registry.js';
+import type { QueueSettingsInput } from '../queues/registry/index.js';
 import type { Context } from '../schema/builder.js';
 
 export const updateQueue = (args: { topic: string; name: string; input: QueueSettingsInput }, ctx: Context) =>

@@ -1,4 +1,4 @@
-import { ALERT_KINDS, type Alert as AlertRecord } from '../queues/alerts.js';
+import { ALERT_KINDS, type Alert as AlertRecord } from '../queues/stats/index.js';
 import { alerts } from '../resolvers/alerts.js';
 import { builder } from './builder.js';
 

@@ -1,4 +1,7 @@
-import type { ApiKey as ApiKeyRecord, CreatedApiKey as CreatedApiKeyRecord } from '../queues/api-keys.js';
+import type {
+  ApiKey as ApiKeyRecord,
+  CreatedApiKey as CreatedApiKeyRecord,
+} from '../queues/security/index.js';
 import { apiKeys } from '../resolvers/api-keys.js';
 import { createApiKey } from '../resolvers/create-api-key.js';
 import { revokeApiKey } from '../resolvers/revoke-api-key.js';

@@ -1,4 +1,4 @@
-import type { AuditEntry as AuditEntryRecord } from '../queues/audit-log.js';
+import type { AuditEntry as AuditEntryRecord } from '../queues/security/index.js';
 import { auditLog } from '../resolvers/audit-log.js';
 import { builder } from './builder.js';
 

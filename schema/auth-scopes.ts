@@ -6,8 +6,8 @@
  */
 import { type AuthFailure, AuthScopeFailureType, type ForbiddenResult } from '@pothos/plugin-scope-auth';
 import type { GraphQLResolveInfo } from 'graphql';
-import { ErrorCode, SwitchyardError } from '../queues/errors.js';
-import type { TopicAction } from '../queues/scopes.js';
+import { ErrorCode, SwitchyardError } from '../queues/core/index.js';
+import type { TopicAction } from '../queues/security/index.js';
 import { isAuthenticated, scopesOf } from '../resolvers/caller-scopes.js';
 import type { Context } from './builder.js';
 

@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import type { Caller } from '../queues/api-keys.js';
-import type { Engine } from '../queues/engine.js';
+import type { Engine } from '../queues/engine/index.js';
+import type { Caller } from '../queues/security/index.js';
 import { type AuthScopes, authScopes, unauthorizedError } from './auth-scopes.js';
 import { mapErrorsPlugin } from './map-errors-plugin.js';
 

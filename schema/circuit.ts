@@ -1,4 +1,4 @@
-import type { CircuitState as CircuitStateRecord } from '../queues/circuit-breaker.js';
+import type { CircuitState as CircuitStateRecord } from '../queues/delivery/index.js';
 import { queueCircuit } from '../resolvers/queue-circuit.js';
 import { builder } from './builder.js';
 import { Queue } from './queue.js';

@@ -1,10 +1,10 @@
-import { parseDeadLetterId } from '../queues/dead-letter-ids.js';
+import type { AttemptRecord as AttemptRecordShape } from '../queues/core/index.js';
 import type {
   DeadLetterPage,
   DeadLetterRecord,
   ReplayResult as ReplayResultRecord,
-} from '../queues/dead-letters.js';
-import type { AttemptRecord as AttemptRecordShape } from '../queues/types.js';
+} from '../queues/dead-letters/index.js';
+import { parseDeadLetterId } from '../queues/dead-letters/index.js';
 import { deadLetter } from '../resolvers/dead-letter.js';
 import { deadLetters } from '../resolvers/dead-letters.js';
 import { discardDeadLetter } from '../resolvers/discard-dead-letter.js';

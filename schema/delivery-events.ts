@@ -1,5 +1,5 @@
-import type { DeliveryEvent as DeliveryEventRecord } from '../queues/events.js';
-import type { LiveDeliveryEvent } from '../queues/live-events.js';
+import type { DeliveryEvent as DeliveryEventRecord } from '../queues/core/index.js';
+import type { LiveDeliveryEvent } from '../queues/live/index.js';
 import { deliveryEvents } from '../resolvers/delivery-events.js';
 import { EVERY_TOPIC } from './auth-scopes.js';
 import { builder } from './builder.js';

@@ -1,4 +1,4 @@
-import { type Delivery as DeliveryRecord, decodeDeliveryId } from '../queues/consumer.js';
+import { type Delivery as DeliveryRecord, decodeDeliveryId } from '../queues/delivery/index.js';
 import { ack } from '../resolvers/ack.js';
 import { consume } from '../resolvers/consume.js';
 import { nack } from '../resolvers/nack.js';

@@ -1,12 +1,12 @@
-import { DELIVERY_EVENT_KINDS } from '../queues/events.js';
 import {
   BACKOFFS,
+  DELIVERY_EVENT_KINDS,
   DELIVERY_MODES,
   FAILURE_REASONS,
   HEADER_MATCHES,
   TARGET_KINDS,
   TOPIC_KINDS,
-} from '../queues/types.js';
+} from '../queues/core/index.js';
 import { builder } from './builder.js';
 
 // The engine's vocabulary is the contract's, so each enum is its list of strings, value for value.

@@ -6,7 +6,7 @@ import {
   type Plugin,
   maskError as yogaMaskError,
 } from 'graphql-yoga';
-import { ErrorCode, isRedisUnavailable, SwitchyardError } from '../queues/errors.js';
+import { ErrorCode, isRedisUnavailable, SwitchyardError } from '../queues/core/index.js';
 
 /** The innermost cause: graphql-js wraps a resolver's error in a GraphQLError that carries its path. */
 function rootCause(error: unknown): unknown {

@@ -1,5 +1,5 @@
-import type { LiveMessage } from '../queues/live-events.js';
-import type { MessageRecord } from '../queues/types.js';
+import type { MessageRecord } from '../queues/core/index.js';
+import type { LiveMessage } from '../queues/live/index.js';
 import { messages } from '../resolvers/messages.js';
 import { builder } from './builder.js';
 import { HeaderMatch } from './enums.js';

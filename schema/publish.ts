@@ -1,4 +1,4 @@
-import type { PublishResult as PublishResultRecord } from '../queues/publisher.js';
+import type { PublishResult as PublishResultRecord } from '../queues/publish/index.js';
 import { publish } from '../resolvers/publish.js';
 import { publishBatch } from '../resolvers/publish-batch.js';
 import { builder } from './builder.js';

@@ -1,4 +1,4 @@
-import type { QueueRecord, RetryPolicy as RetryPolicyRecord } from '../queues/types.js';
+import type { QueueRecord, RetryPolicy as RetryPolicyRecord } from '../queues/core/index.js';
 import { createQueue } from '../resolvers/create-queue.js';
 import { deleteQueue } from '../resolvers/delete-queue.js';
 import { pauseQueue } from '../resolvers/pause-queue.js';

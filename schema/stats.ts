@@ -1,5 +1,8 @@
-import type { StatsSnapshot } from '../queues/live-stats.js';
-import type { QueueStats as QueueStatsRecord, TopicStats as TopicStatsRecord } from '../queues/stats.js';
+import type { StatsSnapshot } from '../queues/live/index.js';
+import type {
+  QueueStats as QueueStatsRecord,
+  TopicStats as TopicStatsRecord,
+} from '../queues/stats/index.js';
 import { queueStats } from '../resolvers/queue-stats.js';
 import { stats } from '../resolvers/stats.js';
 import { statsSubscription } from '../resolvers/stats-subscription.js';

@@ -1,4 +1,4 @@
-import type { TopicRecord } from '../queues/types.js';
+import type { TopicRecord } from '../queues/core/index.js';
 import { createTopic } from '../resolvers/create-topic.js';
 import { deleteTopic } from '../resolvers/delete-topic.js';
 import { topic } from '../resolvers/topic.js';

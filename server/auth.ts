@@ -15,8 +15,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { GraphQLError } from 'graphql';
-import type { ApiKey, ApiKeys, Caller } from '../queues/api-keys.js';
-import { ErrorCode } from '../queues/errors.js';
+import { ErrorCode } from '../queues/core/index.js';
+import type { ApiKey, ApiKeys, Caller } from '../queues/security/index.js';
 
 /** The id the admin key answers to in the audit log and in its rate-limit bucket. */
 export const ADMIN_KEY_ID = 'admin';

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { CIRCUIT_DEFAULTS } from '../queues/circuit-breaker.js';
-import { DEFAULT_REDACTED_HEADERS } from '../queues/dead-letter-redaction.js';
+import { CIRCUIT_DEFAULTS, DEFAULT_REDACTED_HEADERS } from '../queues/delivery/index.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

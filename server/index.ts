@@ -1,4 +1,4 @@
-import { isRedisUnavailable } from '../queues/errors.js';
+import { isRedisUnavailable } from '../queues/core/index.js';
 import { type Config, ConfigError, embeddedRedisDir, loadConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createLogger, type Logger, redactUrl } from './logger.js';

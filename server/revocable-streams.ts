@@ -1,6 +1,6 @@
 import { type ExecutionResult, GraphQLError } from 'graphql';
-import type { ApiKeys } from '../queues/api-keys.js';
-import { ErrorCode } from '../queues/errors.js';
+import { ErrorCode } from '../queues/core/index.js';
+import type { ApiKeys } from '../queues/security/index.js';
 
 export const REVOKED_MESSAGE = 'The API key was revoked';
 

@@ -1,5 +1,5 @@
 /** The config's security settings, shaped for the engine and for yoga, so gateway.ts only passes them on. */
-import type { SecurityOptions } from '../queues/security.js';
+import type { SecurityOptions } from '../queues/security/index.js';
 import { type Config, listensOnLoopbackOnly } from './config.js';
 import type { RequestLimits } from './use-limits.js';
 

@@ -6,7 +6,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { createLiveBuffer } from '../queues/live-buffer.js';
+import { createLiveBuffer } from '../queues/live/index.js';
 
 const MiB = 1024 * 1024;
 

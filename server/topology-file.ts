@@ -6,7 +6,7 @@ import {
   type RetryPolicy,
   TARGET_KINDS,
   TOPIC_KINDS,
-} from '../queues/types.js';
+} from '../queues/core/index.js';
 
 /** One queue as a topology file declares it; what it leaves out keeps its default (or current) value. */
 export interface QueueDeclaration {

@@ -1,8 +1,8 @@
-import { canonicalJson } from '../queues/canonical-json.js';
-import type { Engine } from '../queues/engine.js';
-import { ErrorCode, SwitchyardError } from '../queues/errors.js';
-import type { QueueSettingsInput } from '../queues/registry.js';
-import type { QueueRecord, TopicRecord } from '../queues/types.js';
+import type { QueueRecord, TopicRecord } from '../queues/core/index.js';
+import { ErrorCode, SwitchyardError } from '../queues/core/index.js';
+import type { Engine } from '../queues/engine/index.js';
+import { canonicalJson } from '../queues/publish/index.js';
+import type { QueueSettingsInput } from '../queues/registry/index.js';
 import {
   type QueueDeclaration,
   readTopologyFile,

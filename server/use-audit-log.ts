@@ -13,8 +13,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { Caller } from '../queues/api-keys.js';
-import type { AuditLog, AuditRecord } from '../queues/audit-log.js';
+import type { AuditLog, AuditRecord, Caller } from '../queues/security/index.js';
 
 /**
  * Mutations that move messages rather than change what the gateway is: they come by the thousand a

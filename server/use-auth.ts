@@ -2,9 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { ApiKeys, Caller } from '../queues/api-keys.js';
-import { ErrorCode } from '../queues/errors.js';
-import type { RateLimiter } from '../queues/rate-limit.js';
+import { ErrorCode } from '../queues/core/index.js';
+import type { ApiKeys, Caller, RateLimiter } from '../queues/security/index.js';
 import { type Authenticator, presentedByConnection, presentedByRequest } from './auth.js';
 import { createRevocableStreams } from './revocable-streams.js';
 

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../queues/errors.js';
+import { ErrorCode } from '../queues/core/index.js';
 
 /** Options for {@link useDrain}. */
 export interface DrainOptions {

@@ -6,7 +6,7 @@ import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { type ExecutionResult, GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../queues/errors.js';
+import { ErrorCode } from '../queues/core/index.js';
 
 /** The limits every operation is held to; the gateway fills them from its config. */
 export interface RequestLimits {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
-import { can } from '../queues/scopes.js';
+import { can } from '../queues/security/index.js';
 import { type Authenticator, presentedByRequest } from './auth.js';
 
 /** Options for {@link useMetrics}. */

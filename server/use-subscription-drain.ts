@@ -1,6 +1,6 @@
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../queues/errors.js';
+import { ErrorCode } from '../queues/core/index.js';
 
 export const SUBSCRIPTION_DRAINED_MESSAGE =
   'Switchyard is shutting down; subscribe again (another instance will serve you)';

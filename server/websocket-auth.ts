@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { CloseCode as GraphQLWsCloseCode } from 'graphql-ws';
 import type { WebSocket } from 'ws';
-import type { ApiKeys, Caller } from '../queues/api-keys.js';
+import type { ApiKeys, Caller } from '../queues/security/index.js';
 import { type Authenticator, presentedByConnection } from './auth.js';
 
 /** Close codes of websocket authentication; docs/PROTOCOL.md lists every close code. */

@@ -10,7 +10,7 @@ import {
 } from 'graphql';
 import { CloseCode as GraphQLWsCloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { ErrorCode } from '../queues/errors.js';
+import { ErrorCode } from '../queues/core/index.js';
 import type { InFlight } from './in-flight.js';
 import {
   createSharedSubscriptions,

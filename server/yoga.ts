@@ -7,7 +7,7 @@ import {
   type YogaServerInstance,
 } from 'graphql-yoga';
 import packageJson from '../package.json' with { type: 'json' };
-import type { Engine } from '../queues/engine.js';
+import type { Engine } from '../queues/engine/index.js';
 import type { Context } from '../schema/builder.js';
 import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { computeBackoff, RETRY_AFTER_CEILING_MS, retryDelay } from '../queues/backoff.js';
-import type { RetryPolicy } from '../queues/types.js';
+import type { RetryPolicy } from '../queues/core/types.js';
+import { computeBackoff, RETRY_AFTER_CEILING_MS, retryDelay } from '../queues/delivery/backoff.js';
 
 const policy = (overrides: Partial<RetryPolicy> = {}): RetryPolicy => ({
   maxAttempts: 5,

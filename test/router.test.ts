@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { QueueRecord, TopicKind, TopicRecord } from '../queues/core/types.js';
 import {
   createRoutingTable,
   headersMatch,
   queueMatches,
   topicPatternMatches,
   validateBinding,
-} from '../queues/router.js';
-import type { QueueRecord, TopicKind, TopicRecord } from '../queues/types.js';
+} from '../queues/registry/router.js';
 
 const NUM_RUNS = 2000;
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseRetryAfter, postWebhook } from '../queues/webhook-http.js';
+import { parseRetryAfter, postWebhook } from '../queues/delivery/webhook-http.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

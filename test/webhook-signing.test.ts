@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { generateSigningSecret, signWebhook, webhookHeaders } from '../queues/webhook-signing.js';
+import { generateSigningSecret, signWebhook, webhookHeaders } from '../queues/signing/webhook-signing.js';
 
 const body = JSON.stringify({ hello: 'world', n: 42, emoji: '🚂' });
 

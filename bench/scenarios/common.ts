@@ -1,6 +1,6 @@
 /** Set-up and tear-down shared by the scenarios, so each scenario file reads as its measurement. */
 
-import type { CreateQueueInput } from '../../queues/registry.js';
+import type { CreateQueueInput } from '../../queues/registry/index.js';
 import type { TopologyArgs } from '../gateway-process.js';
 import {
   type Bench,

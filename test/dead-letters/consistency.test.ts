@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { eventually } from '../engine/harness.js';
 import { waitFor } from '../helpers/redis.js';
 import { consumerTopic, deadLetter, failAll, listAll, messageIds, useEngineHarness } from './helpers.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import { ErrorCode } from '../../queues/errors.js';
-import type { DeliveryEvent } from '../../queues/events.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import type { DeliveryEvent } from '../../queues/core/events.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { expectRefusal } from '../engine/harness.js';
 import { consumerTopic, deadLetter, failAll, listAll, messageIds, useEngineHarness } from './helpers.js';
 

@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { expect } from 'vitest';
-import type { DeadLetterFilter, DeadLetterRecord } from '../../queues/dead-letters.js';
-import type { Engine } from '../../queues/engine.js';
-import type { FailureReason } from '../../queues/types.js';
+import type { FailureReason } from '../../queues/core/types.js';
+import type { DeadLetterFilter, DeadLetterRecord } from '../../queues/dead-letters/dead-letters.js';
+import type { Engine } from '../../queues/engine/engine.js';
 
 import type { EngineHarness } from '../engine/harness.js';
 import { waitFor } from '../helpers/redis.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { DeadLetterFilter, DeadLetterRecord } from '../../queues/dead-letters.js';
-import type { Engine } from '../../queues/engine.js';
-import { ErrorCode } from '../../queues/errors.js';
-import type { FailureReason } from '../../queues/types.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import type { FailureReason } from '../../queues/core/types.js';
+import type { DeadLetterFilter, DeadLetterRecord } from '../../queues/dead-letters/dead-letters.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { expectRefusal } from '../engine/harness.js';
 import { consumerTopic, deadLetter, listAll, messageIds, useEngineHarness } from './helpers.js';
 

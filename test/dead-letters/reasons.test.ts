@@ -1,10 +1,10 @@
 import { createServer } from 'node:net';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetterRecord } from '../../queues/dead-letters.js';
-import type { Engine } from '../../queues/engine.js';
-import type { CreateQueueInput } from '../../queues/registry.js';
-import type { FailureReason } from '../../queues/types.js';
+import type { FailureReason } from '../../queues/core/types.js';
+import type { DeadLetterRecord } from '../../queues/dead-letters/dead-letters.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import { eventually, FAST_RETRY } from '../engine/harness.js';
 import { waitFor } from '../helpers/redis.js';
 import { consumerTopic, deadLetter, useEngineHarness } from './helpers.js';

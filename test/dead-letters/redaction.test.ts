@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRedactor, REDACTED } from '../../queues/dead-letter-redaction.js';
+import { createRedactor, REDACTED } from '../../queues/delivery/redaction.js';
 import { eventually, FAST_RETRY } from '../engine/harness.js';
 import { consumerTopic, deadLetter, listAll, useEngineHarness } from './helpers.js';
 

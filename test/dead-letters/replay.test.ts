@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import { ErrorCode } from '../../queues/errors.js';
-import type { DeliveryEvent } from '../../queues/events.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import type { DeliveryEvent } from '../../queues/core/events.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { eventually, expectRefusal, FAST_RETRY, settledStats } from '../engine/harness.js';
 import { waitFor } from '../helpers/redis.js';
 import { consumerTopic, deadLetter, listAll, useEngineHarness } from './helpers.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetterRecord } from '../../queues/dead-letters.js';
+import type { DeadLetterRecord } from '../../queues/dead-letters/dead-letters.js';
 import { waitFor } from '../helpers/redis.js';
 import { consumerTopic, deadLetter, listAll, messageIds, useEngineHarness } from './helpers.js';
 

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import type { AlertThresholds } from '../../queues/alerts.js';
-import type { Engine, EngineOptions } from '../../queues/engine.js';
+import type { Engine, EngineOptions } from '../../queues/engine/engine.js';
+import type { AlertThresholds } from '../../queues/stats/alerts.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { FAST_RETRY, useEngineHarness } from './harness.js';
 

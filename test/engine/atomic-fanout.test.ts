@@ -1,6 +1,6 @@
 import type { ChainableCommander } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();

@@ -1,10 +1,10 @@
 import { createIORedisClient, Job, type JobJson, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/bull-add.js';
-import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/commands/add-jobs.js';
-import { defineCommands } from '../../queues/commands/index.js';
-import { queueCommand } from '../../queues/dead-letter-commands.js';
+import { queueCommand } from '../../queues/dead-letters/commands.js';
+import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/redis/bull-add.js';
+import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/redis/commands/add-jobs.js';
+import { defineCommands } from '../../queues/redis/commands/index.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import { serializedAdd } from '../helpers/serialized-add.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalize, canonicalJson } from '../../queues/canonical-json.js';
+import { canonicalize, canonicalJson } from '../../queues/publish/canonical-json.js';
 
 /** The definition: a full sorted copy at every depth, serialized. */
 function reference(value: unknown): string {

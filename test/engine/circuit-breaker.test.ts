@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { CircuitOptions } from '../../queues/circuit-breaker.js';
-import type { Engine } from '../../queues/engine.js';
-import type { DeliveryEvent } from '../../queues/events.js';
-import { createKeys } from '../../queues/keys.js';
+import type { DeliveryEvent } from '../../queues/core/events.js';
+import type { CircuitOptions } from '../../queues/delivery/circuit-breaker.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import { createKeys } from '../../queues/redis/keys.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { FAST_RETRY, useEngineHarness } from './harness.js';
 

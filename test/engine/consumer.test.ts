@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { encodeDeliveryId } from '../../queues/consumer.js';
-import type { Engine } from '../../queues/engine.js';
-import { ErrorCode } from '../../queues/errors.js';
-import type { CreateQueueInput } from '../../queues/registry.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import { encodeDeliveryId } from '../../queues/delivery/consumer.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import {
   deadLetters,
   eventually,

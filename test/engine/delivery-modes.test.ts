@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reasonOf } from '../../queues/attempt-history.js';
-import { ErrorCode } from '../../queues/errors.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import { reasonOf } from '../../queues/delivery/attempt-history.js';
 import { headerOf } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { expectRefusal, FAST_RETRY, firstDeadLetter, useEngineHarness } from './harness.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import { ErrorCode } from '../../queues/errors.js';
-import type { PublishInput } from '../../queues/publisher.js';
-import type { CreateQueueInput, CreateTopicInput } from '../../queues/registry.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import type { PublishInput } from '../../queues/publish/publisher.js';
+import type { CreateQueueInput, CreateTopicInput } from '../../queues/registry/registry.js';
 import { expectRefusal, settledStats, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_ADDS_PER_COMMAND } from '../../queues/bull-add.js';
-import { defineCommands } from '../../queues/commands/index.js';
-import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../../queues/group-commit.js';
+import { MAX_ADDS_PER_COMMAND } from '../../queues/redis/bull-add.js';
+import { defineCommands } from '../../queues/redis/commands/index.js';
+import { createGroupCommit, MAX_TRANSACTION_ADDS } from '../../queues/redis/group-commit.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import { serializedAdd } from '../helpers/serialized-add.js';
 

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { parseAttemptLog } from '../../queues/attempt-history.js';
-import { createEngine, type Engine, type EngineOptions } from '../../queues/engine.js';
-import { type ErrorCode, SwitchyardError } from '../../queues/errors.js';
-import type { AttemptRecord, MessageRecord } from '../../queues/types.js';
+import { type ErrorCode, SwitchyardError } from '../../queues/core/errors.js';
+import type { AttemptRecord, MessageRecord } from '../../queues/core/types.js';
+import { parseAttemptLog } from '../../queues/delivery/attempt-history.js';
+import { createEngine, type Engine, type EngineOptions } from '../../queues/engine/engine.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import {
   startTestRedis,

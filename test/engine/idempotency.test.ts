@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { waitFor } from '../helpers/redis.js';
 import { useEngineHarness } from './harness.js';
 

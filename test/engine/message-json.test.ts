@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../queues/canonical-json.js';
-import { messageJsons } from '../../queues/message-json.js';
-import type { MessageRecord } from '../../queues/types.js';
+import type { MessageRecord } from '../../queues/core/types.js';
+import { canonicalJson } from '../../queues/publish/canonical-json.js';
+import { messageJsons } from '../../queues/publish/message-json.js';
 
 /** The stored bytes of one message, on its own. */
 const messageJson = (message: MessageRecord, canonicalPayload: string): Buffer =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../queues/errors.js';
+import { ErrorCode } from '../../queues/core/errors.js';
 import { headerOf } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { expectRefusal, useEngineHarness } from './harness.js';

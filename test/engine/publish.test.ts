@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../queues/errors.js';
-import type { CreateQueueInput } from '../../queues/registry.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import { waitFor } from '../helpers/redis.js';
 import { deadLetters, expectRefusal, firstDeadLetter, useEngineHarness } from './harness.js';
 

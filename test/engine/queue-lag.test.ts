@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import type { CreateQueueInput } from '../../queues/registry.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import { useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../queues/errors.js';
+import { ErrorCode } from '../../queues/core/errors.js';
 import { waitFor } from '../helpers/redis.js';
 import { eventually, expectRefusal, useEngineHarness } from './harness.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CreateQueueInput } from '../../queues/registry.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import { headerOf } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { FAST_RETRY, firstDeadLetter, gaps, useEngineHarness } from './harness.js';

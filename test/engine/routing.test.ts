@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import type { Headers } from '../../queues/types.js';
+import type { Headers } from '../../queues/core/types.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import type { CreateQueueInput } from '../../queues/registry.js';
-import type { MessageRecord } from '../../queues/types.js';
+import type { MessageRecord } from '../../queues/core/types.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import { headerOf, type ReceivedRequest } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { eventually, FAST_RETRY, firstDeadLetter, useEngineHarness } from './harness.js';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { createEngine, type Engine, type EngineOptions } from '../../queues/engine.js';
+import { createEngine, type Engine, type EngineOptions } from '../../queues/engine/engine.js';
 import { createYogaApp, type YogaApp, type YogaAppOptions } from '../../server/yoga.js';
 import { type TestRedis, uniquePrefix } from '../helpers/redis.js';
 

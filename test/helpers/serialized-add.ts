@@ -1,4 +1,4 @@
-import type { SerializedAdd } from '../../queues/bull-add.js';
+import type { SerializedAdd } from '../../queues/redis/bull-add.js';
 
 /** A message's add as the publisher makes it: prioritized unless `priority` is 0, one attempt. */
 export const serializedAdd = (jobId: string, priority = 10, data = Buffer.from('{}')): SerializedAdd => ({

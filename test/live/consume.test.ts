@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
-import type { CreateQueueInput } from '../../queues/registry.js';
+import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import type { Gateway } from '../../server/gateway.js';
 import { waitFor } from '../helpers/redis.js';
 import {

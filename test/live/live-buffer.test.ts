@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLiveBuffer } from '../../queues/live-buffer.js';
+import { createLiveBuffer } from '../../queues/live/buffer.js';
 
 describe('createLiveBuffer', () => {
   it('should hand items over in order, at once to a waiting reader', async () => {

@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
-import type { PublishInput } from '../../queues/publisher.js';
+import type { PublishInput } from '../../queues/publish/publisher.js';
 import type { Gateway } from '../../server/gateway.js';
 import { waitFor } from '../helpers/redis.js';
 import { type Collected, collect, type GraphQLBody, useLiveGateways, warmUp } from './helpers.js';

@@ -4,7 +4,7 @@ import {
   createStatsWindow,
   histogramPercentile,
   latencyBucket,
-} from '../../queues/stats-window.js';
+} from '../../queues/live/stats-window.js';
 
 function clock(start = 1_000_000) {
   let now = start;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashSecret } from '../../queues/api-keys.js';
+import { hashSecret } from '../../queues/security/api-keys.js';
 import { eventually, expectRefusal, useEngineHarness } from '../engine/harness.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 

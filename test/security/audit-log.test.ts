@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_AUDIT_PAGE, redactArguments } from '../../queues/audit-log.js';
+import { MAX_AUDIT_PAGE, redactArguments } from '../../queues/security/audit-log.js';
 import { useEngineHarness } from '../engine/harness.js';
 
 const harness = useEngineHarness();

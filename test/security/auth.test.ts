@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import type { Caller } from '../../queues/api-keys.js';
-import type { Engine, EngineOptions } from '../../queues/engine.js';
+import type { Engine, EngineOptions } from '../../queues/engine/engine.js';
+import type { Caller } from '../../queues/security/api-keys.js';
 import { createAuthenticator, isLoopbackAddress, isLoopbackHost } from '../../server/auth.js';
 import { useAuth } from '../../server/use-auth.js';
 import { createYogaApp, type YogaApp } from '../../server/yoga.js';

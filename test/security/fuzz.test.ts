@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { ErrorCode } from '../../queues/errors.js';
-import { createKeys } from '../../queues/keys.js';
+import { ErrorCode } from '../../queues/core/errors.js';
+import { createKeys } from '../../queues/redis/keys.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import { type ChildGateway, spawnGateway, testEnv } from '../live/helpers.js';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
-import type { RateLimitVerdict } from '../../queues/rate-limit.js';
+import type { Engine } from '../../queues/engine/engine.js';
+import type { RateLimitVerdict } from '../../queues/security/rate-limit.js';
 import { useEngineHarness } from '../engine/harness.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 

@@ -4,7 +4,7 @@ import {
   activeSigningSecrets,
   MAX_PREVIOUS_SIGNING_SECRETS,
   rotateSecrets,
-} from '../../queues/signing-secrets.js';
+} from '../../queues/signing/secrets.js';
 import { eventually, expectRefusal, useEngineHarness } from '../engine/harness.js';
 import { headerOf, type ReceivedRequest } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { Engine } from '../../queues/engine.js';
+import type { Engine } from '../../queues/engine/engine.js';
 import { createAuthenticator } from '../../server/auth.js';
 import { useAuth } from '../../server/use-auth.js';
 import { createYogaApp, type YogaApp } from '../../server/yoga.js';

@@ -1,8 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../queues/errors.js';
-import { topicPatternMatches } from '../../queues/router.js';
-import { can, compileScopes, scopeError, TOPIC_ACTIONS, validateScopes } from '../../queues/scopes.js';
+import { SwitchyardError } from '../../queues/core/errors.js';
+import { topicPatternMatches } from '../../queues/registry/router.js';
+import {
+  can,
+  compileScopes,
+  scopeError,
+  TOPIC_ACTIONS,
+  validateScopes,
+} from '../../queues/security/scopes.js';
 
 const word = fc.stringMatching(/^[a-z0-9_-]{1,6}$/);
 const topicName = fc.array(word, { minLength: 1, maxLength: 5 }).map((words) => words.join('.'));

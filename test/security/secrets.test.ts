@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import type { DeliveryEvent } from '../../queues/events.js';
+import type { DeliveryEvent } from '../../queues/core/events.js';
 import { waitFor } from '../helpers/redis.js';
 import { ADMIN_KEY, type GraphQLAnswer, post, useGateways } from './gateway-harness.js';
 

@@ -1,5 +1,6 @@
 import type { LookupAddress } from 'node:dns';
 import { describe, expect, it } from 'vitest';
+import { postWebhook } from '../../queues/delivery/webhook-http.js';
 import {
   ADDRESS_REFUSED,
   assertWebhookTarget,
@@ -7,8 +8,7 @@ import {
   guardedConnector,
   guardedLookup,
   type LookupAll,
-} from '../../queues/webhook-guard.js';
-import { postWebhook } from '../../queues/webhook-http.js';
+} from '../../queues/security/webhook-guard.js';
 import { expectRefusal, firstDeadLetter, useEngineHarness } from '../engine/harness.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { SwitchyardError } from '../../queues/errors.js';
+import { SwitchyardError } from '../../queues/core/errors.js';
 import {
   assertWebhookTarget,
   classifyAddress,
   parseIPv6,
   type Resolve,
   refusalReason,
-} from '../../queues/webhook-guard.js';
+} from '../../queues/security/webhook-guard.js';
 
 const STRICT = { allowPrivate: false };
 const LENIENT = { allowPrivate: true };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createEngine } from '../../queues/engine.js';
+import { createEngine } from '../../queues/engine/engine.js';
 import { loadConfig } from '../../server/config.js';
 import { createGateway, type Gateway } from '../../server/gateway.js';
 import { startRedisServer } from '../../server/redis-process.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../queues/engine.js';
+import { createEngine, type Engine } from '../../queues/engine/engine.js';
 import { applyTopology, TopologyError } from '../../server/topology.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 

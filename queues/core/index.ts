@@ -1,0 +1,31 @@
+export { LIMITS, PRIORITY, QUEUE_DEFAULTS } from './defaults.js';
+export { badInput, conflict, ErrorCode, isRedisUnavailable, notFound, SwitchyardError } from './errors.js';
+export {
+  createEventBus,
+  DELIVERY_EVENT_KINDS,
+  type DeliveryEvent,
+  type DeliveryEventKind,
+  type EventBus,
+  FAILED_ATTEMPT_KINDS,
+} from './events.js';
+export {
+  type AttemptRecord,
+  BACKOFFS,
+  DELIVERY_MODES,
+  type DeliveryMode,
+  FAILURE_REASONS,
+  type FailureReason,
+  HEADER_MATCHES,
+  type HeaderMatch,
+  type Headers,
+  type MessageRecord,
+  type PreviousSigningSecret,
+  type QueueRecord,
+  type RetryPolicy,
+  TARGET_KINDS,
+  type TargetKind,
+  TOPIC_KINDS,
+  type TopicKind,
+  type TopicRecord,
+} from './types.js';
+export { assertInt, assertName, assertString, assertWebhookUrl, parseHeaders } from './validate.js';

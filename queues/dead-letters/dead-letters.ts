@@ -1,0 +1,207 @@
+import type { Redis } from 'ioredis';
+import type { EventBus } from '../core/index.js';
+import { assertInt } from '../core/index.js';
+import { createRedactor, DEFAULT_REDACTED_HEADERS } from '../delivery/index.js';
+import type { PayloadSchemas } from '../publish/index.js';
+import type { Keys, QueueHandles } from '../redis/index.js';
+import { defineCommands } from '../redis/index.js';
+import type { Registry } from '../registry/index.js';
+import { createDeadLetterDiscard } from './discard.js';
+import { decodeCursor, encodeCursor, parseDeadLetterId } from './ids.js';
+import { createDeadLetterIndex } from './indexer.js';
+import { createDeadLetterQuery, type DeadLetterFilter } from './query.js';
+import { type DeadLetterRecord, readDeadLetters, toRecord } from './record.js';
+import { createDeadLetterReplay, type ReplayOptions } from './replay.js';
+import { createDeadLetterRetention } from './retention.js';
+
+export type { DeadLetterFilter } from './query.js';
+export type { DeadLetterRecord } from './record.js';
+export type { ReplayOptions, ReplayResult } from './replay.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** What a deployment tunes about dead letters (server/config.ts reads them from the environment). */
+export interface DeadLetterSettings {
+  /**
+   * Dead letters older than this (ms since they failed) are removed by a periodic sweep; 0 keeps them
+   * forever.
+   * @default 1209600000 (14 days)
+   */
+  retentionMs?: number;
+  /**
+   * Folder that receives each dead letter the sweep removes, as NDJSON (one file per day of failure,
+   * `2026-11-26.ndjson`); null removes without archiving.
+   * @default null
+   */
+  archiveDir?: string | null;
+  /**
+   * Header names (case-insensitive globs, `*` for any run of characters) whose values are redacted in
+   * the errors and attempt history a dead letter keeps.
+   * @default ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', '*secret*', '*token*']
+   */
+  redactHeaders?: readonly string[];
+  /**
+   * How often the index is checked against BullMQ's failed sets and the retention sweep runs; every
+   * 60th run also re-syncs every queue in full.
+   * @default 60000 (1 minute)
+   */
+  maintenanceIntervalMs?: number;
+}
+
+export interface DeadLettersOptions extends DeadLetterSettings {
+  client: Redis;
+  keys: Keys;
+  registry: Registry;
+  handles: QueueHandles;
+  schemas: PayloadSchemas;
+  events: EventBus;
+  onError?: (error: Error) => void;
+}
+
+export interface DeadLetterPage {
+  edges: { cursor: string; node: DeadLetterRecord }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Counted when asked for: one ZCOUNT per topic, or a scan of the index when the filter searches text. */
+  totalCount(): Promise<number>;
+}
+
+/** Most dead letters one page answers. */
+export const PAGE_SIZE_MAX = 1000;
+const FULL_REPAIR_EVERY = 60;
+
+/**
+ * Dead letters: jobs that failed for good and stay in their BullMQ queue's failed set. Queried through
+ * an index in each topic's hash tag, replayed, discarded, and removed after the retention age.
+ */
+export function createDeadLetters(options: DeadLettersOptions) {
+  const { client, keys, registry, handles, schemas, events } = options;
+  const onError = options.onError ?? (() => {});
+  const commands = defineCommands(client);
+  const redact = createRedactor(options.redactHeaders ?? DEFAULT_REDACTED_HEADERS);
+  const index = createDeadLetterIndex({ client, keys, registry });
+  const query = createDeadLetterQuery({ client, keys, registry, index });
+  const discarding = createDeadLetterDiscard({ client, keys, handles, query, events });
+  const replaying = createDeadLetterReplay({
+    client,
+    keys,
+    registry,
+    handles,
+    schemas,
+    query,
+    events,
+    redact,
+  });
+  const retention = createDeadLetterRetention({
+    client,
+    keys,
+    registry,
+    commands,
+    index,
+    discard: discarding,
+    redact,
+    retentionMs: options.retentionMs ?? 14 * DAY,
+    archiveDir: options.archiveDir ?? null,
+  });
+
+  let closed: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let maintaining: Promise<void> = Promise.resolve();
+  let runs = 0;
+
+  /** One maintenance run: the counts check (or a full re-sync now and then), then the retention sweep. */
+  function maintain(full: boolean): Promise<void> {
+    maintaining = maintaining.then(async () => {
+      if (closed) return;
+      try {
+        if (full) await index.repairAll(() => closed !== null);
+        else {
+          const table = await registry.table();
+          const queues = table
+            .topics()
+            .flatMap((topic) =>
+              table.queues(topic.name).map((queue) => ({ topic: topic.name, queue: queue.name })),
+            );
+          await index.check(queues);
+        }
+        if (!closed) await retention.sweep();
+      } catch (error) {
+        if (!closed) onError(error as Error);
+      }
+    });
+    return maintaining;
+  }
+
+  async function page(
+    filter: DeadLetterFilter = {},
+    { first = 50, after = null }: { first?: number; after?: string | null } = {},
+  ): Promise<DeadLetterPage> {
+    assertInt('first', first, 0, PAGE_SIZE_MAX);
+    const cursor = after === null ? null : decodeCursor(after);
+    const prepared = await query.prepare(filter);
+    const { refs, hasMore } =
+      first === 0 ? { refs: [], hasMore: false } : await prepared.select(cursor, first, true);
+    const edges = refs.flatMap((ref) => {
+      const node = ref.raw ? toRecord(ref, ref.raw, redact) : null;
+      return node ? [{ cursor: encodeCursor(ref), node }] : [];
+    });
+    const last = refs.at(-1);
+    let counted: Promise<number> | null = null;
+    return {
+      edges,
+      pageInfo: { hasNextPage: hasMore, endCursor: last ? encodeCursor(last) : null },
+      totalCount: () => {
+        counted ??= prepared.count();
+        return counted;
+      },
+    };
+  }
+
+  return {
+    /** The redactor the delivery paths run error texts through before they are stored. */
+    redact,
+    /** Indexes a job that just failed for good; the delivery paths call it. Never rejects. */
+    record(topic: string, queue: string, jobId: string): Promise<void> {
+      return index.record(topic, queue, jobId).catch((error: Error) => onError(error));
+    },
+    page,
+    /** One dead letter by id, or null when there is none (any more). */
+    async get(id: string): Promise<DeadLetterRecord | null> {
+      const [record] = await readDeadLetters(client, keys, [parseDeadLetterId(id)], redact);
+      return record ?? null;
+    },
+    replay: (id: string, replayOptions?: ReplayOptions) => replaying.replay(id, replayOptions),
+    replayMany: (filter: DeadLetterFilter, limit = 1000) => replaying.replayMany(filter, limit),
+    discard: (id: string) => discarding.discard(id),
+    discardMany: (filter: DeadLetterFilter) => discarding.discardMany(filter),
+    /** Runs the retention sweep now (it also runs on the maintenance timer). */
+    sweep: (now?: number) => retention.sweep(now),
+    /** Re-syncs the whole index with BullMQ's failed sets now (it also runs at start). */
+    repair: () => index.repairAll(),
+    /** Forgets the index of a deleted queue. */
+    dropQueue: (topic: string, queue: string) => index.dropQueue({ topic, queue }),
+    /** Resolves once the maintenance run in progress (the repair on start, a timer run) is over. */
+    idle: (): Promise<void> => maintaining,
+    /** Starts the repair on start (in the background) and the maintenance timer. */
+    start(intervalMs = options.maintenanceIntervalMs ?? MINUTE): void {
+      if (closed || timer) return;
+      void maintain(true);
+      timer = setInterval(() => void maintain(++runs % FULL_REPAIR_EVERY === 0), intervalMs);
+      timer.unref();
+    },
+    /** Stops the timer and waits for index writes in flight, so none is lost to a closing connection. */
+    close(): Promise<void> {
+      closed ??= (async () => {
+        if (timer) clearInterval(timer);
+        await maintaining;
+        await index.flush();
+        await replaying.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+export type DeadLetters = ReturnType<typeof createDeadLetters>;

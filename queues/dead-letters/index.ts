@@ -1,0 +1,10 @@
+export { queueCommand } from './commands.js';
+export {
+  createDeadLetters,
+  type DeadLetterFilter,
+  type DeadLetterPage,
+  type DeadLetterRecord,
+  type DeadLetterSettings,
+  type ReplayResult,
+} from './dead-letters.js';
+export { parseDeadLetterId } from './ids.js';

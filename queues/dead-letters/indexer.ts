@@ -1,0 +1,205 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/index.js';
+import type { Registry } from '../registry/index.js';
+import { bullKeys, REASONS_ARG, runCommand, STALLED_ARG } from './commands.js';
+
+export interface DeadLetterIndexOptions {
+  client: Redis;
+  keys: Keys;
+  registry: Registry;
+}
+
+export interface QueueRef {
+  topic: string;
+  queue: string;
+}
+
+/** Jobs looked at per Lua call while syncing, so Redis is never blocked for long. */
+const CHUNK = 1000;
+/** The newest failed jobs a quick sync looks at: failures whose index write is still on its way. */
+const QUICK = 256;
+
+const queueId = (ref: QueueRef) => `${ref.topic}/${ref.queue}`;
+
+/**
+ * The dead-letter index: sorted sets per topic that answer filtered pages without scanning every
+ * failed job. BullMQ's failed sets stay the truth; the index follows them.
+ *
+ * - A failure for good is indexed right after it happens (`record`, coalesced per tick).
+ * - Anything that slipped through (a crash between BullMQ's move to failed and our write, a job
+ *   retried or removed by another BullMQ tool) is repaired: `check` compares each queue's failed
+ *   count with its index count before a query and syncs a queue that differs; `repairAll` syncs
+ *   every queue on start and on a timer; and every read drops entries whose job left the failed set.
+ */
+export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
+  const { client, keys, registry } = options;
+  const batches = new Map<string, { ids: string[]; done: Promise<void> }>();
+  const writes = new Set<Promise<unknown>>();
+  const syncing = new Map<string, Promise<void>>();
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    writes.add(promise);
+    const forget = () => writes.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  async function write(ref: QueueRef, ids: string[]): Promise<void> {
+    const bull = bullKeys(keys, ref.topic, ref.queue);
+    const index = keys.deadLetters(ref.topic);
+    for (let start = 0; start < ids.length; start += CHUNK) {
+      await runCommand(
+        client,
+        'dead-letter-index-3',
+        [bull.failed, index.base, index.queue(ref.queue)],
+        [
+          'ids',
+          bull.jobPrefix,
+          index.base,
+          ref.queue,
+          REASONS_ARG,
+          STALLED_ARG,
+          ...ids.slice(start, start + CHUNK),
+        ],
+      );
+    }
+  }
+
+  /**
+   * Indexes a job that just failed for good. Calls in the same tick for one queue share one Lua call;
+   * the promise settles once the entry is written.
+   */
+  function record(topic: string, queue: string, jobId: string): Promise<void> {
+    const ref = { topic, queue };
+    const id = queueId(ref);
+    let batch = batches.get(id);
+    if (!batch) {
+      const ids: string[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        batches.delete(id);
+        return write(ref, ids);
+      });
+      batch = { ids, done: track(done) };
+      batches.set(id, batch);
+    }
+    batch.ids.push(jobId);
+    return batch.done;
+  }
+
+  /** Indexes what the failed set holds and the index lacks, newest first; `limit` jobs at most. */
+  async function addMissing(ref: QueueRef, limit: number): Promise<void> {
+    const bull = bullKeys(keys, ref.topic, ref.queue);
+    const index = keys.deadLetters(ref.topic);
+    for (let rank = 0; rank < limit; rank += CHUNK) {
+      const count = Math.min(CHUNK, limit - rank);
+      const [looked] = (await runCommand(
+        client,
+        'dead-letter-index-3',
+        [bull.failed, index.base, index.queue(ref.queue)],
+        ['scan', bull.jobPrefix, index.base, ref.queue, REASONS_ARG, STALLED_ARG, rank, count],
+      )) as [number, number];
+      if (looked < count) return;
+    }
+  }
+
+  /** Walks one index set and drops every entry whose job is no longer in its queue's failed set. */
+  async function prune(topic: string, setKey: string): Promise<void> {
+    const index = keys.deadLetters(topic);
+    const bound = (await client.zcard(setKey)) / CHUNK + 2;
+    let rank = -1;
+    for (let round = 0; round < bound; round++) {
+      const [next] = (await runCommand(
+        client,
+        'dead-letter-page-1',
+        [setKey],
+        [
+          '+inf',
+          '-inf',
+          '',
+          '',
+          `${topic}/`,
+          rank,
+          0,
+          CHUNK,
+          keys.bullPrefix(topic),
+          index.base,
+          REASONS_ARG,
+          '',
+          '1',
+          '0',
+        ],
+      )) as [number, number];
+      if (next < 0) return;
+      rank = next;
+    }
+  }
+
+  const counts = async (refs: readonly QueueRef[]): Promise<{ failed: number; indexed: number }[]> => {
+    const pipeline = client.pipeline();
+    for (const ref of refs) {
+      pipeline.zcard(bullKeys(keys, ref.topic, ref.queue).failed);
+      pipeline.zcard(keys.deadLetters(ref.topic).queue(ref.queue));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    return refs.map((_, index) => {
+      const [failedError, failed] = results[index * 2] ?? [null, 0];
+      const [indexedError, indexed] = results[index * 2 + 1] ?? [null, 0];
+      if (failedError || indexedError) throw failedError ?? indexedError;
+      return { failed: Number(failed), indexed: Number(indexed) };
+    });
+  };
+
+  /** Brings one queue's index in step: the newest failures first, the whole queue only if still off. */
+  function syncQueue(ref: QueueRef, full: boolean): Promise<void> {
+    const id = queueId(ref);
+    const running = syncing.get(id);
+    if (running) return running;
+    const sync = (async () => {
+      if (!full) {
+        await addMissing(ref, QUICK);
+        const [after] = await counts([ref]);
+        if (after && after.failed === after.indexed) return;
+      }
+      const [size] = await counts([ref]);
+      await addMissing(ref, (size?.failed ?? 0) + CHUNK);
+      await prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue));
+    })().finally(() => syncing.delete(id));
+    syncing.set(id, sync);
+    return track(sync);
+  }
+
+  return {
+    record,
+    /** Syncs each queue whose failed count differs from its index count. One round trip when none does. */
+    async check(refs: readonly QueueRef[]): Promise<void> {
+      if (refs.length === 0) return;
+      const found = await counts(refs);
+      await Promise.all(
+        refs.map((ref, index) => {
+          const count = found[index];
+          return count && count.failed !== count.indexed ? syncQueue(ref, false) : undefined;
+        }),
+      );
+    },
+    /** Syncs every queue in full and drops stale entries of every topic (those of deleted queues too). */
+    async repairAll(isStopped: () => boolean = () => false): Promise<void> {
+      const table = await registry.table();
+      for (const topic of table.topics()) {
+        for (const queue of table.queues(topic.name)) {
+          if (isStopped()) return;
+          await syncQueue({ topic: topic.name, queue: queue.name }, true);
+        }
+        if (isStopped()) return;
+        await track(prune(topic.name, keys.deadLetters(topic.name).base));
+      }
+    },
+    /** Drops the index of a deleted queue (its BullMQ keys are gone, so every entry is stale). */
+    dropQueue: (ref: QueueRef) => track(prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue))),
+    /** Waits for every index write and sync in progress, e.g. before the connection closes. */
+    async flush(): Promise<void> {
+      while (writes.size > 0) await Promise.allSettled([...writes]);
+    },
+  };
+}
+
+export type DeadLetterIndex = ReturnType<typeof createDeadLetterIndex>;

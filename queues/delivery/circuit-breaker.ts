@@ -1,0 +1,187 @@
+/**
+ * A circuit breaker per webhook queue, shared by every gateway instance through Redis.
+ *
+ * Closed, deliveries go out. `failures` deliveries in a row that fail for the endpoint's sake
+ * (TIMEOUT, DEPENDENCY, PROCESSING: not a REJECTED message) open it: BullMQ's rate-limit key of the
+ * queue is set for the cool-down, so no worker anywhere takes a job of the queue, and no job spends
+ * an attempt on an endpoint known to be down. Once cooled down, the next delivery is the one probe
+ * (half-open) while the others wait: a success closes the circuit and deliveries resume at once; a
+ * failure opens it again for twice as long, up to `maxCooldownMs`. The scripts are in
+ * queues/commands/circuit-*.lua; the clock is Redis's, so instances with skewed clocks agree.
+ */
+
+import type { FailureReason } from '../core/index.js';
+import type { Commands, Keys } from '../redis/index.js';
+
+export interface CircuitOptions {
+  /**
+   * Endpoint failures in a row that open a queue's circuit; 0 turns circuit breaking off.
+   * @default 10
+   */
+  failures?: number;
+  /**
+   * How long an opened circuit holds deliveries back before it probes, in ms.
+   * @default 30000
+   */
+  cooldownMs?: number;
+  /**
+   * The longest cool-down, reached by doubling after each failed probe, in ms.
+   * @default 600000 (10 minutes)
+   */
+  maxCooldownMs?: number;
+}
+
+export const CIRCUIT_DEFAULTS = { failures: 10, cooldownMs: 30_000, maxCooldownMs: 600_000 } as const;
+
+/** Failure reasons that say the endpoint, not the message, is at fault. */
+const ENDPOINT_FAILURES: ReadonlySet<FailureReason> = new Set(['TIMEOUT', 'DEPENDENCY', 'PROCESSING']);
+
+export type CircuitStateName = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+export interface CircuitState {
+  state: CircuitStateName;
+  /** Endpoint failures in a row so far. */
+  consecutiveFailures: number;
+  /** When an open circuit lets its probe through (ISO); null unless OPEN. */
+  openUntil: string | null;
+}
+
+/** Where a queue's circuit is, and the BullMQ rate-limit key that holds its workers back. */
+export interface CircuitTarget {
+  topic: string;
+  name: string;
+  /** The queue's BullMQ `limiter` key (a worker's `keys.limiter`). */
+  limiterKey: string;
+}
+
+/** What the gate says about one delivery. */
+export type GateVerdict =
+  | { kind: 'deliver' }
+  | { kind: 'probe' }
+  /** Not now: BullMQ's rate-limit key already holds the queue back until `until` (epoch ms). */
+  | { kind: 'wait'; until: number };
+
+export interface FailureVerdict {
+  /** This failure opened the circuit (or reopened it after a failed probe). */
+  opened: boolean;
+  /** When the circuit lets a probe through, epoch ms; 0 while closed. */
+  until: number;
+  failures: number;
+}
+
+/** How long a probe may run before another delivery may probe instead, beyond the request's timeout. */
+const PROBE_GRACE_MS = 5_000;
+/** While a probe is under way, the others ask again this often. */
+const PROBE_POLL_MS = 1_000;
+
+type Answer = [string, number, number, ...number[]];
+
+function parseAnswer(answer: unknown, script: string): Answer {
+  if (!Array.isArray(answer) || typeof answer[0] !== 'string') {
+    throw new Error(`${script} answered ${JSON.stringify(answer)}`);
+  }
+  return [answer[0], Number(answer[1]), Number(answer[2]), ...answer.slice(3).map(Number)];
+}
+
+interface Cached {
+  /** When this instance last learned the circuit's state from Redis. */
+  at: number;
+  closed: boolean;
+  failures: number;
+}
+
+export function createCircuitBreaker(
+  deps: { commands: Commands; keys: Keys; client: HgetallClient },
+  options: CircuitOptions = {},
+) {
+  const failures = options.failures ?? CIRCUIT_DEFAULTS.failures;
+  const cooldownMs = options.cooldownMs ?? CIRCUIT_DEFAULTS.cooldownMs;
+  const maxCooldownMs = Math.max(cooldownMs, options.maxCooldownMs ?? CIRCUIT_DEFAULTS.maxCooldownMs);
+  const enabled = failures > 0;
+  // A circuit another instance opened must look stale here before its cool-down ends.
+  const freshForMs = Math.min(1_000, Math.floor(cooldownMs / 2));
+  const cache = new Map<string, Cached>();
+  const id = (target: Pick<CircuitTarget, 'topic' | 'name'>) => `${target.topic}/${target.name}`;
+  const keysOf = (target: CircuitTarget) => [deps.keys.circuit(target.topic, target.name), target.limiterKey];
+
+  function remember(target: CircuitTarget, closed: boolean, count: number): void {
+    cache.set(id(target), { at: Date.now(), closed, failures: count });
+  }
+
+  return {
+    enabled,
+
+    /**
+     * Before a delivery: may it go out? Answered from this instance's memory while the circuit was
+     * closed a moment ago (no round trip per delivery), else by Redis.
+     */
+    async gate(target: CircuitTarget, requestTimeoutMs: number): Promise<GateVerdict> {
+      if (!enabled) return { kind: 'deliver' };
+      const known = cache.get(id(target));
+      if (known?.closed && Date.now() - known.at < freshForMs) return { kind: 'deliver' };
+      const [verdict, until, count] = parseAnswer(
+        await deps.commands['circuit-gate-2'](keysOf(target), [
+          String(requestTimeoutMs + PROBE_GRACE_MS),
+          String(PROBE_POLL_MS),
+        ]),
+        'circuit-gate',
+      );
+      remember(target, verdict === 'deliver', count);
+      if (verdict === 'deliver') return { kind: 'deliver' };
+      if (verdict === 'probe') return { kind: 'probe' };
+      return { kind: 'wait', until };
+    },
+
+    /** After a failed delivery. Failures that are the message's fault leave the circuit alone. */
+    async failed(target: CircuitTarget, reason: FailureReason): Promise<FailureVerdict> {
+      if (!enabled || !ENDPOINT_FAILURES.has(reason)) return { opened: false, until: 0, failures: 0 };
+      const [state, until, count, opened] = parseAnswer(
+        await deps.commands['circuit-failure-2'](keysOf(target), [
+          String(failures),
+          String(cooldownMs),
+          String(maxCooldownMs),
+        ]),
+        'circuit-failure',
+      );
+      remember(target, state === 'closed', count);
+      return { opened: opened === 1, until, failures: count };
+    },
+
+    /**
+     * After a successful delivery: closes the circuit and resets the count, with a round trip only
+     * when this instance knows of failures (or of an open circuit) to forget.
+     */
+    async succeeded(target: CircuitTarget, probe: boolean): Promise<void> {
+      if (!enabled) return;
+      const known = cache.get(id(target));
+      if (!probe && known?.closed && known.failures === 0) return;
+      await deps.commands['circuit-success-2'](keysOf(target), []);
+      remember(target, true, 0);
+    },
+
+    /** The circuit as a dashboard shows it. */
+    async state(topic: string, name: string): Promise<CircuitState> {
+      const stored = await deps.client.hgetall(deps.keys.circuit(topic, name));
+      const consecutiveFailures = Number(stored.failures ?? 0);
+      if (stored.state === 'open') {
+        const until = Number(stored.until ?? 0);
+        return { state: 'OPEN', consecutiveFailures, openUntil: new Date(until).toISOString() };
+      }
+      if (stored.state === 'half-open') return { state: 'HALF_OPEN', consecutiveFailures, openUntil: null };
+      return { state: 'CLOSED', consecutiveFailures, openUntil: null };
+    },
+
+    /** Forgets a deleted queue's circuit. */
+    async drop(topic: string, name: string): Promise<void> {
+      cache.delete(`${topic}/${name}`);
+      await deps.client.del(deps.keys.circuit(topic, name));
+    },
+  };
+}
+
+interface HgetallClient {
+  hgetall(key: string): Promise<Record<string, string>>;
+  del(key: string): Promise<number>;
+}
+
+export type CircuitBreaker = ReturnType<typeof createCircuitBreaker>;

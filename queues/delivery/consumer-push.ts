@@ -1,0 +1,275 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { QueueRecord } from '../core/index.js';
+import { assertInt, notFound } from '../core/index.js';
+import { createLiveBuffer, type LiveBuffer, mapLive } from '../live/index.js';
+import type { LiveChannels, PubSub } from '../redis/index.js';
+import type { Registry } from '../registry/index.js';
+import type { Consumers, Delivery } from './consumer.js';
+
+/** `consume(prefetch)` is refused outside these bounds. */
+export const PREFETCH_LIMITS = { min: 1, max: 1000 } as const;
+
+/** How often a pump with no credit to spend looks for deliveries whose visibility timeout ran out. */
+const SWEEP_MS = 1_000;
+/** Pause after a failed fetch (Redis away), so a pump does not spin. */
+const RETRY_MS = 1_000;
+
+export interface ConsumerPushOptions {
+  consumers: Consumers;
+  registry: Registry;
+  pubsub: PubSub;
+  /** Commands connection: acks of deliveries pushed by another instance are announced through it. */
+  client: Redis;
+  channels: LiveChannels;
+  onError?: (error: Error) => void;
+}
+
+interface Held {
+  deadline: number;
+  /** Handed to the transport: the client may have seen it. */
+  yielded: boolean;
+}
+
+interface Subscriber {
+  credits: number;
+  mode: QueueRecord['deliveryMode'];
+  held: Map<string, Held>;
+  buffer: LiveBuffer<Delivery>;
+}
+
+interface Pump {
+  topic: string;
+  name: string;
+  subscribers: Set<Subscriber>;
+  /** Resolves the pump's current wait, if any. */
+  wake: () => void;
+  /** Round-robin position, so subscribers with credit take turns. */
+  turn: number;
+}
+
+/**
+ * `consume`: CONSUMER queues pushed over a live stream, with credits. A subscriber starts with
+ * `prefetch` credits; each delivery pushed to it spends one and each ack or nack of it (through
+ * Mutation.ack/nack, on any instance) gives one back, so it never has more than `prefetch` unacked.
+ *
+ * One pump per queue and instance fetches for all of this instance's subscribers of the queue, one
+ * delivery at a time, blocking on BullMQ's wake-up marker while the queue is empty; BullMQ's atomic
+ * fetch keeps two instances from taking the same message. When a subscriber goes away its unacked
+ * deliveries are put back at once for the others (see {@link Consumers.release}), except, on
+ * AT_MOST_ONCE queues, those already handed to the client: those are never delivered twice.
+ */
+export function createConsumerPush(options: ConsumerPushOptions) {
+  const { consumers, registry, pubsub, client, channels } = options;
+  const onError = options.onError ?? (() => {});
+  const pumps = new Map<string, Pump>();
+  const owners = new Map<string, Subscriber>();
+  const releasing = new Set<Promise<unknown>>();
+  const running = new Set<Promise<void>>();
+  let stopSettledChannel: Promise<() => void> | null = null;
+  let closed = false;
+
+  function giveBack(deliveryId: string): void {
+    const subscriber = owners.get(deliveryId);
+    if (!subscriber) return;
+    owners.delete(deliveryId);
+    if (subscriber.held.delete(deliveryId)) subscriber.credits++;
+    for (const pump of pumps.values()) if (pump.subscribers.has(subscriber)) pump.wake();
+  }
+
+  const stopSettled = consumers.onSettled((deliveryId, handedOutHere) => {
+    if (owners.has(deliveryId)) giveBack(deliveryId);
+    // Settled here but handed out elsewhere: that instance's subscriber gets its credit back by this.
+    else if (!handedOutHere) client.publish(channels.settled, JSON.stringify(deliveryId)).catch(onError);
+  });
+
+  function listenForRemoteAcks(): Promise<() => void> {
+    stopSettledChannel ??= pubsub.listen(channels.settled, (payload) => {
+      if (typeof payload === 'string') giveBack(payload);
+    });
+    stopSettledChannel.catch(() => {
+      stopSettledChannel = null;
+    });
+    return stopSettledChannel;
+  }
+
+  function reclaimExpired(pump: Pump, now: number): void {
+    for (const subscriber of pump.subscribers) {
+      for (const [id, held] of subscriber.held) {
+        // The stalled-job check puts the message back; the subscriber may have another instead.
+        if (held.deadline <= now) giveBack(id);
+      }
+    }
+  }
+
+  function nextWithCredit(pump: Pump): Subscriber | null {
+    const all = [...pump.subscribers];
+    for (let offset = 0; offset < all.length; offset++) {
+      const candidate = all[(pump.turn + offset) % all.length] as Subscriber;
+      if (candidate.credits > 0) {
+        pump.turn = (pump.turn + offset + 1) % Math.max(1, all.length);
+        return candidate;
+      }
+    }
+    return null;
+  }
+
+  function release(deliveryId: string): void {
+    const done = consumers.release(deliveryId).catch(onError);
+    releasing.add(done);
+    void done.finally(() => releasing.delete(done));
+  }
+
+  async function currentQueue(pump: Pump): Promise<QueueRecord> {
+    const queue = (await registry.table()).queues(pump.topic).find((record) => record.name === pump.name);
+    if (queue?.target !== 'CONSUMER')
+      throw notFound(`Queue ${pump.name} of topic ${pump.topic} does not exist`);
+    return queue;
+  }
+
+  function waitForWake(pump: Pump, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        pump.wake = () => {};
+        resolve();
+      }
+      pump.wake = done;
+    });
+  }
+
+  async function run(key: string, pump: Pump): Promise<void> {
+    for (;;) {
+      // Checked and acted on with no await in between, so a subscriber cannot join a pump that is leaving.
+      if (closed || pump.subscribers.size === 0) {
+        if (pumps.get(key) === pump) pumps.delete(key);
+        return;
+      }
+      reclaimExpired(pump, Date.now());
+      if (![...pump.subscribers].some((subscriber) => subscriber.credits > 0)) {
+        await waitForWake(pump, SWEEP_MS);
+        continue;
+      }
+      let queue: QueueRecord;
+      let delivery: Delivery | 'expired' | null;
+      try {
+        queue = await currentQueue(pump);
+        delivery = await consumers.take(queue, true);
+      } catch (error) {
+        if (error instanceof Error && error.name === 'SwitchyardError') {
+          // The queue was deleted (or is no longer a consumer queue): its streams end with the reason.
+          for (const subscriber of [...pump.subscribers]) {
+            subscriber.buffer.end(error);
+            leave(pump, subscriber);
+          }
+          continue;
+        }
+        onError(error as Error);
+        await sleep(RETRY_MS);
+        continue;
+      }
+      if (delivery === null || delivery === 'expired') continue;
+      const target = closed ? null : nextWithCredit(pump);
+      if (!target) {
+        release(delivery.id);
+        continue;
+      }
+      target.credits--;
+      target.held.set(delivery.id, { deadline: Date.parse(delivery.deliverBy), yielded: false });
+      owners.set(delivery.id, target);
+      target.buffer.push(delivery);
+    }
+  }
+
+  /** Idempotent: the stream's own close calls it again. */
+  function leave(pump: Pump, subscriber: Subscriber): void {
+    pump.subscribers.delete(subscriber);
+    for (const [id, held] of subscriber.held) {
+      owners.delete(id);
+      // At-most-once: what the client may have seen is never handed out again (it fails when its
+      // visibility timeout runs out); what it cannot have seen goes back.
+      if (held.yielded && subscriber.mode === 'AT_MOST_ONCE') continue;
+      release(id);
+    }
+    subscriber.held.clear();
+    pump.wake();
+  }
+
+  return {
+    /**
+     * A push stream of deliveries of a CONSUMER queue, at most `prefetch` unacked at a time. Checks
+     * the queue and the arguments before answering, so a bad call fails at once.
+     */
+    async consume(topic: string, name: string, prefetch = 10): Promise<AsyncIterableIterator<Delivery>> {
+      assertInt('prefetch', prefetch, PREFETCH_LIMITS.min, PREFETCH_LIMITS.max);
+      const queue = await consumers.consumerQueue(topic, name);
+      if (closed) throw new Error('The engine is closing');
+      await listenForRemoteAcks();
+      const key = `${queue.topic}/${queue.name}`;
+      const existing = pumps.get(key);
+      const pump: Pump = existing ?? {
+        topic: queue.topic,
+        name: queue.name,
+        subscribers: new Set(),
+        wake: () => {},
+        turn: 0,
+      };
+      const subscriber: Subscriber = {
+        credits: prefetch,
+        mode: queue.deliveryMode,
+        held: new Map(),
+        // Credits bound what is held, so nothing is ever dropped here.
+        buffer: createLiveBuffer<Delivery>({
+          maxItems: Number.POSITIVE_INFINITY,
+          onClose: () => leave(pump, subscriber),
+        }),
+      };
+      pump.subscribers.add(subscriber);
+      if (existing) pump.wake();
+      else {
+        // Started after the subscriber joined: a pump with no subscribers stops at once.
+        pumps.set(key, pump);
+        const started = run(key, pump).catch(onError);
+        running.add(started);
+        void started.finally(() => running.delete(started));
+      }
+      return mapLive(subscriber.buffer, ({ item }) => {
+        const held = subscriber.held.get(item.id);
+        if (held) held.yielded = true;
+        return item;
+      });
+    },
+
+    /** Subscribers of this instance and their unacked deliveries, for tests and health. */
+    get size() {
+      let subscribers = 0;
+      for (const pump of pumps.values()) subscribers += pump.subscribers.size;
+      return { subscribers, unacked: owners.size };
+    },
+
+    /**
+     * Ends every stream and puts their unacked deliveries back at once. Call before the consumers
+     * close; then {@link idle} waits for the pumps, whose blocking fetch the consumers' close ends.
+     */
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      stopSettled();
+      for (const pump of pumps.values()) {
+        // return(), not end(): a stream ended here may never be read again, so it must leave now.
+        for (const subscriber of [...pump.subscribers]) void subscriber.buffer.return();
+        pump.wake();
+      }
+      await Promise.allSettled([...releasing]);
+      const stop = await stopSettledChannel?.catch(() => null);
+      stop?.();
+    },
+    async idle(): Promise<void> {
+      await Promise.allSettled([...running]);
+      await Promise.allSettled([...releasing]);
+    },
+  };
+}
+
+export type ConsumerPush = ReturnType<typeof createConsumerPush>;

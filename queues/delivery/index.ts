@@ -1,0 +1,13 @@
+export { attemptsSinceReplay, parseAttemptLog, reasonOf, STALLED_OUT } from './attempt-history.js';
+export {
+  CIRCUIT_DEFAULTS,
+  type CircuitOptions,
+  type CircuitState,
+  type CircuitStateName,
+  createCircuitBreaker,
+} from './circuit-breaker.js';
+export { createConsumers, type Delivery, decodeDeliveryId } from './consumer.js';
+export { createConsumerPush } from './consumer-push.js';
+export { createRedactor, DEFAULT_REDACTED_HEADERS, type Redact } from './redaction.js';
+export { postWebhook } from './webhook-http.js';
+export { createWebhookWorkers } from './webhook-worker.js';

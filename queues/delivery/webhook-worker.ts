@@ -1,0 +1,239 @@
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Dispatcher } from 'undici';
+import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
+import type { Keys } from '../redis/index.js';
+import type { RoutingTable } from '../registry/index.js';
+import { activeSigningSecrets, webhookHeaders } from '../signing/index.js';
+import { reasonOf, recordAttempt } from './attempt-history.js';
+import type { CircuitBreaker, CircuitTarget, GateVerdict } from './circuit-breaker.js';
+import { deliveryFailure, FinalDeliveryFailure } from './failure.js';
+import { createRedactor, type Redact } from './redaction.js';
+import { postWebhook } from './webhook-http.js';
+import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
+
+export interface WebhookWorkersOptions {
+  /** Shared connection for the workers' ordinary commands; BullMQ duplicates it for blocking ones. */
+  connection: Redis;
+  keys: Keys;
+  events: EventBus;
+  /**
+   * The connection pool deliveries go through: the engine passes its SSRF-guarded agent.
+   * @default undici's global dispatcher, which checks no address
+   */
+  dispatcher?: Dispatcher;
+  onError?: (error: Error) => void;
+  /**
+   * Runs every error text through this before it is stored (attempt history, failedReason).
+   * @default the default header redaction of dead-letter-redaction.ts
+   */
+  redact?: Redact;
+  /** Told of every job that failed for good, so the dead-letter index has it at once. @default none */
+  onDeadLetter?: (topic: string, queue: string, jobId: string) => void;
+  /** Holds deliveries back from an endpoint that keeps failing (queues/circuit-breaker.ts). @default none */
+  circuit?: CircuitBreaker;
+}
+
+/**
+ * A rate limit no job count can stay under: the circuit breaker sets BullMQ's limiter key to it to
+ * stop fetching. BullMQ honours its limiter key only for workers that have a limiter.
+ */
+const NO_LIMIT = { max: Number.MAX_SAFE_INTEGER, duration: 1_000 };
+
+interface Running {
+  worker: Worker<MessageRecord>;
+  record: QueueRecord;
+}
+
+const queueId = (queue: Pick<QueueRecord, 'topic' | 'name'>) => `${queue.topic}/${queue.name}`;
+
+/** What a running worker cannot change on the fly: BullMQ fixes its stalled-job policy at construction. */
+const needsRestart = (before: QueueRecord, after: QueueRecord) =>
+  before.deliveryMode !== after.deliveryMode || before.retry.maxAttempts !== after.retry.maxAttempts;
+
+function limiterKeyOf(worker: Worker): string {
+  const key = worker.keys.limiter;
+  if (!key) throw new Error(`BullMQ named no limiter key for queue ${worker.name}`);
+  return key;
+}
+
+export const isExpired = (message: MessageRecord, now = Date.now()) =>
+  message.expiresAt !== null && Date.parse(message.expiresAt) <= now;
+
+/**
+ * One BullMQ Worker per WEBHOOK queue, kept in step with the registry: each job is one signed POST.
+ * Several gateway instances run workers on the same queues and BullMQ's locks keep them from
+ * delivering one job twice at once.
+ */
+export function createWebhookWorkers(options: WebhookWorkersOptions) {
+  const running = new Map<string, Running>();
+  let closing: Promise<void> | null = null;
+  const redact = options.redact ?? createRedactor();
+
+  /** Reports a breaker error and answers `fallback`: the delivery's own outcome matters more. */
+  const breakerError =
+    <T>(fallback: T) =>
+    (error: unknown): T => {
+      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      return fallback;
+    };
+
+  async function deliver(
+    job: Job<MessageRecord>,
+    queue: QueueRecord,
+    circuitTarget: CircuitTarget,
+  ): Promise<void> {
+    const { circuit } = options;
+    // The breaker fails open: a Redis hiccup while asking it must not stop a delivery.
+    const gate: GateVerdict = circuit
+      ? await circuit.gate(circuitTarget, queue.ackTimeoutMs).catch(breakerError({ kind: 'deliver' }))
+      : { kind: 'deliver' };
+    // Back to the queue without spending an attempt; the limiter key holds every worker back meanwhile.
+    if (gate.kind === 'wait') throw Worker.RateLimitError();
+    const probe = gate.kind === 'probe';
+    const message = job.data;
+    // Not attemptsStarted: a delivery the circuit sent back to the queue started, but was no attempt.
+    const attempt = job.attemptsMade + job.stalledCounter + 1;
+    const startedAt = Date.now();
+    if (isExpired(message, startedAt)) {
+      const failure = new FinalDeliveryFailure('EXPIRED', `message expired at ${message.expiresAt}`);
+      await recordAttempt(job, {
+        attempt,
+        at: new Date().toISOString(),
+        reason: 'EXPIRED',
+        error: failure.detail,
+        durationMs: 0,
+      });
+      throw failure;
+    }
+    const body = JSON.stringify(message);
+    const headers = {
+      ...webhookHeaders(activeSigningSecrets(queue, startedAt), message.id, body),
+      'x-switchyard-topic': message.topic,
+      'x-switchyard-queue': queue.name,
+      'x-switchyard-attempt': String(attempt),
+    };
+    const outcome = await postWebhook({
+      url: queue.url ?? '',
+      body,
+      headers,
+      timeoutMs: queue.ackTimeoutMs,
+      dispatcher: options.dispatcher,
+    });
+    if (outcome.ok) {
+      await circuit?.succeeded(circuitTarget, probe).catch(breakerError(undefined));
+      options.events.emit({
+        kind: 'DELIVERED',
+        at: new Date().toISOString(),
+        topic: message.topic,
+        queue: queue.name,
+        messageId: message.id,
+        attempt,
+        reason: null,
+        error: null,
+        latencyMs: Date.now() - Date.parse(message.publishedAt),
+      });
+      return;
+    }
+    // A receiver may echo our request (or its own secrets) in its answer: nothing unredacted is stored.
+    const error = redact(outcome.error);
+    await recordAttempt(job, {
+      attempt,
+      at: new Date(startedAt).toISOString(),
+      reason: outcome.reason,
+      error,
+      durationMs: outcome.durationMs,
+    });
+    const tripped = await circuit?.failed(circuitTarget, outcome.reason).catch(breakerError(undefined));
+    if (tripped?.opened) {
+      options.events.emit({
+        kind: 'FAILED',
+        at: new Date().toISOString(),
+        topic: message.topic,
+        queue: queue.name,
+        messageId: message.id,
+        attempt,
+        reason: 'CIRCUIT_OPEN',
+        error:
+          `${probe ? 'The probe failed' : `${tripped.failures} deliveries failed in a row`}: deliveries to ` +
+          `this endpoint are held back until ${new Date(tripped.until).toISOString()}, then probed`,
+      });
+    }
+    throw deliveryFailure(outcome.reason, error, outcome.retryable, outcome.retryAfterMs);
+  }
+
+  function start(queue: QueueRecord): Running {
+    const id = queueId(queue);
+    const current = () => running.get(id)?.record ?? queue;
+    const worker = new Worker<MessageRecord>(queue.name, (job) => deliver(job, current(), target), {
+      ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
+      // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one.
+      ...(options.circuit?.enabled ? { limiter: NO_LIMIT } : {}),
+    });
+    const target: CircuitTarget = { topic: queue.topic, name: queue.name, limiterKey: limiterKeyOf(worker) };
+    worker.on('error', (error) => options.onError?.(error));
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      const final =
+        error instanceof UnrecoverableError ||
+        error.name === 'UnrecoverableError' ||
+        job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final && job.id) options.onDeadLetter?.(queue.topic, queue.name, job.id);
+      const reason = reasonOf(error.message);
+      options.events.emit({
+        kind: final ? (reason === 'EXPIRED' ? 'EXPIRED' : 'DEAD_LETTERED') : 'RETRYING',
+        at: new Date().toISOString(),
+        topic: queue.topic,
+        queue: queue.name,
+        messageId: job.data.id,
+        attempt: job.attemptsMade,
+        reason,
+        error: error.message,
+      });
+    });
+    void worker.run().catch((error: Error) => options.onError?.(error));
+    const entry = { worker, record: queue };
+    running.set(id, entry);
+    return entry;
+  }
+
+  async function stop(id: string): Promise<void> {
+    const entry = running.get(id);
+    running.delete(id);
+    if (entry) await closeWorker(entry.worker);
+  }
+
+  return {
+    /** Starts, updates and stops workers so that exactly the registry's WEBHOOK queues have one. */
+    async reconcile(table: RoutingTable): Promise<void> {
+      if (closing) return;
+      const wanted = new Map<string, QueueRecord>();
+      for (const topic of table.topics()) {
+        for (const queue of table.queues(topic.name))
+          if (queue.target === 'WEBHOOK') wanted.set(queueId(queue), queue);
+      }
+      const stops: Promise<void>[] = [];
+      for (const id of running.keys()) if (!wanted.has(id)) stops.push(stop(id));
+      for (const [id, queue] of wanted) {
+        const entry = running.get(id);
+        if (!entry) start(queue);
+        else if (needsRestart(entry.record, queue)) stops.push(stop(id).then(() => void start(queue)));
+        else {
+          if (entry.worker.concurrency !== queue.concurrency) entry.worker.concurrency = queue.concurrency;
+          entry.record = queue;
+        }
+      }
+      await Promise.all(stops);
+    },
+    get size() {
+      return running.size;
+    },
+    /** Lets in-flight deliveries finish (BullMQ's close waits for them), then stops. Idempotent. */
+    close(): Promise<void> {
+      closing ??= Promise.allSettled([...running.keys()].map(stop)).then(() => undefined);
+      return closing;
+    },
+  };
+}
+
+export type WebhookWorkers = ReturnType<typeof createWebhookWorkers>;

@@ -1,0 +1,197 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { DeliveryEvent, EventBus, MessageRecord } from '../core/index.js';
+import { assertName, notFound } from '../core/index.js';
+import type { LiveChannels, PubSub } from '../redis/index.js';
+import type { Registry } from '../registry/index.js';
+import { createLiveBuffer } from './buffer.js';
+import { compileLiveFilter, type LiveMessageFilter } from './filter.js';
+import type { LiveInterest } from './interest.js';
+import { mapLive } from './iterator.js';
+
+const MiB = 1024 * 1024;
+
+/** How much a live subscriber that does not keep up may have waiting for it. */
+export interface LiveLimits {
+  /**
+   * Messages held per `messages` subscription; beyond it the oldest are dropped and counted.
+   * @default 1000
+   */
+  maxBufferedMessages?: number;
+  /**
+   * Payload bytes (Message.sizeBytes) held per `messages` subscription, the same way.
+   * @default 4 MiB
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Events held per `deliveryEvents` subscription, the same way.
+   * @default 1000
+   */
+  maxBufferedEvents?: number;
+}
+
+/** A message of the live tail, with how many this subscriber lost just before it. */
+export type LiveMessage = MessageRecord & { droppedBefore: number };
+/** A delivery event of a live stream, with how many this subscriber lost just before it. */
+export type LiveDeliveryEvent = DeliveryEvent & { droppedBefore: number };
+
+export interface LiveEventsOptions {
+  /** Commands connection: delivery events are PUBLISHed through it. */
+  client: Redis;
+  pubsub: PubSub;
+  interest: LiveInterest;
+  channels: LiveChannels;
+  registry: Registry;
+  /** This instance's delivery events, forwarded to the other instances. */
+  events: EventBus;
+  limits?: LiveLimits;
+  onError?: (error: Error) => void;
+}
+
+const isMessage = (value: unknown): value is MessageRecord =>
+  typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string';
+
+const isEvent = (value: unknown): value is DeliveryEvent =>
+  typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string';
+
+export const publishedEvent = (message: MessageRecord): DeliveryEvent => ({
+  kind: 'PUBLISHED',
+  at: message.publishedAt,
+  topic: message.topic,
+  queue: null,
+  messageId: message.id,
+  attempt: null,
+  reason: null,
+  error: null,
+});
+
+/**
+ * The live streams between gateway instances over Redis pub/sub: messages as they are published
+ * (`messages`) and delivery events as they happen (`deliveryEvents`), one channel per topic.
+ * Everything goes through Redis, this instance's own events too, so every subscriber sees one order
+ * whichever instance it is connected to. Nothing is sent for a channel no instance listens to.
+ */
+export function createLiveEvents(options: LiveEventsOptions) {
+  const { client, pubsub, interest, channels, registry } = options;
+  const onError = options.onError ?? (() => {});
+  const limits = {
+    maxBufferedMessages: options.limits?.maxBufferedMessages ?? 1000,
+    maxBufferedBytes: options.limits?.maxBufferedBytes ?? 4 * MiB,
+    maxBufferedEvents: options.limits?.maxBufferedEvents ?? 1000,
+  };
+
+  /** Every open stream, so close() can end them. */
+  const streams = new Set<{ end(): void }>();
+
+  // PUBLISHED is sent inside the publish transaction (see `tap`), so it can never trail a DELIVERED.
+  const stopForwarding = options.events.on((event) => {
+    if (event.kind === 'PUBLISHED') return;
+    const targets = [channels.events(event.topic), channels.allEvents].filter((channel) =>
+      interest.wants(channel),
+    );
+    if (targets.length === 0) return;
+    const json = JSON.stringify(event);
+    for (const channel of targets) client.publish(channel, json).catch(onError);
+  });
+
+  async function listen(channel: string, listener: (payload: unknown) => void): Promise<() => void> {
+    const stop = await pubsub.listen(channel, listener);
+    try {
+      // The first listener here may be the first anywhere: publishers must hear of it now, not at their
+      // next PUBSUB CHANNELS read.
+      if (pubsub.listeners(channel) === 1 || !interest.wants(channel)) await interest.announce(channel);
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    return stop;
+  }
+
+  async function requireTopic(name: string) {
+    assertName('topic', name);
+    const topic = (await registry.table()).topic(name);
+    if (!topic) throw notFound(`Topic ${name} does not exist`);
+    return topic;
+  }
+
+  return {
+    /** What the publisher adds to its transaction so the live streams see a message iff it is stored. */
+    tap: {
+      append(transaction: ChainableCommander, message: MessageRecord): void {
+        const messages = channels.messages(message.topic);
+        if (interest.wants(messages)) transaction.publish(messages, JSON.stringify(message));
+        const targets = [channels.events(message.topic), channels.allEvents].filter((channel) =>
+          interest.wants(channel),
+        );
+        if (targets.length === 0) return;
+        const json = JSON.stringify(publishedEvent(message));
+        for (const channel of targets) transaction.publish(channel, json);
+      },
+    },
+
+    /**
+     * The live tail of a topic from now on, filtered like a queue binding. At-most-once: a subscriber
+     * that falls behind loses the oldest messages, and the next one it gets says how many.
+     */
+    async messages(
+      topicName: string,
+      filter: LiveMessageFilter = {},
+    ): Promise<AsyncIterableIterator<LiveMessage>> {
+      const topic = await requireTopic(topicName);
+      const matches = compileLiveFilter(topic, filter);
+      let stop = () => {};
+      const buffer = createLiveBuffer<MessageRecord>({
+        maxItems: limits.maxBufferedMessages,
+        maxBytes: limits.maxBufferedBytes,
+        sizeOf: (message) => message.sizeBytes,
+        onClose: () => {
+          streams.delete(buffer);
+          stop();
+        },
+      });
+      streams.add(buffer);
+      stop = await listen(channels.messages(topic.name), (payload) => {
+        if (isMessage(payload) && matches(payload)) buffer.push(payload);
+      }).catch(async (error: unknown) => {
+        await buffer.return();
+        throw error;
+      });
+      return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
+    },
+
+    /** Delivery events from now on, of one topic (and queue) or of all. Lossy like `messages`. */
+    async deliveryEvents(
+      filter: { topic?: string | null; queue?: string | null } = {},
+    ): Promise<AsyncIterableIterator<LiveDeliveryEvent>> {
+      const topic = filter.topic ?? null;
+      const queue = filter.queue ?? null;
+      if (topic !== null) await requireTopic(topic);
+      if (queue !== null) assertName('queue', queue);
+      let stop = () => {};
+      const buffer = createLiveBuffer<DeliveryEvent>({
+        maxItems: limits.maxBufferedEvents,
+        onClose: () => {
+          streams.delete(buffer);
+          stop();
+        },
+      });
+      streams.add(buffer);
+      stop = await listen(topic === null ? channels.allEvents : channels.events(topic), (payload) => {
+        if (!isEvent(payload)) return;
+        if (queue !== null && payload.queue !== queue) return;
+        buffer.push(payload);
+      }).catch(async (error: unknown) => {
+        await buffer.return();
+        throw error;
+      });
+      return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
+    },
+
+    /** Stops forwarding this instance's events and ends every stream (after what they hold). */
+    close(): void {
+      stopForwarding();
+      for (const stream of [...streams]) stream.end();
+    },
+  };
+}
+
+export type LiveEvents = ReturnType<typeof createLiveEvents>;

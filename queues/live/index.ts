@@ -1,0 +1,5 @@
+export { createLiveBuffer, type LiveBuffer } from './buffer.js';
+export type { LiveDeliveryEvent, LiveMessage } from './events.js';
+export { mapLive } from './iterator.js';
+export { createLive, type LiveOptions } from './live.js';
+export type { StatsSnapshot } from './stats.js';

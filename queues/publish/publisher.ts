@@ -1,0 +1,414 @@
+import { hash, randomUUID } from 'node:crypto';
+import { createIORedisClient } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { MessageRecord, QueueRecord, TopicRecord } from '../core/index.js';
+import {
+  assertInt,
+  assertString,
+  badInput,
+  ErrorCode,
+  LIMITS,
+  PRIORITY,
+  parseHeaders,
+  SwitchyardError,
+} from '../core/index.js';
+import type { Commands, Keys, QueueHandles, SerializedAdd } from '../redis/index.js';
+import { createGroupCommit, type Flush } from '../redis/index.js';
+import type { Registry, RoutingTable } from '../registry/index.js';
+import { canonicalize } from './canonical-json.js';
+import { messageJsons } from './message-json.js';
+import type { PayloadSchemas } from './payload-schema.js';
+
+export interface PublishInput {
+  topic: string;
+  payload: unknown;
+  routingKey?: string | null;
+  headers?: unknown;
+  priority?: number | null;
+  delayMs?: number | null;
+  ttlMs?: number | null;
+  correlationId?: string | null;
+  replyTo?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface PublishResult {
+  messageId: string;
+  duplicate: boolean;
+  routedTo: string[];
+  message: MessageRecord | null;
+}
+
+export interface PublisherOptions {
+  client: Redis;
+  keys: Keys;
+  registry: Registry;
+  handles: QueueHandles;
+  schemas: PayloadSchemas;
+  commands: Commands;
+  /** How long an idempotency key is remembered. @default 24 h (set by the server config) */
+  dedupWindowMs: number;
+  /**
+   * The most messages one publishBatch takes; a larger batch is refused whole with BAD_USER_INPUT.
+   * @default 1000
+   */
+  maxBatchSize?: number;
+  /**
+   * Test seam for fault injection: called with the transaction just before EXEC. Production code
+   * never sets it; the atomic fan-out test uses it to break the transaction mid-publish.
+   */
+  beforeExec?: (transaction: ChainableCommander) => void;
+  /**
+   * Adds the live-stream PUBLISHes of a message (queues/live-events.ts) to its transaction, so a
+   * `messages` subscriber sees a message if and only if it was stored, with no extra round trip.
+   * @default none: nothing is published live
+   */
+  live?: { append(transaction: ChainableCommander, message: MessageRecord): void };
+}
+
+/** The job name every message carries in BullMQ (what bull-board shows). */
+export const JOB_NAME = 'message';
+
+/** The backoff type on every job: the workers' own strategy (queues/worker-options.ts) reads the queue's policy. */
+export const BACKOFF_STRATEGY = 'switchyard';
+
+/**
+ * The BullMQ add of a message into one of its queues, with the job options every message job carries;
+ * `data` is the message as its job stores it.
+ */
+export function messageAdd(
+  queue: QueueRecord,
+  message: MessageRecord,
+  data: Buffer,
+  timestamp: number,
+  delayMs = 0,
+): SerializedAdd {
+  return {
+    jobId: message.id,
+    name: JOB_NAME,
+    data,
+    timestamp,
+    attempts: queue.retry.maxAttempts,
+    priority: toBullPriority(message.priority, queue.maxPriority),
+    delayMs,
+    backoffType: BACKOFF_STRATEGY,
+  };
+}
+
+/** How many messages one publishBatch takes unless the engine is told otherwise. */
+export const DEFAULT_MAX_BATCH_SIZE = 1000;
+
+/** How long an idempotency key stays claimed by a publish that has not finished (crash safety). */
+const CLAIM_MS = 10_000;
+
+/**
+ * A message's BullMQ priority in a queue that orders by priorities up to `maxPriority`. BullMQ takes
+ * 1 as its highest and serves jobs without a priority before every prioritized one, so a priority
+ * queue maps all of its levels, the default too, to 1..maxPriority + 1; a FIFO queue (maxPriority 0)
+ * adds every job without one, to BullMQ's wait list, which is cheaper than its prioritized set.
+ */
+export const toBullPriority = (priority: number, maxPriority: number) =>
+  maxPriority === 0 ? 0 : maxPriority + 1 - Math.min(priority, maxPriority);
+
+interface Routed {
+  message: MessageRecord;
+  queues: QueueRecord[];
+  delayMs: number;
+  timestamp: number;
+}
+
+interface Draft extends Routed {
+  /** The canonical JSON of the payload, as measured and hashed. */
+  canonicalPayload: string;
+}
+
+/**
+ * A message ready for its transaction. It no longer holds the canonical text, only the bytes made
+ * of it: a batch waits for Redis long enough to outlive a scavenge or two, and every string it
+ * still holds then is copied and promoted (in scenario 2 of the bench, ~20 % of the gateway's time
+ * was garbage collection, most of it promoting what in-flight batches held).
+ */
+interface Prepared extends Routed {
+  /** The message as its jobs store it, encoded once for every queue it goes to. */
+  json: Buffer;
+}
+
+/**
+ * The publish path: check, hash, route, then one MULTI that puts the message into every matching
+ * BullMQ queue (with BullMQ's own add commands) and counts it, so a publish reaches all its queues or none.
+ */
+export function createPublisher(options: PublisherOptions) {
+  const { client, keys, registry, handles, schemas, commands } = options;
+
+  function prepare(table: RoutingTable, input: PublishInput, now: number): Draft {
+    const topic = table.topic(input.topic);
+    if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
+    const { message, canonicalPayload } = checkAndBuild(topic, input, now, schemas);
+    const queues = table.route(topic.name, message.routingKey, message.headers);
+    const exactlyOnce = queues.find((queue) => queue.deliveryMode === 'EXACTLY_ONCE');
+    if (exactlyOnce && message.idempotencyKey === null) {
+      throw badInput(`Queue ${exactlyOnce.name} is EXACTLY_ONCE: publish with an idempotencyKey`, {
+        field: 'idempotencyKey',
+      });
+    }
+    return {
+      message,
+      canonicalPayload,
+      queues,
+      delayMs: input.delayMs ?? 0,
+      timestamp: now,
+    };
+  }
+
+  function enqueue({ transaction, adds }: Flush, prepared: Prepared): void {
+    const { message, queues } = prepared;
+    for (const queue of queues) {
+      const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
+      adds.add(handles.get(queue.topic, queue.name), add);
+    }
+    options.live?.append(transaction, message);
+    if (message.idempotencyKey !== null) {
+      transaction.set(
+        keys.idempotency(message.topic, message.idempotencyKey),
+        message.id,
+        'PX',
+        options.dedupWindowMs,
+      );
+    }
+  }
+
+  /** One HINCRBY per topic and counter for a whole batch, not one per message. */
+  function countPublished(transaction: ChainableCommander, fresh: Prepared[]): void {
+    const counts = new Map<string, { published: number; unrouted: number }>();
+    for (const { message, queues } of fresh) {
+      let count = counts.get(message.topic);
+      if (!count) {
+        count = { published: 0, unrouted: 0 };
+        counts.set(message.topic, count);
+      }
+      count.published++;
+      if (queues.length === 0) count.unrouted++;
+    }
+    for (const [topic, { published, unrouted }] of counts) {
+      const stats = keys.topicStats(topic);
+      transaction.hincrby(stats, 'published', published);
+      if (unrouted > 0) transaction.hincrby(stats, 'unrouted', unrouted);
+    }
+  }
+
+  /** Claims idempotency keys in one round trip; answers the earlier message id for each duplicate. */
+  async function claim(prepared: Prepared[]): Promise<Map<number, string>> {
+    const duplicates = new Map<number, string>();
+    const firstInBatch = new Map<string, number>();
+    const claimed: number[] = [];
+    const claims: [string, string][] = [];
+    prepared.forEach(({ message }, index) => {
+      if (message.idempotencyKey === null) return;
+      const key = keys.idempotency(message.topic, message.idempotencyKey);
+      const earlier = firstInBatch.get(key);
+      if (earlier !== undefined) {
+        duplicates.set(index, (prepared[earlier] as Prepared).message.id);
+        return;
+      }
+      firstInBatch.set(key, index);
+      claimed.push(index);
+      claims.push([key, `pending:${message.id}`]);
+    });
+    // Most publishes carry no key: they must not pay for a pipeline (ioredis builds a sizeable object per pipeline).
+    if (claims.length === 0) return duplicates;
+    const pipeline = client.pipeline();
+    for (const [key, marker] of claims) pipeline.call('SET', key, marker, 'PX', CLAIM_MS, 'NX', 'GET');
+    const answers = (await pipeline.exec()) ?? [];
+    const ours: Prepared[] = [];
+    let inProgress: string | null = null;
+    for (const [position, [error, previous]] of answers.entries()) {
+      if (error) throw error;
+      const index = claimed[position] as number;
+      const mine = prepared[index] as Prepared;
+      if (previous === null) ours.push(mine);
+      else if (String(previous).startsWith('pending:')) inProgress = mine.message.idempotencyKey;
+      else duplicates.set(index, String(previous));
+    }
+    if (inProgress !== null) {
+      await release(ours);
+      throw new SwitchyardError(
+        ErrorCode.Conflict,
+        `A publish with idempotency key ${inProgress} is in progress; retry once it has finished`,
+      );
+    }
+    return duplicates;
+  }
+
+  async function release(prepared: Prepared[]): Promise<void> {
+    await Promise.allSettled(
+      prepared
+        .filter(({ message }) => message.idempotencyKey !== null)
+        .map(({ message }) =>
+          commands['release-claim-1'](
+            [keys.idempotency(message.topic, message.idempotencyKey as string)],
+            [`pending:${message.id}`],
+          ),
+        ),
+    );
+  }
+
+  // BullMQ's client wrapper, as its own adds use; the adds themselves are our add-jobs command.
+  const bullClient = createIORedisClient(client);
+  const commits = createGroupCommit({
+    open: () => bullClient.multi() as unknown as ChainableCommander,
+    beforeExec: options.beforeExec,
+  });
+  /** Checks, routes and encodes every input; the drafts, and their canonical texts, die here. */
+  function prepareAll(table: RoutingTable, inputs: PublishInput[], now: number): Prepared[] {
+    const drafts = inputs.map((input, index) => {
+      try {
+        return prepare(table, input, now);
+      } catch (error) {
+        if (inputs.length > 1 && error instanceof SwitchyardError) {
+          throw new SwitchyardError(error.code, `inputs[${index}]: ${error.message}`, {
+            ...error.details,
+            index,
+          });
+        }
+        throw error;
+      }
+    });
+    // Every message of the call encoded into one buffer.
+    const jsons = messageJsons(drafts);
+    return drafts.map(
+      ({ message, queues, delayMs, timestamp }, index): Prepared => ({
+        message,
+        queues,
+        delayMs,
+        timestamp,
+        json: jsons[index] as Buffer,
+      }),
+    );
+  }
+
+  async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
+    const prepared = prepareAll(await registry.table(), inputs, Date.now());
+    const duplicates = await claim(prepared);
+    const fresh = prepared.filter((_, index) => !duplicates.has(index));
+    if (fresh.length > 0) {
+      try {
+        let adds = 0;
+        for (const { queues } of fresh) adds += queues.length;
+        await commits.commit(
+          (flush) => {
+            for (const item of fresh) enqueue(flush, item);
+            countPublished(flush.transaction, fresh);
+          },
+          Math.max(adds, 1),
+        );
+      } catch (error) {
+        await release(fresh);
+        throw error;
+      }
+    }
+    return prepared.map(({ message, queues }, index) => {
+      const earlier = duplicates.get(index);
+      return earlier !== undefined
+        ? { messageId: earlier, duplicate: true, routedTo: [], message: null }
+        : { messageId: message.id, duplicate: false, routedTo: queues.map((queue) => queue.name), message };
+    });
+  }
+
+  return {
+    async publish(input: PublishInput): Promise<PublishResult> {
+      const [result] = await publishMany([input]);
+      return result as PublishResult;
+    },
+    publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
+      const max = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+      if (inputs.length > max) {
+        return Promise.reject(
+          badInput(`publishBatch takes at most ${max} messages, got ${inputs.length}`, {
+            field: 'inputs',
+            maxBatchSize: max,
+          }),
+        );
+      }
+      return publishMany(inputs);
+    },
+  };
+}
+
+export type Publisher = ReturnType<typeof createPublisher>;
+
+/** Checks one publish against its topic and makes the message, with its id, hash and size. */
+export function buildMessage(
+  topic: TopicRecord,
+  input: PublishInput,
+  now: number,
+  schemas: PayloadSchemas,
+): MessageRecord {
+  return checkAndBuild(topic, input, now, schemas).message;
+}
+
+let lastTime = { ms: Number.NaN, iso: '' };
+/** `new Date(ms).toISOString()`, remembered for the last `ms`: every message of one call shares it. */
+function isoTime(ms: number): string {
+  if (ms !== lastTime.ms) lastTime = { ms, iso: new Date(ms).toISOString() };
+  return lastTime.iso;
+}
+
+/** {@link buildMessage}, plus the canonical JSON of the payload it hashed. */
+function checkAndBuild(
+  topic: TopicRecord,
+  input: PublishInput,
+  now: number,
+  schemas: PayloadSchemas,
+): { message: MessageRecord; canonicalPayload: string } {
+  if (input.payload === undefined) throw badInput('payload is required', { field: 'payload' });
+  const routingKey = input.routingKey ?? null;
+  if (routingKey !== null && routingKey.length > LIMITS.routingKeyLength) {
+    throw badInput(`routingKey is longer than ${LIMITS.routingKeyLength} characters`, {
+      field: 'routingKey',
+    });
+  }
+  const headers = parseHeaders('headers', input.headers);
+  const priority = input.priority ?? 0;
+  assertInt('priority', priority, PRIORITY.min, PRIORITY.max);
+  const delayMs = input.delayMs ?? 0;
+  assertInt('delayMs', delayMs, 0, LIMITS.delayMs);
+  const ttlMs = input.ttlMs ?? null;
+  if (ttlMs !== null) {
+    assertInt('ttlMs', ttlMs, 1, LIMITS.ttlMs);
+    if (delayMs >= ttlMs)
+      throw badInput('delayMs must be shorter than ttlMs, or the message could never be delivered');
+  }
+  for (const field of ['correlationId', 'replyTo', 'idempotencyKey'] as const) {
+    const value = input[field];
+    if (value != null) assertString(field, value);
+  }
+  // The message keeps the payload in the canonical order it was hashed in, so every copy of it (the
+  // publish answer, live streams, the stored job, deliveries) serializes to the hashed bytes.
+  // This text is measured, hashed and stored (queues/message-json.ts), never serialized again.
+  const { value: payload, json: canonical } = canonicalize(input.payload);
+  const sizeBytes = Buffer.byteLength(canonical);
+  if (sizeBytes > topic.maxMessageBytes) {
+    throw new SwitchyardError(
+      ErrorCode.PayloadTooLarge,
+      `payload is ${sizeBytes} bytes; topic ${topic.name} takes at most ${topic.maxMessageBytes}`,
+      { sizeBytes, maxMessageBytes: topic.maxMessageBytes },
+    );
+  }
+  schemas.assertValid(topic, input.payload);
+  const message: MessageRecord = {
+    id: randomUUID(),
+    topic: topic.name,
+    routingKey,
+    headers,
+    payload,
+    priority,
+    correlationId: input.correlationId ?? null,
+    replyTo: input.replyTo ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    publishedAt: isoTime(now),
+    expiresAt: ttlMs === null ? null : new Date(now + ttlMs).toISOString(),
+    sha256: hash('sha256', canonical, 'hex'),
+    sizeBytes,
+  };
+  return { message, canonicalPayload: canonical };
+}

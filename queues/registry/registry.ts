@@ -1,0 +1,366 @@
+import type { Redis } from 'ioredis';
+import {
+  assertInt,
+  assertName,
+  assertString,
+  assertWebhookUrl,
+  badInput,
+  conflict,
+  DELIVERY_MODES,
+  type DeliveryMode,
+  type HeaderMatch,
+  LIMITS,
+  notFound,
+  PRIORITY,
+  QUEUE_DEFAULTS,
+  type QueueRecord,
+  type RetryPolicy,
+  TARGET_KINDS,
+  type TargetKind,
+  TOPIC_KINDS,
+  type TopicKind,
+  type TopicRecord,
+} from '../core/index.js';
+import type { Keys } from '../redis/index.js';
+import { defineCommands } from '../redis/index.js';
+import { generateSigningSecret, rotateSecrets } from '../signing/index.js';
+import { createRoutingTable, type RoutingTable, validateBinding } from './router.js';
+
+export type { RoutingTable };
+
+export interface CreateTopicInput {
+  name: string;
+  kind: TopicKind;
+  description?: string | null;
+  maxMessageBytes?: number | null;
+  payloadSchema?: unknown;
+}
+
+export interface QueueSettingsInput {
+  bindingKey?: string | null;
+  headers?: unknown;
+  headerMatch?: HeaderMatch | null;
+  url?: string | null;
+  deliveryMode?: DeliveryMode | null;
+  retry?: Partial<{ [K in keyof RetryPolicy]: RetryPolicy[K] | null }> | null;
+  concurrency?: number | null;
+  ackTimeoutMs?: number | null;
+}
+
+export interface CreateQueueInput extends QueueSettingsInput {
+  topic: string;
+  name: string;
+  target: TargetKind;
+  /** Fixed at creation (QueueRecord.maxPriority), so not a setting. */
+  maxPriority?: number | null;
+}
+
+export interface RegistryOptions {
+  /** Commands client; the registry defines its Lua commands on it. */
+  client: Redis;
+  /** A client the registry may put in subscriber mode, for cache invalidation across instances. */
+  subscriber: Redis;
+  keys: Keys;
+  /** Topic size limit when createTopic names none. @default 1 MiB */
+  defaultMaxMessageBytes: number;
+  /** Checks a topic's JSON Schema when it is created; throws to refuse it. */
+  checkPayloadSchema: (schema: unknown) => void;
+  /**
+   * Checks a webhook URL when a queue gets one (the SSRF guard's create-time check); throws to refuse it.
+   * @default accepts every URL
+   */
+  checkWebhookUrl?: (field: string, url: string) => Promise<void>;
+}
+
+export type RegistryChange = { topic: string; queue?: string };
+
+/**
+ * Topics and queues, stored in Redis so every gateway instance sees one truth, with the routing
+ * table cached in memory and dropped whenever any instance announces a change.
+ */
+export function createRegistry(options: RegistryOptions) {
+  const { client, subscriber, keys } = options;
+  const commands = defineCommands(client);
+  const listeners = new Set<(change: RegistryChange) => void>();
+  let cached: Promise<RoutingTable> | null = null;
+  let generation = 0;
+
+  const invalidate = (change: RegistryChange) => {
+    generation++;
+    cached = null;
+    for (const listener of listeners) listener(change);
+  };
+
+  const onMessage = (channel: string, message: string) => {
+    if (channel !== keys.registryChannel) return;
+    try {
+      invalidate(JSON.parse(message) as RegistryChange);
+    } catch {
+      invalidate({ topic: '' });
+    }
+  };
+  subscriber.on('message', onMessage);
+  // Announcements sent while the subscriber was reconnecting are lost: start from a fresh read.
+  const onReconnect = () => invalidate({ topic: '' });
+  subscriber.on('ready', onReconnect);
+  const subscribed = subscriber.subscribe(keys.registryChannel);
+
+  async function announce(change: RegistryChange): Promise<void> {
+    invalidate(change);
+    await client.publish(keys.registryChannel, JSON.stringify(change));
+  }
+
+  async function load(): Promise<RoutingTable> {
+    const topicHash = await client.hgetall(keys.topics);
+    const topics = Object.values(topicHash).map((json) => JSON.parse(json) as TopicRecord);
+    const pipeline = client.pipeline();
+    for (const topic of topics) pipeline.hgetall(keys.topicQueues(topic.name));
+    const results = topics.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    const queues: QueueRecord[] = [];
+    for (const [error, hash] of results) {
+      if (error) throw error;
+      for (const json of Object.values(hash as Record<string, string>)) queues.push(parseQueue(json));
+    }
+    return createRoutingTable(topics, queues);
+  }
+
+  /** The cached routing table; a load racing an invalidation is discarded, not cached. */
+  function table(): Promise<RoutingTable> {
+    if (cached) return cached;
+    const startedAt = generation;
+    const loading = load();
+    cached = loading;
+    loading.then(
+      () => {
+        if (generation !== startedAt && cached === loading) cached = null;
+      },
+      () => {
+        if (cached === loading) cached = null;
+      },
+    );
+    return loading;
+  }
+
+  async function createTopic(input: CreateTopicInput): Promise<TopicRecord> {
+    assertName('name', input.name);
+    if (!TOPIC_KINDS.includes(input.kind)) throw badInput(`kind must be one of ${TOPIC_KINDS.join(', ')}`);
+    if (input.description != null && input.description.length > LIMITS.descriptionLength) {
+      throw badInput(`description is longer than ${LIMITS.descriptionLength} characters`, {
+        field: 'description',
+      });
+    }
+    const maxMessageBytes = input.maxMessageBytes ?? options.defaultMaxMessageBytes;
+    assertInt('maxMessageBytes', maxMessageBytes, 1, LIMITS.maxMessageBytes);
+    const payloadSchema = input.payloadSchema ?? null;
+    if (payloadSchema !== null) options.checkPayloadSchema(payloadSchema);
+    const topic: TopicRecord = {
+      name: input.name,
+      kind: input.kind,
+      description: input.description ?? null,
+      maxMessageBytes,
+      payloadSchema,
+      createdAt: new Date().toISOString(),
+    };
+    const created = await client.hsetnx(keys.topics, topic.name, JSON.stringify(topic));
+    if (created === 0) throw conflict(`Topic ${topic.name} already exists`);
+    await announce({ topic: topic.name });
+    return topic;
+  }
+
+  async function deleteTopic(name: string): Promise<void> {
+    const result = await commands['delete-topic-2']([keys.topics, keys.topicQueues(name)], [name]);
+    if (result === -1) throw notFound(`Topic ${name} does not exist`);
+    if (result === -2) throw conflict(`Topic ${name} still has queues; delete them first`);
+    await announce({ topic: name });
+  }
+
+  async function requireTopic(name: string): Promise<TopicRecord> {
+    const json = await client.hget(keys.topics, name);
+    if (!json) throw notFound(`Topic ${name} does not exist`);
+    return JSON.parse(json) as TopicRecord;
+  }
+
+  async function getQueue(topic: string, name: string): Promise<QueueRecord | null> {
+    const json = await client.hget(keys.topicQueues(topic), name);
+    return json ? parseQueue(json) : null;
+  }
+
+  async function requireQueue(topic: string, name: string): Promise<QueueRecord> {
+    const queue = await getQueue(topic, name);
+    if (!queue) throw notFound(`Queue ${name} of topic ${topic} does not exist`);
+    return queue;
+  }
+
+  async function createQueue(input: CreateQueueInput): Promise<QueueRecord> {
+    assertName('topic', input.topic);
+    assertName('name', input.name);
+    if (!TARGET_KINDS.includes(input.target))
+      throw badInput(`target must be one of ${TARGET_KINDS.join(', ')}`);
+    const topic = await requireTopic(input.topic);
+    const base: QueueRecord = {
+      name: input.name,
+      topic: topic.name,
+      bindingKey: null,
+      headers: null,
+      headerMatch: null,
+      target: input.target,
+      url: null,
+      signingSecret: input.target === 'WEBHOOK' ? generateSigningSecret() : null,
+      deliveryMode: 'AT_LEAST_ONCE',
+      retry: { ...QUEUE_DEFAULTS.retry },
+      concurrency: QUEUE_DEFAULTS.concurrency,
+      ackTimeoutMs: QUEUE_DEFAULTS.ackTimeoutMs,
+      maxPriority: input.maxPriority ?? QUEUE_DEFAULTS.maxPriority,
+      paused: false,
+      createdAt: new Date().toISOString(),
+    };
+    const queue = applySettings(topic.kind, base, input, true);
+    if (queue.url !== null) await options.checkWebhookUrl?.('url', queue.url);
+    const result = await commands['create-queue-2'](
+      [keys.topics, keys.topicQueues(topic.name)],
+      [topic.name, queue.name, JSON.stringify(queue)],
+    );
+    if (result === -1) throw notFound(`Topic ${topic.name} does not exist`);
+    if (result === -2) throw conflict(`Queue ${queue.name} of topic ${topic.name} already exists`);
+    await announce({ topic: topic.name, queue: queue.name });
+    return queue;
+  }
+
+  async function replaceQueue(queue: QueueRecord): Promise<QueueRecord> {
+    const result = await commands['replace-queue-1'](
+      [keys.topicQueues(queue.topic)],
+      [queue.name, JSON.stringify(queue)],
+    );
+    if (result === -1) throw notFound(`Queue ${queue.name} of topic ${queue.topic} does not exist`);
+    await announce({ topic: queue.topic, queue: queue.name });
+    return queue;
+  }
+
+  async function updateQueue(
+    topicName: string,
+    name: string,
+    input: QueueSettingsInput,
+  ): Promise<QueueRecord> {
+    const topic = await requireTopic(topicName);
+    const current = await requireQueue(topicName, name);
+    const next = applySettings(topic.kind, current, input, false);
+    if (input.url != null && next.url !== null) await options.checkWebhookUrl?.('url', next.url);
+    return replaceQueue(next);
+  }
+
+  async function deleteQueue(topic: string, name: string): Promise<QueueRecord> {
+    const queue = await requireQueue(topic, name);
+    const removed = await client.hdel(keys.topicQueues(topic), name);
+    if (removed === 0) throw notFound(`Queue ${name} of topic ${topic} does not exist`);
+    await announce({ topic, queue: name });
+    return queue;
+  }
+
+  async function setPaused(topic: string, name: string, paused: boolean): Promise<QueueRecord> {
+    const queue = await requireQueue(topic, name);
+    return replaceQueue({ ...queue, paused });
+  }
+
+  async function setSigningSecret(topic: string, name: string, signingSecret: string): Promise<QueueRecord> {
+    const queue = await requireQueue(topic, name);
+    if (queue.target !== 'WEBHOOK') throw badInput(`Queue ${name} is not a WEBHOOK queue`);
+    return replaceQueue({ ...queue, signingSecret });
+  }
+
+  /** A new signing secret; the old one keeps signing for `graceMs` (see signing-secrets.ts). */
+  async function rotateSigningSecret(topic: string, name: string, graceMs: number): Promise<QueueRecord> {
+    const queue = await requireQueue(topic, name);
+    if (queue.target !== 'WEBHOOK') throw badInput(`Queue ${name} is not a WEBHOOK queue`);
+    return replaceQueue({ ...queue, ...rotateSecrets(queue, graceMs) });
+  }
+
+  return {
+    table,
+    createTopic,
+    deleteTopic,
+    requireTopic,
+    createQueue,
+    updateQueue,
+    deleteQueue,
+    getQueue,
+    requireQueue,
+    setPaused,
+    setSigningSecret,
+    rotateSigningSecret,
+    /** Calls back on every change seen, local or from another instance. Returns an unsubscribe. */
+    onChange(listener: (change: RegistryChange) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** Resolves once this instance listens for other instances' changes. */
+    ready: () => subscribed.then(() => undefined),
+    async close(): Promise<void> {
+      subscriber.off('message', onMessage);
+      subscriber.off('ready', onReconnect);
+      listeners.clear();
+    },
+  };
+}
+
+export type Registry = ReturnType<typeof createRegistry>;
+
+/** A stored queue record; those stored before maxPriority existed were priority queues of 0..9. */
+function parseQueue(json: string): QueueRecord {
+  const queue = JSON.parse(json) as Partial<QueueRecord> & Omit<QueueRecord, 'maxPriority'>;
+  return { ...queue, maxPriority: queue.maxPriority ?? QUEUE_DEFAULTS.maxPriority };
+}
+
+/** Merges settings into a queue record and checks the result as a whole, so nothing half-valid is stored. */
+function applySettings(
+  kind: TopicKind,
+  current: QueueRecord,
+  input: QueueSettingsInput,
+  creating: boolean,
+): QueueRecord {
+  const next: QueueRecord = { ...current, retry: { ...current.retry } };
+  if (input.bindingKey !== undefined) next.bindingKey = input.bindingKey;
+  if (input.headers !== undefined) next.headers = input.headers as QueueRecord['headers'];
+  if (input.headerMatch !== undefined) next.headerMatch = input.headerMatch;
+  if (input.url !== undefined) next.url = input.url;
+  if (input.deliveryMode != null) next.deliveryMode = input.deliveryMode;
+  if (input.concurrency != null) next.concurrency = input.concurrency;
+  if (input.ackTimeoutMs != null) next.ackTimeoutMs = input.ackTimeoutMs;
+  const retry = input.retry ?? {};
+  const retryGiven = retry.maxAttempts != null;
+  if (retry.maxAttempts != null) next.retry.maxAttempts = retry.maxAttempts;
+  if (retry.backoff != null) next.retry.backoff = retry.backoff;
+  if (retry.delayMs != null) next.retry.delayMs = retry.delayMs;
+  if (retry.maxDelayMs != null) next.retry.maxDelayMs = retry.maxDelayMs;
+  if (retry.jitter != null) next.retry.jitter = retry.jitter;
+
+  const bindingError = validateBinding(kind, next);
+  if (bindingError) throw badInput(bindingError);
+  if (!DELIVERY_MODES.includes(next.deliveryMode))
+    throw badInput(`deliveryMode must be one of ${DELIVERY_MODES.join(', ')}`);
+  if (next.deliveryMode === 'AT_MOST_ONCE') {
+    // At-most-once means one attempt; a retry policy asking for more is a contradiction, not a preference.
+    if (retryGiven && next.retry.maxAttempts > 1) {
+      throw badInput('AT_MOST_ONCE queues make one attempt; retry.maxAttempts must be 1', {
+        field: 'retry.maxAttempts',
+      });
+    }
+    if (creating || !retryGiven) next.retry.maxAttempts = 1;
+  }
+  assertInt('retry.maxAttempts', next.retry.maxAttempts, 1, LIMITS.maxAttempts);
+  assertInt('retry.delayMs', next.retry.delayMs, 0, LIMITS.retryDelayMs);
+  assertInt('retry.maxDelayMs', next.retry.maxDelayMs, 0, LIMITS.retryDelayMs);
+  if (next.retry.maxDelayMs < next.retry.delayMs) {
+    throw badInput('retry.maxDelayMs must be at least retry.delayMs', { field: 'retry.maxDelayMs' });
+  }
+  assertInt('concurrency', next.concurrency, 1, LIMITS.concurrency);
+  assertInt('ackTimeoutMs', next.ackTimeoutMs, LIMITS.ackTimeoutMs.min, LIMITS.ackTimeoutMs.max);
+  assertInt('maxPriority', next.maxPriority, PRIORITY.min, PRIORITY.max);
+  if (next.target === 'WEBHOOK') {
+    if (!next.url) throw badInput('url is required for a WEBHOOK queue', { field: 'url' });
+    assertWebhookUrl('url', next.url);
+  } else if (next.url !== null) {
+    throw badInput('url is only for WEBHOOK queues', { field: 'url' });
+  }
+  if (next.bindingKey !== null) assertString('bindingKey', next.bindingKey, LIMITS.routingKeyLength);
+  return next;
+}

@@ -1,0 +1,2 @@
+export { activeSigningSecrets, rotateSecrets } from './secrets.js';
+export { generateSigningSecret, webhookHeaders } from './webhook-signing.js';

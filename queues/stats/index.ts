@@ -1,0 +1,10 @@
+export {
+  ALERT_KINDS,
+  type Alert,
+  type AlertThresholds,
+  type AlertTransition,
+  type AlertWebhook,
+  createAlerts,
+} from './alerts.js';
+export { createMetrics, type QueueReading } from './metrics.js';
+export { type QueueStats, queueStats, type TopicStats, topicCounters } from './stats.js';

@@ -1,0 +1,75 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Commands, Keys } from '../redis/index.js';
+
+export interface QueueStats {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  deadLettered: number;
+  paused: boolean;
+  /**
+   * How long the oldest message that could be delivered now has waited, in ms (the queue's lag);
+   * null when none waits. Counted from when it became deliverable: a delayed message from the end of
+   * its delay, not from its publish.
+   */
+  oldestWaitingAgeMs: number | null;
+}
+
+export interface TopicStats {
+  published: number;
+  unrouted: number;
+  deadLettered: number;
+}
+
+/**
+ * Queue depths straight from BullMQ. A job waiting for its retry sits in `delayed`, so `failed`
+ * holds only jobs that failed for good: our dead letters.
+ */
+export async function queueStats(
+  queue: Queue,
+  commands: Pick<Commands, 'oldest-waiting-3'>,
+): Promise<QueueStats> {
+  const [counts, completed, paused, oldestSince] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused', 'waiting-children'),
+    queue.getMetrics('completed', 0, 0),
+    queue.isPaused(),
+    oldestWaitingSince(queue, commands),
+  ]);
+  const count = (state: string) => counts[state] ?? 0;
+  return {
+    waiting: count('waiting') + count('prioritized') + count('paused'),
+    active: count('active'),
+    delayed: count('delayed'),
+    completed: completed.meta.count,
+    failed: count('failed'),
+    deadLettered: count('failed'),
+    paused,
+    oldestWaitingAgeMs: oldestSince === null ? null : Math.max(0, Date.now() - oldestSince),
+  };
+}
+
+/** When the oldest deliverable job of `queue` became deliverable (ms since the epoch); null when none waits. */
+export async function oldestWaitingSince(
+  queue: Queue,
+  commands: Pick<Commands, 'oldest-waiting-3'>,
+): Promise<number | null> {
+  const { keys } = queue;
+  const jobPrefix = keys[''];
+  if (!keys.wait || !keys.paused || !keys.prioritized || jobPrefix === undefined) {
+    throw new Error(`BullMQ queue ${queue.name} has no wait, paused or prioritized key`);
+  }
+  const since = await commands['oldest-waiting-3']([keys.wait, keys.paused, keys.prioritized], [jobPrefix]);
+  return since < 0 ? null : since;
+}
+
+export async function topicCounters(
+  client: Redis,
+  keys: Keys,
+  topic: string,
+): Promise<Omit<TopicStats, 'deadLettered'>> {
+  const [published, unrouted] = await client.hmget(keys.topicStats(topic), 'published', 'unrouted');
+  return { published: Number(published ?? 0), unrouted: Number(unrouted ?? 0) };
+}

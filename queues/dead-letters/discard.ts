@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { EventBus } from '../core/index.js';
 import { notFound } from '../core/index.js';
 import type { Keys, QueueHandles } from '../redis/index.js';
-import { bullKeys, REASONS_ARG, runCommand, STALLED_ARG } from './commands.js';
+import { defineCommands } from '../redis/index.js';
+import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
 import { type DeadLetterRef, parseDeadLetterId } from './ids.js';
 import type { DeadLetterFilter, DeadLetterQuery, SelectedRef } from './query.js';
 
@@ -32,6 +33,7 @@ export function byQueue<T extends DeadLetterRef>(refs: readonly T[]): T[][] {
 /** Discarding dead letters: the job is removed from BullMQ for good, with its index entries. */
 export function createDeadLetterDiscard(options: DeadLetterDiscardOptions) {
   const { client, keys, handles, query, events } = options;
+  const commands = defineCommands(client);
 
   /**
    * Removes dead letters of one queue, each only if it still is one and failed no later than `latest`
@@ -43,23 +45,14 @@ export function createDeadLetterDiscard(options: DeadLetterDiscardOptions) {
     jobIds: readonly string[],
     latest = '+inf',
   ): Promise<string[]> {
-    const bull = bullKeys(keys, topic, queue);
-    const base = keys.deadLetters(topic).base;
+    const bull = keys.bull(topic, queue);
+    const sets = indexSets(keys, topic, queue);
     const removed: string[] = [];
     for (let start = 0; start < jobIds.length; start += CHUNK) {
-      const answer = (await runCommand(
-        client,
-        'dead-letter-discard-2',
-        [bull.failed, bull.events],
-        [
-          bull.jobPrefix,
-          base,
-          queue,
-          REASONS_ARG,
-          STALLED_ARG,
-          latest,
-          ...jobIds.slice(start, start + CHUNK),
-        ],
+      const answer = (await commands.run(
+        'dead-letter-discard-n',
+        [bull.failed, bull.events, ...sets],
+        [bull.jobPrefix, '', queue, REASONS_ARG, STALLED_ARG, latest, ...jobIds.slice(start, start + CHUNK)],
       )) as string[];
       for (const jobId of answer) {
         if (!jobId.startsWith('!')) {

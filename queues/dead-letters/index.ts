@@ -1,4 +1,3 @@
-export { queueCommand } from './commands.js';
 export {
   createDeadLetters,
   type DeadLetterFilter,

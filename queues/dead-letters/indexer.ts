@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/index.js';
+import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { bullKeys, REASONS_ARG, runCommand, STALLED_ARG } from './commands.js';
+import { indexSets, pageKeys, REASONS_ARG, STALLED_ARG } from './commands.js';
 
 export interface DeadLetterIndexOptions {
   client: Redis;
@@ -33,6 +34,7 @@ const queueId = (ref: QueueRef) => `${ref.topic}/${ref.queue}`;
  */
 export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
   const { client, keys, registry } = options;
+  const commands = defineCommands(client);
   const batches = new Map<string, { ids: string[]; done: Promise<void> }>();
   const writes = new Set<Promise<unknown>>();
   const syncing = new Map<string, Promise<void>>();
@@ -45,22 +47,13 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
   }
 
   async function write(ref: QueueRef, ids: string[]): Promise<void> {
-    const bull = bullKeys(keys, ref.topic, ref.queue);
-    const index = keys.deadLetters(ref.topic);
+    const bull = keys.bull(ref.topic, ref.queue);
+    const sets = indexSets(keys, ref.topic, ref.queue);
     for (let start = 0; start < ids.length; start += CHUNK) {
-      await runCommand(
-        client,
-        'dead-letter-index-3',
-        [bull.failed, index.base, index.queue(ref.queue)],
-        [
-          'ids',
-          bull.jobPrefix,
-          index.base,
-          ref.queue,
-          REASONS_ARG,
-          STALLED_ARG,
-          ...ids.slice(start, start + CHUNK),
-        ],
+      await commands.run(
+        'dead-letter-index-n',
+        [bull.failed, ...sets],
+        ['ids', bull.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, ...ids.slice(start, start + CHUNK)],
       );
     }
   }
@@ -88,47 +81,45 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
 
   /** Indexes what the failed set holds and the index lacks, newest first; `limit` jobs at most. */
   async function addMissing(ref: QueueRef, limit: number): Promise<void> {
-    const bull = bullKeys(keys, ref.topic, ref.queue);
-    const index = keys.deadLetters(ref.topic);
+    const bull = keys.bull(ref.topic, ref.queue);
+    const sets = indexSets(keys, ref.topic, ref.queue);
     for (let rank = 0; rank < limit; rank += CHUNK) {
       const count = Math.min(CHUNK, limit - rank);
-      const [looked] = (await runCommand(
-        client,
-        'dead-letter-index-3',
-        [bull.failed, index.base, index.queue(ref.queue)],
-        ['scan', bull.jobPrefix, index.base, ref.queue, REASONS_ARG, STALLED_ARG, rank, count],
+      const [looked] = (await commands.run(
+        'dead-letter-index-n',
+        [bull.failed, ...sets],
+        ['scan', bull.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, rank, count],
       )) as [number, number];
       if (looked < count) return;
     }
   }
 
-  /** Walks one index set and drops every entry whose job is no longer in its queue's failed set. */
-  async function prune(topic: string, setKey: string): Promise<void> {
-    const index = keys.deadLetters(topic);
+  /**
+   * Walks one index set and drops every entry whose job is no longer in its queue's failed set; `queues`
+   * are the queues whose entries it may hold, and an entry of any other queue (a deleted one) is dropped.
+   */
+  async function prune(topic: string, setKey: string, queues: readonly string[]): Promise<void> {
+    const page = pageKeys(keys, topic, setKey, queues);
     const bound = (await client.zcard(setKey)) / CHUNK + 2;
     let rank = -1;
     for (let round = 0; round < bound; round++) {
-      const [next] = (await runCommand(
-        client,
-        'dead-letter-page-1',
-        [setKey],
-        [
-          '+inf',
-          '-inf',
-          '',
-          '',
-          `${topic}/`,
-          rank,
-          0,
-          CHUNK,
-          keys.bullPrefix(topic),
-          index.base,
-          REASONS_ARG,
-          '',
-          '1',
-          '0',
-        ],
-      )) as [number, number];
+      const [next] = (await commands.run('dead-letter-page-n', page.keys, [
+        '+inf',
+        '-inf',
+        '',
+        '',
+        `${topic}/`,
+        rank,
+        0,
+        CHUNK,
+        keys.bullPrefix(topic),
+        page.queues,
+        REASONS_ARG,
+        '',
+        '1',
+        '0',
+        '1',
+      ])) as [number, number];
       if (next < 0) return;
       rank = next;
     }
@@ -137,7 +128,7 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
   const counts = async (refs: readonly QueueRef[]): Promise<{ failed: number; indexed: number }[]> => {
     const pipeline = client.pipeline();
     for (const ref of refs) {
-      pipeline.zcard(bullKeys(keys, ref.topic, ref.queue).failed);
+      pipeline.zcard(keys.bull(ref.topic, ref.queue).failed);
       pipeline.zcard(keys.deadLetters(ref.topic).queue(ref.queue));
     }
     const results = (await pipeline.exec()) ?? [];
@@ -162,7 +153,7 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
       }
       const [size] = await counts([ref]);
       await addMissing(ref, (size?.failed ?? 0) + CHUNK);
-      await prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue));
+      await prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue), [ref.queue]);
     })().finally(() => syncing.delete(id));
     syncing.set(id, sync);
     return track(sync);
@@ -185,16 +176,18 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
     async repairAll(isStopped: () => boolean = () => false): Promise<void> {
       const table = await registry.table();
       for (const topic of table.topics()) {
-        for (const queue of table.queues(topic.name)) {
+        const queues = table.queues(topic.name).map((queue) => queue.name);
+        for (const queue of queues) {
           if (isStopped()) return;
-          await syncQueue({ topic: topic.name, queue: queue.name }, true);
+          await syncQueue({ topic: topic.name, queue }, true);
         }
         if (isStopped()) return;
-        await track(prune(topic.name, keys.deadLetters(topic.name).base));
+        await track(prune(topic.name, keys.deadLetters(topic.name).base, queues));
       }
     },
     /** Drops the index of a deleted queue (its BullMQ keys are gone, so every entry is stale). */
-    dropQueue: (ref: QueueRef) => track(prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue))),
+    dropQueue: (ref: QueueRef) =>
+      track(prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue), [ref.queue])),
     /** Waits for every index write and sync in progress, e.g. before the connection closes. */
     async flush(): Promise<void> {
       while (writes.size > 0) await Promise.allSettled([...writes]);

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import { assertName, badInput, FAILURE_REASONS, type FailureReason, notFound } from '../core/index.js';
 import type { Keys } from '../redis/index.js';
+import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { REASONS_ARG, runCommand } from './commands.js';
+import { pageKeys, REASONS_ARG } from './commands.js';
 import { type Cursor, type DeadLetterRef, newestFirst } from './ids.js';
 import type { DeadLetterIndex, QueueRef } from './indexer.js';
 import type { RawDeadLetter } from './record.js';
@@ -58,6 +59,7 @@ export interface DeadLetterQueryOptions {
 /** Selecting and counting dead letters through the index, across topics, newest first. */
 export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
   const { client, keys, registry, index } = options;
+  const commands = defineCommands(client);
 
   /** Checks the filter and turns it into index sets to walk; NOT_FOUND for a topic or queue that does not exist. */
   async function plan(filter: DeadLetterFilter): Promise<Plan> {
@@ -124,7 +126,12 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
     want: number,
     hydrate: boolean,
   ): Promise<SelectedRef[]> {
-    const sets = keys.deadLetters(scope.topic);
+    const page = pageKeys(
+      keys,
+      scope.topic,
+      scope.set,
+      scope.queues.map((ref) => ref.queue),
+    );
     const prefix = `${scope.topic}/`;
     const useCursor = after !== null && (plan.max === '+inf' || after.failedAt <= Number(plan.max));
     const max = useCursor && after ? String(after.failedAt) : plan.max;
@@ -137,27 +144,23 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
     let bound = 2;
     for (let round = 0; round < bound && found.length < want; round++) {
       if (round === 1) bound = (await client.zcard(scope.set)) / SELECT_BUDGET + 2;
-      const answer = (await runCommand(
-        client,
-        'dead-letter-page-1',
-        [scope.set],
-        [
-          max,
-          plan.min,
-          cursorId,
-          cursorMember,
-          prefix,
-          rank,
-          want - found.length,
-          SELECT_BUDGET,
-          keys.bullPrefix(scope.topic),
-          sets.base,
-          REASONS_ARG,
-          plan.search,
-          '0',
-          hydrate ? '1' : '0',
-        ],
-      )) as [number, number, ...Entry[]];
+      const answer = (await commands.run('dead-letter-page-n', page.keys, [
+        max,
+        plan.min,
+        cursorId,
+        cursorMember,
+        prefix,
+        rank,
+        want - found.length,
+        SELECT_BUDGET,
+        keys.bullPrefix(scope.topic),
+        page.queues,
+        REASONS_ARG,
+        plan.search,
+        '0',
+        hydrate ? '1' : '0',
+        '0',
+      ])) as [number, number, ...Entry[]];
       for (const [member, score, failedAt = null, ...rest] of answer.slice(2) as Entry[]) {
         const slash = member.indexOf('/');
         const logs = (rest.pop() ?? []) as string[];
@@ -180,32 +183,33 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
 
   async function countScope(plan: Plan, scope: Scope): Promise<number> {
     if (plan.search === '') return client.zcount(scope.set, plan.min, plan.max);
-    const sets = keys.deadLetters(scope.topic);
+    const page = pageKeys(
+      keys,
+      scope.topic,
+      scope.set,
+      scope.queues.map((ref) => ref.queue),
+    );
     let total = 0;
     let rank = -1;
     const bound = (await client.zcard(scope.set)) / COUNT_BUDGET + 2;
     for (let round = 0; round < bound; round++) {
-      const [next, matches] = (await runCommand(
-        client,
-        'dead-letter-page-1',
-        [scope.set],
-        [
-          plan.max,
-          plan.min,
-          '',
-          '',
-          `${scope.topic}/`,
-          rank,
-          0,
-          COUNT_BUDGET,
-          keys.bullPrefix(scope.topic),
-          sets.base,
-          REASONS_ARG,
-          plan.search,
-          '1',
-          '0',
-        ],
-      )) as [number, number];
+      const [next, matches] = (await commands.run('dead-letter-page-n', page.keys, [
+        plan.max,
+        plan.min,
+        '',
+        '',
+        `${scope.topic}/`,
+        rank,
+        0,
+        COUNT_BUDGET,
+        keys.bullPrefix(scope.topic),
+        page.queues,
+        REASONS_ARG,
+        plan.search,
+        '1',
+        '0',
+        '0',
+      ])) as [number, number];
       total += matches;
       if (next < 0) break;
       rank = next;

@@ -5,7 +5,7 @@ import type { Redact } from '../delivery/index.js';
 import { attemptsSinceReplay, parseAttemptLog, reasonOf } from '../delivery/index.js';
 import { canonicalJson } from '../publish/index.js';
 import type { Keys } from '../redis/index.js';
-import { answers, bullKeys } from './commands.js';
+import { answers } from '../redis/index.js';
 import { type DeadLetterRef, deadLetterId } from './ids.js';
 
 /** A message whose delivery failed for good, as queries answer it. */
@@ -71,7 +71,7 @@ export async function readDeadLetters(
   if (refs.length === 0) return [];
   const pipeline = client.pipeline();
   for (const ref of refs) {
-    const bull = bullKeys(keys, ref.topic, ref.queue);
+    const bull = keys.bull(ref.topic, ref.queue);
     pipeline.zscore(bull.failed, ref.jobId);
     pipeline.hmget(bull.job(ref.jobId), ...RECORD_FIELDS);
     pipeline.lrange(bull.logs(ref.jobId), 0, -1);

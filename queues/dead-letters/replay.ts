@@ -7,9 +7,9 @@ import { reasonOf } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
 import { buildMessage, messageAdd } from '../publish/index.js';
 import type { Keys, QueueHandles } from '../redis/index.js';
-import { addSerialized, defineCommands } from '../redis/index.js';
+import { addSerialized, answers, defineCommands, queueCommand } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { answers, bullKeys, queueCommand, REASONS_ARG, STALLED_ARG } from './commands.js';
+import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
 import { byQueue } from './discard.js';
 import { type DeadLetterRef, deadLetterId, parseDeadLetterId } from './ids.js';
 import type { DeadLetterFilter, DeadLetterQuery } from './query.js';
@@ -77,15 +77,14 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
   /** Replays jobs of one queue where they are. Answers the job ids replayed. */
   async function replayInPlace(topic: string, queue: string, items: readonly Item[]): Promise<Set<string>> {
     const bull = handles.get(topic, queue);
-    const keysOf = bullKeys(keys, topic, queue);
-    const base = keys.deadLetters(topic).base;
+    const keysOf = keys.bull(topic, queue);
     const transaction = (await bull.client).multi();
     const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
     queueCommand(
       transaction as unknown as ChainableCommander,
-      'dead-letter-release-1',
-      [keysOf.failed],
-      [keysOf.jobPrefix, base, queue, REASONS_ARG, new Date().toISOString(), ...perJob],
+      'dead-letter-release-n',
+      [keysOf.failed, ...indexSets(keys, topic, queue)],
+      [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
     );
     for (const { jobId } of items) {
       bull.scripts.execCommand(transaction, 'reprocessJob', [
@@ -138,8 +137,8 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
       into.on('error', () => {});
       try {
         const bullClient = await into.client;
-        const from = bullKeys(keys, ref.topic, ref.queue);
-        const to = bullKeys(keys, ref.topic, target.name);
+        const from = keys.bull(ref.topic, ref.queue);
+        const to = keys.bull(ref.topic, target.name);
         for (let attempt = 0; attempt < MOVE_TRIES; attempt++) {
           await connection.watch(from.job(ref.jobId), to.job(ref.jobId));
           const [score, taken, parent, replays, logs] = answers(
@@ -170,17 +169,9 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
           raw.call('HSET', to.job(ref.jobId), 'syReplays', count);
           queueCommand(
             raw,
-            'dead-letter-discard-2',
-            [from.failed, from.events],
-            [
-              from.jobPrefix,
-              keys.deadLetters(ref.topic).base,
-              ref.queue,
-              REASONS_ARG,
-              STALLED_ARG,
-              '+inf',
-              ref.jobId,
-            ],
+            'dead-letter-discard-n',
+            [from.failed, from.events, ...indexSets(keys, ref.topic, ref.queue)],
+            [from.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, '+inf', ref.jobId],
           );
           const results = await transaction.exec();
           if (results === null) continue;
@@ -202,7 +193,7 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
   async function replayItems(refs: readonly DeadLetterRef[], now: number): Promise<Item[]> {
     const pipeline = client.pipeline();
     for (const ref of refs)
-      pipeline.hmget(bullKeys(keys, ref.topic, ref.queue).job(ref.jobId), 'data', 'failedReason');
+      pipeline.hmget(keys.bull(ref.topic, ref.queue).job(ref.jobId), 'data', 'failedReason');
     const fields = answers((await pipeline.exec()) ?? []) as [string | null, string | null][];
     const items: Item[] = [];
     refs.forEach((ref, index) => {

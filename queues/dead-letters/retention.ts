@@ -95,7 +95,7 @@ export function createDeadLetterRetention(options: DeadLetterRetentionOptions) {
         if (removed === 0) break;
       }
     } finally {
-      await commands['release-claim-1']([sets.sweepLock], [token]);
+      await commands.run<number>('release-claim-1', [sets.sweepLock], [token]);
     }
     return result;
   }

@@ -22,7 +22,7 @@ export function parseAttemptLog(lines: string[]): AttemptRecord[] {
   return records;
 }
 
-/** The log line a replay leaves (queues/commands/dead-letter-release-2.lua writes it). */
+/** The log line a replay leaves (queues/redis/commands/dead-letter-release-n.lua writes it). */
 export interface ReplayMarker {
   replay: number;
   at: string;

@@ -120,7 +120,7 @@ export function createCircuitBreaker(
       const known = cache.get(id(target));
       if (known?.closed && Date.now() - known.at < freshForMs) return { kind: 'deliver' };
       const [verdict, until, count] = parseAnswer(
-        await deps.commands['circuit-gate-2'](keysOf(target), [
+        await deps.commands.run<number>('circuit-gate-2', keysOf(target), [
           String(requestTimeoutMs + PROBE_GRACE_MS),
           String(PROBE_POLL_MS),
         ]),
@@ -136,7 +136,7 @@ export function createCircuitBreaker(
     async failed(target: CircuitTarget, reason: FailureReason): Promise<FailureVerdict> {
       if (!enabled || !ENDPOINT_FAILURES.has(reason)) return { opened: false, until: 0, failures: 0 };
       const [state, until, count, opened] = parseAnswer(
-        await deps.commands['circuit-failure-2'](keysOf(target), [
+        await deps.commands.run<number>('circuit-failure-2', keysOf(target), [
           String(failures),
           String(cooldownMs),
           String(maxCooldownMs),
@@ -155,7 +155,7 @@ export function createCircuitBreaker(
       if (!enabled) return;
       const known = cache.get(id(target));
       if (!probe && known?.closed && known.failures === 0) return;
-      await deps.commands['circuit-success-2'](keysOf(target), []);
+      await deps.commands.run<number>('circuit-success-2', keysOf(target), []);
       remember(target, true, 0);
     },
 

@@ -244,7 +244,8 @@ export function createPublisher(options: PublisherOptions) {
       prepared
         .filter(({ message }) => message.idempotencyKey !== null)
         .map(({ message }) =>
-          commands['release-claim-1'](
+          commands.run<number>(
+            'release-claim-1',
             [keys.idempotency(message.topic, message.idempotencyKey as string)],
             [`pending:${message.id}`],
           ),

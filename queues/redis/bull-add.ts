@@ -1,8 +1,8 @@
 import type { Queue, RedisJobOptions } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { Packr } from 'msgpackr';
-import { queueCommand } from '../dead-letters/index.js';
 import { ADD_JOBS_KEYS, type AddKind, type EncodedAdd, encodeAdds } from './commands/add-jobs.js';
+import { queueCommand } from './commands/index.js';
 
 /** One message's add to one BullMQ queue, with its data already serialized. */
 export interface SerializedAdd {

@@ -1,6 +1,6 @@
 export { addSerialized, MAX_ADDS_PER_COMMAND, type SerializedAdd } from './bull-add.js';
-export { type CommandName, type Commands, commandMethod, defineCommands } from './commands/index.js';
+export { answers, type CommandName, type Commands, defineCommands, queueCommand } from './commands/index.js';
 export { createGroupCommit, type Flush, MAX_TRANSACTION_ADDS } from './group-commit.js';
-export { createKeys, type Keys, type LiveChannels } from './keys.js';
+export { type BullKeys, createKeys, type Keys, type LiveChannels } from './keys.js';
 export { createPubSub, type PubSub } from './pubsub.js';
 export { createQueueHandles, type QueueHandles } from './queue-handles.js';

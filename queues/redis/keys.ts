@@ -14,6 +14,8 @@ export interface Keys {
   registryChannel: string;
   /** BullMQ `prefix` for the queues of a topic; the BullMQ queue name is the queue's own name. */
   bullPrefix(topic: string): string;
+  /** BullMQ's own keys of one queue, as its `Queue.toKey` names them, for reads and Lua without a handle. */
+  bull(topic: string, queue: string): BullKeys;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
   /** Hash: a webhook queue's circuit breaker (queues/circuit-breaker.ts); absent while closed and clean. */
@@ -60,6 +62,23 @@ export interface DeadLetterKeys {
   sweepLock: string;
 }
 
+/** BullMQ's keys of one queue: `<bull prefix>:<queue>:<type>` (BullMQ's QueueKeys layout). */
+export interface BullKeys {
+  /** '<bull prefix>:<queue>:', the prefix of the queue's job keys (BullMQ's `keys['']`). */
+  jobPrefix: string;
+  failed: string;
+  events: string;
+  wait: string;
+  paused: string;
+  prioritized: string;
+  active: string;
+  meta: string;
+  marker: string;
+  job(jobId: string): string;
+  logs(jobId: string): string;
+  lock(jobId: string): string;
+}
+
 /** Live-stream channels. Nothing is stored under them; they only name Redis pub/sub channels. */
 export interface LiveChannels {
   /** Messages published to a topic, for `messages` subscriptions. */
@@ -86,6 +105,23 @@ export function createKeys(prefix = 'sy'): Keys {
     topicQueues: (topic) => `${registry}:queues:${topic}`,
     registryChannel: `${prefix}:registry:changed`,
     bullPrefix: topicTag,
+    bull: (topic, queue) => {
+      const jobPrefix = `${topicTag(topic)}:${queue}:`;
+      return {
+        jobPrefix,
+        failed: `${jobPrefix}failed`,
+        events: `${jobPrefix}events`,
+        wait: `${jobPrefix}wait`,
+        paused: `${jobPrefix}paused`,
+        prioritized: `${jobPrefix}prioritized`,
+        active: `${jobPrefix}active`,
+        meta: `${jobPrefix}meta`,
+        marker: `${jobPrefix}marker`,
+        job: (jobId) => `${jobPrefix}${jobId}`,
+        logs: (jobId) => `${jobPrefix}${jobId}:logs`,
+        lock: (jobId) => `${jobPrefix}${jobId}:lock`,
+      };
+    },
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
     idempotency: (topic, key) => `${topicTag(topic)}:~idem:${key}`,

@@ -168,7 +168,11 @@ export function createRegistry(options: RegistryOptions) {
   }
 
   async function deleteTopic(name: string): Promise<void> {
-    const result = await commands['delete-topic-2']([keys.topics, keys.topicQueues(name)], [name]);
+    const result = await commands.run<number>(
+      'delete-topic-2',
+      [keys.topics, keys.topicQueues(name)],
+      [name],
+    );
     if (result === -1) throw notFound(`Topic ${name} does not exist`);
     if (result === -2) throw conflict(`Topic ${name} still has queues; delete them first`);
     await announce({ topic: name });
@@ -216,7 +220,8 @@ export function createRegistry(options: RegistryOptions) {
     };
     const queue = applySettings(topic.kind, base, input, true);
     if (queue.url !== null) await options.checkWebhookUrl?.('url', queue.url);
-    const result = await commands['create-queue-2'](
+    const result = await commands.run<number>(
+      'create-queue-2',
       [keys.topics, keys.topicQueues(topic.name)],
       [topic.name, queue.name, JSON.stringify(queue)],
     );
@@ -227,7 +232,8 @@ export function createRegistry(options: RegistryOptions) {
   }
 
   async function replaceQueue(queue: QueueRecord): Promise<QueueRecord> {
-    const result = await commands['replace-queue-1'](
+    const result = await commands.run<number>(
+      'replace-queue-1',
       [keys.topicQueues(queue.topic)],
       [queue.name, JSON.stringify(queue)],
     );

@@ -33,7 +33,11 @@ export function createRateLimiter(options: RateLimiterOptions) {
      * nothing is taken and the answer says how long until it will hold enough.
      */
     async take(bucketId: string, cost = 1): Promise<RateLimitVerdict> {
-      const wait = await commands['rate-limit-1']([keys.rateBucket(bucketId)], [rate, burst, String(cost)]);
+      const wait = await commands.run<number>(
+        'rate-limit-1',
+        [keys.rateBucket(bucketId)],
+        [rate, burst, String(cost)],
+      );
       return wait === 0 ? { allowed: true } : { allowed: false, retryAfterMs: wait };
     },
   };

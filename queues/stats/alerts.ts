@@ -76,7 +76,7 @@ export type AlertTransition = { state: 'FIRING' | 'RESOLVED'; alert: Alert };
 export interface AlertsOptions {
   keys: Pick<Keys, 'alerts'>;
   client: { hgetall(key: string): Promise<Record<string, string>> };
-  commands: Pick<Commands, 'alert-set-1'>;
+  commands: Commands;
   readQueues: () => Promise<AlertReading[]>;
   thresholds?: Partial<AlertThresholds>;
   /** How often to evaluate, in ms; 0 never evaluates on its own (tests call `evaluate`). @default 15000 */
@@ -204,7 +204,8 @@ export function createAlerts(options: AlertsOptions) {
           since: byId.get(id)?.since ?? new Date().toISOString(),
           message: condition.message,
         };
-        const changed = await options.commands['alert-set-1'](
+        const changed = await options.commands.run<number>(
+          'alert-set-1',
           [options.keys.alerts],
           [id, fires ? JSON.stringify(alert) : '', String(condition.value), condition.message],
         );
@@ -214,7 +215,11 @@ export function createAlerts(options: AlertsOptions) {
     // A deleted queue's alerts resolve with it.
     for (const alert of firing) {
       if (seen.has(alert.id)) continue;
-      const changed = await options.commands['alert-set-1']([options.keys.alerts], [alert.id, '', '0', '']);
+      const changed = await options.commands.run<number>(
+        'alert-set-1',
+        [options.keys.alerts],
+        [alert.id, '', '0', ''],
+      );
       if (changed === 1) transitions.push({ state: 'RESOLVED', alert });
     }
     for (const transition of transitions) announce(transition);

@@ -28,10 +28,7 @@ export interface TopicStats {
  * Queue depths straight from BullMQ. A job waiting for its retry sits in `delayed`, so `failed`
  * holds only jobs that failed for good: our dead letters.
  */
-export async function queueStats(
-  queue: Queue,
-  commands: Pick<Commands, 'oldest-waiting-3'>,
-): Promise<QueueStats> {
+export async function queueStats(queue: Queue, commands: Commands): Promise<QueueStats> {
   const [counts, completed, paused, oldestSince] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused', 'waiting-children'),
     queue.getMetrics('completed', 0, 0),
@@ -52,16 +49,17 @@ export async function queueStats(
 }
 
 /** When the oldest deliverable job of `queue` became deliverable (ms since the epoch); null when none waits. */
-export async function oldestWaitingSince(
-  queue: Queue,
-  commands: Pick<Commands, 'oldest-waiting-3'>,
-): Promise<number | null> {
+export async function oldestWaitingSince(queue: Queue, commands: Commands): Promise<number | null> {
   const { keys } = queue;
   const jobPrefix = keys[''];
   if (!keys.wait || !keys.paused || !keys.prioritized || jobPrefix === undefined) {
     throw new Error(`BullMQ queue ${queue.name} has no wait, paused or prioritized key`);
   }
-  const since = await commands['oldest-waiting-3']([keys.wait, keys.paused, keys.prioritized], [jobPrefix]);
+  const since = await commands.run<number>(
+    'oldest-waiting-3',
+    [keys.wait, keys.paused, keys.prioritized],
+    [jobPrefix],
+  );
   return since < 0 ? null : since;
 }
 

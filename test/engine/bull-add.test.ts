@@ -1,10 +1,9 @@
 import { createIORedisClient, Job, type JobJson, type JobsOptions, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueCommand } from '../../queues/dead-letters/commands.js';
 import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/redis/bull-add.js';
 import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/redis/commands/add-jobs.js';
-import { defineCommands } from '../../queues/redis/commands/index.js';
+import { defineCommands, queueCommand } from '../../queues/redis/commands/index.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import { serializedAdd } from '../helpers/serialized-add.js';
 

@@ -4,20 +4,23 @@
   Idempotent: an entry already indexed with the same score is left alone, one with another score (the
   job was retried and failed again) is moved to its new score and reason.
 
-  The topic's index sets share the topic's hash tag and are derived from the index base the way
-  queues/keys.ts derives them (base, base:q:<queue>, base:r:<reason>, base:qr:<queue>:<reason>).
+  Every index set comes in KEYS, named by queues/redis/keys.ts (DeadLetterKeys.queueSets); the
+  script builds none. A job's hash is BullMQ's key '<job key prefix><job id>', as BullMQ's own
+  scripts name it from its prefix (in scan mode the ids are only known here).
 
   Input:
     KEYS[1] the queue's failed set (BullMQ)
-    KEYS[2] the topic's index of every dead letter (the index base)
+    KEYS[2] the topic's index of every dead letter
     KEYS[3] the queue's index
+    KEYS[4 .. 3+R] the topic's index per reason, in the order of ARGV[5]
+    KEYS[4+R .. 3+2R] the queue's index per reason, in the same order
 
     ARGV[1] mode: 'ids' (ARGV[7..] are job ids) or 'scan' (ARGV[7] first rank from the newest,
             ARGV[8] how many failed jobs to look at)
     ARGV[2] job key prefix of the queue ('<bull prefix>:<queue>:')
-    ARGV[3] index base
+    ARGV[3] (unused)
     ARGV[4] queue name
-    ARGV[5] the known failure reasons, comma-separated; a failedReason '<REASON>: …' names one
+    ARGV[5] the known failure reasons, comma-separated (R of them); a failedReason '<REASON>: …' names one
     ARGV[6] the failedReason BullMQ writes for a job that stalled too often (indexed as TIMEOUT)
 
   Output:
@@ -26,15 +29,19 @@
 ]]
 local rcall = redis.call
 local failedKey, allKey, queueKey = KEYS[1], KEYS[2], KEYS[3]
-local jobPrefix, base, queue = ARGV[2], ARGV[3], ARGV[4]
+local jobPrefix, queue = ARGV[2], ARGV[4]
 
 local reasons = {}
+local known = {}
 for reason in string.gmatch(ARGV[5], '[^,]+') do
   reasons[#reasons + 1] = reason
+  known[reason] = #reasons
 end
-local known = {}
-for _, reason in ipairs(reasons) do
-  known[reason] = true
+local function reasonKey(reason)
+  return KEYS[3 + known[reason]]
+end
+local function queueReasonKey(reason)
+  return KEYS[3 + #reasons + known[reason]]
 end
 
 local function reasonOf(failedReason)
@@ -63,14 +70,14 @@ local function index(jobId, score)
   local reason = reasonOf(rcall('HGET', jobPrefix .. jobId, 'failedReason'))
   for _, other in ipairs(reasons) do
     if other ~= reason then
-      rcall('ZREM', base .. ':r:' .. other, member)
-      rcall('ZREM', base .. ':qr:' .. queue .. ':' .. other, member)
+      rcall('ZREM', reasonKey(other), member)
+      rcall('ZREM', queueReasonKey(other), member)
     end
   end
   rcall('ZADD', allKey, score, member)
   rcall('ZADD', queueKey, score, member)
-  rcall('ZADD', base .. ':r:' .. reason, score, member)
-  rcall('ZADD', base .. ':qr:' .. queue .. ':' .. reason, score, member)
+  rcall('ZADD', reasonKey(reason), score, member)
+  rcall('ZADD', queueReasonKey(reason), score, member)
   return 1
 end
 

@@ -6,13 +6,20 @@
   reprocessJob for each of the jobs, which checks the same failed set: for each job both act, or
   neither does.
 
+  Every index set comes in KEYS (queues/redis/keys.ts, DeadLetterKeys.queueSets); a job's keys are
+  BullMQ's, named from its job key prefix as BullMQ's own scripts name them.
+
   Input:
     KEYS[1] the queue's failed set (BullMQ)
+    KEYS[2] the topic's index of every dead letter
+    KEYS[3] the queue's index
+    KEYS[4 .. 3+R] the topic's index per reason, in the order of ARGV[4]
+    KEYS[4+R .. 3+2R] the queue's index per reason, in the same order
 
     ARGV[1] job key prefix of the queue ('<bull prefix>:<queue>:')
-    ARGV[2] index base of the topic
+    ARGV[2] (unused)
     ARGV[3] queue name
-    ARGV[4] the known failure reasons, comma-separated
+    ARGV[4] the known failure reasons, comma-separated (R of them)
     ARGV[5] the time of the replay (ISO-8601), for the log line
     ARGV[6..] per job, three values: the job id; the new job data (JSON) or '' to keep it; the reason
               the dead letter is indexed under (what its failedReason names) or '' when unknown, to
@@ -23,18 +30,28 @@
     dropping a stale index entry)
 ]]
 local rcall = redis.call
-local jobPrefix, base, queue = ARGV[1], ARGV[2], ARGV[3]
+local jobPrefix, queue = ARGV[1], ARGV[3]
+
+local known = {}
+local reasonCount = 0
+for reason in string.gmatch(ARGV[4], '[^,]+') do
+  reasonCount = reasonCount + 1
+  known[reason] = reasonCount
+end
 
 local answer = {}
 for i = 6, #ARGV, 3 do
   local jobId, data, reasons = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local member = queue .. '/' .. jobId
   local jobKey = jobPrefix .. jobId
-  rcall('ZREM', base, member)
-  rcall('ZREM', base .. ':q:' .. queue, member)
+  rcall('ZREM', KEYS[2], member)
+  rcall('ZREM', KEYS[3], member)
   for reason in string.gmatch(reasons ~= '' and reasons or ARGV[4], '[^,]+') do
-    rcall('ZREM', base .. ':r:' .. reason, member)
-    rcall('ZREM', base .. ':qr:' .. queue .. ':' .. reason, member)
+    local at = known[reason]
+    if at then
+      rcall('ZREM', KEYS[3 + at], member)
+      rcall('ZREM', KEYS[3 + reasonCount + at], member)
+    end
   end
   local count = 0
   if rcall('ZSCORE', KEYS[1], jobId) and rcall('EXISTS', jobKey) == 1 then

@@ -9,8 +9,15 @@
   A cursor (cursorScore, cursorId) answers only what comes strictly after it in that order, so a page
   never shifts when newer dead letters arrive.
 
+  Every index set and failed set comes in KEYS (queues/redis/keys.ts); the script builds none. A job's
+  hash is BullMQ's key '<bull prefix>:<queue>:<job id>', named from the topic's BullMQ prefix as BullMQ's
+  own scripts name a job from theirs (the ids are only known here).
+
   Input:
     KEYS[1] the index set to walk (members '<queue>/<jobId>', scored by failure time in ms)
+    KEYS[2] the topic's index of every dead letter
+    KEYS[3 .. 2+R] the topic's index per reason, in the order of ARGV[11]
+    then per queue of ARGV[10], 2+R keys: its failed set (BullMQ), its index, its index per reason
 
     ARGV[1]  highest score to answer ('+inf' or ms); with a cursor, the cursor's score
     ARGV[2]  lowest score to answer ('-inf' or ms)
@@ -21,12 +28,14 @@
     ARGV[6]  rank to continue from (a previous answer), or -1 to start at ARGV[1]
     ARGV[7]  how many entries to answer at most (ignored when counting)
     ARGV[8]  budget: how many entries to look at in this call at most
-    ARGV[9]  BullMQ prefix of the topic's queues
-    ARGV[10] index base of the topic
-    ARGV[11] the known failure reasons, comma-separated (to drop a stale entry from every set)
+    ARGV[9]  BullMQ prefix of the topic's queues (for job hashes)
+    ARGV[10] the queues whose keys follow, comma-separated
+    ARGV[11] the known failure reasons, comma-separated (R of them)
     ARGV[12] search text, lower case: a substring of the failedReason or of the job id ('' for none)
     ARGV[13] '1' to only count what matches
     ARGV[14] '1' to answer each entry with its job (so a page takes one round trip)
+    ARGV[15] '1' to drop the entries of a queue not in ARGV[10] (a deleted queue's), '0' to pass
+             over them
 
   Output:
     { next rank (-1 when the walk reached the end), matches, entry1, entry2, … }, each entry
@@ -37,22 +46,35 @@ local rcall = redis.call
 local key = KEYS[1]
 local maxArg, minArg, cursorId, cursorMember, idPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local want, budget = tonumber(ARGV[7]), tonumber(ARGV[8])
-local bullPrefix, base, search, countOnly = ARGV[9], ARGV[10], ARGV[12], ARGV[13] == '1'
+local bullPrefix, search, countOnly = ARGV[9], ARGV[12], ARGV[13] == '1'
+local dropUnlisted = ARGV[15] == '1'
 local hydrate = ARGV[14] == '1'
 local maxScore = tonumber(maxArg) or math.huge
 local minScore = tonumber(minArg) or -math.huge
 
-local reasons = {}
-for reason in string.gmatch(ARGV[11], '[^,]+') do
-  reasons[#reasons + 1] = reason
+local reasonCount = 0
+for _ in string.gmatch(ARGV[11], '[^,]+') do
+  reasonCount = reasonCount + 1
+end
+-- Per listed queue, the KEYS index of its failed set; its index and reason sets follow it.
+local queueAt = {}
+local listed = 0
+for queue in string.gmatch(ARGV[10], '[^,]+') do
+  queueAt[queue] = 3 + reasonCount + listed * (2 + reasonCount)
+  listed = listed + 1
 end
 
 local function forget(queue, member)
-  rcall('ZREM', base, member)
-  rcall('ZREM', base .. ':q:' .. queue, member)
-  for _, reason in ipairs(reasons) do
-    rcall('ZREM', base .. ':r:' .. reason, member)
-    rcall('ZREM', base .. ':qr:' .. queue .. ':' .. reason, member)
+  rcall('ZREM', key, member)
+  rcall('ZREM', KEYS[2], member)
+  for r = 1, reasonCount do
+    rcall('ZREM', KEYS[2 + r], member)
+  end
+  local at = queueAt[queue]
+  if at then
+    for k = at + 1, at + 1 + reasonCount do
+      rcall('ZREM', KEYS[k], member)
+    end
   end
 end
 
@@ -93,8 +115,11 @@ while looked < budget do
     if score <= maxScore and not tie then
       local slash = string.find(member, '/', 1, true)
       local queue, jobId = string.sub(member, 1, (slash or 1) - 1), string.sub(member, (slash or 0) + 1)
-      local failedScore = slash and rcall('ZSCORE', bullPrefix .. ':' .. queue .. ':failed', jobId)
-      if not failedScore then
+      local at = slash and queueAt[queue]
+      local failedScore = at and rcall('ZSCORE', KEYS[at], jobId)
+      if slash and not at and not dropUnlisted then -- luacheck: ignore 542
+        -- A queue this call was not given: neither answered nor dropped.
+      elseif not failedScore then
         forget(queue, member)
         dropped = dropped + 1
       else

@@ -4,14 +4,21 @@
   index entries with it, and BullMQ's event stream gets its 'removed' event. A job that is part of a
   flow (it has a parent) is left to BullMQ's own removal, which knows about parents.
 
+  Every index set comes in KEYS (queues/redis/keys.ts, DeadLetterKeys.queueSets); a job's keys are
+  BullMQ's, named from its job key prefix as BullMQ's own removeJob names them.
+
   Input:
     KEYS[1] the queue's failed set (BullMQ)
     KEYS[2] the queue's event stream (BullMQ)
+    KEYS[3] the topic's index of every dead letter
+    KEYS[4] the queue's index
+    KEYS[5 .. 4+R] the topic's index per reason, in the order of ARGV[4]
+    KEYS[5+R .. 4+2R] the queue's index per reason, in the same order
 
     ARGV[1] job key prefix of the queue ('<bull prefix>:<queue>:')
-    ARGV[2] index base of the topic
+    ARGV[2] (unused)
     ARGV[3] queue name
-    ARGV[4] the known failure reasons, comma-separated; a failedReason '<REASON>: …' names one
+    ARGV[4] the known failure reasons, comma-separated (R of them); a failedReason '<REASON>: …' names one
     ARGV[5] the failedReason BullMQ writes for a job that stalled too often (indexed as TIMEOUT)
     ARGV[6] latest failure time (ms) a job may have to be removed, or '+inf'
     ARGV[7..] job ids
@@ -20,17 +27,17 @@
     { removed job ids…, then for each job left to BullMQ: '!' .. job id }
 ]]
 local rcall = redis.call
-local jobPrefix, base, queue = ARGV[1], ARGV[2], ARGV[3]
+local jobPrefix, queue = ARGV[1], ARGV[3]
 local latest = tonumber(ARGV[6]) or math.huge
 
 local reasons = {}
 local known = {}
 for reason in string.gmatch(ARGV[4], '[^,]+') do
   reasons[#reasons + 1] = reason
-  known[reason] = true
+  known[reason] = #reasons
 end
 
--- The reason the index files a failedReason under (as dead-letter-index-3.lua reads it).
+-- The reason the index files a failedReason under (as dead-letter-index-n.lua reads it).
 local function reasonOf(failedReason)
   if not failedReason then
     return 'UNKNOWN'
@@ -45,11 +52,11 @@ end
 
 -- Drops a member from the index: from its reason's sets when the reason is known, else from all.
 local function forget(member, reason)
-  rcall('ZREM', base, member)
-  rcall('ZREM', base .. ':q:' .. queue, member)
+  rcall('ZREM', KEYS[3], member)
+  rcall('ZREM', KEYS[4], member)
   for _, other in ipairs(reason and { reason } or reasons) do
-    rcall('ZREM', base .. ':r:' .. other, member)
-    rcall('ZREM', base .. ':qr:' .. queue .. ':' .. other, member)
+    rcall('ZREM', KEYS[4 + known[other]], member)
+    rcall('ZREM', KEYS[4 + #reasons + known[other]], member)
   end
 end
 

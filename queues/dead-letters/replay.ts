@@ -88,14 +88,14 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
     );
     for (const { jobId } of items) {
       bull.scripts.execCommand(transaction, 'reprocessJob', [
-        bull.toKey(jobId),
-        bull.keys.events,
-        bull.toKey('failed'),
-        bull.keys.wait,
-        bull.keys.meta,
-        bull.keys.paused,
-        bull.keys.active,
-        bull.keys.marker,
+        keysOf.job(jobId),
+        keysOf.events,
+        keysOf.failed,
+        keysOf.wait,
+        keysOf.meta,
+        keysOf.paused,
+        keysOf.active,
+        keysOf.marker,
         jobId,
         'LPUSH',
         'failedReason',

@@ -267,7 +267,8 @@ export function createConsumers(options: ConsumersOptions) {
     // BullMQ adds no wake-up marker for a prioritized job moved back, so consumers blocked on an
     // empty queue would only see it after their drain delay; this wakes them now.
     const worker = workers.get(`${held.queue.topic}/${held.queue.name}`)?.worker;
-    if (worker) await options.connection.zadd(worker.toKey('marker'), 0, '0');
+    if (worker)
+      await options.connection.zadd(options.keys.bull(held.queue.topic, held.queue.name).marker, 0, '0');
     return true;
   }
 
@@ -293,7 +294,7 @@ export function createConsumers(options: ConsumersOptions) {
     const job = (await Job.fromId(worker, parsed.jobId)) as Job<MessageRecord> | undefined;
     if (!job) throw gone();
     // Checked before anything is written, so a stale delivery id cannot add to the job's history.
-    const lock = await options.connection.get(worker.toKey(`${parsed.jobId}:lock`));
+    const lock = await options.connection.get(options.keys.bull(queue.topic, queue.name).lock(parsed.jobId));
     if (lock !== parsed.token) throw gone();
     return { job, token: parsed.token, queue, gone, local };
   }

@@ -51,12 +51,6 @@ const queueId = (queue: Pick<QueueRecord, 'topic' | 'name'>) => `${queue.topic}/
 const needsRestart = (before: QueueRecord, after: QueueRecord) =>
   before.deliveryMode !== after.deliveryMode || before.retry.maxAttempts !== after.retry.maxAttempts;
 
-function limiterKeyOf(worker: Worker): string {
-  const key = worker.keys.limiter;
-  if (!key) throw new Error(`BullMQ named no limiter key for queue ${worker.name}`);
-  return key;
-}
-
 export const isExpired = (message: MessageRecord, now = Date.now()) =>
   message.expiresAt !== null && Date.parse(message.expiresAt) <= now;
 
@@ -170,7 +164,11 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one.
       ...(options.circuit?.enabled ? { limiter: NO_LIMIT } : {}),
     });
-    const target: CircuitTarget = { topic: queue.topic, name: queue.name, limiterKey: limiterKeyOf(worker) };
+    const target: CircuitTarget = {
+      topic: queue.topic,
+      name: queue.name,
+      limiterKey: options.keys.bull(queue.topic, queue.name).limiter,
+    };
     worker.on('error', (error) => options.onError?.(error));
     worker.on('failed', (job, error) => {
       if (!job) return;

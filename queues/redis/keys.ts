@@ -74,6 +74,8 @@ export interface BullKeys {
   active: string;
   meta: string;
   marker: string;
+  /** BullMQ's rate-limit key, which the circuit breaker sets to hold the queue's workers back. */
+  limiter: string;
   job(jobId: string): string;
   logs(jobId: string): string;
   lock(jobId: string): string;
@@ -117,6 +119,7 @@ export function createKeys(prefix = 'sy'): Keys {
         active: `${jobPrefix}active`,
         meta: `${jobPrefix}meta`,
         marker: `${jobPrefix}marker`,
+        limiter: `${jobPrefix}limiter`,
         job: (jobId) => `${jobPrefix}${jobId}`,
         logs: (jobId) => `${jobPrefix}${jobId}:logs`,
         lock: (jobId) => `${jobPrefix}${jobId}:lock`,

@@ -1,3 +1,3 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const ack = (args: { deliveryId: string }, ctx: Context) => ctx.engine.ack(args.deliveryId);

@@ -1,3 +1,3 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const alerts = (_args: unknown, ctx: Context) => ctx.engine.alerts();

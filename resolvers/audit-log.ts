@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 /** Admins only: the schema's scope (`admin`) refuses everyone else before this runs. */
 export const auditLog = (args: { first?: number | null }, ctx: Context) =>

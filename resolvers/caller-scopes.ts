@@ -1,5 +1,5 @@
 import { compileScopes, type ScopeSet, TOPIC_ACTIONS } from '../queues/security/index.js';
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 const ADMIN = compileScopes(['admin']);
 const NOTHING = compileScopes([]);

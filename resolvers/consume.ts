@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 /** An explicit null for `prefetch` means the default, as leaving it out does. */
 export const consume = (args: { topic: string; queue: string; prefetch?: number | null }, ctx: Context) =>

@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 /** The secret is in this answer and nowhere else, ever. */
 export const createApiKey = (args: { name: string; scopes: string[] }, ctx: Context) =>

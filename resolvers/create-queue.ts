@@ -1,5 +1,5 @@
 import type { CreateQueueInput } from '../queues/registry/index.js';
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const createQueue = (args: { input: CreateQueueInput }, ctx: Context) =>
   ctx.engine.createQueue(args.input);

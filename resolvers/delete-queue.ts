@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const deleteQueue = (args: { topic: string; name: string }, ctx: Context) =>
   ctx.engine.deleteQueue(args.topic, args.name).then(() => true);

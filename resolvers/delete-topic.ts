@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const deleteTopic = (args: { name: string }, ctx: Context) =>
   ctx.engine.deleteTopic(args.name).then(() => true);

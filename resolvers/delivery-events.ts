@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const deliveryEvents = (args: { topic?: string | null; queue?: string | null }, ctx: Context) =>
   ctx.engine.deliveryEvents(args);

@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const discardDeadLetter = (args: { id: string }, ctx: Context) =>
   ctx.engine.deadLetters.discard(args.id);

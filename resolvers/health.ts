@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 /** Liveness as GraphQL sees it: `ok` is false while Redis does not answer, because then nothing works. */
 export async function health(_args: unknown, ctx: Context) {

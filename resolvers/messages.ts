@@ -1,5 +1,5 @@
 import type { HeaderMatch } from '../queues/core/index.js';
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 interface MessagesArgs {
   topic: string;

@@ -1,5 +1,5 @@
 import type { FailureReason } from '../queues/core/index.js';
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 interface NackArgs {
   deliveryId: string;

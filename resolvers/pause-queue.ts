@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const pauseQueue = (args: { topic: string; name: string }, ctx: Context) =>
   ctx.engine.pauseQueue(args.topic, args.name);

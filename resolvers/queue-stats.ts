@@ -1,5 +1,5 @@
 import type { QueueRecord } from '../queues/core/index.js';
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const queueStats = (queue: Pick<QueueRecord, 'topic' | 'name'>, ctx: Context) =>
   ctx.engine.queueStats(queue);

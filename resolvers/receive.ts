@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 interface ReceiveArgs {
   topic: string;

@@ -1,5 +1,5 @@
 import type { DeadLetterFilter } from '../queues/dead-letters/index.js';
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const replayDeadLetters = (args: { filter: DeadLetterFilter; limit?: number | null }, ctx: Context) =>
   ctx.engine.deadLetters.replayMany(args.filter, args.limit ?? 1000);

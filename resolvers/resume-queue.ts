@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const resumeQueue = (args: { topic: string; name: string }, ctx: Context) =>
   ctx.engine.resumeQueue(args.topic, args.name);

@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 export const rotateSigningSecret = (args: { topic: string; name: string }, ctx: Context) =>
   ctx.engine.rotateSigningSecret(args.topic, args.name);

@@ -1,4 +1,4 @@
-import type { Context } from '../schema/builder.js';
+import type { Context } from './context.js';
 
 /** Subscription.stats; an explicit null for `intervalMs` means the default, as leaving it out does. */
 export const statsSubscription = (args: { intervalMs?: number | null }, ctx: Context) =>

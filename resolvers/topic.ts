@@ -1,5 +1,5 @@
-import type { Context } from '../schema/builder.js';
 import { canSeeTopic } from './caller-scopes.js';
+import type { Context } from './context.js';
 
 /**
  * null, not NOT_FOUND: the contract's `topic` is nullable so clients can ask whether a topic exists.

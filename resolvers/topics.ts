@@ -1,5 +1,5 @@
-import type { Context } from '../schema/builder.js';
 import { canSeeTopic } from './caller-scopes.js';
+import type { Context } from './context.js';
 
 /** Only the topics the caller can see: a key does not learn the names of topics it has no part in. */
 export const topics = async (_args: unknown, ctx: Context) =>

@@ -9,7 +9,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { ErrorCode, SwitchyardError } from '../queues/core/index.js';
 import type { TopicAction } from '../queues/security/index.js';
 import { isAuthenticated, scopesOf } from '../resolvers/caller-scopes.js';
-import type { Context } from './builder.js';
+import type { Context } from '../resolvers/context.js';
 
 /**
  * Asked without a topic: the action on every topic (deliveryEvents of all topics, dead letters without

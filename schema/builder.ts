@@ -1,26 +1,10 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import type { Engine } from '../queues/engine/index.js';
-import type { Caller } from '../queues/security/index.js';
+import type { Context } from '../resolvers/context.js';
 import { type AuthScopes, authScopes, unauthorizedError } from './auth-scopes.js';
 import { mapErrorsPlugin } from './map-errors-plugin.js';
 
-/** What every resolver receives; built once per gateway by createYogaApp, shared by every request. */
-export interface Context {
-  engine: Engine;
-  /** Answered by `health.version`. */
-  version: string;
-  /** Process start time in epoch ms; `health.uptimeSeconds` counts from it. */
-  startedAt: number;
-  /**
-   * True only when the yoga app was built without authentication on purpose (createYogaApp's
-   * `authDisabled`): then a request without `auth` is served as admin. False in every gateway, where a
-   * request without `auth` is granted nothing.
-   */
-  authDisabled: boolean;
-  /** Who is calling, per request (server/use-auth.ts); absent when the yoga app runs without auth. */
-  auth?: Caller;
-}
+export type { Context };
 
 /**
  * The one Pothos builder. Fields are non-null unless they say `nullable: true`, arguments and input

@@ -1,11 +1,6 @@
 import { join } from 'node:path';
+import { DAY, ENGINE_DEFAULTS, MINUTE, MiB, SECOND } from '../queues/core/index.js';
 import { CIRCUIT_DEFAULTS, DEFAULT_REDACTED_HEADERS } from '../queues/delivery/index.js';
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-const MiB = 1024 * 1024;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -265,10 +260,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: read('HOST', '127.0.0.1', nonBlank('a host name or IP address')),
     redisUrl: read('REDIS_URL', null, redisUrl),
     dataDir: read('SWITCHYARD_DATA_DIR', '.switchyard', nonBlank('a directory path')),
-    keyPrefix: read('SWITCHYARD_PREFIX', 'sy', keyPrefix),
+    keyPrefix: read('SWITCHYARD_PREFIX', ENGINE_DEFAULTS.keyPrefix, keyPrefix),
     topologyFile: read('SWITCHYARD_TOPOLOGY', null, nonBlank('a path to a JSON topology file')),
-    dedupWindowMs: read('SWITCHYARD_DEDUP_WINDOW_MS', 24 * HOUR, integer(1)),
-    defaultMaxMessageBytes: read('SWITCHYARD_MAX_MESSAGE_BYTES', 1 * MiB, integer(1, 64 * MiB, '64 MiB')),
+    dedupWindowMs: read('SWITCHYARD_DEDUP_WINDOW_MS', ENGINE_DEFAULTS.dedupWindowMs, integer(1)),
+    defaultMaxMessageBytes: read(
+      'SWITCHYARD_MAX_MESSAGE_BYTES',
+      ENGINE_DEFAULTS.defaultMaxMessageBytes,
+      integer(1, 64 * MiB, '64 MiB'),
+    ),
     shutdownTimeoutMs: read('SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 30 * SECOND, integer(1)),
     logLevel: read('SWITCHYARD_LOG_LEVEL', 'info', oneOf(LOG_LEVELS)),
     graphiql: read('SWITCHYARD_GRAPHIQL', true, boolean),
@@ -287,16 +286,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDirectives: read('SWITCHYARD_MAX_DIRECTIVES', 50, integer(0, 10_000)),
     maxTokens: read('SWITCHYARD_MAX_TOKENS', 10_000, integer(1)),
     maxRequestBytes: read('SWITCHYARD_MAX_REQUEST_BYTES', 16 * MiB, integer(1024, 1024 * MiB, '1 GiB')),
-    maxBatchSize: read('SWITCHYARD_MAX_BATCH', 1000, integer(1, 100_000)),
+    maxBatchSize: read('SWITCHYARD_MAX_BATCH', ENGINE_DEFAULTS.maxBatchSize, integer(1, 100_000)),
     rateLimitPerSecond: read('SWITCHYARD_RATE_LIMIT_PER_SECOND', 1000, integer(0)),
     rateLimitBurst: read('SWITCHYARD_RATE_LIMIT_BURST', 2000, integer(1)),
-    signingSecretGraceMs: read('SWITCHYARD_SIGNING_SECRET_GRACE_MS', 24 * HOUR, integer(0)),
+    signingSecretGraceMs: read(
+      'SWITCHYARD_SIGNING_SECRET_GRACE_MS',
+      ENGINE_DEFAULTS.signingSecretGraceMs,
+      integer(0),
+    ),
     auditMaxEntries: read('SWITCHYARD_AUDIT_MAX_ENTRIES', 100_000, integer(1)),
     auditRetentionMs: read('SWITCHYARD_AUDIT_RETENTION_MS', 90 * DAY, integer(1)),
     wsConnectionInitTimeoutMs: read('SWITCHYARD_WS_INIT_TIMEOUT_MS', 3 * SECOND, integer(1, 10 * MINUTE)),
     wsMaxConnectionsPerKey: read('SWITCHYARD_WS_MAX_CONNECTIONS_PER_KEY', 100, integer(1)),
     wsMaxOperationsPerSocket: read('SWITCHYARD_WS_MAX_OPERATIONS', 100, integer(1)),
-    deadLetterRetentionMs: read('SWITCHYARD_DEAD_LETTER_RETENTION_MS', 14 * DAY, integer(0)),
+    deadLetterRetentionMs: read(
+      'SWITCHYARD_DEAD_LETTER_RETENTION_MS',
+      ENGINE_DEFAULTS.deadLetterRetentionMs,
+      integer(0),
+    ),
     deadLetterArchiveDir: read('SWITCHYARD_DEAD_LETTER_ARCHIVE_DIR', null, nonBlank('a directory path')),
     redactHeaders: read('SWITCHYARD_REDACT_HEADERS', [...DEFAULT_REDACTED_HEADERS], headerGlobs),
     circuitFailures: read('SWITCHYARD_CIRCUIT_FAILURES', CIRCUIT_DEFAULTS.failures, integer(0, 1_000_000)),

@@ -6,9 +6,8 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { MiB } from '../queues/core/index.js';
 import { createLiveBuffer } from '../queues/live/index.js';
-
-const MiB = 1024 * 1024;
 
 /** Root subscription fields whose events do not depend on who subscribed, beyond their credentials. */
 export const SHAREABLE_FIELDS: ReadonlySet<string> = new Set(['messages', 'deliveryEvents', 'stats']);

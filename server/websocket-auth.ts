@@ -1,24 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { CloseCode as GraphQLWsCloseCode } from 'graphql-ws';
 import type { WebSocket } from 'ws';
 import type { ApiKeys, Caller } from '../queues/security/index.js';
 import { type Authenticator, presentedByConnection } from './auth.js';
-
-/** Close codes of websocket authentication; docs/PROTOCOL.md lists every close code. */
-export const AuthCloseCode = {
-  /** The connection_init credentials were refused, or the key was revoked (graphql-ws's Forbidden). */
-  Forbidden: GraphQLWsCloseCode.Forbidden,
-  /**
-   * The key already holds `maxConnectionsPerKey` sockets on this instance. RFC 6455's "Try Again
-   * Later": graphql-ws clients retry it with their backoff, as they should.
-   */
-  TooManyConnections: 1013,
-} as const;
+import { CloseCode, closeReason } from './close-codes.js';
 
 /** A revocation heard while a connect was still authenticating is remembered this long. */
 const RECENT_REVOCATION_MS = 10_000;
-/** A close reason may hold at most 123 bytes (RFC 6455). */
-const MAX_REASON_BYTES = 123;
 
 /** Options for {@link createWebSocketAuth}. */
 export interface WebSocketAuthOptions {
@@ -33,13 +20,6 @@ export interface WebSocketAuthOptions {
    * @default 100
    */
   maxConnectionsPerKey?: number;
-}
-
-/** A close reason within RFC 6455's 123 bytes, cut on a character boundary. */
-export function closeReason(text: string): string {
-  let reason = text;
-  while (Buffer.byteLength(reason, 'utf8') > MAX_REASON_BYTES) reason = reason.slice(0, -1);
-  return reason;
 }
 
 /**
@@ -67,7 +47,7 @@ export function createWebSocketAuth(options: WebSocketAuthOptions) {
     for (const [id, at] of recentlyRevoked) if (now - at > RECENT_REVOCATION_MS) recentlyRevoked.delete(id);
     recentlyRevoked.set(keyId, now);
     for (const socket of byKey.get(keyId) ?? []) {
-      socket.close(AuthCloseCode.Forbidden, 'The API key was revoked');
+      socket.close(CloseCode.Forbidden, 'The API key was revoked');
     }
   });
 
@@ -81,20 +61,20 @@ export function createWebSocketAuth(options: WebSocketAuthOptions) {
       // Gone while we asked Redis: nothing to register (its 'close' has already been emitted).
       if (socket.readyState !== socket.OPEN) return false;
       if (!verdict.ok) {
-        socket.close(AuthCloseCode.Forbidden, closeReason(verdict.error.message));
+        socket.close(CloseCode.Forbidden, closeReason(verdict.error.message));
         return false;
       }
       const { caller } = verdict;
       const keyId = caller.key?.id ?? null;
       if (keyId !== null) {
         if (recentlyRevoked.has(keyId)) {
-          socket.close(AuthCloseCode.Forbidden, 'The API key was revoked');
+          socket.close(CloseCode.Forbidden, 'The API key was revoked');
           return false;
         }
         const sockets = byKey.get(keyId) ?? new Set<WebSocket>();
         if (sockets.size >= maxConnections) {
           socket.close(
-            AuthCloseCode.TooManyConnections,
+            CloseCode.TooManyConnections,
             closeReason(`At most ${maxConnections} websockets per API key on one gateway instance`),
           );
           return false;

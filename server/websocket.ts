@@ -8,9 +8,10 @@ import {
   type GraphQLSchema,
   type subscribe,
 } from 'graphql';
-import { CloseCode as GraphQLWsCloseCode, handleProtocols, makeServer } from 'graphql-ws';
+import { handleProtocols, makeServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { ErrorCode } from '../queues/core/index.js';
+import { ErrorCode, MiB } from '../queues/core/index.js';
+import { CloseCode, closeReason } from './close-codes.js';
 import type { InFlight } from './in-flight.js';
 import {
   createSharedSubscriptions,
@@ -21,22 +22,8 @@ import {
 import { DRAINING_MESSAGE } from './use-drain.js';
 import type { WebSocketAuth } from './websocket-auth.js';
 
-const MiB = 1024 * 1024;
 /** Shared subscriptions write without waiting while a socket holds less than this unsent. */
 const SEND_LOW_WATER_BYTES = 64 * 1024;
-
-/**
- * Close codes this gateway uses besides graphql-ws's own (4400, 4401, 4403, 4406, 4408, 4409, 4429,
- * 4500: see its PROTOCOL.md). docs/PROTOCOL.md explains each.
- */
-export const CloseCode = {
-  /** The gateway is shutting down; connect again (to another instance) and resubscribe. */
-  GoingAway: 1001,
-  /** The client read so slowly that `maxBufferedBytes` piled up in its socket. */
-  SendBufferFull: 4413,
-  /** An unexpected server error (graphql-ws's 4500). */
-  InternalServerError: GraphQLWsCloseCode.InternalServerError,
-} as const;
 
 /** Options for {@link attachWebSocket}. */
 export interface WebSocketOptions {
@@ -205,10 +192,10 @@ export function attachWebSocket(options: WebSocketOptions) {
     }
   }
 
-  const closeReason = (error: unknown) =>
+  const errorReason = (error: unknown) =>
     options.production
       ? 'Internal server error'
-      : (error instanceof Error ? error.message : String(error)).slice(0, 120);
+      : closeReason(error instanceof Error ? error.message : String(error));
 
   const { auth } = options;
   const graphqlWs = makeServer<Record<string, unknown> | undefined, Extra>({
@@ -314,7 +301,7 @@ export function attachWebSocket(options: WebSocketOptions) {
 
   wss.on('connection', (socket, request) => {
     socket.once('error', (error) => {
-      socket.close(CloseCode.InternalServerError, closeReason(error));
+      socket.close(CloseCode.InternalServerError, errorReason(error));
     });
 
     let awaitingPong = false;
@@ -346,9 +333,8 @@ export function attachWebSocket(options: WebSocketOptions) {
               await handle(text);
             } catch (error) {
               // graphql-ws throws on a well-formed message only a server sends: the client's mistake, not ours.
-              if (sentByServerOnly(text))
-                socket.close(GraphQLWsCloseCode.BadRequest, 'Invalid message received');
-              else socket.close(CloseCode.InternalServerError, closeReason(error));
+              if (sentByServerOnly(text)) socket.close(CloseCode.BadRequest, 'Invalid message received');
+              else socket.close(CloseCode.InternalServerError, errorReason(error));
             }
           }),
       },

@@ -1,8 +1,25 @@
 import type { RetryPolicy } from './types.js';
 
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
+import { DAY, HOUR, MINUTE, MiB, SECOND } from './units.js';
+
+/**
+ * The engine's defaults for what createEngine's options leave out, in one literal; server/config.ts
+ * reads the same values as the defaults of its environment variables.
+ */
+export const ENGINE_DEFAULTS = {
+  /** Prefix of every Redis key. */
+  keyPrefix: 'sy',
+  /** How long an idempotency key is remembered. */
+  dedupWindowMs: 24 * HOUR,
+  /** A topic's size limit when it sets none. */
+  defaultMaxMessageBytes: 1 * MiB,
+  /** The most messages one publishBatch takes. */
+  maxBatchSize: 1000,
+  /** How long a rotated-out signing secret still signs, beside the new one. */
+  signingSecretGraceMs: 24 * HOUR,
+  /** How long a dead letter is kept before the retention sweep removes it; 0 keeps it forever. */
+  deadLetterRetentionMs: 14 * DAY,
+} as const;
 
 /** Defaults for what a client leaves out, in one literal (see API.graphql for the public ones). */
 export const QUEUE_DEFAULTS = {
@@ -22,7 +39,7 @@ export const LIMITS = {
   retryDelayMs: 24 * HOUR,
   concurrency: 1000,
   ackTimeoutMs: { min: 100, max: 12 * HOUR },
-  maxMessageBytes: 64 * 1024 * 1024,
+  maxMessageBytes: 64 * MiB,
   delayMs: 365 * 24 * HOUR,
   ttlMs: 365 * 24 * HOUR,
   stringField: 256,

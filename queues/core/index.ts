@@ -1,4 +1,4 @@
-export { LIMITS, PRIORITY, QUEUE_DEFAULTS } from './defaults.js';
+export { ENGINE_DEFAULTS, LIMITS, PRIORITY, QUEUE_DEFAULTS } from './defaults.js';
 export { badInput, conflict, ErrorCode, isRedisUnavailable, notFound, SwitchyardError } from './errors.js';
 export {
   createEventBus,
@@ -28,4 +28,5 @@ export {
   type TopicKind,
   type TopicRecord,
 } from './types.js';
+export { DAY, HOUR, KiB, MINUTE, MiB, SECOND } from './units.js';
 export { assertInt, assertName, assertString, assertWebhookUrl, parseHeaders } from './validate.js';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { EventBus } from '../core/index.js';
-import { assertInt } from '../core/index.js';
+import { assertInt, ENGINE_DEFAULTS, MINUTE } from '../core/index.js';
 import { createRedactor, DEFAULT_REDACTED_HEADERS } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
 import type { Keys, QueueHandles } from '../redis/index.js';
@@ -17,11 +17,6 @@ import { createDeadLetterRetention } from './retention.js';
 export type { DeadLetterFilter } from './query.js';
 export type { DeadLetterRecord } from './record.js';
 export type { ReplayOptions, ReplayResult } from './replay.js';
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 /** What a deployment tunes about dead letters (server/config.ts reads them from the environment). */
 export interface DeadLetterSettings {
@@ -102,7 +97,7 @@ export function createDeadLetters(options: DeadLettersOptions) {
     index,
     discard: discarding,
     redact,
-    retentionMs: options.retentionMs ?? 14 * DAY,
+    retentionMs: options.retentionMs ?? ENGINE_DEFAULTS.deadLetterRetentionMs,
     archiveDir: options.archiveDir ?? null,
   });
 

@@ -1,10 +1,11 @@
 import type { RetryPolicy } from '../core/index.js';
+import { HOUR } from '../core/index.js';
 
 /**
  * The longest a receiver's Retry-After can make us wait. A misbehaving (or hostile) receiver could
  * otherwise park a job for days with `Retry-After: 99999999`.
  */
-export const RETRY_AFTER_CEILING_MS = 60 * 60 * 1000;
+export const RETRY_AFTER_CEILING_MS = 1 * HOUR;
 
 /**
  * Beyond this many doublings any realistic delayMs has long passed any realistic cap; clamping the

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventBus, FailureReason, MessageRecord, QueueRecord } from '../core/index.js';
-import { assertInt, assertName, badInput, notFound } from '../core/index.js';
+import { assertInt, assertName, badInput, DAY, notFound } from '../core/index.js';
 import type { Keys } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
@@ -337,7 +337,7 @@ export function createConsumers(options: ConsumersOptions) {
     error: string | null = null,
     retryAfterMs: number | null = null,
   ): Promise<boolean> {
-    if (retryAfterMs !== null) assertInt('retryAfterMs', retryAfterMs, 0, 24 * 60 * 60 * 1000);
+    if (retryAfterMs !== null) assertInt('retryAfterMs', retryAfterMs, 0, DAY);
     if (error !== null && error.length > 4096)
       throw badInput('error is longer than 4096 characters', { field: 'error' });
     const { job, token, queue, gone, local } = await lockedJob(deliveryId, true);

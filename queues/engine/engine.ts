@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { QueueRecord } from '../core/index.js';
-import { createEventBus } from '../core/index.js';
+import { createEventBus, ENGINE_DEFAULTS } from '../core/index.js';
 import { createDeadLetters, type DeadLetterSettings } from '../dead-letters/index.js';
 import {
   type CircuitOptions,
@@ -35,9 +35,6 @@ import {
   queueStats,
   topicCounters,
 } from '../stats/index.js';
-
-const HOUR = 60 * 60 * 1000;
-const MiB = 1024 * 1024;
 
 /** `SecurityOptions` (security.ts) are engine options too: webhookPolicy, rate limits, audit log... */
 export interface EngineOptions extends SecurityOptions {
@@ -87,7 +84,7 @@ export interface EngineOptions extends SecurityOptions {
  */
 export async function createEngine(options: EngineOptions) {
   const onError = options.onError ?? (() => {});
-  const keys = createKeys(options.keyPrefix ?? 'sy');
+  const keys = createKeys(options.keyPrefix ?? ENGINE_DEFAULTS.keyPrefix);
   // Fail fast while Redis is away (no offline queue): a publish must answer UNAVAILABLE, not hang.
   const client = new Redis(options.redisUrl, {
     enableOfflineQueue: false,
@@ -109,7 +106,7 @@ export async function createEngine(options: EngineOptions) {
     client,
     subscriber,
     keys,
-    defaultMaxMessageBytes: options.defaultMaxMessageBytes ?? 1 * MiB,
+    defaultMaxMessageBytes: options.defaultMaxMessageBytes ?? ENGINE_DEFAULTS.defaultMaxMessageBytes,
     checkPayloadSchema: schemas.check,
     checkWebhookUrl: security.checkWebhookUrl,
   });
@@ -138,7 +135,7 @@ export async function createEngine(options: EngineOptions) {
     handles,
     schemas,
     commands,
-    dedupWindowMs: options.dedupWindowMs ?? 24 * HOUR,
+    dedupWindowMs: options.dedupWindowMs ?? ENGINE_DEFAULTS.dedupWindowMs,
     beforeExec: options.beforeExec,
     maxBatchSize: options.maxBatchSize,
     live: live.tap,

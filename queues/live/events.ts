@@ -1,14 +1,12 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { DeliveryEvent, EventBus, MessageRecord } from '../core/index.js';
-import { assertName, notFound } from '../core/index.js';
+import { assertName, MiB, notFound } from '../core/index.js';
 import type { LiveChannels, PubSub } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createLiveBuffer } from './buffer.js';
 import { compileLiveFilter, type LiveMessageFilter } from './filter.js';
 import type { LiveInterest } from './interest.js';
 import { mapLive } from './iterator.js';
-
-const MiB = 1024 * 1024;
 
 /** How much a live subscriber that does not keep up may have waiting for it. */
 export interface LiveLimits {

@@ -6,6 +6,7 @@ import {
   assertInt,
   assertString,
   badInput,
+  ENGINE_DEFAULTS,
   ErrorCode,
   LIMITS,
   PRIORITY,
@@ -96,7 +97,7 @@ export function messageAdd(
 }
 
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
-export const DEFAULT_MAX_BATCH_SIZE = 1000;
+export const DEFAULT_MAX_BATCH_SIZE = ENGINE_DEFAULTS.maxBatchSize;
 
 /** How long an idempotency key stays claimed by a publish that has not finished (crash safety). */
 const CLAIM_MS = 10_000;

@@ -1,3 +1,4 @@
+import { ENGINE_DEFAULTS } from '../core/index.js';
 /**
  * Every Redis key and channel Switchyard uses, from one place.
  *
@@ -99,7 +100,7 @@ export interface LiveChannels {
   pattern: string;
 }
 
-export function createKeys(prefix = 'sy'): Keys {
+export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
   const registry = `${prefix}:{registry}`;
   const topicTag = (topic: string) => `${prefix}:{t:${topic}}`;
   return {

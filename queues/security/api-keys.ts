@@ -3,13 +3,13 @@
  * secret's SHA-256. A secret is 32 random bytes, so a fast hash is enough: nothing can be guessed
  * from it, and authenticating stays one HGET.
  */
+
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { badInput, LIMITS } from '../core/index.js';
+import { badInput, LIMITS, MINUTE } from '../core/index.js';
 import type { Keys } from '../redis/index.js';
 import { validateScopes } from './scopes.js';
 
-const MINUTE = 60_000;
 /** Secrets look like `sy_<43 base64url characters>`: a prefix that secret scanners can look for. */
 const SECRET_PREFIX = 'sy_';
 const SECRET_BYTES = 32;

@@ -2,10 +2,10 @@
  * The audit log: who changed what, when, and how it went. A Redis stream capped by length and by
  * age, so it never grows without bound; entries hold arguments with secrets and payloads taken out.
  */
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/index.js';
 
-const DAY = 24 * 60 * 60 * 1000;
+import type { Redis } from 'ioredis';
+import { DAY } from '../core/index.js';
+import type { Keys } from '../redis/index.js';
 
 /** One audited operation. */
 export interface AuditEntry {

@@ -2,14 +2,14 @@
  * The engine's security parts in one place, so engine.ts only wires them: API keys, the audit log,
  * per-key rate limits and the webhook SSRF guard (its create-time check and its guarded agent).
  */
+
 import type { Redis } from 'ioredis';
+import { ENGINE_DEFAULTS } from '../core/index.js';
 import type { Commands, Keys } from '../redis/index.js';
 import { createApiKeys } from './api-keys.js';
 import { createAuditLog } from './audit-log.js';
 import { createRateLimiter, type RateLimitSettings } from './rate-limit.js';
 import { assertWebhookTarget, createGuardedAgent, type WebhookPolicy } from './webhook-guard.js';
-
-const HOUR = 60 * 60 * 1000;
 
 /** The security settings of an engine; every one has a default. */
 export interface SecurityOptions {
@@ -59,7 +59,7 @@ export function createSecurity(deps: SecurityDeps, options: SecurityOptions) {
   let closing: Promise<void> | null = null;
   return {
     webhookPolicy: policy,
-    signingSecretGraceMs: options.signingSecretGraceMs ?? 24 * HOUR,
+    signingSecretGraceMs: options.signingSecretGraceMs ?? ENGINE_DEFAULTS.signingSecretGraceMs,
     apiKeys,
     auditLog: createAuditLog({ client: deps.client, keys: deps.keys, ...options.auditLog }),
     rateLimiter,

@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Job, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { EventBus, FailureReason, MessageRecord, QueueRecord } from '../core/index.js';
-import { assertInt, assertName, badInput, DAY, notFound } from '../core/index.js';
+import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
+import { assertInt, assertName, badInput } from '../core/index.js';
 import type { Keys } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
-import { DeliveryFailure, FinalDeliveryFailure } from './failure.js';
+import { createSettlement } from './consumer-settle.js';
+import { createConsumerWorkers, type HeldDelivery } from './consumer-workers.js';
+import { encodeDeliveryId } from './delivery-id.js';
+import { FinalDeliveryFailure } from './failure.js';
 import { createRedactor, type Redact } from './redaction.js';
 import { isExpired } from './webhook-worker.js';
-import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
+
+export { decodeDeliveryId, encodeDeliveryId } from './delivery-id.js';
 
 export interface Delivery {
   /** The ack token: topic, queue, job and the lock token of this attempt. */
@@ -45,109 +49,26 @@ const IN_FLIGHT_GRACE_MS = 30_000;
 /** How often a waiting receive() looks for new messages. */
 const POLL_MS = 25;
 
-const SEPARATOR = '~';
-
-/**
- * No processor runs on these workers, so there is nothing to wait for; forcing also ends at once a
- * fetch that `consume` has blocked on an empty queue, instead of after BullMQ's drain delay.
- */
-const closeConsumerWorker = (worker: Worker<MessageRecord>) =>
-  closeWorker({ waitUntilReady: () => worker.waitUntilReady(), close: () => worker.close(true) });
-
-export function encodeDeliveryId(topic: string, queue: string, jobId: string, token: string): string {
-  return [topic, queue, jobId, token].join(SEPARATOR);
-}
-
-export function decodeDeliveryId(
-  id: string,
-): { topic: string; queue: string; jobId: string; token: string } | null {
-  const parts = id.split(SEPARATOR);
-  if (parts.length !== 4 || parts.some((part) => part.length === 0)) return null;
-  const [topic, queue, jobId, token] = parts as [string, string, string, string];
-  return { topic, queue, jobId, token };
-}
-
 /**
  * CONSUMER queues: no processor, clients pull with receive() (and, later, push over websockets).
  * Each fetch takes a BullMQ job with a fresh lock token; the lock's duration is the visibility
  * timeout, the token is the ack token, and BullMQ's stalled-job check puts unacked jobs back.
  */
 export function createConsumers(options: ConsumersOptions) {
-  const workers = new Map<string, { worker: Worker<MessageRecord>; record: QueueRecord }>();
   /** Deliveries this instance handed out, so an ack here needs no lookup: BullMQ's script checks the lock. */
-  const inFlight = new Map<string, { job: Job<MessageRecord>; queue: QueueRecord; deadline: number }>();
-  /** Told of every successful ack and nack, with whether this instance handed the delivery out. */
-  const settledListeners = new Set<(deliveryId: string, handedOutHere: boolean) => void>();
+  const inFlight = new Map<string, HeldDelivery>();
   let lastSweep = 0;
   let closing: Promise<void> | null = null;
   const redact = options.redact ?? createRedactor();
+  const workers = createConsumerWorkers(options, inFlight);
+  const { workerFor } = workers;
+  const settlement = createSettlement({ ...options, redact, inFlight, workers });
 
   function sweep(now: number): void {
     if (now - lastSweep < 1_000) return;
     lastSweep = now;
     // Kept a while past the deadline: the stalled check that notices the lapse reads the attempt here.
     for (const [id, held] of inFlight) if (held.deadline + IN_FLIGHT_GRACE_MS <= now) inFlight.delete(id);
-  }
-
-  function workerFor(queue: QueueRecord): Worker<MessageRecord> {
-    const id = `${queue.topic}/${queue.name}`;
-    const existing = workers.get(id);
-    if (
-      existing &&
-      existing.record.ackTimeoutMs === queue.ackTimeoutMs &&
-      existing.record.deliveryMode === queue.deliveryMode
-    ) {
-      existing.record = queue;
-      return existing.worker;
-    }
-    if (existing) void closeConsumerWorker(existing.worker).catch((error: Error) => options.onError?.(error));
-    const entry = { worker: null as unknown as Worker<MessageRecord>, record: queue };
-    const settings = deliveryWorkerOptions(queue, options.connection, options.keys, () => entry.record);
-    entry.worker = new Worker<MessageRecord>(queue.name, null, {
-      ...settings,
-      lockDuration: queue.ackTimeoutMs,
-      // Check often enough that an expired visibility timeout brings the message back promptly.
-      stalledInterval: Math.min(queue.ackTimeoutMs, 5_000),
-    });
-    entry.worker.on('error', (error) => options.onError?.(error));
-    // Only a delivery that stalled too often fails inside BullMQ (when next fetched): always for good.
-    entry.worker.on('failed', (job) => {
-      if (job?.id) void options.onDeadLetter?.(entry.record.topic, entry.record.name, job.id);
-    });
-    // A delivery whose visibility timeout ran out is an attempt too: keep it in the history.
-    entry.worker.on('stalled', (jobId) => void recordStalled(entry.worker, jobId, entry.record.ackTimeoutMs));
-    void entry.worker.startStalledCheckTimer().catch((error: Error) => options.onError?.(error));
-    workers.set(id, entry);
-    return entry.worker;
-  }
-
-  async function recordStalled(
-    worker: Worker<MessageRecord>,
-    jobId: string,
-    ackTimeoutMs: number,
-  ): Promise<void> {
-    try {
-      // The attempt is the one that was handed out: read it from our own hand-out when we have it,
-      // since by the time the job is fetched again another receive may already have taken it.
-      let handedOut: Job<MessageRecord> | undefined;
-      for (const [deliveryId, held] of inFlight) {
-        if (held.job.id === jobId && held.queue.name === worker.name) {
-          handedOut = held.job;
-          inFlight.delete(deliveryId);
-        }
-      }
-      const job = handedOut ?? (await Job.fromId<MessageRecord>(worker, jobId));
-      if (!job) return;
-      await recordAttempt(job, {
-        attempt: job.attemptsStarted,
-        at: new Date().toISOString(),
-        reason: 'TIMEOUT',
-        error: `not acknowledged within ackTimeoutMs (${ackTimeoutMs} ms)`,
-        durationMs: ackTimeoutMs,
-      });
-    } catch (error) {
-      options.onError?.(error as Error);
-    }
   }
 
   async function consumerQueue(topic: string, name: string): Promise<QueueRecord> {
@@ -248,158 +169,21 @@ export function createConsumers(options: ConsumersOptions) {
     return deliveries;
   }
 
-  /**
-   * Puts a delivery this instance handed out back in its queue at once, ahead of its priority, for
-   * any consumer to take (`consume` does this when a socket closes). The attempt is not counted as
-   * failed; the next delivery of the message has the next attempt number. False when the delivery was
-   * already settled or its visibility timeout ran out.
-   */
-  async function release(deliveryId: string): Promise<boolean> {
-    const held = inFlight.get(deliveryId);
-    const parsed = decodeDeliveryId(deliveryId);
-    inFlight.delete(deliveryId);
-    if (!held || !parsed) return false;
-    try {
-      await held.job.moveToWait(parsed.token);
-    } catch {
-      return false;
-    }
-    // BullMQ adds no wake-up marker for a prioritized job moved back, so consumers blocked on an
-    // empty queue would only see it after their drain delay; this wakes them now.
-    const worker = workers.get(`${held.queue.topic}/${held.queue.name}`)?.worker;
-    if (worker)
-      await options.connection.zadd(options.keys.bull(held.queue.topic, held.queue.name).marker, 0, '0');
-    return true;
-  }
-
-  /**
-   * Finds the job a delivery id names. `checkLock` also makes sure the delivery still holds the
-   * job's lock before anything is written; without it BullMQ's own finishing script checks the lock.
-   */
-  async function lockedJob(deliveryId: string, checkLock: boolean) {
-    const parsed = decodeDeliveryId(deliveryId);
-    if (!parsed)
-      throw badInput('deliveryId is not a delivery id answered by receive or consume', {
-        field: 'deliveryId',
-      });
-    const gone = () =>
-      notFound(`Delivery ${deliveryId} is unknown, already acknowledged, or past its deadline`);
-    const held = inFlight.get(deliveryId);
-    inFlight.delete(deliveryId);
-    const local = held !== undefined;
-    if (held && !checkLock) return { job: held.job, token: parsed.token, queue: held.queue, gone, local };
-    const queue = await options.registry.getQueue(parsed.topic, parsed.queue);
-    if (queue?.target !== 'CONSUMER') throw notFound(`Delivery ${deliveryId} is unknown`);
-    const worker = workerFor(queue);
-    const job = (await Job.fromId(worker, parsed.jobId)) as Job<MessageRecord> | undefined;
-    if (!job) throw gone();
-    // Checked before anything is written, so a stale delivery id cannot add to the job's history.
-    const lock = await options.connection.get(options.keys.bull(queue.topic, queue.name).lock(parsed.jobId));
-    if (lock !== parsed.token) throw gone();
-    return { job, token: parsed.token, queue, gone, local };
-  }
-
-  function settled(deliveryId: string, local: boolean): void {
-    for (const listener of settledListeners) {
-      try {
-        listener(deliveryId, local);
-      } catch (error) {
-        options.onError?.(error as Error);
-      }
-    }
-  }
-
-  async function ack(deliveryId: string): Promise<boolean> {
-    const { job, token, queue, gone, local } = await lockedJob(deliveryId, false);
-    try {
-      await job.moveToCompleted(null, token, false);
-    } catch {
-      throw gone();
-    }
-    settled(deliveryId, local);
-    options.events.emit({
-      kind: 'DELIVERED',
-      at: new Date().toISOString(),
-      topic: queue.topic,
-      queue: queue.name,
-      messageId: job.data.id,
-      attempt: job.attemptsStarted,
-      reason: null,
-      error: null,
-      latencyMs: Date.now() - Date.parse(job.data.publishedAt),
-    });
-    return true;
-  }
-
-  async function nack(
-    deliveryId: string,
-    reason: FailureReason | null = null,
-    error: string | null = null,
-    retryAfterMs: number | null = null,
-  ): Promise<boolean> {
-    if (retryAfterMs !== null) assertInt('retryAfterMs', retryAfterMs, 0, DAY);
-    if (error !== null && error.length > 4096)
-      throw badInput('error is longer than 4096 characters', { field: 'error' });
-    const { job, token, queue, gone, local } = await lockedJob(deliveryId, true);
-    const why = reason ?? 'PROCESSING';
-    const detail = redact(error ?? 'rejected by the consumer');
-    const failure =
-      why === 'REJECTED' || why === 'VALIDATION'
-        ? new FinalDeliveryFailure(why, detail)
-        : new DeliveryFailure(why, detail, retryAfterMs, retryAfterMs !== null);
-    await recordAttempt(job, {
-      attempt: job.attemptsStarted,
-      at: new Date().toISOString(),
-      reason: why,
-      error: detail,
-      durationMs: null,
-    });
-    try {
-      await job.moveToFailed(failure, token, false);
-    } catch {
-      throw gone();
-    }
-    settled(deliveryId, local);
-    const final = failure instanceof FinalDeliveryFailure || job.attemptsMade >= (job.opts.attempts ?? 1);
-    if (final && job.id) await options.onDeadLetter?.(queue.topic, queue.name, job.id);
-    options.events.emit({
-      kind: final ? 'DEAD_LETTERED' : 'RETRYING',
-      at: new Date().toISOString(),
-      topic: queue.topic,
-      queue: queue.name,
-      messageId: job.data.id,
-      attempt: job.attemptsStarted,
-      reason: why,
-      error: detail,
-    });
-    return true;
-  }
-
   return {
     receive,
-    ack,
-    nack,
+    ack: settlement.ack,
+    nack: settlement.nack,
     /** The queue `topic`/`name` if it is a CONSUMER queue; NOT_FOUND or BAD_USER_INPUT otherwise. */
     consumerQueue,
     /** One delivery for `consume`; see takeOne. Null once closing. */
     take: (queue: QueueRecord, block: boolean) => (closing ? Promise.resolve(null) : takeOne(queue, block)),
-    release,
-    /** Calls `listener` after every successful ack or nack; answers the function that stops it. */
-    onSettled(listener: (deliveryId: string, handedOutHere: boolean) => void): () => void {
-      settledListeners.add(listener);
-      return () => settledListeners.delete(listener);
-    },
-    /** Forgets a deleted queue's worker. */
-    async drop(topic: string, name: string): Promise<void> {
-      const entry = workers.get(`${topic}/${name}`);
-      workers.delete(`${topic}/${name}`);
-      if (entry) await closeConsumerWorker(entry.worker);
-    },
+    release: settlement.release,
+    onSettled: settlement.onSettled,
+    drop: workers.drop,
     close(): Promise<void> {
-      closing ??= Promise.allSettled(
-        [...workers.values()].map(({ worker }) => closeConsumerWorker(worker)),
-      ).then(() => undefined);
-      return closing;
+      const done = closing ?? workers.close().then(() => undefined);
+      closing = done;
+      return done;
     },
   };
 }

@@ -1,0 +1,170 @@
+import { Job, type Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EventBus, FailureReason, MessageRecord, QueueRecord } from '../core/index.js';
+import { assertInt, badInput, DAY, notFound } from '../core/index.js';
+import type { Keys } from '../redis/index.js';
+import type { Registry } from '../registry/index.js';
+import { recordAttempt } from './attempt-history.js';
+import type { HeldDelivery } from './consumer-workers.js';
+import { decodeDeliveryId } from './delivery-id.js';
+import { DeliveryFailure, FinalDeliveryFailure } from './failure.js';
+import type { Redact } from './redaction.js';
+
+export interface SettlementOptions {
+  connection: Redis;
+  keys: Keys;
+  registry: Registry;
+  events: EventBus;
+  onError?: (error: Error) => void;
+  onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
+  redact: Redact;
+  inFlight: Map<string, HeldDelivery>;
+  workers: {
+    workerFor(queue: QueueRecord): Worker<MessageRecord>;
+    has(queue: Pick<QueueRecord, 'topic' | 'name'>): boolean;
+  };
+}
+
+/** How a delivery ends: ack, nack, or release (back to its queue untouched). */
+export function createSettlement(options: SettlementOptions) {
+  const { inFlight, redact } = options;
+  /** Told of every successful ack and nack, with whether this instance handed the delivery out. */
+  const settledListeners = new Set<(deliveryId: string, handedOutHere: boolean) => void>();
+
+  /**
+   * Puts a delivery this instance handed out back in its queue at once, ahead of its priority, for
+   * any consumer to take (`consume` does this when a socket closes). The attempt is not counted as
+   * failed; the next delivery of the message has the next attempt number. False when the delivery was
+   * already settled or its visibility timeout ran out.
+   */
+  async function release(deliveryId: string): Promise<boolean> {
+    const held = inFlight.get(deliveryId);
+    const parsed = decodeDeliveryId(deliveryId);
+    inFlight.delete(deliveryId);
+    if (!held || !parsed) return false;
+    try {
+      await held.job.moveToWait(parsed.token);
+    } catch {
+      return false;
+    }
+    // BullMQ adds no wake-up marker for a prioritized job moved back, so consumers blocked on an
+    // empty queue would only see it after their drain delay; this wakes them now.
+    if (options.workers.has(held.queue))
+      await options.connection.zadd(options.keys.bull(held.queue.topic, held.queue.name).marker, 0, '0');
+    return true;
+  }
+
+  /**
+   * Finds the job a delivery id names. `checkLock` also makes sure the delivery still holds the
+   * job's lock before anything is written; without it BullMQ's own finishing script checks the lock.
+   */
+  async function lockedJob(deliveryId: string, checkLock: boolean) {
+    const parsed = decodeDeliveryId(deliveryId);
+    if (!parsed)
+      throw badInput('deliveryId is not a delivery id answered by receive or consume', {
+        field: 'deliveryId',
+      });
+    const gone = () =>
+      notFound(`Delivery ${deliveryId} is unknown, already acknowledged, or past its deadline`);
+    const held = inFlight.get(deliveryId);
+    inFlight.delete(deliveryId);
+    const local = held !== undefined;
+    if (held && !checkLock) return { job: held.job, token: parsed.token, queue: held.queue, gone, local };
+    const queue = await options.registry.getQueue(parsed.topic, parsed.queue);
+    if (queue?.target !== 'CONSUMER') throw notFound(`Delivery ${deliveryId} is unknown`);
+    const worker = options.workers.workerFor(queue);
+    const job = (await Job.fromId(worker, parsed.jobId)) as Job<MessageRecord> | undefined;
+    if (!job) throw gone();
+    // Checked before anything is written, so a stale delivery id cannot add to the job's history.
+    const lock = await options.connection.get(options.keys.bull(queue.topic, queue.name).lock(parsed.jobId));
+    if (lock !== parsed.token) throw gone();
+    return { job, token: parsed.token, queue, gone, local };
+  }
+
+  function settled(deliveryId: string, local: boolean): void {
+    for (const listener of settledListeners) {
+      try {
+        listener(deliveryId, local);
+      } catch (error) {
+        options.onError?.(error as Error);
+      }
+    }
+  }
+
+  async function ack(deliveryId: string): Promise<boolean> {
+    const { job, token, queue, gone, local } = await lockedJob(deliveryId, false);
+    try {
+      await job.moveToCompleted(null, token, false);
+    } catch {
+      throw gone();
+    }
+    settled(deliveryId, local);
+    options.events.emit({
+      kind: 'DELIVERED',
+      at: new Date().toISOString(),
+      topic: queue.topic,
+      queue: queue.name,
+      messageId: job.data.id,
+      attempt: job.attemptsStarted,
+      reason: null,
+      error: null,
+      latencyMs: Date.now() - Date.parse(job.data.publishedAt),
+    });
+    return true;
+  }
+
+  async function nack(
+    deliveryId: string,
+    reason: FailureReason | null = null,
+    error: string | null = null,
+    retryAfterMs: number | null = null,
+  ): Promise<boolean> {
+    if (retryAfterMs !== null) assertInt('retryAfterMs', retryAfterMs, 0, DAY);
+    if (error !== null && error.length > 4096)
+      throw badInput('error is longer than 4096 characters', { field: 'error' });
+    const { job, token, queue, gone, local } = await lockedJob(deliveryId, true);
+    const why = reason ?? 'PROCESSING';
+    const detail = redact(error ?? 'rejected by the consumer');
+    const failure =
+      why === 'REJECTED' || why === 'VALIDATION'
+        ? new FinalDeliveryFailure(why, detail)
+        : new DeliveryFailure(why, detail, retryAfterMs, retryAfterMs !== null);
+    await recordAttempt(job, {
+      attempt: job.attemptsStarted,
+      at: new Date().toISOString(),
+      reason: why,
+      error: detail,
+      durationMs: null,
+    });
+    try {
+      await job.moveToFailed(failure, token, false);
+    } catch {
+      throw gone();
+    }
+    settled(deliveryId, local);
+    const final = failure instanceof FinalDeliveryFailure || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (final && job.id) await options.onDeadLetter?.(queue.topic, queue.name, job.id);
+    options.events.emit({
+      kind: final ? 'DEAD_LETTERED' : 'RETRYING',
+      at: new Date().toISOString(),
+      topic: queue.topic,
+      queue: queue.name,
+      messageId: job.data.id,
+      attempt: job.attemptsStarted,
+      reason: why,
+      error: detail,
+    });
+    return true;
+  }
+
+  return {
+    ack,
+    nack,
+    release,
+    /** Calls `listener` after every successful ack or nack; answers the function that stops it. */
+    onSettled(listener: (deliveryId: string, handedOutHere: boolean) => void): () => void {
+      settledListeners.add(listener);
+      return () => settledListeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import type { QueueRecord } from '../core/index.js';
+import type { PublishInput, PublishResult } from '../publish/index.js';
+import type { CreateQueueInput, CreateTopicInput, QueueSettingsInput } from '../registry/index.js';
+import { queueStats, topicCounters } from '../stats/index.js';
+import type { Monitoring } from './monitoring.js';
+import type { Parts } from './parts.js';
+
+/** Topics and queues: the registry, with this instance's workers following each change. */
+export function topologyOperations(parts: Parts, reconcile: () => Promise<void>) {
+  const { registry, security, circuit, consumers, deadLetters, handles, bullQueue } = parts;
+  async function setPaused(topic: string, name: string, paused: boolean): Promise<QueueRecord> {
+    const queue = await registry.requireQueue(topic, name);
+    // BullMQ's own flag is what stops every instance's workers; the registry copy is for reading.
+    if (paused) await bullQueue(queue).pause();
+    else await bullQueue(queue).resume();
+    return registry.setPaused(topic, name, paused);
+  }
+
+  return {
+    /** A new signing secret for a webhook queue; the old one keeps signing for the configured grace period. */
+    async rotateSigningSecret(topic: string, name: string) {
+      const queue = await registry.rotateSigningSecret(topic, name, security.signingSecretGraceMs);
+      await reconcile();
+      return queue;
+    },
+    createTopic: (input: CreateTopicInput) => registry.createTopic(input),
+    deleteTopic: (name: string) => registry.deleteTopic(name),
+    async topics() {
+      return (await registry.table()).topics();
+    },
+    async topic(name: string) {
+      return (await registry.table()).topic(name) ?? null;
+    },
+    async queues(topic: string) {
+      return (await registry.table()).queues(topic);
+    },
+    queue: (topic: string, name: string) => registry.getQueue(topic, name),
+    /** A webhook queue's circuit breaker: CLOSED, OPEN until a time, or HALF_OPEN while it probes. */
+    circuit: (topic: string, name: string) => circuit.state(topic, name),
+    // Both wait for this instance's workers to follow, so the next publish meets the new settings.
+    async createQueue(input: CreateQueueInput) {
+      const queue = await registry.createQueue(input);
+      await reconcile();
+      return queue;
+    },
+    async updateQueue(topic: string, name: string, input: QueueSettingsInput) {
+      const queue = await registry.updateQueue(topic, name, input);
+      await reconcile();
+      return queue;
+    },
+    async deleteQueue(topic: string, name: string): Promise<void> {
+      const queue = await registry.deleteQueue(topic, name);
+      await reconcile();
+      await consumers.drop(topic, name);
+      // Deleting a queue drops its messages, as in AMQP; BullMQ removes every key of it.
+      await bullQueue(queue).obliterate({ force: true });
+      await deadLetters.dropQueue(topic, name);
+      await circuit.drop(topic, name);
+      await handles.drop(topic, name);
+    },
+    pauseQueue: (topic: string, name: string) => setPaused(topic, name, true),
+    resumeQueue: (topic: string, name: string) => setPaused(topic, name, false),
+  };
+}
+
+/** Publishing, receiving and the live streams. */
+export function messagingOperations(parts: Parts) {
+  const { events, publisher, consumers, live, push } = parts;
+  function announcePublished(results: PublishResult[]): void {
+    if (events.size === 0) return;
+    for (const { message } of results) {
+      if (!message) continue;
+      events.emit({
+        kind: 'PUBLISHED',
+        at: message.publishedAt,
+        topic: message.topic,
+        queue: null,
+        messageId: message.id,
+        attempt: null,
+        reason: null,
+        error: null,
+      });
+    }
+  }
+
+  return {
+    async publish(input: PublishInput): Promise<PublishResult> {
+      const result = await publisher.publish(input);
+      announcePublished([result]);
+      return result;
+    },
+    async publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
+      const results = await publisher.publishBatch(inputs);
+      announcePublished(results);
+      return results;
+    },
+    receive: consumers.receive,
+    ack: consumers.ack,
+    nack: consumers.nack,
+    /** Live tail of a topic (at-most-once, filtered like a binding), over every instance. */
+    messages: live.messages,
+    /** Delivery events as they happen on any instance. */
+    deliveryEvents: live.deliveryEvents,
+    /** A CONSUMER queue pushed with credits; ack with `ack`/`nack`. */
+    consume: push.consume,
+    /** Cluster-wide rates, latency percentiles, dead letters and queues, now. */
+    stats: live.stats,
+    /** The same, now and then every `intervalMs`. */
+    statsStream: live.statsStream,
+  };
+}
+
+/** Stats, health, alerts and metrics. */
+export function statsOperations(parts: Parts, monitoring: Monitoring) {
+  const { client, keys, registry, commands, bullQueue } = parts;
+  const { redisHealthy, alerts, metrics } = monitoring;
+  return {
+    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue), commands),
+    async topicStats(topic: string) {
+      const [counters, queues] = await Promise.all([
+        topicCounters(client, keys, topic),
+        registry.table().then((table) => table.queues(topic)),
+      ]);
+      const failed = await Promise.all(queues.map((queue) => bullQueue(queue).getFailedCount()));
+      return { ...counters, deadLettered: failed.reduce((sum, count) => sum + count, 0) };
+    },
+    /** True when Redis answers a PING now. */
+    redisHealthy,
+    /** The alerts firing now, over every instance (alerts.ts). */
+    alerts: alerts.list,
+    /** Evaluates the alerts now instead of at the next interval; answers what this instance announced. */
+    evaluateAlerts: alerts.evaluate,
+    /** Prometheus metrics of this instance and of every queue (docs/METRICS.md). */
+    metrics: { contentType: metrics.contentType, render: metrics.render },
+  };
+}

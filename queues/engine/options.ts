@@ -1,0 +1,48 @@
+import type { DeadLetterSettings } from '../dead-letters/index.js';
+import type { CircuitOptions } from '../delivery/index.js';
+import type { LiveOptions } from '../live/index.js';
+import type { PublisherOptions } from '../publish/index.js';
+import type { SecurityOptions } from '../security/index.js';
+import type { AlertThresholds, AlertTransition, AlertWebhook } from '../stats/index.js';
+
+/** `SecurityOptions` (security.ts) are engine options too: webhookPolicy, rate limits, audit log... */
+export interface EngineOptions extends SecurityOptions {
+  /** redis:// URL of the Redis that holds everything. */
+  redisUrl: string;
+  /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
+  keyPrefix?: string;
+  /** How long an idempotency key is remembered. @default 24 h */
+  dedupWindowMs?: number;
+  /** A topic's size limit when it sets none. @default 1 MiB */
+  defaultMaxMessageBytes?: number;
+  /** Run webhook delivery workers in this process. @default true */
+  runWorkers?: boolean;
+  /** Where background errors go (worker connection trouble, a failed reconcile). @default ignored */
+  onError?: (error: Error) => void;
+  /** Fault injection for tests; see PublisherOptions.beforeExec. */
+  beforeExec?: PublisherOptions['beforeExec'];
+  /** Dead-letter retention, archive folder, redaction and maintenance interval (see dead-letters.ts). */
+  deadLetters?: DeadLetterSettings;
+  /** The most messages one publishBatch takes. @default 1000 */
+  maxBatchSize?: number;
+  /**
+   * Export Node's process metrics (CPU, memory, event loop lag, GC) with the gateway's own.
+   * @default true
+   */
+  processMetrics?: boolean;
+  /**
+   * Built-in alerts (alerts.ts): thresholds, how often to evaluate (0: only when `evaluateAlerts` is
+   * called), where to notify, and a callback for each transition this instance announces.
+   * @default lag over 5 minutes, any dead letter and open circuits, every 15 s, no webhook
+   */
+  alerts?: {
+    thresholds?: Partial<AlertThresholds>;
+    intervalMs?: number;
+    webhook?: AlertWebhook | null;
+    onTransition?: (transition: AlertTransition) => void;
+  };
+  /** Live streams: per-subscriber buffer bounds, stats window (see live.ts). @default see LiveOptions */
+  live?: LiveOptions;
+  /** When a failing webhook endpoint's circuit opens, and for how long (see circuit-breaker.ts). */
+  circuit?: CircuitOptions;
+}

@@ -1,0 +1,179 @@
+import { Redis } from 'ioredis';
+import type { QueueRecord } from '../core/index.js';
+import { createEventBus, ENGINE_DEFAULTS } from '../core/index.js';
+import { createDeadLetters } from '../dead-letters/index.js';
+import {
+  createCircuitBreaker,
+  createConsumerPush,
+  createConsumers,
+  createWebhookWorkers,
+} from '../delivery/index.js';
+import { createLive } from '../live/index.js';
+import { createPayloadSchemas, createPublisher } from '../publish/index.js';
+import { createKeys, createQueueHandles, defineCommands } from '../redis/index.js';
+import { createRegistry } from '../registry/index.js';
+import { createSecurity } from '../security/index.js';
+import type { EngineOptions } from './options.js';
+
+/** The engine's three connections to Redis. */
+export interface Connections {
+  /** Commands: fails fast while Redis is away. */
+  client: Redis;
+  /** Pub/sub. */
+  subscriber: Redis;
+  /** BullMQ workers: waits out Redis outages. */
+  workerConnection: Redis;
+}
+
+export async function openConnections(
+  redisUrl: string,
+  onError: (error: Error) => void,
+): Promise<Connections> {
+  // Fail fast while Redis is away (no offline queue): a publish must answer UNAVAILABLE, not hang.
+  const client = new Redis(redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  });
+  const subscriber = new Redis(redisUrl, { lazyConnect: true });
+  // Workers wait out Redis outages instead of failing (BullMQ requires maxRetriesPerRequest null here).
+  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  for (const connection of [client, subscriber, workerConnection]) connection.on('error', onError);
+  await Promise.all([client.connect(), subscriber.connect(), workerConnection.connect()]);
+  return { client, subscriber, workerConnection };
+}
+
+/** Registry, security, live streams, dead letters and the publisher, on the engine's connections. */
+export async function createCoreParts(
+  options: EngineOptions,
+  connections: Connections,
+  onError: (error: Error) => void,
+) {
+  const { client, subscriber } = connections;
+  const keys = createKeys(options.keyPrefix ?? ENGINE_DEFAULTS.keyPrefix);
+  const schemas = createPayloadSchemas();
+  const events = createEventBus();
+  // One definition of our Lua commands on the shared client, for every part that runs them.
+  const commands = defineCommands(client);
+  const security = createSecurity({ client, subscriber, keys, commands, onError }, options);
+  const registry = createRegistry({
+    client,
+    subscriber,
+    keys,
+    defaultMaxMessageBytes: options.defaultMaxMessageBytes ?? ENGINE_DEFAULTS.defaultMaxMessageBytes,
+    checkPayloadSchema: schemas.check,
+    checkWebhookUrl: security.checkWebhookUrl,
+  });
+  await Promise.all([registry.ready(), security.ready()]);
+  const handles = createQueueHandles(client, keys);
+  const live = await createLive(
+    { redisUrl: options.redisUrl, client, keys, registry, handles, events, onError },
+    options.live,
+  );
+  const deadLetters = createDeadLetters({
+    client,
+    keys,
+    registry,
+    handles,
+    schemas,
+    events,
+    onError,
+    ...options.deadLetters,
+  });
+  const publisher = createPublisher({
+    client,
+    keys,
+    registry,
+    handles,
+    schemas,
+    commands,
+    dedupWindowMs: options.dedupWindowMs ?? ENGINE_DEFAULTS.dedupWindowMs,
+    beforeExec: options.beforeExec,
+    maxBatchSize: options.maxBatchSize,
+    live: live.tap,
+  });
+  const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
+  return {
+    ...connections,
+    keys,
+    schemas,
+    events,
+    commands,
+    security,
+    registry,
+    handles,
+    live,
+    deadLetters,
+    publisher,
+    bullQueue,
+  };
+}
+
+export type CoreParts = Awaited<ReturnType<typeof createCoreParts>>;
+
+/** Consumers, `consume` streams, circuit breakers and webhook workers. */
+export function createDeliveryParts(
+  core: CoreParts,
+  options: EngineOptions,
+  onError: (error: Error) => void,
+) {
+  const { client, workerConnection, keys, registry, events, commands } = core;
+  // Where a delivery fails for good: store its error redacted, and index it right away.
+  const failures = { redact: core.deadLetters.redact, onDeadLetter: core.deadLetters.record };
+  const consumers = createConsumers({
+    connection: workerConnection,
+    keys,
+    registry,
+    events,
+    onError,
+    ...failures,
+  });
+  const push = createConsumerPush({
+    consumers,
+    registry,
+    pubsub: core.live.pubsub,
+    client,
+    channels: keys.live,
+    onError,
+  });
+  const circuit = createCircuitBreaker({ commands, keys, client }, options.circuit);
+  const webhooks = createWebhookWorkers({
+    connection: workerConnection,
+    keys,
+    events,
+    dispatcher: core.security.agent,
+    onError,
+    circuit,
+    ...failures,
+  });
+  return { consumers, push, circuit, webhooks };
+}
+
+export type Parts = CoreParts & ReturnType<typeof createDeliveryParts>;
+
+/**
+ * Keeps this instance's webhook workers in step with the registry, one pass at a time; after stop()
+ * no new pass starts, and stop() answers when the running one is done.
+ */
+export function createReconciler(parts: Parts, enabled: boolean, onError: (error: Error) => void) {
+  let reconciling: Promise<void> = Promise.resolve();
+  let stopped = false;
+  return {
+    reconcile(): Promise<void> {
+      if (!enabled || stopped) return reconciling;
+      reconciling = reconciling.then(async () => {
+        if (stopped) return;
+        try {
+          await parts.webhooks.reconcile(await parts.registry.table());
+        } catch (error) {
+          onError(error as Error);
+        }
+      });
+      return reconciling;
+    },
+    stop(): Promise<void> {
+      stopped = true;
+      return reconciling;
+    },
+  };
+}

@@ -1,10 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { EventBus } from '../core/index.js';
-import { notFound } from '../core/index.js';
 import type { Keys, QueueHandles } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
-import { type DeadLetterRef, parseDeadLetterId } from './ids.js';
+import { type DeadLetterRef, deadLetterGone, parseDeadLetterId } from './ids.js';
 import type { DeadLetterFilter, DeadLetterQuery, SelectedRef } from './query.js';
 
 /** Jobs per Lua call and per selection round of a bulk discard. */
@@ -81,8 +80,7 @@ export function createDeadLetterDiscard(options: DeadLetterDiscardOptions) {
     async discard(id: string): Promise<boolean> {
       const ref = parseDeadLetterId(id);
       const [removed] = await discardJobs(ref.topic, ref.queue, [ref.jobId]);
-      if (removed === undefined)
-        throw notFound(`Dead letter ${id} does not exist (already replayed or discarded?)`);
+      if (removed === undefined) throw deadLetterGone(id);
       return true;
     },
     /** Discards every dead letter the filter selects; answers how many. */

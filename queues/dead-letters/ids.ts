@@ -1,4 +1,4 @@
-import { assertName, badInput } from '../core/index.js';
+import { assertName, badInput, notFound } from '../core/index.js';
 
 /** Where a dead letter lives: the BullMQ job `jobId` (the message id) of queue `queue` of `topic`. */
 export interface DeadLetterRef {
@@ -12,6 +12,10 @@ export interface DeadLetterRef {
  * failed, and what an operator can find in bull-board. Names never hold '/', so the split is exact.
  */
 export const deadLetterId = (ref: DeadLetterRef) => `${ref.topic}/${ref.queue}/${ref.jobId}`;
+
+/** NOT_FOUND for a dead letter that is not one (any more). */
+export const deadLetterGone = (id: string) =>
+  notFound(`Dead letter ${id} does not exist (already replayed or discarded?)`);
 
 export function parseDeadLetterId(id: string): DeadLetterRef {
   const [topic = '', queue = '', ...rest] = id.split('/');

@@ -1,19 +1,19 @@
-import { Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
-import type { EventBus, FailureReason, MessageRecord, QueueRecord } from '../core/index.js';
-import { assertInt, assertName, conflict, notFound } from '../core/index.js';
+import type { Redis } from 'ioredis';
+import type { EventBus, MessageRecord } from '../core/index.js';
+import { assertInt, assertName } from '../core/index.js';
 import type { Redact } from '../delivery/index.js';
 import { reasonOf } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
-import { buildMessage, messageAdd } from '../publish/index.js';
+import { buildMessage } from '../publish/index.js';
 import type { Keys, QueueHandles } from '../redis/index.js';
-import { addSerialized, answers, defineCommands, queueCommand } from '../redis/index.js';
+import { answers } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
 import { byQueue } from './discard.js';
-import { type DeadLetterRef, deadLetterId, parseDeadLetterId } from './ids.js';
+import { type DeadLetterRef, deadLetterGone, deadLetterId, parseDeadLetterId } from './ids.js';
 import type { DeadLetterFilter, DeadLetterQuery } from './query.js';
 import { type DeadLetterRecord, readDeadLetters, toMessage } from './record.js';
+import { type ReplayItem, replayInPlace } from './replay-in-place.js';
+import { createReplayInto } from './replay-into.js';
 
 export interface ReplayResult {
   replayed: number;
@@ -36,7 +36,6 @@ export const REPLAY_LIMIT_MAX = 100_000;
 const CHUNK = 500;
 const IN_FLIGHT = 3;
 /** A replay into another queue retries this often when its WATCH is broken by a concurrent change. */
-const MOVE_TRIES = 3;
 
 export interface DeadLetterReplayOptions {
   client: Redis;
@@ -47,14 +46,6 @@ export interface DeadLetterReplayOptions {
   query: DeadLetterQuery;
   events: EventBus;
   redact: Redact;
-}
-
-interface Item {
-  jobId: string;
-  /** New job data, or '' to keep it. */
-  data: string;
-  messageId: string;
-  reason: FailureReason | null;
 }
 
 /** An expired message would expire again at once: a replay is an order to deliver it, so its TTL is lifted. */
@@ -71,131 +62,15 @@ const renewed = (message: MessageRecord, now: number): MessageRecord =>
  */
 export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
   const { client, keys, registry, handles, schemas, query, events, redact } = options;
-  let exclusive: Promise<unknown> = Promise.resolve();
-  let watcher: Promise<Redis> | null = null;
-
-  /** Replays jobs of one queue where they are. Answers the job ids replayed. */
-  async function replayInPlace(topic: string, queue: string, items: readonly Item[]): Promise<Set<string>> {
-    const bull = handles.get(topic, queue);
-    const keysOf = keys.bull(topic, queue);
-    const transaction = (await bull.client).multi();
-    const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
-    queueCommand(
-      transaction as unknown as ChainableCommander,
-      'dead-letter-release-n',
-      [keysOf.failed, ...indexSets(keys, topic, queue)],
-      [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
-    );
-    for (const { jobId } of items) {
-      bull.scripts.execCommand(transaction, 'reprocessJob', [
-        keysOf.job(jobId),
-        keysOf.events,
-        keysOf.failed,
-        keysOf.wait,
-        keysOf.meta,
-        keysOf.paused,
-        keysOf.active,
-        keysOf.marker,
-        jobId,
-        'LPUSH',
-        'failedReason',
-        'failed',
-        '1',
-        '1',
-      ]);
-    }
-    const [released, ...reprocessed] = answers(await transaction.exec()) as [number[], ...number[]];
-    const replayed = new Set<string>();
-    items.forEach((item, index) => {
-      const count = Number(released[index]);
-      const moved = Number(reprocessed[index]);
-      if (count > 0 && moved !== 1) {
-        throw new Error(`replay of ${item.jobId}: released but reprocessJob answered ${moved}`);
-      }
-      if (count > 0) replayed.add(item.jobId);
-    });
-    return replayed;
-  }
-
-  function watchConnection(): Promise<Redis> {
-    watcher ??= (async () => {
-      const connection = client.duplicate();
-      connection.on('error', () => {});
-      defineCommands(connection);
-      await connection.connect();
-      return connection;
-    })();
-    return watcher;
-  }
-
-  /** Moves a dead letter into another queue of its topic: added there, removed here, or neither. */
-  async function replayInto(ref: DeadLetterRef, target: QueueRecord, message: MessageRecord): Promise<void> {
-    const run = async () => {
-      const connection = await watchConnection();
-      // A BullMQ handle on the watching connection, so BullMQ's add script is defined on it.
-      const into = new Queue(target.name, { connection, prefix: keys.bullPrefix(ref.topic) });
-      into.on('error', () => {});
-      try {
-        const bullClient = await into.client;
-        const from = keys.bull(ref.topic, ref.queue);
-        const to = keys.bull(ref.topic, target.name);
-        for (let attempt = 0; attempt < MOVE_TRIES; attempt++) {
-          await connection.watch(from.job(ref.jobId), to.job(ref.jobId));
-          const [score, taken, parent, replays, logs] = answers(
-            await connection
-              .pipeline()
-              .zscore(from.failed, ref.jobId)
-              .exists(to.job(ref.jobId))
-              .hexists(from.job(ref.jobId), 'parentKey')
-              .hget(from.job(ref.jobId), 'syReplays')
-              .lrange(from.logs(ref.jobId), 0, -1)
-              .exec(),
-          );
-          if (score === null || Number(parent) === 1 || Number(taken) === 1) {
-            await connection.unwatch();
-            if (score === null) throw gone(deadLetterId(ref));
-            if (Number(parent) === 1) throw conflict(`Dead letter ${deadLetterId(ref)} belongs to a flow`);
-            throw conflict(`Queue ${target.name} already holds message ${ref.jobId}`);
-          }
-          const count = Number(replays ?? 0) + 1;
-          const transaction = bullClient.multi();
-          const raw = transaction as unknown as ChainableCommander;
-          // The same add as a publish's, under the dead letter's own job id (a job some other tool
-          // put into the queue may carry another id in its data); its answer comes with EXEC's.
-          const data = Buffer.from(JSON.stringify(message));
-          addSerialized(into, raw, { ...messageAdd(target, message, data, Date.now()), jobId: ref.jobId });
-          const marker = JSON.stringify({ replay: count, at: new Date().toISOString() });
-          raw.rpush(to.logs(ref.jobId), ...(logs as string[]), marker);
-          raw.call('HSET', to.job(ref.jobId), 'syReplays', count);
-          queueCommand(
-            raw,
-            'dead-letter-discard-n',
-            [from.failed, from.events, ...indexSets(keys, ref.topic, ref.queue)],
-            [from.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, '+inf', ref.jobId],
-          );
-          const results = await transaction.exec();
-          if (results === null) continue;
-          answers(results);
-          return;
-        }
-        throw conflict(`Dead letter ${deadLetterId(ref)} kept changing during the replay; try again`);
-      } finally {
-        await into.close().catch(() => {});
-      }
-    };
-    // One WATCH at a time on the connection: another EXEC there would silently drop ours.
-    const result = exclusive.then(run, run);
-    exclusive = result.catch(() => {});
-    return result;
-  }
+  const into = createReplayInto(client, keys);
 
   /** What a bulk replay needs of each job: its message (to lift a passed TTL) and its reason. */
-  async function replayItems(refs: readonly DeadLetterRef[], now: number): Promise<Item[]> {
+  async function replayItems(refs: readonly DeadLetterRef[], now: number): Promise<ReplayItem[]> {
     const pipeline = client.pipeline();
     for (const ref of refs)
       pipeline.hmget(keys.bull(ref.topic, ref.queue).job(ref.jobId), 'data', 'failedReason');
     const fields = answers((await pipeline.exec()) ?? []) as [string | null, string | null][];
-    const items: Item[] = [];
+    const items: ReplayItem[] = [];
     refs.forEach((ref, index) => {
       const [data, failedReason] = fields[index] ?? [null, null];
       if (data === null) return;
@@ -211,7 +86,7 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
     return items;
   }
 
-  function announce(topic: string, queue: string, items: readonly Item[]): void {
+  function announce(topic: string, queue: string, items: readonly ReplayItem[]): void {
     if (events.size === 0) return;
     const at = new Date().toISOString();
     for (const { messageId, reason } of items) {
@@ -247,7 +122,7 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
       const toQueue = replayOptions.toQueue ?? null;
       if (toQueue !== null) assertName('toQueue', toQueue);
       const [record] = await readDeadLetters(client, keys, [ref], redact);
-      if (!record) throw gone(id);
+      if (!record) throw deadLetterGone(id);
       const target =
         toQueue !== null && toQueue !== ref.queue ? await registry.requireQueue(ref.topic, toQueue) : null;
       const now = Date.now();
@@ -256,14 +131,15 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
         replayOptions.payload === undefined ? original : await edited(record, replayOptions.payload, now),
         now,
       );
-      const item: Item = {
+      const item: ReplayItem = {
         jobId: ref.jobId,
         data: message === original ? '' : JSON.stringify(message),
         messageId: original.id,
         reason: record.reason,
       };
-      if (target) await replayInto(ref, target, message);
-      else if (!(await replayInPlace(ref.topic, ref.queue, [item])).has(ref.jobId)) throw gone(id);
+      if (target) await into.replayInto(ref, target, message);
+      else if (!(await replayInPlace(handles, keys, ref.topic, ref.queue, [item])).has(ref.jobId))
+        throw deadLetterGone(id);
       announce(ref.topic, target?.name ?? ref.queue, [item]);
       return { replayed: 1, failed: 0, ids: [id] };
     },
@@ -285,7 +161,7 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
         const [first] = chunk;
         if (!first) return;
         const items = await replayItems(chunk, now);
-        const replayed = await replayInPlace(first.topic, first.queue, items);
+        const replayed = await replayInPlace(handles, keys, first.topic, first.queue, items);
         const ok = items.filter((item) => replayed.has(item.jobId));
         announce(first.topic, first.queue, ok);
         done[index] = ok.map((item) => deadLetterId({ ...first, jobId: item.jobId }));
@@ -300,14 +176,8 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
       return { replayed: ids.length, failed: refs.length - ids.length, ids };
     },
 
-    async close(): Promise<void> {
-      const connection = await watcher?.catch(() => null);
-      watcher = null;
-      await connection?.quit().catch(() => {});
-    },
+    close: into.close,
   };
 }
-
-const gone = (id: string) => notFound(`Dead letter ${id} does not exist (already replayed or discarded?)`);
 
 export type DeadLetterReplay = ReturnType<typeof createDeadLetterReplay>;

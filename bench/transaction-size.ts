@@ -2,7 +2,7 @@
  * What one BullMQ add costs Redis, by the size of the transaction it goes in: the group commit's
  * MULTI … EXEC with one `add-jobs` command per queue (and per MAX_ADDS_PER_COMMAND adds), for
  * transactions of 1 to 1,600 adds, against raw BullMQ's `addBulk` of 100 with the same jobs. This is
- * the measurement behind MAX_TRANSACTION_ADDS (queues/group-commit.ts). Two more raw rows add the
+ * the measurement behind MAX_TRANSACTION_ADDS (queues/redis/group-commit.ts). Two more raw rows add the
  * jobs of scenario 2's raw side (a 1 KiB payload, no priority) with and without a priority, which
  * tells what Redis pays for what a Switchyard job carries beyond them.
  *

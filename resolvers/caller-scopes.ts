@@ -20,7 +20,7 @@ export function scopesOf(ctx: Context): ScopeSet {
   const { auth } = ctx;
   if (!auth) return ctx.authDisabled ? ADMIN : NOTHING;
   if (auth.admin) return ADMIN;
-  // Scopes never hold a newline (queues/scopes.ts), so the joined list identifies it.
+  // Scopes never hold a newline (queues/security/scopes.ts), so the joined list identifies it.
   const id = auth.scopes.join('\n');
   let scopes = compiled.get(id);
   if (!scopes) {

@@ -1,6 +1,6 @@
 /**
  * What the schema's `authScopes` mean, for @pothos/plugin-scope-auth: one loader per scope of
- * queues/scopes.ts, built once per request from the caller's scopes, and the refusal each failure
+ * queues/security/scopes.ts, built once per request from the caller's scopes, and the refusal each failure
  * answers. The scope table itself is in docs/SECURITY.md; the fields carry their scopes where they
  * are defined.
  */

@@ -62,7 +62,7 @@ export interface GatewayDeps {
     | 'closeTimeoutMs'
   >;
   /**
-   * Live-stream settings: per-subscriber buffers, stats window (see queues/live.ts).
+   * Live-stream settings: per-subscriber buffers, stats window (see queues/live/live.ts).
    * @default LiveOptions' defaults
    */
   live?: LiveOptions;

@@ -33,7 +33,7 @@ export interface ConsumersOptions {
   onError?: (error: Error) => void;
   /**
    * Runs a nack's error text through this before it is stored (attempt history, failedReason).
-   * @default the default header redaction of dead-letter-redaction.ts
+   * @default the default header redaction of redaction.ts
    */
   redact?: Redact;
   /** Told of every job that failed for good; awaited, so a nack answers once its dead letter is indexed. */

@@ -25,12 +25,12 @@ export interface WebhookWorkersOptions {
   onError?: (error: Error) => void;
   /**
    * Runs every error text through this before it is stored (attempt history, failedReason).
-   * @default the default header redaction of dead-letter-redaction.ts
+   * @default the default header redaction of redaction.ts
    */
   redact?: Redact;
   /** Told of every job that failed for good, so the dead-letter index has it at once. @default none */
   onDeadLetter?: (topic: string, queue: string, jobId: string) => void;
-  /** Holds deliveries back from an endpoint that keeps failing (queues/circuit-breaker.ts). @default none */
+  /** Holds deliveries back from an endpoint that keeps failing (queues/delivery/circuit-breaker.ts). @default none */
   circuit?: CircuitBreaker;
 }
 

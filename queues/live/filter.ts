@@ -13,7 +13,7 @@ export interface LiveMessageFilter {
 }
 
 /**
- * Compiles a live-tail filter with the routing rules of queues (queues/router.ts), so a tail with
+ * Compiles a live-tail filter with the routing rules of queues (queues/registry/router.ts), so a tail with
  * the binding of a queue sees exactly what that queue receives. Throws BAD_USER_INPUT for a filter
  * that no queue binding could have.
  */

@@ -15,7 +15,7 @@ export interface LiveOptions extends LiveLimits {
    */
   statsWindowMs?: number;
   /**
-   * How often each instance re-reads which live channels have listeners (see live-interest.ts).
+   * How often each instance re-reads which live channels have listeners (see interest.ts).
    * @default 5000
    */
   interestRefreshMs?: number;

@@ -30,7 +30,7 @@ export interface PublishInput {
 /** The job name every message carries in BullMQ (what bull-board shows). */
 export const JOB_NAME = 'message';
 
-/** The backoff type on every job: the workers' own strategy (queues/worker-options.ts) reads the queue's policy. */
+/** The backoff type on every job: the workers' own strategy (queues/delivery/worker-options.ts) reads the queue's policy. */
 export const BACKOFF_STRATEGY = 'switchyard';
 
 /**
@@ -113,7 +113,7 @@ export function checkAndBuild(
   }
   // The message keeps the payload in the canonical order it was hashed in, so every copy of it (the
   // publish answer, live streams, the stored job, deliveries) serializes to the hashed bytes.
-  // This text is measured, hashed and stored (queues/message-json.ts), never serialized again.
+  // This text is measured, hashed and stored (queues/publish/message-json.ts), never serialized again.
   const { value: payload, json: canonical } = canonicalize(input.payload);
   const sizeBytes = Buffer.byteLength(canonical);
   if (sizeBytes > topic.maxMessageBytes) {

@@ -39,7 +39,7 @@ export interface PublisherOptions {
    */
   beforeExec?: (transaction: ChainableCommander) => void;
   /**
-   * Adds the live-stream PUBLISHes of a message (queues/live-events.ts) to its transaction, so a
+   * Adds the live-stream PUBLISHes of a message (queues/live/events.ts) to its transaction, so a
    * `messages` subscriber sees a message if and only if it was stored, with no extra round trip.
    * @default none: nothing is published live
    */

@@ -60,7 +60,7 @@ export function encodeAdd(queue: Queue, add: SerializedAdd): EncodedAdd {
 
 /**
  * BullMQ adds gathered over one transaction and queued as one `add-jobs` command per queue
- * (queues/commands/add-jobs.ts runs BullMQ's own add scripts), producing the jobs exactly as
+ * (queues/redis/commands/add-jobs.ts runs BullMQ's own add scripts), producing the jobs exactly as
  * `new Job(...).addJob()` would (test/engine/bull-add.test.ts compares the stored jobs field by
  * field) without what that costs per message: a Job object, a Scripts call and an ioredis command
  * each, options copied and re-encoded, and a JSON.stringify of data the publisher already holds as

@@ -19,7 +19,7 @@ export interface Keys {
   bull(topic: string, queue: string): BullKeys;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
-  /** Hash: a webhook queue's circuit breaker (queues/circuit-breaker.ts); absent while closed and clean. */
+  /** Hash: a webhook queue's circuit breaker (queues/delivery/circuit-breaker.ts); absent while closed and clean. */
   circuit(topic: string, queue: string): string;
   /** String: idempotency key -> message id (or a pending claim) for the dedup window. */
   idempotency(topic: string, key: string): string;
@@ -40,7 +40,7 @@ export interface Keys {
   rateBucket(keyId: string): string;
   /** Stream: the audit log of admin mutations, capped by length and age. */
   auditLog: string;
-  /** Hash: firing alerts by alert id, shared by every instance (queues/alerts.ts). */
+  /** Hash: firing alerts by alert id, shared by every instance (queues/stats/alerts.ts). */
   alerts: string;
   /** Pub/sub channels of the live streams, which carry events between gateway instances. */
   live: LiveChannels;

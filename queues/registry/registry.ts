@@ -273,7 +273,7 @@ export function createRegistry(options: RegistryOptions) {
     return replaceQueue({ ...queue, signingSecret });
   }
 
-  /** A new signing secret; the old one keeps signing for `graceMs` (see signing-secrets.ts). */
+  /** A new signing secret; the old one keeps signing for `graceMs` (see signing/secrets.ts). */
   async function rotateSigningSecret(topic: string, name: string, graceMs: number): Promise<QueueRecord> {
     const queue = await requireQueue(topic, name);
     if (queue.target !== 'WEBHOOK') throw badInput(`Queue ${name} is not a WEBHOOK queue`);

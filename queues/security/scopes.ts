@@ -7,7 +7,7 @@
  *   scope   = "admin" | "stats" | action ":" pattern
  *   action  = "publish" | "consume" | "subscribe" | "deadletters:read" | "deadletters:write"
  *   pattern = a topic pattern, matched against topic NAMES with the AMQP rules of TOPIC routing
- *             (queues/router.ts): words split on ".", "*" is exactly one word, "#" is zero or more.
+ *             (queues/registry/router.ts): words split on ".", "*" is exactly one word, "#" is zero or more.
  *
  * `admin` grants everything (topology, keys, every action on every topic). `stats` reads the counters.
  * `publish:orders.*` lets a key publish to `orders.eu` and `orders.us` but not to `orders` or

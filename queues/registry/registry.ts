@@ -24,7 +24,10 @@ import {
 import type { Keys } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import { generateSigningSecret, rotateSecrets } from '../signing/index.js';
-import { createRoutingTable, type RoutingTable, validateBinding } from './router.js';
+import { type RoutingTable, validateBinding } from './router.js';
+import { createRoutingCache, parseQueue } from './routing-cache.js';
+
+export type { RegistryChange } from './routing-cache.js';
 
 export type { RoutingTable };
 
@@ -72,8 +75,6 @@ export interface RegistryOptions {
   checkWebhookUrl?: (field: string, url: string) => Promise<void>;
 }
 
-export type RegistryChange = { topic: string; queue?: string };
-
 /**
  * Topics and queues, stored in Redis so every gateway instance sees one truth, with the routing
  * table cached in memory and dropped whenever any instance announces a change.
@@ -81,65 +82,8 @@ export type RegistryChange = { topic: string; queue?: string };
 export function createRegistry(options: RegistryOptions) {
   const { client, subscriber, keys } = options;
   const commands = defineCommands(client);
-  const listeners = new Set<(change: RegistryChange) => void>();
-  let cached: Promise<RoutingTable> | null = null;
-  let generation = 0;
-
-  const invalidate = (change: RegistryChange) => {
-    generation++;
-    cached = null;
-    for (const listener of listeners) listener(change);
-  };
-
-  const onMessage = (channel: string, message: string) => {
-    if (channel !== keys.registryChannel) return;
-    try {
-      invalidate(JSON.parse(message) as RegistryChange);
-    } catch {
-      invalidate({ topic: '' });
-    }
-  };
-  subscriber.on('message', onMessage);
-  // Announcements sent while the subscriber was reconnecting are lost: start from a fresh read.
-  const onReconnect = () => invalidate({ topic: '' });
-  subscriber.on('ready', onReconnect);
-  const subscribed = subscriber.subscribe(keys.registryChannel);
-
-  async function announce(change: RegistryChange): Promise<void> {
-    invalidate(change);
-    await client.publish(keys.registryChannel, JSON.stringify(change));
-  }
-
-  async function load(): Promise<RoutingTable> {
-    const topicHash = await client.hgetall(keys.topics);
-    const topics = Object.values(topicHash).map((json) => JSON.parse(json) as TopicRecord);
-    const pipeline = client.pipeline();
-    for (const topic of topics) pipeline.hgetall(keys.topicQueues(topic.name));
-    const results = topics.length > 0 ? ((await pipeline.exec()) ?? []) : [];
-    const queues: QueueRecord[] = [];
-    for (const [error, hash] of results) {
-      if (error) throw error;
-      for (const json of Object.values(hash as Record<string, string>)) queues.push(parseQueue(json));
-    }
-    return createRoutingTable(topics, queues);
-  }
-
-  /** The cached routing table; a load racing an invalidation is discarded, not cached. */
-  function table(): Promise<RoutingTable> {
-    if (cached) return cached;
-    const startedAt = generation;
-    const loading = load();
-    cached = loading;
-    loading.then(
-      () => {
-        if (generation !== startedAt && cached === loading) cached = null;
-      },
-      () => {
-        if (cached === loading) cached = null;
-      },
-    );
-    return loading;
-  }
+  const cache = createRoutingCache({ client, subscriber, keys });
+  const { table, announce } = cache;
 
   async function createTopic(input: CreateTopicInput): Promise<TopicRecord> {
     assertName('name', input.name);
@@ -293,28 +237,13 @@ export function createRegistry(options: RegistryOptions) {
     setPaused,
     setSigningSecret,
     rotateSigningSecret,
-    /** Calls back on every change seen, local or from another instance. Returns an unsubscribe. */
-    onChange(listener: (change: RegistryChange) => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    /** Resolves once this instance listens for other instances' changes. */
-    ready: () => subscribed.then(() => undefined),
-    async close(): Promise<void> {
-      subscriber.off('message', onMessage);
-      subscriber.off('ready', onReconnect);
-      listeners.clear();
-    },
+    onChange: cache.onChange,
+    ready: cache.ready,
+    close: cache.close,
   };
 }
 
 export type Registry = ReturnType<typeof createRegistry>;
-
-/** A stored queue record; those stored before maxPriority existed were priority queues of 0..9. */
-function parseQueue(json: string): QueueRecord {
-  const queue = JSON.parse(json) as Partial<QueueRecord> & Omit<QueueRecord, 'maxPriority'>;
-  return { ...queue, maxPriority: queue.maxPriority ?? QUEUE_DEFAULTS.maxPriority };
-}
 
 /** Merges settings into a queue record and checks the result as a whole, so nothing half-valid is stored. */
 function applySettings(

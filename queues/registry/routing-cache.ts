@@ -1,0 +1,99 @@
+import type { Redis } from 'ioredis';
+import type { QueueRecord, TopicRecord } from '../core/index.js';
+import { QUEUE_DEFAULTS } from '../core/index.js';
+import type { Keys } from '../redis/index.js';
+import { createRoutingTable, type RoutingTable } from './router.js';
+
+/** What changed in the registry: a topic, or one queue of it ('' topic: anything, reload all). */
+export type RegistryChange = { topic: string; queue?: string };
+
+/**
+ * The routing table, read from Redis and cached in memory, dropped whenever any instance announces a
+ * change (on the registry channel) and whenever the subscriber reconnects.
+ */
+export function createRoutingCache(options: { client: Redis; subscriber: Redis; keys: Keys }) {
+  const { client, subscriber, keys } = options;
+  const listeners = new Set<(change: RegistryChange) => void>();
+  let cached: Promise<RoutingTable> | null = null;
+  let generation = 0;
+
+  const invalidate = (change: RegistryChange) => {
+    generation++;
+    cached = null;
+    for (const listener of listeners) listener(change);
+  };
+
+  const onMessage = (channel: string, message: string) => {
+    if (channel !== keys.registryChannel) return;
+    try {
+      invalidate(JSON.parse(message) as RegistryChange);
+    } catch {
+      invalidate({ topic: '' });
+    }
+  };
+  subscriber.on('message', onMessage);
+  // Announcements sent while the subscriber was reconnecting are lost: start from a fresh read.
+  const onReconnect = () => invalidate({ topic: '' });
+  subscriber.on('ready', onReconnect);
+  const subscribed = subscriber.subscribe(keys.registryChannel);
+
+  async function announce(change: RegistryChange): Promise<void> {
+    invalidate(change);
+    await client.publish(keys.registryChannel, JSON.stringify(change));
+  }
+
+  async function load(): Promise<RoutingTable> {
+    const topicHash = await client.hgetall(keys.topics);
+    const topics = Object.values(topicHash).map((json) => JSON.parse(json) as TopicRecord);
+    const pipeline = client.pipeline();
+    for (const topic of topics) pipeline.hgetall(keys.topicQueues(topic.name));
+    const results = topics.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    const queues: QueueRecord[] = [];
+    for (const [error, hash] of results) {
+      if (error) throw error;
+      for (const json of Object.values(hash as Record<string, string>)) queues.push(parseQueue(json));
+    }
+    return createRoutingTable(topics, queues);
+  }
+
+  /** The cached routing table; a load racing an invalidation is discarded, not cached. */
+  function table(): Promise<RoutingTable> {
+    if (cached) return cached;
+    const startedAt = generation;
+    const loading = load();
+    cached = loading;
+    loading.then(
+      () => {
+        if (generation !== startedAt && cached === loading) cached = null;
+      },
+      () => {
+        if (cached === loading) cached = null;
+      },
+    );
+    return loading;
+  }
+
+  return {
+    table,
+    /** Drops the cached table here and tells every other instance to drop theirs. */
+    announce,
+    /** Calls back on every change seen, local or from another instance. Returns an unsubscribe. */
+    onChange(listener: (change: RegistryChange) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    /** Resolves once this instance listens for other instances' changes. */
+    ready: () => subscribed.then(() => undefined),
+    async close(): Promise<void> {
+      subscriber.off('message', onMessage);
+      subscriber.off('ready', onReconnect);
+      listeners.clear();
+    },
+  };
+}
+
+/** A stored queue record; those stored before maxPriority existed were priority queues of 0..9. */
+export function parseQueue(json: string): QueueRecord {
+  const queue = JSON.parse(json) as Partial<QueueRecord> & Omit<QueueRecord, 'maxPriority'>;
+  return { ...queue, maxPriority: queue.maxPriority ?? QUEUE_DEFAULTS.maxPriority };
+}

@@ -1,3 +1,7 @@
+/**
+ * The engine's vocabulary: record types, error codes, input checks, the event bus, defaults and units.
+ * The folder's public face: other folders import it only through this file.
+ */
 export { ENGINE_DEFAULTS, LIMITS, PRIORITY, QUEUE_DEFAULTS } from './defaults.js';
 export { badInput, conflict, ErrorCode, isRedisUnavailable, notFound, SwitchyardError } from './errors.js';
 export {

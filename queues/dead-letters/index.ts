@@ -1,3 +1,7 @@
+/**
+ * Dead letters: their index, queries, replay, discard and retention.
+ * The folder's public face: other folders import it only through this file.
+ */
 export {
   createDeadLetters,
   type DeadLetterFilter,

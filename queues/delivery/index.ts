@@ -1,3 +1,8 @@
+/**
+ * Delivery: webhook workers, CONSUMER queues (receive, ack/nack, consume), retries, circuits,
+ * attempt history.
+ * The folder's public face: other folders import it only through this file.
+ */
 export { attemptsSinceReplay, parseAttemptLog, reasonOf, STALLED_OUT } from './attempt-history.js';
 export {
   CIRCUIT_DEFAULTS,

@@ -1,3 +1,8 @@
+/**
+ * Redis itself: every key name (keys.ts), our Lua commands, BullMQ adds, group commit, queue
+ * handles, pub/sub.
+ * The folder's public face: other folders import it only through this file.
+ */
 export { addSerialized, MAX_ADDS_PER_COMMAND, type SerializedAdd } from './bull-add.js';
 export { answers, type CommandName, type Commands, defineCommands, queueCommand } from './commands/index.js';
 export { createGroupCommit, type Flush, MAX_TRANSACTION_ADDS } from './group-commit.js';

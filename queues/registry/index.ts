@@ -1,3 +1,7 @@
+/**
+ * Topics and queues as stored in Redis, and the routing table that matches messages to queues.
+ * The folder's public face: other folders import it only through this file.
+ */
 export {
   type CreateQueueInput,
   type CreateTopicInput,

@@ -1,3 +1,7 @@
+/**
+ * Queue and topic counters, built-in alerts and Prometheus metrics.
+ * The folder's public face: other folders import it only through this file.
+ */
 export {
   ALERT_KINDS,
   type Alert,

@@ -1,5 +1,14 @@
 /** Topics and their queues, with counters, circuit breakers, and pause / resume. */
-import { button, formatDuration, formatNumber, formatTime, h, replaceChildren, table } from './dom.js';
+import {
+  button,
+  type Child,
+  formatDuration,
+  formatNumber,
+  formatTime,
+  h,
+  replaceChildren,
+  table,
+} from './dom.js';
 import { request } from './gateway.js';
 import { reported, showStatus } from './status.js';
 import type { QueueCounts } from './types.js';
@@ -76,6 +85,36 @@ export function mountTopology(root: HTMLElement): () => void {
     });
   }
 
+  /**
+   * Each column's header beside its cell, so the two cannot drift apart: a lag cell once went in
+   * without its header and shifted every later value one column to the left (issue 17).
+   */
+  const columns: ReadonlyArray<
+    readonly [header: string, cell: (topic: string, queue: TopologyQueue) => Child]
+  > = [
+    ['queue', (_topic, queue) => h('span', { 'data-queue': queue.name }, queue.name)],
+    ['binding', (_topic, queue) => queue.bindingKey ?? '—'],
+    ['target', (_topic, queue) => (queue.target === 'WEBHOOK' ? `webhook ${queue.url ?? ''}` : 'consumer')],
+    ['mode', (_topic, queue) => queue.deliveryMode.toLowerCase().replaceAll('_', '-')],
+    ['waiting', (_topic, queue) => formatNumber(queue.stats.waiting)],
+    [
+      'lag',
+      (_topic, queue) =>
+        queue.stats.oldestWaitingAgeMs === null ? '—' : formatDuration(queue.stats.oldestWaitingAgeMs),
+    ],
+    ['active', (_topic, queue) => formatNumber(queue.stats.active)],
+    ['delayed', (_topic, queue) => formatNumber(queue.stats.delayed)],
+    ['dead letters', (_topic, queue) => formatNumber(queue.stats.deadLettered)],
+    ['circuit', (_topic, queue) => (queue.target === 'WEBHOOK' ? circuitText(queue.circuit) : '—')],
+    [
+      '',
+      (topic, queue) =>
+        queue.paused
+          ? button('Resume', () => setPaused(topic, queue, false), { 'data-action': 'resume' })
+          : button('Pause', () => setPaused(topic, queue, true), { 'data-action': 'pause' }),
+    ],
+  ];
+
   function render(topics: readonly TopologyTopic[]): void {
     if (topics.length === 0) {
       replaceChildren(
@@ -98,34 +137,9 @@ export function mountTopology(root: HTMLElement): () => void {
             `published ${formatNumber(topic.stats.published)} · unrouted ${formatNumber(topic.stats.unrouted)} · dead letters ${formatNumber(topic.stats.deadLettered)} · created ${formatTime(topic.createdAt)}`,
           ),
           table(
-            [
-              'queue',
-              'binding',
-              'target',
-              'mode',
-              'waiting',
-              'active',
-              'delayed',
-              'dead letters',
-              'circuit',
-              '',
-            ],
+            columns.map(([header]) => header),
             topic.queues,
-            (queue) => [
-              h('span', { 'data-queue': queue.name }, queue.name),
-              queue.bindingKey ?? '—',
-              queue.target === 'WEBHOOK' ? `webhook ${queue.url ?? ''}` : 'consumer',
-              queue.deliveryMode.toLowerCase().replaceAll('_', '-'),
-              formatNumber(queue.stats.waiting),
-              queue.stats.oldestWaitingAgeMs === null ? '—' : formatDuration(queue.stats.oldestWaitingAgeMs),
-              formatNumber(queue.stats.active),
-              formatNumber(queue.stats.delayed),
-              formatNumber(queue.stats.deadLettered),
-              queue.target === 'WEBHOOK' ? circuitText(queue.circuit) : '—',
-              queue.paused
-                ? button('Resume', () => setPaused(topic.name, queue, false), { 'data-action': 'resume' })
-                : button('Pause', () => setPaused(topic.name, queue, true), { 'data-action': 'pause' }),
-            ],
+            (queue) => columns.map(([, cell]) => cell(topic.name, queue)),
             'No queues bound.',
           ),
         ),

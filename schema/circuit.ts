@@ -1,4 +1,5 @@
 import type { CircuitState as CircuitStateRecord } from '../queues/circuit-breaker.js';
+import { notBuilt } from '../resolvers/not-built.js';
 import { queueCircuit } from '../resolvers/queue-circuit.js';
 import { builder } from './builder.js';
 import { Queue } from './queue.js';
@@ -31,5 +32,16 @@ builder.objectField(Queue, 'circuit', (t) =>
     type: Circuit,
     description: 'WEBHOOK queues; a CONSUMER queue is always CLOSED.',
     resolve: (queue, _args, ctx) => queueCircuit(queue, ctx),
+  }),
+);
+
+// Issue 19 builds it; until then it answers UNAVAILABLE and changes nothing.
+builder.mutationField('resetCircuit', (t) =>
+  t.withAuth({ admin: true }).field({
+    type: Queue,
+    description:
+      "Admin only. Closes the queue's circuit on every instance at once. Not built yet: answers UNAVAILABLE.",
+    args: { topic: t.arg.string({ required: true }), name: t.arg.string({ required: true }) },
+    resolve: () => notBuilt('Mutation.resetCircuit'),
   }),
 );

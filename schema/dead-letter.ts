@@ -15,6 +15,7 @@ import { EVERY_TOPIC } from './auth-scopes.js';
 import { builder } from './builder.js';
 import { FailureReason } from './enums.js';
 import { Message } from './message.js';
+import { PageInfo } from './page-info.js';
 
 const AttemptRecord = builder.objectRef<AttemptRecordShape>('AttemptRecord').implement({
   fields: (t) => ({
@@ -42,13 +43,6 @@ const DeadLetter = builder.objectRef<DeadLetterRecord>('DeadLetter').implement({
     }),
     failedAt: t.expose('failedAt', { type: 'DateTime' }),
     replayCount: t.exposeInt('replayCount', { description: 'How often the message was replayed.' }),
-  }),
-});
-
-const PageInfo = builder.objectRef<DeadLetterPage['pageInfo']>('PageInfo').implement({
-  fields: (t) => ({
-    hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.exposeString('endCursor', { nullable: true }),
   }),
 });
 

@@ -24,7 +24,7 @@ const Delivery = builder.objectRef<DeliveryRecord>('Delivery').implement({
  * ack/nack act on the topic the delivery id names (the engine finds the queue from it). An id that is
  * no delivery id names no topic and can change nothing: it is let through to answer BAD_USER_INPUT.
  */
-function deliveryScopes(deliveryId: string) {
+export function deliveryScopes(deliveryId: string) {
   const parsed = decodeDeliveryId(deliveryId);
   return parsed ? { consume: parsed.topic } : true;
 }

@@ -1,8 +1,10 @@
 import type { LiveMessage } from '../queues/live-events.js';
 import type { MessageRecord } from '../queues/types.js';
 import { messages } from '../resolvers/messages.js';
+import { notBuilt, withoutUnbuilt } from '../resolvers/not-built.js';
 import { builder } from './builder.js';
 import { HeaderMatch } from './enums.js';
+import { TrailEntry } from './trail.js';
 
 export const Message = builder.objectRef<MessageRecord>('Message').implement({
   fields: (t) => ({
@@ -29,6 +31,25 @@ export const Message = builder.objectRef<MessageRecord>('Message').implement({
           ? message.droppedBefore
           : null,
     }),
+    // Null is true today: nothing can set an ordering key (PublishInput.orderingKey is refused).
+    orderingKey: t.string({
+      nullable: true,
+      description: 'Null: ordering keys are not built yet.',
+      resolve: () => null,
+    }),
+    // Null is true today: no topic keeps a history yet (CreateTopicInput.history is refused).
+    cursor: t.string({
+      nullable: true,
+      description:
+        "Its place in the topic's history; null when the topic keeps none, which is every topic today.",
+      resolve: () => null,
+    }),
+    // No honest answer exists before the trail is recorded: an empty list would claim "no history".
+    trail: t.field({
+      type: [TrailEntry],
+      description: 'Provenance, oldest first. Not built yet: answers UNAVAILABLE when selected.',
+      resolve: () => notBuilt('Message.trail'),
+    }),
   }),
 });
 
@@ -49,9 +70,17 @@ builder.subscriptionField('messages', (t) =>
         defaultValue: 'ALL',
         description: 'Whether all of `headers` must match, or any.',
       }),
+      after: t.arg.string({
+        description: 'Not built yet: a subscription that sets it is refused with UNAVAILABLE.',
+      }),
+      from: t.arg({
+        type: 'DateTime',
+        description: 'Not built yet: a subscription that sets it is refused with UNAVAILABLE.',
+      }),
     },
     authScopes: (_root, args) => ({ subscribe: args.topic }),
-    subscribe: (_root, args, ctx) => messages(args, ctx),
+    subscribe: (_root, args, ctx) =>
+      messages(withoutUnbuilt('Subscription.messages', args, ['after', 'from']), ctx),
     resolve: (message: LiveMessage) => message,
   }),
 );

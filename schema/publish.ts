@@ -1,4 +1,5 @@
 import type { PublishResult as PublishResultRecord } from '../queues/publisher.js';
+import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { publish } from '../resolvers/publish.js';
 import { publishBatch } from '../resolvers/publish-batch.js';
 import { builder } from './builder.js';
@@ -15,7 +16,7 @@ const PublishResult = builder.objectRef<PublishResultRecord>('PublishResult').im
   }),
 });
 
-const PublishInput = builder.inputType('PublishInput', {
+export const PublishInput = builder.inputType('PublishInput', {
   fields: (t) => ({
     topic: t.string({ required: true }),
     payload: t.field({ type: 'JSON', required: true }),
@@ -27,6 +28,9 @@ const PublishInput = builder.inputType('PublishInput', {
     correlationId: t.string(),
     replyTo: t.string(),
     idempotencyKey: t.string(),
+    orderingKey: t.string({
+      description: 'Not built yet: a publish that sets it is refused with UNAVAILABLE.',
+    }),
   }),
 });
 
@@ -36,7 +40,8 @@ builder.mutationFields((t) => ({
     description: 'Answers once the message is durably in Redis, in every queue it matched.',
     args: { input: t.arg({ type: PublishInput, required: true }) },
     authScopes: (_root, args) => ({ publish: args.input.topic }),
-    resolve: (_root, args, ctx) => publish(args, ctx),
+    resolve: (_root, args, ctx) =>
+      publish({ input: withoutUnbuilt('PublishInput', args.input, ['orderingKey']) }, ctx),
   }),
   publishBatch: t.field({
     type: [PublishResult],
@@ -44,6 +49,10 @@ builder.mutationFields((t) => ({
     args: { inputs: t.arg({ type: [PublishInput], required: true }) },
     // Every topic of the batch: all or nothing, like the batch itself.
     authScopes: (_root, args) => ({ publish: [...new Set(args.inputs.map((input) => input.topic))] }),
-    resolve: (_root, args, ctx) => publishBatch(args, ctx),
+    resolve: (_root, args, ctx) =>
+      publishBatch(
+        { inputs: args.inputs.map((input) => withoutUnbuilt('PublishInput', input, ['orderingKey'])) },
+        ctx,
+      ),
   }),
 }));

@@ -1,11 +1,13 @@
 import type { QueueRecord, RetryPolicy as RetryPolicyRecord } from '../queues/types.js';
 import { createQueue } from '../resolvers/create-queue.js';
 import { deleteQueue } from '../resolvers/delete-queue.js';
+import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { pauseQueue } from '../resolvers/pause-queue.js';
 import { queue } from '../resolvers/queue.js';
 import { resumeQueue } from '../resolvers/resume-queue.js';
 import { rotateSigningSecret } from '../resolvers/rotate-signing-secret.js';
 import { updateQueue } from '../resolvers/update-queue.js';
+import { AlertThresholdsInput } from './alert.js';
 import { builder } from './builder.js';
 import { Backoff, DeliveryMode, HeaderMatch, TargetKind } from './enums.js';
 
@@ -83,6 +85,10 @@ const CreateQueueInput = builder.inputType('CreateQueueInput', {
       description:
         'Default 9: every priority counts. 0 makes a FIFO queue. Fixed once the queue exists (delete and recreate it to change).',
     }),
+    alerts: t.field({
+      type: AlertThresholdsInput,
+      description: 'Not built yet: a createQueue that sets it is refused with UNAVAILABLE.',
+    }),
   }),
 });
 
@@ -97,6 +103,10 @@ const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
     retry: t.field({ type: RetryPolicyInput }),
     concurrency: t.int(),
     ackTimeoutMs: t.int(),
+    alerts: t.field({
+      type: AlertThresholdsInput,
+      description: 'Not built yet: an updateQueue that sets it is refused with UNAVAILABLE.',
+    }),
   }),
 });
 
@@ -119,12 +129,14 @@ builder.mutationFields((t) => {
     createQueue: t.withAuth({ admin: true }).field({
       type: Queue,
       args: { input: t.arg({ type: CreateQueueInput, required: true }) },
-      resolve: (_root, args, ctx) => createQueue(args, ctx),
+      resolve: (_root, args, ctx) =>
+        createQueue({ input: withoutUnbuilt('CreateQueueInput', args.input, ['alerts']) }, ctx),
     }),
     updateQueue: t.withAuth({ admin: true }).field({
       type: Queue,
       args: { ...queueArgs, input: t.arg({ type: UpdateQueueInput, required: true }) },
-      resolve: (_root, args, ctx) => updateQueue(args, ctx),
+      resolve: (_root, args, ctx) =>
+        updateQueue({ ...args, input: withoutUnbuilt('UpdateQueueInput', args.input, ['alerts']) }, ctx),
     }),
     deleteQueue: t.withAuth({ admin: true }).boolean({
       description: 'Drops the queue and every message in it.',

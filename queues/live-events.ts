@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { notFound } from './errors.js';
 import type { DeliveryEvent, EventBus } from './events.js';
 import type { LiveChannels } from './keys.js';
@@ -12,6 +12,11 @@ import type { MessageRecord } from './types.js';
 import { assertName } from './validate.js';
 
 const MiB = 1024 * 1024;
+
+/** Where the live streams' PUBLISHes of a message go, sent only if the message is stored. */
+export interface LiveWrites {
+  publish(channel: string, message: string): void;
+}
 
 /** How much a live subscriber that does not keep up may have waiting for it. */
 export interface LiveLimits {
@@ -119,15 +124,15 @@ export function createLiveEvents(options: LiveEventsOptions) {
   return {
     /** What the publisher adds to its transaction so the live streams see a message iff it is stored. */
     tap: {
-      append(transaction: ChainableCommander, message: MessageRecord): void {
+      append(writes: LiveWrites, message: MessageRecord): void {
         const messages = channels.messages(message.topic);
-        if (interest.wants(messages)) transaction.publish(messages, JSON.stringify(message));
+        if (interest.wants(messages)) writes.publish(messages, JSON.stringify(message));
         const targets = [channels.events(message.topic), channels.allEvents].filter((channel) =>
           interest.wants(channel),
         );
         if (targets.length === 0) return;
         const json = JSON.stringify(publishedEvent(message));
-        for (const channel of targets) transaction.publish(channel, json);
+        for (const channel of targets) writes.publish(channel, json);
       },
     },
 

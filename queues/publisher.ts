@@ -1,15 +1,16 @@
 import { hash, randomUUID } from 'node:crypto';
-import { createIORedisClient } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { SerializedAdd } from './bull-add.js';
 import { canonicalize } from './canonical-json.js';
 import type { Commands } from './commands/index.js';
 import { LIMITS, PRIORITY } from './defaults.js';
 import { badInput, ErrorCode, SwitchyardError } from './errors.js';
-import { createGroupCommit, type Flush } from './group-commit.js';
+import { createGroupCommit } from './group-commit.js';
 import type { Keys } from './keys.js';
+import type { LiveWrites } from './live-events.js';
 import { messageJsons } from './message-json.js';
 import type { PayloadSchemas } from './payload-schema.js';
+import type { PublishCommit } from './publish-commit.js';
 import type { QueueHandles } from './queue-handles.js';
 import type { Registry, RoutingTable } from './registry.js';
 import type { MessageRecord, QueueRecord, TopicRecord } from './types.js';
@@ -50,16 +51,16 @@ export interface PublisherOptions {
    */
   maxBatchSize?: number;
   /**
-   * Test seam for fault injection: called with the transaction just before EXEC. Production code
-   * never sets it; the atomic fan-out test uses it to break the transaction mid-publish.
+   * Test seam for fault injection: runs just before a publish's writes are sent, and may throw.
+   * Production code never sets it.
    */
-  beforeExec?: (transaction: ChainableCommander) => void;
+  beforeExec?: () => void;
   /**
-   * Adds the live-stream PUBLISHes of a message (queues/live-events.ts) to its transaction, so a
+   * Adds the live-stream PUBLISHes of a message (queues/live-events.ts) to its writes, so a
    * `messages` subscriber sees a message if and only if it was stored, with no extra round trip.
    * @default none: nothing is published live
    */
-  live?: { append(transaction: ChainableCommander, message: MessageRecord): void };
+  live?: { append(writes: LiveWrites, message: MessageRecord): void };
 }
 
 /** The job name every message carries in BullMQ (what bull-board shows). */
@@ -156,25 +157,20 @@ export function createPublisher(options: PublisherOptions) {
     };
   }
 
-  function enqueue({ transaction, adds }: Flush, prepared: Prepared): void {
+  function enqueue(commit: PublishCommit, prepared: Prepared): void {
     const { message, queues } = prepared;
     for (const queue of queues) {
       const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
-      adds.add(handles.get(queue.topic, queue.name), add);
+      commit.add(handles.get(queue.topic, queue.name), add);
     }
-    options.live?.append(transaction, message);
+    options.live?.append(commit, message);
     if (message.idempotencyKey !== null) {
-      transaction.set(
-        keys.idempotency(message.topic, message.idempotencyKey),
-        message.id,
-        'PX',
-        options.dedupWindowMs,
-      );
+      commit.set(keys.idempotency(message.topic, message.idempotencyKey), message.id, options.dedupWindowMs);
     }
   }
 
   /** One HINCRBY per topic and counter for a whole batch, not one per message. */
-  function countPublished(transaction: ChainableCommander, fresh: Prepared[]): void {
+  function countPublished(commit: PublishCommit, fresh: Prepared[]): void {
     const counts = new Map<string, { published: number; unrouted: number }>();
     for (const { message, queues } of fresh) {
       let count = counts.get(message.topic);
@@ -187,8 +183,8 @@ export function createPublisher(options: PublisherOptions) {
     }
     for (const [topic, { published, unrouted }] of counts) {
       const stats = keys.topicStats(topic);
-      transaction.hincrby(stats, 'published', published);
-      if (unrouted > 0) transaction.hincrby(stats, 'unrouted', unrouted);
+      commit.hincrby(stats, 'published', published);
+      if (unrouted > 0) commit.hincrby(stats, 'unrouted', unrouted);
     }
   }
 
@@ -248,12 +244,7 @@ export function createPublisher(options: PublisherOptions) {
     );
   }
 
-  // BullMQ's client wrapper, as its own adds use; the adds themselves are our add-jobs command.
-  const bullClient = createIORedisClient(client);
-  const commits = createGroupCommit({
-    open: () => bullClient.multi() as unknown as ChainableCommander,
-    beforeExec: options.beforeExec,
-  });
+  const commits = createGroupCommit({ run: commands['publish-commit'], beforeExec: options.beforeExec });
   /** Checks, routes and encodes every input; the drafts, and their canonical texts, die here. */
   function prepareAll(table: RoutingTable, inputs: PublishInput[], now: number): Prepared[] {
     const drafts = inputs.map((input, index) => {
@@ -291,9 +282,9 @@ export function createPublisher(options: PublisherOptions) {
         let adds = 0;
         for (const { queues } of fresh) adds += queues.length;
         await commits.commit(
-          (flush) => {
-            for (const item of fresh) enqueue(flush, item);
-            countPublished(flush.transaction, fresh);
+          (commit) => {
+            for (const item of fresh) enqueue(commit, item);
+            countPublished(commit, fresh);
           },
           Math.max(adds, 1),
         );

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { ADD_JOBS_KEYS, ADD_JOBS_LUA } from './add-jobs.js';
+import { PUBLISH_COMMIT_LUA } from './publish-commit.js';
 
 /** Our Lua commands, named `<name>-<numKeys>.lua` like BullMQ's, defined on a client by name. */
 const COMMANDS = [
@@ -25,9 +26,12 @@ if (ADD_JOBS_KEYS.length !== 11) throw new Error(`add-jobs takes ${ADD_JOBS_KEYS
 export type CommandName = (typeof COMMANDS)[number] | keyof typeof GENERATED;
 
 /** The method a command is defined under, on the client and on its pipelines and MULTIs alike. */
-export const commandMethod = (file: CommandName) => `sy_${file.replaceAll('-', '_')}`;
+export const commandMethod = (file: CommandName | 'publish-commit') => `sy_${file.replaceAll('-', '_')}`;
 
-export type Commands = Record<CommandName, (keys: string[], args: string[]) => Promise<number>>;
+export type Commands = Record<CommandName, (keys: string[], args: string[]) => Promise<number>> & {
+  /** queues/commands/publish-commit.ts: its number of keys varies, so it goes with each call. */
+  'publish-commit': (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
+};
 
 export function defineCommands(client: Redis): Commands {
   const commands = {} as Commands;
@@ -42,5 +46,10 @@ export function defineCommands(client: Redis): Commands {
     if (!run) throw new Error(`Lua command ${file} did not register`);
     commands[file] = (keys, args) => run.call(client, ...keys, ...args);
   }
+  const commit = commandMethod('publish-commit');
+  client.defineCommand(commit, { lua: PUBLISH_COMMIT_LUA });
+  const runCommit = (client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[commit];
+  if (!runCommit) throw new Error('Lua command publish-commit did not register');
+  commands['publish-commit'] = (keys, args) => runCommit.call(client, keys.length, ...keys, ...args);
   return commands;
 }

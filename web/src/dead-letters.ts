@@ -1,51 +1,33 @@
 /** Dead letters: a filtered, paged list with each one's attempts, and replay or discard. */
+
+import {
+  DashboardDeadLettersDocument,
+  type DashboardDeadLettersQuery,
+  DashboardDiscardAllDocument,
+  DashboardDiscardDocument,
+  DashboardReplayAllDocument,
+  DashboardReplayDocument,
+  type DeadLetterFilter,
+} from '../../client/generated/graphql.js';
 import { button, formatTime, h, replaceChildren, table } from './dom.js';
 import { request } from './gateway.js';
 import { reported, showStatus } from './status.js';
-import { FAILURE_REASONS } from './types.js';
+import { FAILURE_REASONS, type FailureReason } from './types.js';
 
 const PAGE = 50;
-const DEAD_LETTERS = /* GraphQL */ `
-  query DashboardDeadLetters($filter: DeadLetterFilter, $first: Int, $after: String) {
-    deadLetters(filter: $filter, first: $first, after: $after) {
-      totalCount
-      pageInfo { hasNextPage endCursor }
-      edges { node {
-        id topic queue reason error attempts failedAt
-        message { id routingKey headers payload publishedAt }
-        history { attempt at reason error durationMs }
-      } }
-    }
-  }
-`;
-const REPLAY = 'mutation DashboardReplay($id: ID!) { replayDeadLetter(id: $id) { replayed failed } }';
-const DISCARD = 'mutation DashboardDiscard($id: ID!) { discardDeadLetter(id: $id) }';
-const REPLAY_ALL =
-  'mutation DashboardReplayAll($filter: DeadLetterFilter!) { replayDeadLetters(filter: $filter) { replayed failed } }';
-const DISCARD_ALL =
-  'mutation DashboardDiscardAll($filter: DeadLetterFilter!) { discardDeadLetters(filter: $filter) }';
 
-interface DeadLetter {
-  id: string;
-  topic: string;
-  queue: string;
-  reason: string;
-  error: string;
-  attempts: number;
-  failedAt: string;
-  message: { id: string; routingKey: string | null; headers: unknown; payload: unknown; publishedAt: string };
-  history: { attempt: number; at: string; reason: string; error: string; durationMs: number | null }[];
+type Page = DashboardDeadLettersQuery['deadLetters'];
+type DeadLetter = Page['edges'][number]['node'];
+
+/** The filter form's fields: the text ones, and the reason picked from the schema's list. */
+type Filter = Pick<DeadLetterFilter, 'topic' | 'queue' | 'search' | 'reason'>;
+type TextField = 'topic' | 'queue' | 'search';
+
+function isFailureReason(value: string): value is FailureReason {
+  return (FAILURE_REASONS as readonly string[]).includes(value);
 }
 
-interface Page {
-  totalCount: number;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  edges: { node: DeadLetter }[];
-}
-
-type Filter = Partial<Record<'topic' | 'queue' | 'reason' | 'search', string>>;
-
-function field(name: keyof Filter, label: string): HTMLLabelElement {
+function field(name: TextField, label: string): HTMLLabelElement {
   return h('label', {}, label, h('input', { name, type: 'search' }));
 }
 
@@ -104,13 +86,16 @@ export function mountDeadLetters(root: HTMLElement): () => void {
   function readFilter(): Filter {
     const values: Filter = {};
     for (const [name, value] of new FormData(form)) {
-      if (typeof value === 'string' && value.trim() !== '') values[name as keyof Filter] = value.trim();
+      if (typeof value !== 'string' || value.trim() === '') continue;
+      if (name === 'reason') {
+        if (isFailureReason(value)) values.reason = value;
+      } else values[name as TextField] = value.trim();
     }
     return values;
   }
 
   async function load(after: string | null): Promise<void> {
-    const { deadLetters } = await request<{ deadLetters: Page }>(DEAD_LETTERS, {
+    const { deadLetters } = await request(DashboardDeadLettersDocument, {
       filter,
       first: PAGE,
       after,
@@ -128,9 +113,7 @@ export function mountDeadLetters(root: HTMLElement): () => void {
   function act(letter: DeadLetter, verb: 'Replay' | 'Discard') {
     return reported(async () => {
       if (verb === 'Replay') {
-        const { replayDeadLetter } = await request<{
-          replayDeadLetter: { replayed: number; failed: number };
-        }>(REPLAY, { id: letter.id });
+        const { replayDeadLetter } = await request(DashboardReplayDocument, { id: letter.id });
         showStatus(
           replayDeadLetter.replayed
             ? `Replayed ${letter.message.id} into ${letter.topic}/${letter.queue}`
@@ -139,7 +122,7 @@ export function mountDeadLetters(root: HTMLElement): () => void {
         );
       } else {
         if (!confirm(`Discard dead letter ${letter.message.id} for good?`)) return;
-        await request(DISCARD, { id: letter.id });
+        await request(DashboardDiscardDocument, { id: letter.id });
         showStatus(`Discarded ${letter.message.id}`);
       }
       await load(null);
@@ -150,14 +133,12 @@ export function mountDeadLetters(root: HTMLElement): () => void {
     return reported(async () => {
       if (!confirm(`${verb} all ${total} dead letters that match this filter?`)) return;
       if (verb === 'Replay') {
-        const { replayDeadLetters } = await request<{
-          replayDeadLetters: { replayed: number; failed: number };
-        }>(REPLAY_ALL, { filter });
+        const { replayDeadLetters } = await request(DashboardReplayAllDocument, { filter });
         showStatus(
           `Replayed ${replayDeadLetters.replayed}, ${replayDeadLetters.failed} could not be replayed`,
         );
       } else {
-        const { discardDeadLetters } = await request<{ discardDeadLetters: number }>(DISCARD_ALL, { filter });
+        const { discardDeadLetters } = await request(DashboardDiscardAllDocument, { filter });
         showStatus(`Discarded ${discardDeadLetters}`);
       }
       await load(null);

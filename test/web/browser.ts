@@ -20,13 +20,14 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export async function launchChromium(): Promise<Browser> {
+/** Launches Debian's chromium with the flags above, then `extraArgs` (such as host resolver rules). */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   await access(CHROMIUM).catch(() => {
     throw new Error(
       `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`,
     );
   });
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** Builds the real dashboard (web/) with Vite into a temporary directory; `remove` deletes it. */

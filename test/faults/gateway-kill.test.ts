@@ -5,25 +5,25 @@
  * in flight at the kills.
  */
 import { describe, expect, it } from 'vitest';
-import { formatGatewayKill } from './report.js';
-import { runGatewayKill } from './scenarios/gateway-kill.js';
+import { formatLoadRun } from './report.js';
+import { runGatewayKill } from './scenarios/kills.js';
 
 describe('fault: kill -9 of a gateway under load', () => {
   it('should lose no acknowledged message and duplicate no more than was in flight at the kills', async () => {
     const result = await runGatewayKill({
-      kills: 3,
+      faults: 3,
       ratePerSecond: 30,
       minGapMs: 1_500,
       maxGapMs: 4_000,
       settleTimeoutMs: 100_000,
     });
-    console.log(formatGatewayKill(result));
+    console.log(formatLoadRun('kill -9 of a gateway under load', result));
     const context = `seed ${result.seed}: ${JSON.stringify(result.verdict)}`;
     expect(result.verdict.published.ok, context).toBeGreaterThan(100);
     expect(result.lost, context).toBe(0);
     expect(result.verdict.erroredButStored, context).toEqual([]);
     expect(result.verdict.halfStored, context).toEqual([]);
     expect(result.duplicates, context).toBeLessThanOrEqual(result.totalInFlight);
-    for (const kill of result.kills) expect(kill.recoveryMs, context).not.toBeNull();
+    for (const kill of result.faults) expect(kill.recoveryMs, context).not.toBeNull();
   }, 200_000);
 });

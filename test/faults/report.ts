@@ -1,5 +1,5 @@
 /** Plain-text tables of the fault scenarios' figures, printed by the tests and by `npm run faults`. */
-import type { GatewayKillResult } from './scenarios/gateway-kill.js';
+import type { LoadRunResult } from './scenarios/load-run.js';
 
 export function table(header: string[], rows: Array<Array<string | number | null>>): string {
   const cells = [header, ...rows.map((row) => row.map((cell) => (cell === null ? '—' : String(cell))))];
@@ -15,16 +15,16 @@ export function table(header: string[], rows: Array<Array<string | number | null
 
 const seconds = (ms: number | null) => (ms === null ? null : (ms / 1000).toFixed(1));
 
-export function formatGatewayKill(result: GatewayKillResult): string {
+export function formatLoadRun(title: string, result: LoadRunResult): string {
   const { published } = result.verdict;
   return [
-    `kill -9 of a gateway under load (seed ${result.seed}, ${result.seconds.toFixed(0)} s)`,
+    `${title} (seed ${result.seed}, ${result.seconds.toFixed(0)} s)`,
     `published: ${published.ok} acknowledged, ${published.error} answered an error, ${published.unknown} unanswered; ` +
       `${published.keyed} with idempotency keys, ${published.batched} in batches`,
     table(
-      ['kill', 'at s', 'in flight', 'duplicates', 'lost', 'recovery s', 'restart s'],
-      result.kills.map((kill) => [
-        kill.kill,
+      ['fault', 'at s', 'in flight', 'duplicates', 'lost', 'recovery s', 'restart s'],
+      result.faults.map((kill) => [
+        kill.fault,
         seconds(kill.atMs),
         kill.inFlight,
         kill.duplicates,

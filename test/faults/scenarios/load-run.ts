@@ -1,15 +1,18 @@
 /**
- * Fault 1: kill -9 of a gateway under load. Two gateways on one Redis; a publisher at a fixed rate
- * through both; consumers on both; gateway A is SIGKILLed at random moments and started again.
+ * A fault under load: two gateways on one Redis, a publisher at a fixed rate through both, consumers
+ * on both, and a fault injected at seeded random moments (a gateway SIGKILLed and restarted, Redis
+ * SIGKILLed and restarted from its AOF). Then the books: lost, duplicates, in flight, recovery.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Consumer, startReceiveConsumer, startWebSocketConsumer } from '../client.js';
-import { HOOK_QUEUE, seededRandom, startFixture, TOPIC, WORK_QUEUE } from '../fixture.js';
+import { type Fixture, HOOK_QUEUE, seededRandom, startFixture, TOPIC, WORK_QUEUE } from '../fixture.js';
 import { recoveryTime, startLoad, type Verdict, verdict, waitUntilSettled, webhookSeen } from '../ledger.js';
 
-export interface GatewayKillOptions {
-  kills: number;
+export interface LoadRunOptions {
+  /** What the fault does; it answers once the broken part is back (restarted). */
+  inject: (fixture: Fixture) => Promise<void>;
+  faults: number;
   /** Publishes per second (a batch counts once). */
   ratePerSecond: number;
   /** Random pause before each kill, between these bounds. */
@@ -20,8 +23,8 @@ export interface GatewayKillOptions {
   settleTimeoutMs: number;
 }
 
-export interface KillFigure {
-  kill: number;
+export interface FaultFigure {
+  fault: number;
   atMs: number;
   /** Deliveries held (BullMQ active, both queues, every instance) at the kill: the bound on duplicates. */
   inFlight: number;
@@ -31,13 +34,13 @@ export interface KillFigure {
   lost: number;
   /** Until every delivery held at the kill was finished (null: not within the settle timeout). */
   recoveryMs: number | null;
-  /** Until the killed gateway answered /health 200 again. */
+  /** Until the broken part was back (a gateway answering /health 200, Redis answering PING). */
   restartMs: number;
 }
 
-export interface GatewayKillResult {
+export interface LoadRunResult {
   seed: number;
-  kills: KillFigure[];
+  faults: FaultFigure[];
   verdict: Verdict;
   settleMs: number;
   totalInFlight: number;
@@ -48,7 +51,7 @@ export interface GatewayKillResult {
   seconds: number;
 }
 
-export async function runGatewayKill(options: GatewayKillOptions): Promise<GatewayKillResult> {
+export async function runUnderLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   const seed = options.seed ?? Date.now() % 2 ** 31;
   const random = seededRandom(seed);
   const started = Date.now();
@@ -86,14 +89,14 @@ export async function runGatewayKill(options: GatewayKillOptions): Promise<Gatew
       maxInFlight: 64,
     });
     const loadStarted = Date.now();
-    const kills: Array<KillFigure & { hookHeld: string[]; workHeld: string[]; at: number }> = [];
+    const kills: Array<FaultFigure & { hookHeld: string[]; workHeld: string[]; at: number }> = [];
     const recoveries: Array<Promise<number | null>> = [];
     await sleep(1_500);
-    for (let k = 0; k < options.kills; k++) {
+    for (let k = 0; k < options.faults; k++) {
       await sleep(options.minGapMs + random() * (options.maxGapMs - options.minGapMs));
       const [hookHeld, workHeld] = await Promise.all([fixture.hook.activeIds(), fixture.work.activeIds()]);
       const at = Date.now();
-      await a.kill();
+      const restarted = options.inject(fixture);
       recoveries.push(
         recoveryTime(
           [
@@ -104,9 +107,9 @@ export async function runGatewayKill(options: GatewayKillOptions): Promise<Gatew
           options.settleTimeoutMs + 60_000,
         ),
       );
-      await a.restart();
+      await restarted;
       kills.push({
-        kill: k + 1,
+        fault: k + 1,
         at,
         atMs: at - loadStarted,
         hookHeld,
@@ -148,7 +151,7 @@ export async function runGatewayKill(options: GatewayKillOptions): Promise<Gatew
     const workCounts = count(finalGot.map((entry) => entry.messageId));
     // A delivery still held (stalled) at a later kill counts for the first kill that held it.
     const counted = new Set<string>();
-    const attribute = (kill: KillFigure, queue: string, ids: string[], counts: Map<string, number>) => {
+    const attribute = (kill: FaultFigure, queue: string, ids: string[], counts: Map<string, number>) => {
       for (const id of ids) {
         if (counted.has(`${queue}:${id}`)) continue;
         counted.add(`${queue}:${id}`);
@@ -170,7 +173,7 @@ export async function runGatewayKill(options: GatewayKillOptions): Promise<Gatew
     });
     return {
       seed,
-      kills: kills.map(({ hookHeld: _h, workHeld: _w, at: _at, ...figure }) => figure),
+      faults: kills.map(({ hookHeld: _h, workHeld: _w, at: _at, ...figure }) => figure),
       verdict: final,
       settleMs: settled.ms,
       totalInFlight: kills.reduce((sum, kill) => sum + kill.inFlight, 0),

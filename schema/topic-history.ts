@@ -2,7 +2,7 @@ import type { MessageRecord } from '../queues/types.js';
 import { notBuilt } from '../resolvers/not-built.js';
 import { builder } from './builder.js';
 import { Message } from './message.js';
-import { PageInfo } from './page-info.js';
+import { PageInfo, type PageInfoShape } from './page-info.js';
 
 // Topic history and replay tasks (the contract's second wave). Not built yet: every operation here answers
 // UNAVAILABLE after its scope check, and changes nothing.
@@ -14,7 +14,7 @@ interface MessageEdgeShape {
 
 interface MessageConnectionShape {
   edges: MessageEdgeShape[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfoShape;
 }
 
 const REPLAY_TASK_STATES = ['RUNNING', 'DONE', 'CANCELLED', 'FAILED'] as const;

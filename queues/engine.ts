@@ -4,7 +4,14 @@ import { type CircuitOptions, createCircuitBreaker } from './circuit-breaker.js'
 import { defineCommands } from './commands/index.js';
 import { createConsumers } from './consumer.js';
 import { createConsumerPush } from './consumer-push.js';
-import { createDeadLetters, type DeadLetterSettings } from './dead-letters.js';
+import { parseDeadLetterId } from './dead-letter-ids.js';
+import {
+  createDeadLetters,
+  type DeadLetterFilter,
+  type DeadLetterSettings,
+  type ReplayOptions,
+  type ReplayResult,
+} from './dead-letters.js';
 import { createEventBus } from './events.js';
 import { createKeys } from './keys.js';
 import { createLive, type LiveOptions } from './live.js';
@@ -245,12 +252,42 @@ export async function createEngine(options: EngineOptions) {
     return registry.setPaused(topic, name, paused);
   }
 
+  const circuitTarget = (topic: string, name: string) => {
+    const limiterKey = handles.get(topic, name).keys.limiter;
+    if (!limiterKey) throw new Error(`BullMQ named no limiter key for queue ${name}`);
+    return { topic, name, limiterKey };
+  };
+
+  /** After a replay: an OPEN circuit of a webhook queue replayed into probes with its first message now. */
+  async function probeReplayed(result: ReplayResult, toQueue: string | null): Promise<ReplayResult> {
+    const table = await registry.table();
+    const replayedInto = new Map<string, { topic: string; name: string }>();
+    for (const id of result.ids) {
+      const { topic, queue } = parseDeadLetterId(id);
+      const name = toQueue ?? queue;
+      replayedInto.set(`${topic}/${name}`, { topic, name });
+    }
+    const probedQueues: string[] = [];
+    for (const { topic, name } of replayedInto.values()) {
+      const queue = table.queues(topic).find((candidate) => candidate.name === name);
+      if (queue?.target !== 'WEBHOOK') continue;
+      if (await circuit.probeNow(circuitTarget(topic, name))) probedQueues.push(name);
+    }
+    return { ...result, probedQueues };
+  }
+
   return {
     keys,
     events,
     registry,
     /** Dead letters: page, get, replay, replayMany, discard, discardMany, sweep, repair (dead-letters.ts). */
-    deadLetters,
+    deadLetters: {
+      ...deadLetters,
+      replay: async (id: string, replayOptions?: ReplayOptions) =>
+        probeReplayed(await deadLetters.replay(id, replayOptions), replayOptions?.toQueue ?? null),
+      replayMany: async (filter: DeadLetterFilter, limit: number) =>
+        probeReplayed(await deadLetters.replayMany(filter, limit), null),
+    },
     /** API keys: create, list, revoke, authenticate, onRevoked (api-keys.ts). */
     apiKeys: security.apiKeys,
     /** The audit log of admin mutations (audit-log.ts). */
@@ -279,6 +316,15 @@ export async function createEngine(options: EngineOptions) {
     queue: (topic: string, name: string) => registry.getQueue(topic, name),
     /** A webhook queue's circuit breaker: CLOSED, OPEN until a time, or HALF_OPEN while it probes. */
     circuit: (topic: string, name: string) => circuit.state(topic, name),
+    /**
+     * Closes a webhook queue's circuit breaker for every instance (an operator fixed the endpoint):
+     * deliveries resume within a second. NOT_FOUND for no such queue; a CONSUMER queue has none.
+     */
+    async resetCircuit(topic: string, name: string) {
+      const queue = await registry.requireQueue(topic, name);
+      if (queue.target === 'WEBHOOK') await circuit.reset(circuitTarget(topic, name));
+      return queue;
+    },
     // Both wait for this instance's workers to follow, so the next publish meets the new settings.
     async createQueue(input: CreateQueueInput) {
       const queue = await registry.createQueue(input);

@@ -41,6 +41,8 @@ export interface WebhookWorkersOptions {
  * stop fetching. BullMQ honours its limiter key only for workers that have a limiter.
  */
 const NO_LIMIT = { max: Number.MAX_SAFE_INTEGER, duration: 1_000 };
+/** How often a worker held back by an open circuit looks again whether it may deliver. */
+const CIRCUIT_RECHECK_MS = 1_000;
 
 interface Running {
   worker: Worker<MessageRecord>;
@@ -169,8 +171,10 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     const current = () => running.get(id)?.record ?? queue;
     const worker = new Worker<MessageRecord>(queue.name, (job) => deliver(job, current(), target), {
       ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
-      // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one.
-      ...(options.circuit?.enabled ? { limiter: NO_LIMIT } : {}),
+      // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one. A
+      // worker held back by an open circuit looks again every second, so that an operator's reset or
+      // a replay's probe (circuit-reset-2.lua) takes effect on every instance within that second.
+      ...(options.circuit?.enabled ? { limiter: NO_LIMIT, maximumRateLimitDelay: CIRCUIT_RECHECK_MS } : {}),
     });
     const target: CircuitTarget = { topic: queue.topic, name: queue.name, limiterKey: limiterKeyOf(worker) };
     worker.on('error', (error) => options.onError?.(error));

@@ -17,6 +17,7 @@ const COMMANDS = [
   'circuit-failure-2',
   'circuit-success-2',
   'circuit-gate-2',
+  'circuit-reset-2',
   'oldest-waiting-3',
   'alert-set-1',
 ] as const;

@@ -60,16 +60,28 @@ export interface Consumer extends AsyncIterableIterator<Delivery> {
   close(): Promise<void>;
 }
 
+/** The close code the gateway uses for a refused or revoked key (docs/PROTOCOL.md). */
+export const REFUSED_KEY_CLOSE = 4403;
+
+/** The code of a websocket close event (ws's or the DOM's), or null for anything else. */
+export function closeCode(event: unknown): number | null {
+  return typeof event === 'object' && event !== null && 'code' in event && typeof event.code === 'number'
+    ? event.code
+    : null;
+}
+
 /** Turns a graphql-ws sink error (GraphQL errors, a close event, an Error) into a SwitchyardError. */
 export function socketError(error: unknown): SwitchyardError {
   if (isGraphQLErrors(error)) return fromGraphQLErrors(error);
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'number') {
-    const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : '';
-    // 4403: the key was refused or revoked (docs/PROTOCOL.md); anything else means try again later.
-    const code = error.code === 4403 ? 'UNAUTHENTICATED' : 'UNAVAILABLE';
-    return new SwitchyardError(reason || `The live connection closed (${error.code})`, code, {
-      cause: error,
-    });
+  const code = closeCode(error);
+  if (code !== null) {
+    const reason = typeof error === 'object' && error && 'reason' in error ? String(error.reason) : '';
+    // Anything but a refused key means: try again later.
+    return new SwitchyardError(
+      reason || `The live connection closed (${code})`,
+      code === REFUSED_KEY_CLOSE ? 'UNAUTHENTICATED' : 'UNAVAILABLE',
+      { cause: error },
+    );
   }
   const message = error instanceof Error ? error.message : 'The live connection failed';
   return new SwitchyardError(message, 'UNAVAILABLE', { cause: error });

@@ -9,9 +9,11 @@ import WebSocket from 'ws';
 import {
   type ConsumeOptions,
   type Consumer,
+  closeCode,
   createConsumer,
   type Delivery,
   type NackOptions,
+  REFUSED_KEY_CLOSE,
 } from './consume.js';
 import { SwitchyardError } from './errors.js';
 import {
@@ -191,6 +193,8 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
       webSocketImpl: WebSocket,
       connectionParams: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
       retryAttempts: options.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
+      // graphql-ws retries every close, 4403 included; a refused or revoked key stays refused.
+      shouldRetry: (event) => closeCode(event) !== null && closeCode(event) !== REFUSED_KEY_CLOSE,
       // Failures reach the consumer that was running; graphql-ws would print them otherwise.
       onNonLazyError: () => {},
     });

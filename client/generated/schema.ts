@@ -364,8 +364,15 @@ export type Reply = {
   repliedAt: Scalars['DateTime']['output'];
 };
 
+/** Where a page sits in its list (Relay's cursor connections). Pages go forward: pass `endCursor` as `after` to get the next one. */
 export type PageInfo = {
+  /** Whether more items follow this page (asking with `after: endCursor` answers them). */
   hasNextPage: Scalars['Boolean']['output'];
+  /** Whether items come before this page, at or before the `after` cursor: false when the page was asked without `after`. */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The cursor of the first item of this page; null when the page is empty. */
+  startCursor: Maybe<Scalars['String']['output']>;
+  /** The cursor of the last item of this page, to pass as `after` for the next page; null when the page is empty. */
   endCursor: Maybe<Scalars['String']['output']>;
 };
 

@@ -202,10 +202,13 @@ describe('refusals', () => {
 
   it('should refuse a wrong API key with UNAUTHENTICATED, over HTTP and over the websocket', async () => {
     const { url } = await setup();
-    const client = createSwitchyardClient({ url, apiKey: 'not-the-admin-key-0123456789', retryAttempts: 0 });
+    // The default retryAttempts: a refused key must not be retried (graphql-ws would, with backoff).
+    const client = createSwitchyardClient({ url, apiKey: 'not-the-admin-key-0123456789' });
     clients.push(client);
     expect(await codeOf(client.publish({ topic: 'jobs', payload: 1 }))).toBe('UNAUTHENTICATED');
+    const started = Date.now();
     expect(await codeOf(client.consume({ topic: 'jobs', queue: 'work' }).next())).toBe('UNAUTHENTICATED');
+    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it('should answer UNAVAILABLE when nothing listens', async () => {
@@ -213,6 +216,15 @@ describe('refusals', () => {
     clients.push(client);
     expect(await codeOf(client.publish({ topic: 'jobs', payload: 1 }))).toBe('UNAVAILABLE');
     expect(await codeOf(client.consume({ topic: 'jobs', queue: 'work' }).next())).toBe('UNAVAILABLE');
+  });
+
+  it('should give up on a gateway that does not answer within timeoutMs with TIMEOUT', async () => {
+    const silent = await startReceiver();
+    receivers.push(silent);
+    silent.respond = () => ({ status: 200, delayMs: 5_000 });
+    const client = createSwitchyardClient({ url: silent.url, timeoutMs: 200 });
+    clients.push(client);
+    expect(await codeOf(client.publish({ topic: 'jobs', payload: 1 }))).toBe('TIMEOUT');
   });
 
   it('should refuse a URL that is not http(s) with BAD_USER_INPUT', () => {

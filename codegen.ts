@@ -40,6 +40,9 @@ const config = {
   enumsAsConst: true,
   useTypeImports: true,
   skipTypename: true,
+  // The types follow the schema's shape only: a description edited in schema/ does not make the
+  // committed copies stale (the descriptions are in schema.graphql).
+  disableDescriptions: true,
   // Documents as strings typed with their result and variables: no graphql-js in the browser bundle.
   documentMode: 'string',
 };

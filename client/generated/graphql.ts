@@ -29,16 +29,13 @@ export type PublishInput = {
   topic: string;
   payload: unknown;
   routingKey?: string | null | undefined;
-  /** Flat object of string values. */
   headers?: unknown;
-  /** 0 (default) .. 9 (most urgent). */
   priority?: number | null | undefined;
   delayMs?: number | null | undefined;
   ttlMs?: number | null | undefined;
   correlationId?: string | null | undefined;
   replyTo?: string | null | undefined;
   idempotencyKey?: string | null | undefined;
-  /** Not built yet: a publish that sets it is refused with UNAVAILABLE. */
   orderingKey?: string | null | undefined;
 };
 
@@ -46,11 +43,8 @@ export type DeadLetterFilter = {
   topic?: string | null | undefined;
   queue?: string | null | undefined;
   reason?: FailureReason | null | undefined;
-  /** Failed at or after. */
   from?: string | null | undefined;
-  /** Failed at or before. */
   to?: string | null | undefined;
-  /** Substring of the error or the message id. */
   search?: string | null | undefined;
 };
 

@@ -9,9 +9,7 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** Any JSON value: object, array, string, number or boolean. */
   JSON: { input: unknown; output: unknown; }
-  /** An ISO-8601 date-time string, such as 2024-05-01T12:00:00.000Z. */
   DateTime: { input: string; output: string; }
 };
 
@@ -72,7 +70,6 @@ export const DeliveryEventKind = {
 } as const;
 
 export type DeliveryEventKind = typeof DeliveryEventKind[keyof typeof DeliveryEventKind];
-/** QUEUE_LAG: the oldest deliverable message has waited too long. QUEUE_DEPTH: too many wait. DEAD_LETTERS: the queue holds dead letters. CIRCUIT_OPEN: a webhook endpoint's circuit breaker is open. */
 export const AlertKind = {
   QueueLag: 'QUEUE_LAG',
   QueueDepth: 'QUEUE_DEPTH',
@@ -106,7 +103,6 @@ export const ReplayTaskState = {
 } as const;
 
 export type ReplayTaskState = typeof ReplayTaskState[keyof typeof ReplayTaskState];
-/** CLOSED: deliveries go out. OPEN: held back after failures in a row. HALF_OPEN: one probe is out. */
 export const CircuitState = {
   Closed: 'CLOSED',
   Open: 'OPEN',
@@ -123,21 +119,15 @@ export type AlertThresholdsInput = {
 };
 
 export type RetryPolicyInput = {
-  /** Default 5. */
   maxAttempts?: InputMaybe<Scalars['Int']['input']>;
-  /** Default EXPONENTIAL. */
   backoff?: InputMaybe<Backoff>;
-  /** Default 1000. */
   delayMs?: InputMaybe<Scalars['Int']['input']>;
-  /** Default 60000. */
   maxDelayMs?: InputMaybe<Scalars['Int']['input']>;
-  /** Default true. */
   jitter?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 export type CreateQueueInput = {
   topic: Scalars['String']['input'];
-  /** [A-Za-z0-9._-]{1,128} */
   name: Scalars['String']['input'];
   bindingKey?: InputMaybe<Scalars['String']['input']>;
   headers?: InputMaybe<Scalars['JSON']['input']>;
@@ -148,13 +138,10 @@ export type CreateQueueInput = {
   retry?: InputMaybe<RetryPolicyInput>;
   concurrency?: InputMaybe<Scalars['Int']['input']>;
   ackTimeoutMs?: InputMaybe<Scalars['Int']['input']>;
-  /** Default 9: every priority counts. 0 makes a FIFO queue. Fixed once the queue exists (delete and recreate it to change). */
   maxPriority?: InputMaybe<Scalars['Int']['input']>;
-  /** Not built yet: a createQueue that sets it is refused with UNAVAILABLE. */
   alerts?: InputMaybe<AlertThresholdsInput>;
 };
 
-/** Only the fields given change; the queue is checked as a whole before it is stored. */
 export type UpdateQueueInput = {
   bindingKey?: InputMaybe<Scalars['String']['input']>;
   headers?: InputMaybe<Scalars['JSON']['input']>;
@@ -164,7 +151,6 @@ export type UpdateQueueInput = {
   retry?: InputMaybe<RetryPolicyInput>;
   concurrency?: InputMaybe<Scalars['Int']['input']>;
   ackTimeoutMs?: InputMaybe<Scalars['Int']['input']>;
-  /** Not built yet: an updateQueue that sets it is refused with UNAVAILABLE. */
   alerts?: InputMaybe<AlertThresholdsInput>;
 };
 
@@ -174,15 +160,11 @@ export type TopicHistoryInput = {
 };
 
 export type CreateTopicInput = {
-  /** [A-Za-z0-9._-]{1,128} */
   name: Scalars['String']['input'];
   kind: TopicKind;
   description?: InputMaybe<Scalars['String']['input']>;
-  /** Largest canonical JSON payload accepted; default 1 MiB. */
   maxMessageBytes?: InputMaybe<Scalars['Int']['input']>;
-  /** A JSON Schema every payload must satisfy. */
   payloadSchema?: InputMaybe<Scalars['JSON']['input']>;
-  /** Not built yet: a createTopic that sets it is refused with UNAVAILABLE. */
   history?: InputMaybe<TopicHistoryInput>;
 };
 
@@ -190,16 +172,13 @@ export type PublishInput = {
   topic: Scalars['String']['input'];
   payload: Scalars['JSON']['input'];
   routingKey?: InputMaybe<Scalars['String']['input']>;
-  /** Flat object of string values. */
   headers?: InputMaybe<Scalars['JSON']['input']>;
-  /** 0 (default) .. 9 (most urgent). */
   priority?: InputMaybe<Scalars['Int']['input']>;
   delayMs?: InputMaybe<Scalars['Int']['input']>;
   ttlMs?: InputMaybe<Scalars['Int']['input']>;
   correlationId?: InputMaybe<Scalars['String']['input']>;
   replyTo?: InputMaybe<Scalars['String']['input']>;
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
-  /** Not built yet: a publish that sets it is refused with UNAVAILABLE. */
   orderingKey?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -207,31 +186,22 @@ export type DeadLetterFilter = {
   topic?: InputMaybe<Scalars['String']['input']>;
   queue?: InputMaybe<Scalars['String']['input']>;
   reason?: InputMaybe<FailureReason>;
-  /** Failed at or after. */
   from?: InputMaybe<Scalars['DateTime']['input']>;
-  /** Failed at or before. */
   to?: InputMaybe<Scalars['DateTime']['input']>;
-  /** Substring of the error or the message id. */
   search?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** A built-in alert firing now, shared by every gateway instance (docs/METRICS.md#alerts). */
 export type Alert = {
-  /** <kind>:<topic>/<queue> */
   id: Scalars['ID']['output'];
   kind: AlertKind;
   topic: Scalars['String']['output'];
   queue: Scalars['String']['output'];
-  /** What was measured: ms of lag, messages waiting, dead letters, or 1 for an open circuit. */
   value: Scalars['Float']['output'];
-  /** The setting it reached. */
   threshold: Scalars['Float']['output'];
-  /** When it started firing. */
   since: Scalars['DateTime']['output'];
   message: Scalars['String']['output'];
 };
 
-/** An alert starting or ceasing to fire. Not built yet: Subscription.alerts answers UNAVAILABLE. */
 export type AlertEvent = {
   transition: AlertTransition;
   alert: Alert;
@@ -246,35 +216,25 @@ export type RetryPolicy = {
   jitter: Scalars['Boolean']['output'];
 };
 
-/** A durable subscription bound to one topic, delivering to a webhook or to consumers. */
 export type Queue = {
-  /** Unique within its topic. */
   name: Scalars['String']['output'];
   topic: Scalars['String']['output'];
-  /** DIRECT: exact key; TOPIC: pattern with * and #. */
   bindingKey: Maybe<Scalars['String']['output']>;
-  /** HEADERS topics: values to match. */
   headers: Maybe<Scalars['JSON']['output']>;
   headerMatch: Maybe<HeaderMatch>;
   target: TargetKind;
-  /** WEBHOOK only. */
   url: Maybe<Scalars['String']['output']>;
-  /** WEBHOOK only: whsec_… (Standard Webhooks); answered to admins only, null for other keys. */
   signingSecret: Maybe<Scalars['String']['output']>;
   deliveryMode: DeliveryMode;
   retry: RetryPolicy;
   concurrency: Scalars['Int']['output'];
-  /** WEBHOOK: request timeout; CONSUMER: visibility timeout. */
   ackTimeoutMs: Scalars['Int']['output'];
-  /** The highest message priority this queue orders by (0..9); a message above it counts as maxPriority. 0: a FIFO queue, which ignores priorities and costs Redis less per message. */
   maxPriority: Scalars['Int']['output'];
   paused: Scalars['Boolean']['output'];
   stats: QueueStats;
-  /** WEBHOOK queues; a CONSUMER queue is always CLOSED. */
   circuit: Circuit;
 };
 
-/** A topic's retained log of what was published. Not built yet: no topic keeps one. */
 export type TopicHistory = {
   maxAgeMs: Maybe<Scalars['Int']['output']>;
   maxMessages: Maybe<Scalars['Int']['output']>;
@@ -282,22 +242,18 @@ export type TopicHistory = {
   oldestAt: Maybe<Scalars['DateTime']['output']>;
 };
 
-/** A named exchange that publishers send to; its queues receive what matches their binding. */
 export type Topic = {
   name: Scalars['String']['output'];
   kind: TopicKind;
   description: Maybe<Scalars['String']['output']>;
   maxMessageBytes: Scalars['Int']['output'];
-  /** JSON Schema; a publish that fails it is refused with VALIDATION. */
   payloadSchema: Maybe<Scalars['JSON']['output']>;
   createdAt: Scalars['DateTime']['output'];
   queues: Array<Queue>;
-  /** Null when the topic keeps no history, which is every topic until history is built. */
   history: Maybe<TopicHistory>;
   stats: TopicStats;
 };
 
-/** One step of a message's provenance trail, hash-chained to the one before. Not built yet: Message.trail answers UNAVAILABLE. */
 export type TrailEntry = {
   action: TrailAction;
   at: Scalars['DateTime']['output'];
@@ -314,65 +270,46 @@ export type Message = {
   routingKey: Maybe<Scalars['String']['output']>;
   headers: Scalars['JSON']['output'];
   payload: Scalars['JSON']['output'];
-  /** 0 (default) .. 9 (most urgent). */
   priority: Scalars['Int']['output'];
   correlationId: Maybe<Scalars['String']['output']>;
   replyTo: Maybe<Scalars['String']['output']>;
   idempotencyKey: Maybe<Scalars['String']['output']>;
   publishedAt: Scalars['DateTime']['output'];
   expiresAt: Maybe<Scalars['DateTime']['output']>;
-  /** Hex SHA-256 of the canonical JSON payload. */
   sha256: Scalars['String']['output'];
   sizeBytes: Scalars['Int']['output'];
-  /** Live tail only (Subscription.messages): how many messages this subscriber lost just before this one because it read too slowly (0 when none). Null everywhere else. See docs/PROTOCOL.md. */
   droppedBefore: Maybe<Scalars['Int']['output']>;
-  /** Null: ordering keys are not built yet. */
   orderingKey: Maybe<Scalars['String']['output']>;
-  /** Its place in the topic's history; null when the topic keeps none, which is every topic today. */
   cursor: Maybe<Scalars['String']['output']>;
-  /** Provenance, oldest first. Not built yet: answers UNAVAILABLE when selected. */
   trail: Array<TrailEntry>;
 };
 
 export type PublishResult = {
   messageId: Scalars['ID']['output'];
-  /** True when the idempotency key was already seen; nothing was enqueued again. */
   duplicate: Scalars['Boolean']['output'];
-  /** Names of the queues the message was enqueued into. */
   routedTo: Array<Scalars['String']['output']>;
 };
 
 export type Delivery = {
-  /** The ack token: unique per message, queue and attempt. */
   id: Scalars['ID']['output'];
   message: Message;
   queue: Scalars['String']['output'];
-  /** 1 on the first delivery. */
   attempt: Scalars['Int']['output'];
-  /** Ack before this, or the message is delivered again. */
   deliverBy: Scalars['DateTime']['output'];
 };
 
-/** The first answer to a Mutation.request. Not built yet: request answers UNAVAILABLE. */
 export type Reply = {
-  /** The request's message id. */
   messageId: Scalars['ID']['output'];
-  /** The queue whose consumer or webhook endpoint answered. */
   queue: Scalars['String']['output'];
   payload: Scalars['JSON']['output'];
   headers: Scalars['JSON']['output'];
   repliedAt: Scalars['DateTime']['output'];
 };
 
-/** Where a page sits in its list (Relay's cursor connections). Pages go forward: pass `endCursor` as `after` to get the next one. */
 export type PageInfo = {
-  /** Whether more items follow this page (asking with `after: endCursor` answers them). */
   hasNextPage: Scalars['Boolean']['output'];
-  /** Whether items come before this page, at or before the `after` cursor: false when the page was asked without `after`. */
   hasPreviousPage: Scalars['Boolean']['output'];
-  /** The cursor of the first item of this page; null when the page is empty. */
   startCursor: Maybe<Scalars['String']['output']>;
-  /** The cursor of the last item of this page, to pass as `after` for the next page; null when the page is empty. */
   endCursor: Maybe<Scalars['String']['output']>;
 };
 
@@ -384,22 +321,16 @@ export type AttemptRecord = {
   durationMs: Maybe<Scalars['Int']['output']>;
 };
 
-/** A message whose delivery failed for good; it stays in its BullMQ queue’s failed set. */
 export type DeadLetter = {
-  /** <topic>/<queue>/<message id>. */
   id: Scalars['ID']['output'];
   message: Message;
   topic: Scalars['String']['output'];
   queue: Scalars['String']['output'];
   reason: FailureReason;
-  /** The last error, header values redacted. */
   error: Scalars['String']['output'];
-  /** Attempts since the message was last replayed. */
   attempts: Scalars['Int']['output'];
-  /** Every attempt, earlier rounds before a replay included, oldest first. */
   history: Array<AttemptRecord>;
   failedAt: Scalars['DateTime']['output'];
-  /** How often the message was replayed. */
   replayCount: Scalars['Int']['output'];
 };
 
@@ -411,15 +342,12 @@ export type DeadLetterEdge = {
 export type DeadLetterConnection = {
   edges: Array<DeadLetterEdge>;
   pageInfo: PageInfo;
-  /** Every dead letter the filter selects, whatever the cursor. Counted only when asked for. */
   totalCount: Scalars['Int']['output'];
 };
 
 export type ReplayResult = {
   replayed: Scalars['Int']['output'];
-  /** Selected but gone (replayed, discarded or retried elsewhere) by the time it ran. */
   failed: Scalars['Int']['output'];
-  /** The ids of the dead letters replayed. */
   ids: Array<Scalars['ID']['output']>;
 };
 
@@ -432,7 +360,6 @@ export type DeliveryEvent = {
   attempt: Maybe<Scalars['Int']['output']>;
   reason: Maybe<FailureReason>;
   error: Maybe<Scalars['String']['output']>;
-  /** Subscription.deliveryEvents only: how many events this subscriber lost just before this one because it read too slowly (0 when none). */
   droppedBefore: Maybe<Scalars['Int']['output']>;
 };
 
@@ -441,37 +368,28 @@ export type QueueStats = {
   active: Scalars['Int']['output'];
   delayed: Scalars['Int']['output'];
   completed: Scalars['Int']['output'];
-  /** Failures that will be retried are not counted here. */
   failed: Scalars['Int']['output'];
   deadLettered: Scalars['Int']['output'];
   paused: Scalars['Boolean']['output'];
-  /** The queue's lag: how long the oldest message that could be delivered now has waited, in ms (a delayed message counts from the end of its delay). Null when none waits. */
   oldestWaitingAgeMs: Maybe<Scalars['Float']['output']>;
 };
 
 export type TopicStats = {
   published: Scalars['Int']['output'];
-  /** Published while no queue matched. */
   unrouted: Scalars['Int']['output'];
   deadLettered: Scalars['Int']['output'];
 };
 
-/** Rates and latency over a sliding window, for the whole cluster: every instance counts its own events and shares the counts once a second, so figures from other instances lag up to a second. */
 export type Stats = {
   at: Scalars['DateTime']['output'];
   publishedPerSecond: Scalars['Float']['output'];
-  /** Deliveries acknowledged: webhook 2xx answers and consumer acks. */
   deliveredPerSecond: Scalars['Float']['output'];
-  /** Failed attempts, whether retried, dead-lettered or expired. */
   failedPerSecond: Scalars['Float']['output'];
-  /** Publish to delivered, over the last window (to within 1 %); 0 when nothing was delivered. */
   latencyP50Ms: Scalars['Float']['output'];
   latencyP95Ms: Scalars['Float']['output'];
   latencyP99Ms: Scalars['Float']['output'];
-  /** Dead letters now, over every queue. */
   deadLettered: Scalars['Int']['output'];
   queues: Array<Queue>;
-  /** The span the rates and percentiles cover: the window, or less just after start. */
   windowMs: Scalars['Int']['output'];
 };
 
@@ -480,13 +398,11 @@ export type MessageEdge = {
   node: Message;
 };
 
-/** A page of a topic's history, oldest first. Not built yet: Query.topicHistory answers UNAVAILABLE. */
 export type MessageConnection = {
   edges: Array<MessageEdge>;
   pageInfo: PageInfo;
 };
 
-/** A tracked replay of a topic's history into a queue. Not built yet: no task exists. */
 export type ReplayTask = {
   id: Scalars['ID']['output'];
   topic: Scalars['String']['output'];
@@ -502,17 +418,13 @@ export type ReplayTask = {
   finishedAt: Maybe<Scalars['DateTime']['output']>;
 };
 
-/** A webhook queue's circuit breaker, shared by every gateway instance (docs/DELIVERY.md#circuit-breaker). */
 export type Circuit = {
   state: CircuitState;
-  /** Endpoint failures (TIMEOUT, DEPENDENCY, PROCESSING) in a row so far. */
   consecutiveFailures: Scalars['Int']['output'];
-  /** OPEN: when the next delivery goes out as a probe. */
   openUntil: Maybe<Scalars['DateTime']['output']>;
 };
 
 export type Health = {
-  /** False while Redis does not answer: then nothing works. */
   ok: Scalars['Boolean']['output'];
   redis: Scalars['Boolean']['output'];
   version: Scalars['String']['output'];
@@ -522,59 +434,41 @@ export type Health = {
 export type ApiKey = {
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
-  /** e.g. "admin", "publish:orders.*", "consume:orders.eu", "deadletters:read:*", "stats". */
   scopes: Array<Scalars['String']['output']>;
   createdAt: Scalars['DateTime']['output'];
   lastUsedAt: Maybe<Scalars['DateTime']['output']>;
 };
 
-/** The secret is answered here once and never again. */
 export type CreatedApiKey = {
   key: ApiKey;
   secret: Scalars['String']['output'];
 };
 
-/** One admin mutation, as the audit log keeps it (capped by length and age). */
 export type AuditEntry = {
   id: Scalars['ID']['output'];
   at: Scalars['DateTime']['output'];
-  /** "admin" for SWITCHYARD_ADMIN_KEY; null for a loopback caller without a key. */
   keyId: Maybe<Scalars['String']['output']>;
   keyName: Maybe<Scalars['String']['output']>;
-  /** The mutation, e.g. "createQueue". */
   operation: Scalars['String']['output'];
-  /** Its arguments: secrets redacted, payloads omitted, URLs cut to their origin. */
   arguments: Maybe<Scalars['JSON']['output']>;
-  /** "OK" or the error code it was refused with. */
   outcome: Scalars['String']['output'];
   error: Maybe<Scalars['String']['output']>;
 };
 
 export type Query = {
-  /** The built-in alerts firing now, oldest first. */
   alerts: Array<Alert>;
-  /** Null when there is no such queue, or this key cannot see its topic. */
   queue: Maybe<Queue>;
-  /** The topics this key can act on in some way (every topic for admin and stats keys). */
   topics: Array<Topic>;
-  /** Null when there is no such topic, or this key cannot see it. */
   topic: Maybe<Topic>;
-  /** Newest first. A cursor keeps its place while newer dead letters arrive. */
   deadLetters: DeadLetterConnection;
   deadLetter: Maybe<DeadLetter>;
   stats: Stats;
-  /** A topic's retained history, oldest first. Not built yet: answers UNAVAILABLE. */
   topicHistory: MessageConnection;
-  /** One message, from history, a queue or the dead letters. Not built yet: answers UNAVAILABLE. */
   message: Maybe<Message>;
-  /** Not built yet: answers UNAVAILABLE. */
   replayTask: Maybe<ReplayTask>;
-  /** Not built yet: answers UNAVAILABLE. */
   replayTasks: Array<ReplayTask>;
   health: Health;
-  /** Admin only. Oldest first, without secrets. */
   apiKeys: Array<ApiKey>;
-  /** Admin only. The newest entries first, at most 500. */
   auditLog: Array<AuditEntry>;
 };
 
@@ -628,44 +522,27 @@ export type QueryAuditLogArgs = {
 export type Mutation = {
   createQueue: Queue;
   updateQueue: Queue;
-  /** Drops the queue and every message in it. */
   deleteQueue: Scalars['Boolean']['output'];
   pauseQueue: Queue;
   resumeQueue: Queue;
-  /** The old secret keeps signing for a grace period. */
   rotateSigningSecret: Queue;
   createTopic: Topic;
-  /** Refused with CONFLICT while the topic still has queues. */
   deleteTopic: Scalars['Boolean']['output'];
-  /** Answers once the message is durably in Redis, in every queue it matched. */
   publish: PublishResult;
-  /** All or nothing. */
   publishBatch: Array<PublishResult>;
-  /** Takes up to `max` messages of a CONSUMER queue, waiting up to `waitMs` for the first. */
   receive: Array<Delivery>;
   ack: Scalars['Boolean']['output'];
-  /** Fails the delivery: retried by the queue policy, or dead-lettered (REJECTED, VALIDATION). */
   nack: Scalars['Boolean']['output'];
-  /** Publishes and waits for the first reply. Not built yet: answers UNAVAILABLE. */
   request: Reply;
-  /** Answers a delivered request and acks its delivery. Not built yet: answers UNAVAILABLE. */
   reply: Scalars['Boolean']['output'];
-  /** Same message id, fresh attempt count. An edited payload is checked like a publish. */
   replayDeadLetter: ReplayResult;
-  /** Newest first, up to limit (at most 100000). */
   replayDeadLetters: ReplayResult;
   discardDeadLetter: Scalars['Boolean']['output'];
-  /** Answers how many were discarded. */
   discardDeadLetters: Scalars['Int']['output'];
-  /** Admin only. Replays a span of a topic's history into one of its queues. Not built yet: answers UNAVAILABLE. */
   replayTopic: ReplayTask;
-  /** Admin only. Not built yet: answers UNAVAILABLE. */
   cancelReplayTask: ReplayTask;
-  /** Admin only. Closes the queue's circuit on every instance at once. Not built yet: answers UNAVAILABLE. */
   resetCircuit: Queue;
-  /** Admin only. Scopes are checked (docs/SECURITY.md); a bad one answers BAD_USER_INPUT. */
   createApiKey: CreatedApiKey;
-  /** Admin only. False when there is no such key. Its next request fails, and its websockets are closed with 4403 on every instance within a second. */
   revokeApiKey: Scalars['Boolean']['output'];
 };
 
@@ -815,15 +692,10 @@ export type MutationRevokeApiKeyArgs = {
 };
 
 export type Subscription = {
-  /** Alerts as they fire and resolve. Not built yet: answers UNAVAILABLE. */
   alerts: AlertEvent;
-  /** Live tail of a topic, at-most-once: messages published from now on, on any gateway instance. `bindingKey` and `headers` filter with the routing rules of queues. */
   messages: Message;
-  /** Durable consumer of a CONSUMER queue: deliveries are pushed, at most `prefetch` unacked at a time; ack or nack each with Mutation.ack/nack (on any connection). Subscribers of one queue share its messages. See docs/PROTOCOL.md. */
   consume: Delivery;
-  /** Delivery events as they happen on any gateway instance, of one topic (and queue) or of all. At-most-once, like Subscription.messages. */
   deliveryEvents: DeliveryEvent;
-  /** Query.stats now, then every `intervalMs` (100 to 60000); a slow reader gets only the latest. */
   stats: Stats;
 };
 

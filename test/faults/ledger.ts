@@ -269,16 +269,26 @@ export function verdict(
   };
 }
 
-/** Polls until every acknowledged publish is delivered or dead-lettered in every queue, or the deadline. */
+/**
+ * Polls until every acknowledged publish is delivered or dead-lettered in every queue and the queues
+ * hold nothing more (so that what an unanswered publish stored has arrived too), or the deadline.
+ */
 export async function waitUntilSettled(
   check: () => Promise<Verdict>,
+  queues: readonly QueueState[],
   timeoutMs: number,
 ): Promise<{ verdict: Verdict; ms: number }> {
   const started = Date.now();
   for (;;) {
     const current = await check();
     const lost = current.queues.reduce((sum, queue) => sum + queue.lost, 0);
-    if (lost === 0 || Date.now() - started > timeoutMs) return { verdict: current, ms: Date.now() - started };
+    const backlog =
+      lost === 0 ? await Promise.all(queues.map((queue) => queue.backlog().catch(() => 1))) : [1];
+    const drained = backlog.every((count) => count === 0);
+    // Drained queues mean every delivery was made; the last acks may still be on their way.
+    if (drained) await sleep(300);
+    if (drained || Date.now() - started > timeoutMs)
+      return { verdict: await check(), ms: Date.now() - started };
     await sleep(250);
   }
 }

@@ -1,5 +1,6 @@
 /** Plain-text tables of the fault scenarios' figures, printed by the tests and by `npm run faults`. */
 import type { LoadRunResult } from './scenarios/load-run.js';
+import type { OutageResult } from './scenarios/redis-outage.js';
 
 export function table(header: string[], rows: Array<Array<string | number | null>>): string {
   const cells = [header, ...rows.map((row) => row.map((cell) => (cell === null ? '—' : String(cell))))];
@@ -45,5 +46,29 @@ export function formatLoadRun(title: string, result: LoadRunResult): string {
     ),
     `errored but stored: ${result.verdict.erroredButStored.length}; half-stored fan-outs: ${result.verdict.halfStored.length}; ` +
       `settled ${seconds(result.settleMs)} s after the load stopped`,
+  ].join('\n');
+}
+
+export function formatOutage(result: OutageResult): string {
+  const ms = (value: number) => value.toFixed(1);
+  return [
+    `Redis unreachable (${result.mode}, ${result.outageMs / 1000} s outage, ${result.seconds.toFixed(0)} s)`,
+    table(
+      ['operation', 'tries', 'p50 ms', 'p99 ms', 'max ms'],
+      [
+        ...Object.entries(result.byOperation).map(([name, p]) => [
+          name,
+          p.count,
+          ms(p.p50),
+          ms(p.p99),
+          ms(p.max),
+        ]),
+        ['all', result.latency.count, ms(result.latency.p50), ms(result.latency.p99), ms(result.latency.max)],
+      ],
+    ),
+    `answers: ${JSON.stringify(result.codes)}; /health: ${result.health.statuses.join(', ')} (slowest ${ms(result.health.maxMs)} ms)`,
+    `websocket subscriber told: closes ${JSON.stringify(result.subscriber.closes)}, errors ${JSON.stringify(result.subscriber.errors)}`,
+    `deliveries resumed after Redis came back: webhook ${result.resumeMs.webhook ?? '—'} ms, consumer ${result.resumeMs.consumer ?? '—'} ms`,
+    `acknowledged ${result.verdict.published.ok}, lost ${result.lost}, errored but stored ${result.verdict.erroredButStored.length}, half-stored ${result.verdict.halfStored.length}`,
   ].join('\n');
 }

@@ -133,7 +133,7 @@ export async function runUnderLoad(options: LoadRunOptions): Promise<LoadRunResu
           dead: await fixture.work.deadIds(),
         },
       ]);
-    const settled = await waitUntilSettled(check, options.settleTimeoutMs);
+    const settled = await waitUntilSettled(check, [fixture.hook, fixture.work], options.settleTimeoutMs);
     const recoveryMs = await Promise.all(recoveries);
     // Late duplicates (a stalled delivery that was in fact done) would come within a stalled check.
     await sleep(1_000);

@@ -5,6 +5,29 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type TopicKind =
+  | 'FANOUT'
+  | 'DIRECT'
+  | 'TOPIC'
+  | 'HEADERS';
+
+export type HeaderMatch =
+  | 'ALL'
+  | 'ANY';
+
+export type TargetKind =
+  | 'WEBHOOK'
+  | 'CONSUMER';
+
+export type DeliveryMode =
+  | 'AT_LEAST_ONCE'
+  | 'AT_MOST_ONCE'
+  | 'EXACTLY_ONCE';
+
+export type Backoff =
+  | 'FIXED'
+  | 'EXPONENTIAL';
+
 export type FailureReason =
   | 'VALIDATION'
   | 'PROCESSING'
@@ -24,6 +47,69 @@ export type DeliveryEventKind =
   | 'REPLAYED'
   | 'DISCARDED'
   | 'EXPIRED';
+
+export type CircuitState =
+  | 'CLOSED'
+  | 'OPEN'
+  | 'HALF_OPEN';
+
+export type AlertThresholdsInput = {
+  maxWaiting?: number | null | undefined;
+  maxLagMs?: number | null | undefined;
+  maxDeliveryLatencyMs?: number | null | undefined;
+  maxFailureRate?: number | null | undefined;
+  maxAttempts?: number | null | undefined;
+};
+
+export type RetryPolicyInput = {
+  maxAttempts?: number | null | undefined;
+  backoff?: Backoff | null | undefined;
+  delayMs?: number | null | undefined;
+  maxDelayMs?: number | null | undefined;
+  jitter?: boolean | null | undefined;
+};
+
+export type CreateQueueInput = {
+  topic: string;
+  name: string;
+  bindingKey?: string | null | undefined;
+  headers?: unknown;
+  headerMatch?: HeaderMatch | null | undefined;
+  target: TargetKind;
+  url?: string | null | undefined;
+  deliveryMode?: DeliveryMode | null | undefined;
+  retry?: RetryPolicyInput | null | undefined;
+  concurrency?: number | null | undefined;
+  ackTimeoutMs?: number | null | undefined;
+  maxPriority?: number | null | undefined;
+  alerts?: AlertThresholdsInput | null | undefined;
+};
+
+export type UpdateQueueInput = {
+  bindingKey?: string | null | undefined;
+  headers?: unknown;
+  headerMatch?: HeaderMatch | null | undefined;
+  url?: string | null | undefined;
+  deliveryMode?: DeliveryMode | null | undefined;
+  retry?: RetryPolicyInput | null | undefined;
+  concurrency?: number | null | undefined;
+  ackTimeoutMs?: number | null | undefined;
+  alerts?: AlertThresholdsInput | null | undefined;
+};
+
+export type TopicHistoryInput = {
+  maxAgeMs?: number | null | undefined;
+  maxMessages?: number | null | undefined;
+};
+
+export type CreateTopicInput = {
+  name: string;
+  kind: TopicKind;
+  description?: string | null | undefined;
+  maxMessageBytes?: number | null | undefined;
+  payloadSchema?: unknown;
+  history?: TopicHistoryInput | null | undefined;
+};
 
 export type PublishInput = {
   topic: string;
@@ -176,6 +262,7 @@ export type DashboardDiscardMutation = { discardDeadLetter: boolean };
 
 export type DashboardReplayAllMutationVariables = Exact<{
   filter: DeadLetterFilter;
+  limit?: number | null | undefined;
 }>;
 
 
@@ -195,6 +282,138 @@ export type DashboardEventsSubscriptionVariables = Exact<{
 
 
 export type DashboardEventsSubscription = { deliveryEvents: { kind: DeliveryEventKind, at: string, topic: string, queue: string | null, messageId: string, attempt: number | null, reason: FailureReason | null, error: string | null } };
+
+export type DashboardProbeAdminQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardProbeAdminQuery = { apiKeys: Array<{ id: string }> };
+
+export type DashboardProbeStatsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardProbeStatsQuery = { alerts: Array<{ id: string }> };
+
+export type DashboardTopicNamesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardTopicNamesQuery = { topics: Array<{ name: string, kind: TopicKind, payloadSchema: unknown, queues: Array<{ name: string }> }> };
+
+export type DashboardPublishMutationVariables = Exact<{
+  input: PublishInput;
+}>;
+
+
+export type DashboardPublishMutation = { publish: { messageId: string, duplicate: boolean, routedTo: Array<string> } };
+
+export type DashboardReplayEditedMutationVariables = Exact<{
+  id: string | number;
+  payload?: unknown;
+  toQueue?: string | null | undefined;
+}>;
+
+
+export type DashboardReplayEditedMutation = { replayDeadLetter: { replayed: number, failed: number } };
+
+export type DashboardDeadLetterCountQueryVariables = Exact<{
+  filter?: DeadLetterFilter | null | undefined;
+}>;
+
+
+export type DashboardDeadLetterCountQuery = { deadLetters: { totalCount: number } };
+
+export type DashboardTailSubscriptionVariables = Exact<{
+  topic: string;
+  bindingKey?: string | null | undefined;
+}>;
+
+
+export type DashboardTailSubscription = { messages: { id: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, publishedAt: string, correlationId: string | null, droppedBefore: number | null } };
+
+export type DashboardCreateTopicMutationVariables = Exact<{
+  input: CreateTopicInput;
+}>;
+
+
+export type DashboardCreateTopicMutation = { createTopic: { name: string } };
+
+export type DashboardDeleteTopicMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type DashboardDeleteTopicMutation = { deleteTopic: boolean };
+
+export type DashboardCreateQueueMutationVariables = Exact<{
+  input: CreateQueueInput;
+}>;
+
+
+export type DashboardCreateQueueMutation = { createQueue: { name: string } };
+
+export type DashboardUpdateQueueMutationVariables = Exact<{
+  topic: string;
+  name: string;
+  input: UpdateQueueInput;
+}>;
+
+
+export type DashboardUpdateQueueMutation = { updateQueue: { name: string } };
+
+export type DashboardDeleteQueueMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type DashboardDeleteQueueMutation = { deleteQueue: boolean };
+
+export type DashboardRotateSecretMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type DashboardRotateSecretMutation = { rotateSigningSecret: { name: string, signingSecret: string | null } };
+
+export type DashboardResetCircuitMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type DashboardResetCircuitMutation = { resetCircuit: { name: string, circuit: { state: CircuitState, consecutiveFailures: number, openUntil: string | null } } };
+
+export type DashboardApiKeysQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardApiKeysQuery = { apiKeys: Array<{ id: string, name: string, scopes: Array<string>, createdAt: string, lastUsedAt: string | null }> };
+
+export type DashboardCreateApiKeyMutationVariables = Exact<{
+  name: string;
+  scopes: Array<string> | string;
+}>;
+
+
+export type DashboardCreateApiKeyMutation = { createApiKey: { secret: string, key: { id: string, name: string, scopes: Array<string> } } };
+
+export type DashboardRevokeApiKeyMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DashboardRevokeApiKeyMutation = { revokeApiKey: boolean };
+
+export type DashboardAuditLogQueryVariables = Exact<{
+  first?: number | null | undefined;
+}>;
+
+
+export type DashboardAuditLogQuery = { auditLog: Array<{ id: string, at: string, keyId: string | null, keyName: string | null, operation: string, arguments: unknown, outcome: string, error: string | null }> };
+
+export type DashboardChartStatsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardChartStatsSubscription = { stats: { at: string, publishedPerSecond: number, deliveredPerSecond: number, failedPerSecond: number, latencyP50Ms: number, latencyP95Ms: number, latencyP99Ms: number, queues: Array<{ topic: string, name: string, stats: { waiting: number, active: number, delayed: number, oldestWaitingAgeMs: number | null } }> } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -555,8 +774,8 @@ export const DashboardDiscardDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<DashboardDiscardMutation, DashboardDiscardMutationVariables>;
 export const DashboardReplayAllDocument = new TypedDocumentString(`
-    mutation DashboardReplayAll($filter: DeadLetterFilter!) {
-  replayDeadLetters(filter: $filter) {
+    mutation DashboardReplayAll($filter: DeadLetterFilter!, $limit: Int) {
+  replayDeadLetters(filter: $filter, limit: $limit) {
     replayed
     failed
   }
@@ -581,3 +800,183 @@ export const DashboardEventsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DashboardEventsSubscription, DashboardEventsSubscriptionVariables>;
+export const DashboardProbeAdminDocument = new TypedDocumentString(`
+    query DashboardProbeAdmin {
+  apiKeys {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardProbeAdminQuery, DashboardProbeAdminQueryVariables>;
+export const DashboardProbeStatsDocument = new TypedDocumentString(`
+    query DashboardProbeStats {
+  alerts {
+    id
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardProbeStatsQuery, DashboardProbeStatsQueryVariables>;
+export const DashboardTopicNamesDocument = new TypedDocumentString(`
+    query DashboardTopicNames {
+  topics {
+    name
+    kind
+    payloadSchema
+    queues {
+      name
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardTopicNamesQuery, DashboardTopicNamesQueryVariables>;
+export const DashboardPublishDocument = new TypedDocumentString(`
+    mutation DashboardPublish($input: PublishInput!) {
+  publish(input: $input) {
+    messageId
+    duplicate
+    routedTo
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardPublishMutation, DashboardPublishMutationVariables>;
+export const DashboardReplayEditedDocument = new TypedDocumentString(`
+    mutation DashboardReplayEdited($id: ID!, $payload: JSON, $toQueue: String) {
+  replayDeadLetter(id: $id, payload: $payload, toQueue: $toQueue) {
+    replayed
+    failed
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardReplayEditedMutation, DashboardReplayEditedMutationVariables>;
+export const DashboardDeadLetterCountDocument = new TypedDocumentString(`
+    query DashboardDeadLetterCount($filter: DeadLetterFilter) {
+  deadLetters(filter: $filter, first: 1) {
+    totalCount
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardDeadLetterCountQuery, DashboardDeadLetterCountQueryVariables>;
+export const DashboardTailDocument = new TypedDocumentString(`
+    subscription DashboardTail($topic: String!, $bindingKey: String) {
+  messages(topic: $topic, bindingKey: $bindingKey) {
+    id
+    routingKey
+    headers
+    payload
+    priority
+    publishedAt
+    correlationId
+    droppedBefore
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardTailSubscription, DashboardTailSubscriptionVariables>;
+export const DashboardCreateTopicDocument = new TypedDocumentString(`
+    mutation DashboardCreateTopic($input: CreateTopicInput!) {
+  createTopic(input: $input) {
+    name
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardCreateTopicMutation, DashboardCreateTopicMutationVariables>;
+export const DashboardDeleteTopicDocument = new TypedDocumentString(`
+    mutation DashboardDeleteTopic($name: String!) {
+  deleteTopic(name: $name)
+}
+    `) as unknown as TypedDocumentString<DashboardDeleteTopicMutation, DashboardDeleteTopicMutationVariables>;
+export const DashboardCreateQueueDocument = new TypedDocumentString(`
+    mutation DashboardCreateQueue($input: CreateQueueInput!) {
+  createQueue(input: $input) {
+    name
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardCreateQueueMutation, DashboardCreateQueueMutationVariables>;
+export const DashboardUpdateQueueDocument = new TypedDocumentString(`
+    mutation DashboardUpdateQueue($topic: String!, $name: String!, $input: UpdateQueueInput!) {
+  updateQueue(topic: $topic, name: $name, input: $input) {
+    name
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardUpdateQueueMutation, DashboardUpdateQueueMutationVariables>;
+export const DashboardDeleteQueueDocument = new TypedDocumentString(`
+    mutation DashboardDeleteQueue($topic: String!, $name: String!) {
+  deleteQueue(topic: $topic, name: $name)
+}
+    `) as unknown as TypedDocumentString<DashboardDeleteQueueMutation, DashboardDeleteQueueMutationVariables>;
+export const DashboardRotateSecretDocument = new TypedDocumentString(`
+    mutation DashboardRotateSecret($topic: String!, $name: String!) {
+  rotateSigningSecret(topic: $topic, name: $name) {
+    name
+    signingSecret
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardRotateSecretMutation, DashboardRotateSecretMutationVariables>;
+export const DashboardResetCircuitDocument = new TypedDocumentString(`
+    mutation DashboardResetCircuit($topic: String!, $name: String!) {
+  resetCircuit(topic: $topic, name: $name) {
+    name
+    circuit {
+      state
+      consecutiveFailures
+      openUntil
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardResetCircuitMutation, DashboardResetCircuitMutationVariables>;
+export const DashboardApiKeysDocument = new TypedDocumentString(`
+    query DashboardApiKeys {
+  apiKeys {
+    id
+    name
+    scopes
+    createdAt
+    lastUsedAt
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardApiKeysQuery, DashboardApiKeysQueryVariables>;
+export const DashboardCreateApiKeyDocument = new TypedDocumentString(`
+    mutation DashboardCreateApiKey($name: String!, $scopes: [String!]!) {
+  createApiKey(name: $name, scopes: $scopes) {
+    secret
+    key {
+      id
+      name
+      scopes
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardCreateApiKeyMutation, DashboardCreateApiKeyMutationVariables>;
+export const DashboardRevokeApiKeyDocument = new TypedDocumentString(`
+    mutation DashboardRevokeApiKey($id: ID!) {
+  revokeApiKey(id: $id)
+}
+    `) as unknown as TypedDocumentString<DashboardRevokeApiKeyMutation, DashboardRevokeApiKeyMutationVariables>;
+export const DashboardAuditLogDocument = new TypedDocumentString(`
+    query DashboardAuditLog($first: Int) {
+  auditLog(first: $first) {
+    id
+    at
+    keyId
+    keyName
+    operation
+    arguments
+    outcome
+    error
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardAuditLogQuery, DashboardAuditLogQueryVariables>;
+export const DashboardChartStatsDocument = new TypedDocumentString(`
+    subscription DashboardChartStats {
+  stats(intervalMs: 1000) {
+    at
+    publishedPerSecond
+    deliveredPerSecond
+    failedPerSecond
+    latencyP50Ms
+    latencyP95Ms
+    latencyP99Ms
+    queues {
+      topic
+      name
+      stats {
+        waiting
+        active
+        delayed
+        oldestWaitingAgeMs
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardChartStatsSubscription, DashboardChartStatsSubscriptionVariables>;

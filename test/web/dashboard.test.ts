@@ -237,7 +237,7 @@ describe('the web dashboard', () => {
       delayed: '0',
       'dead letters': '1',
       circuit: '—',
-      '': 'Pause',
+      '': 'PauseEdit…Delete',
     });
     expect(await rowUnderHeaders(queues, 'hook')).toEqual({
       queue: 'hook',
@@ -250,7 +250,7 @@ describe('the web dashboard', () => {
       delayed: '0',
       'dead letters': '0',
       circuit: 'closed',
-      '': 'Pause',
+      '': 'PauseEdit…Rotate secretDelete',
     });
     expect(problems).toEqual([]);
   });

@@ -1,20 +1,31 @@
-/** Dead letters: a filtered, paged list with each one's attempts, and replay or discard. */
+/**
+ * Dead letters: a filtered, paged list with each one's attempts; replay (as it was, or with an edited
+ * payload, or into another queue of its topic) or discard; and the same in bulk for a filter, after
+ * counting what it selects.
+ */
 
 import {
+  DashboardDeadLetterCountDocument,
   DashboardDeadLettersDocument,
   type DashboardDeadLettersQuery,
   DashboardDiscardAllDocument,
   DashboardDiscardDocument,
   DashboardReplayAllDocument,
   DashboardReplayDocument,
+  DashboardReplayEditedDocument,
+  DashboardTopicNamesDocument,
   type DeadLetterFilter,
 } from '../../client/generated/graphql.js';
+import { mayDo, noteRefusal } from './capabilities.js';
 import { button, formatTime, h, replaceChildren, table } from './dom.js';
-import { request } from './gateway.js';
-import { reported, showStatus } from './status.js';
+import { GatewayError, request } from './gateway.js';
+import { jsonField } from './json-field.js';
+import { reported, showError, showStatus } from './status.js';
 import { FAILURE_REASONS, type FailureReason } from './types.js';
 
 const PAGE = 50;
+/** replayDeadLetters' own ceiling. */
+const MAX_BULK = 100_000;
 
 type Page = DashboardDeadLettersQuery['deadLetters'];
 type DeadLetter = Page['edges'][number]['node'];
@@ -56,7 +67,25 @@ function details(letter: DeadLetter): HTMLElement {
   );
 }
 
+/** The queues of each topic, for "replay into another queue". */
+async function queuesByTopic(): Promise<Map<string, string[]>> {
+  const { topics } = await request(DashboardTopicNamesDocument);
+  return new Map(topics.map((topic) => [topic.name, topic.queues.map((queue) => queue.name)]));
+}
+
+/** The filter as a person reads it, for the bulk confirmation. */
+function describeFilter(filter: Filter): string {
+  const parts = [
+    filter.topic && `topic ${filter.topic}`,
+    filter.queue && `queue ${filter.queue}`,
+    filter.reason && `reason ${filter.reason}`,
+    filter.search && `matching "${filter.search}"`,
+  ].filter(Boolean);
+  return parts.length ? `with ${parts.join(', ')}` : 'in every topic';
+}
+
 export function mountDeadLetters(root: HTMLElement): () => void {
+  const editor = h('section', { class: 'editor', 'aria-label': 'Fix and replay', hidden: true });
   const form = h(
     'form',
     { class: 'filter' },
@@ -110,10 +139,82 @@ export function mountDeadLetters(root: HTMLElement): () => void {
 
   const reload = () => reported(() => load(null));
 
+  /** Opens the editor on one dead letter: its payload as JSON, and the queue to replay it into. */
+  async function openEditor(letter: DeadLetter): Promise<void> {
+    const payload = jsonField('payload', 'payload (JSON)', {
+      value: letter.message.payload,
+      required: true,
+      rows: 12,
+    });
+    const queues = (await queuesByTopic().catch(() => new Map<string, string[]>())).get(letter.topic) ?? [];
+    const target = h(
+      'select',
+      { name: 'toQueue' },
+      h('option', { value: '' }, `${letter.queue} (its own queue)`),
+      ...queues.filter((name) => name !== letter.queue).map((name) => h('option', { value: name }, name)),
+    );
+    const form = h(
+      'form',
+      { class: 'stack' },
+      h('h2', { tabindex: -1 }, `Fix and replay ${letter.message.id}`),
+      h('p', { class: 'muted' }, `${letter.topic} / ${letter.queue}: ${letter.reason} ${letter.error}`),
+      payload.element,
+      h('label', {}, 'replay into', target),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'submit', 'data-action': 'replay-edited' }, 'Replay'),
+        button('Cancel', () => closeEditor()),
+      ),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const read = payload.read();
+      if (!read.ok) return;
+      void (async () => {
+        try {
+          const toQueue = target.value || null;
+          const { replayDeadLetter } = await request(DashboardReplayEditedDocument, {
+            id: letter.id,
+            payload: read.value,
+            toQueue,
+          });
+          if (!replayDeadLetter.replayed) {
+            showStatus(
+              `Could not replay ${letter.message.id}: it is gone (replayed or discarded meanwhile)`,
+              'error',
+            );
+            return;
+          }
+          showStatus(`Replayed ${letter.message.id} into ${letter.topic}/${toQueue ?? letter.queue}`);
+          closeEditor();
+          await load(null);
+        } catch (error) {
+          if (error instanceof GatewayError && error.code === 'VALIDATION') payload.setError(error.message);
+          noteRefusal(error, 'deadletters:write', letter.topic);
+          showError(error);
+        }
+      })();
+    });
+    replaceChildren(editor, form);
+    editor.hidden = false;
+    form.querySelector('h2')?.focus();
+  }
+
+  function closeEditor(): void {
+    editor.hidden = true;
+    replaceChildren(editor);
+  }
+
   function act(letter: DeadLetter, verb: 'Replay' | 'Discard') {
     return reported(async () => {
       if (verb === 'Replay') {
-        const { replayDeadLetter } = await request(DashboardReplayDocument, { id: letter.id });
+        const { replayDeadLetter } = await request(DashboardReplayDocument, { id: letter.id }).catch(
+          (error: unknown) => {
+            noteRefusal(error, 'deadletters:write', letter.topic);
+            throw error;
+          },
+        );
         showStatus(
           replayDeadLetter.replayed
             ? `Replayed ${letter.message.id} into ${letter.topic}/${letter.queue}`
@@ -131,9 +232,24 @@ export function mountDeadLetters(root: HTMLElement): () => void {
 
   function actOnAll(verb: 'Replay' | 'Discard') {
     return reported(async () => {
-      if (!confirm(`${verb} all ${total} dead letters that match this filter?`)) return;
+      // Counted again now: the list on screen may be minutes old.
+      const { deadLetters } = await request(DashboardDeadLetterCountDocument, { filter });
+      const count = deadLetters.totalCount;
+      if (count === 0) {
+        showStatus('No dead letter matches this filter any more');
+        await load(null);
+        return;
+      }
+      const described = describeFilter(filter);
+      if (!confirm(`${verb} all ${count} dead letter${count === 1 ? '' : 's'} ${described}?`)) return;
       if (verb === 'Replay') {
-        const { replayDeadLetters } = await request(DashboardReplayAllDocument, { filter });
+        const { replayDeadLetters } = await request(DashboardReplayAllDocument, {
+          filter,
+          limit: Math.min(count, MAX_BULK),
+        }).catch((error: unknown) => {
+          noteRefusal(error, 'deadletters:write', filter.topic ?? '#');
+          throw error;
+        });
         showStatus(
           `Replayed ${replayDeadLetters.replayed}, ${replayDeadLetters.failed} could not be replayed`,
         );
@@ -145,12 +261,21 @@ export function mountDeadLetters(root: HTMLElement): () => void {
     });
   }
 
+  /** Whether this key may replay and discard what the filter selects (as far as it has learned). */
+  function mayWrite(topic: string | null | undefined): boolean {
+    return mayDo('deadletters:write', topic ?? '#');
+  }
+
   function render(pageInfo: Page['pageInfo']): void {
     replaceChildren(
       summary,
       `${total} dead letter${total === 1 ? '' : 's'} match, ${letters.length} shown `,
-      total > 0 && button('Replay all', () => actOnAll('Replay'), { 'data-action': 'replay-all' }),
-      total > 0 && button('Discard all', () => actOnAll('Discard'), { 'data-action': 'discard-all' }),
+      total > 0 &&
+        mayWrite(filter.topic) &&
+        button('Replay all…', () => actOnAll('Replay'), { 'data-action': 'replay-all' }),
+      total > 0 &&
+        mayWrite(filter.topic) &&
+        button('Discard all…', () => actOnAll('Discard'), { 'data-action': 'discard-all' }),
     );
     replaceChildren(
       list,
@@ -164,12 +289,18 @@ export function mountDeadLetters(root: HTMLElement): () => void {
           h('span', { class: 'error' }, letter.error),
           h('code', { 'data-message-id': letter.message.id }, letter.message.id),
           details(letter),
-          h(
-            'span',
-            { class: 'actions' },
-            button('Replay', () => act(letter, 'Replay'), { 'data-action': 'replay' }),
-            button('Discard', () => act(letter, 'Discard'), { 'data-action': 'discard' }),
-          ),
+          mayWrite(letter.topic)
+            ? h(
+                'span',
+                { class: 'actions' },
+                button('Replay', () => act(letter, 'Replay'), { 'data-action': 'replay' }),
+                button('Edit…', () => openEditor(letter), {
+                  'data-action': 'edit',
+                  'aria-label': `Edit and replay ${letter.message.id}`,
+                }),
+                button('Discard', () => act(letter, 'Discard'), { 'data-action': 'discard' }),
+              )
+            : '',
         ],
         'No dead letters match.',
       ),
@@ -186,7 +317,7 @@ export function mountDeadLetters(root: HTMLElement): () => void {
     filter = readFilter();
     void reload();
   });
-  replaceChildren(root, form, summary, list, more);
+  replaceChildren(root, h('h2', {}, 'Dead letters'), form, editor, summary, list, more);
   void reload();
   return () => {};
 }

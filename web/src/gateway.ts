@@ -15,6 +15,8 @@ export class GatewayError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** The error's other extensions, such as a VALIDATION error's `path` and `keyword`. */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'GatewayError';
@@ -23,7 +25,7 @@ export class GatewayError extends Error {
 
 interface GraphQLErrorBody {
   message: string;
-  extensions?: { code?: string };
+  extensions?: { code?: string; [name: string]: unknown };
 }
 
 interface GraphQLResponseBody<T> {
@@ -45,10 +47,8 @@ export function setApiKey(key: string | null): void {
 
 function firstError(errors: readonly GraphQLErrorBody[]): GatewayError {
   const [error] = errors;
-  return new GatewayError(
-    error?.message ?? 'The gateway refused the request',
-    error?.extensions?.code ?? 'UNKNOWN',
-  );
+  const { code, ...details } = error?.extensions ?? {};
+  return new GatewayError(error?.message ?? 'The gateway refused the request', code ?? 'UNKNOWN', details);
 }
 
 /** An operation's variables argument: optional when the operation needs none. */

@@ -2,19 +2,24 @@ import type { CircuitState as CircuitStateRecord } from '../queues/circuit-break
 import { notBuilt } from '../resolvers/not-built.js';
 import { queueCircuit } from '../resolvers/queue-circuit.js';
 import { builder } from './builder.js';
+import { describeValues } from './enums.js';
 import { Queue } from './queue.js';
 
 const CircuitStateName = builder.enumType('CircuitState', {
-  description:
-    'CLOSED: deliveries go out. OPEN: held back after failures in a row. HALF_OPEN: one probe is out.',
-  values: ['CLOSED', 'OPEN', 'HALF_OPEN'] as const,
+  description: "The state of a webhook queue's circuit breaker (docs/DELIVERY.md#circuit-breaker).",
+  values: describeValues(['CLOSED', 'OPEN', 'HALF_OPEN'] as const, {
+    CLOSED: 'Deliveries go out.',
+    OPEN: 'Deliveries are held back after SWITCHYARD_CIRCUIT_FAILURES (default 10) endpoint failures in a row, until openUntil.',
+    HALF_OPEN:
+      'Cooled down: one delivery goes out as a probe; it succeeding closes the circuit, failing reopens it.',
+  }),
 });
 
 const Circuit = builder.objectRef<CircuitStateRecord>('Circuit').implement({
   description:
     "A webhook queue's circuit breaker, shared by every gateway instance (docs/DELIVERY.md#circuit-breaker).",
   fields: (t) => ({
-    state: t.expose('state', { type: CircuitStateName }),
+    state: t.expose('state', { type: CircuitStateName, description: 'Whether deliveries go out.' }),
     consecutiveFailures: t.exposeInt('consecutiveFailures', {
       description: 'Endpoint failures (TIMEOUT, DEPENDENCY, PROCESSING) in a row so far.',
     }),
@@ -30,7 +35,8 @@ const Circuit = builder.objectRef<CircuitStateRecord>('Circuit').implement({
 builder.objectField(Queue, 'circuit', (t) =>
   t.withAuth({ stats: true }).field({
     type: Circuit,
-    description: 'WEBHOOK queues; a CONSUMER queue is always CLOSED.',
+    description:
+      'The circuit breaker of a WEBHOOK queue; a CONSUMER queue is always CLOSED. Needs the stats scope (or admin).',
     resolve: (queue, _args, ctx) => queueCircuit(queue, ctx),
   }),
 );
@@ -41,7 +47,10 @@ builder.mutationField('resetCircuit', (t) =>
     type: Queue,
     description:
       "Admin only. Closes the queue's circuit on every instance at once. Not built yet: answers UNAVAILABLE.",
-    args: { topic: t.arg.string({ required: true }), name: t.arg.string({ required: true }) },
+    args: {
+      topic: t.arg.string({ required: true, description: 'The topic name.' }),
+      name: t.arg.string({ required: true, description: 'The WEBHOOK queue within the topic.' }),
+    },
     resolve: () => notBuilt('Mutation.resetCircuit'),
   }),
 );

@@ -7,20 +7,51 @@ import { HeaderMatch } from './enums.js';
 import { TrailEntry } from './trail.js';
 
 export const Message = builder.objectRef<MessageRecord>('Message').implement({
+  description:
+    'A published message as every queue, delivery and live stream carries it. Readable by whoever was ' +
+    'answered it (a consumer, a live-tail subscriber, a dead-letter reader).',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    topic: t.exposeString('topic'),
-    routingKey: t.exposeString('routingKey', { nullable: true }),
-    headers: t.expose('headers', { type: 'JSON' }),
-    payload: t.expose('payload', { type: 'JSON' }),
+    id: t.exposeID('id', {
+      description:
+        'Unique (a UUID), given at publish; the same in every queue and every attempt, so receivers can dedupe on it.',
+    }),
+    topic: t.exposeString('topic', { description: 'The topic it was published to.' }),
+    routingKey: t.exposeString('routingKey', {
+      nullable: true,
+      description:
+        'The routing key it was published with (DIRECT and TOPIC routing); null when none was given.',
+    }),
+    headers: t.expose('headers', {
+      type: 'JSON',
+      description: 'Its headers, a flat object of string values ({} when none were given).',
+    }),
+    payload: t.expose('payload', {
+      type: 'JSON',
+      description:
+        'The payload, in canonical form (object keys sorted at every depth): the JSON sha256 was computed over.',
+    }),
     priority: t.exposeInt('priority', { description: '0 (default) .. 9 (most urgent).' }),
-    correlationId: t.exposeString('correlationId', { nullable: true }),
-    replyTo: t.exposeString('replyTo', { nullable: true }),
-    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
-    publishedAt: t.expose('publishedAt', { type: 'DateTime' }),
-    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    correlationId: t.exposeString('correlationId', {
+      nullable: true,
+      description: 'As given at publish, passed through untouched; null when none was.',
+    }),
+    replyTo: t.exposeString('replyTo', {
+      nullable: true,
+      description: 'As given at publish, passed through untouched; null when none was.',
+    }),
+    idempotencyKey: t.exposeString('idempotencyKey', {
+      nullable: true,
+      description: 'The key the publish was deduplicated on; null when none was given.',
+    }),
+    publishedAt: t.expose('publishedAt', { type: 'DateTime', description: 'When the publish stored it.' }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'publishedAt + ttlMs: past it the message is never delivered (EXPIRED). Null when it has no TTL.',
+    }),
     sha256: t.exposeString('sha256', { description: 'Hex SHA-256 of the canonical JSON payload.' }),
-    sizeBytes: t.exposeInt('sizeBytes'),
+    sizeBytes: t.exposeInt('sizeBytes', { description: 'Size of the canonical JSON payload, in bytes.' }),
     droppedBefore: t.int({
       nullable: true,
       description:
@@ -58,9 +89,13 @@ builder.subscriptionField('messages', (t) =>
     type: Message,
     description:
       'Live tail of a topic, at-most-once: messages published from now on, on any gateway instance. ' +
-      '`bindingKey` and `headers` filter with the routing rules of queues.',
+      '`bindingKey` and `headers` filter with the routing rules of queues. Needs subscribe:<pattern> ' +
+      'matching the topic (or admin). See docs/PROTOCOL.md.',
     args: {
-      topic: t.arg.string({ required: true }),
+      topic: t.arg.string({
+        required: true,
+        description: 'The topic to tail; NOT_FOUND when it does not exist.',
+      }),
       bindingKey: t.arg.string({
         description: 'DIRECT topics: the routing key, exactly; other kinds: an AMQP pattern (* and #).',
       }),

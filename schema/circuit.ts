@@ -1,6 +1,6 @@
 import type { CircuitState as CircuitStateRecord } from '../queues/circuit-breaker.js';
-import { notBuilt } from '../resolvers/not-built.js';
 import { queueCircuit } from '../resolvers/queue-circuit.js';
+import { resetCircuit } from '../resolvers/reset-circuit.js';
 import { builder } from './builder.js';
 import { describeValues } from './enums.js';
 import { Queue } from './queue.js';
@@ -41,16 +41,17 @@ builder.objectField(Queue, 'circuit', (t) =>
   }),
 );
 
-// Issue 19 builds it; until then it answers UNAVAILABLE and changes nothing.
 builder.mutationField('resetCircuit', (t) =>
   t.withAuth({ admin: true }).field({
     type: Queue,
     description:
-      "Admin only. Closes the queue's circuit on every instance at once. Not built yet: answers UNAVAILABLE.",
+      "Admin only. Closes a WEBHOOK queue's circuit breaker for every gateway instance: the failures are " +
+      'forgotten and deliveries resume within a second. Answers the queue; NOT_FOUND when it does not ' +
+      'exist. A CONSUMER queue has no breaker: it is answered unchanged.',
     args: {
       topic: t.arg.string({ required: true, description: 'The topic name.' }),
       name: t.arg.string({ required: true, description: 'The WEBHOOK queue within the topic.' }),
     },
-    resolve: () => notBuilt('Mutation.resetCircuit'),
+    resolve: (_root, args, ctx) => resetCircuit(args, ctx),
   }),
 );

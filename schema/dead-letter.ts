@@ -92,6 +92,12 @@ const ReplayResult = builder.objectRef<ReplayResultRecord>('ReplayResult').imple
       description: 'Selected but gone (replayed, discarded or retried elsewhere) by the time it ran.',
     }),
     ids: t.exposeIDList('ids', { description: 'The ids of the dead letters replayed.' }),
+    probedQueues: t.stringList({
+      description:
+        'WEBHOOK queues replayed into whose circuit breaker was OPEN: instead of waiting out the cool-down, ' +
+        'their first replayed message goes out at once as the probe, and the rest follow once it succeeds.',
+      resolve: (result) => result.probedQueues ?? [],
+    }),
   }),
 });
 

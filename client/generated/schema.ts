@@ -349,6 +349,7 @@ export type ReplayResult = {
   replayed: Scalars['Int']['output'];
   failed: Scalars['Int']['output'];
   ids: Array<Scalars['ID']['output']>;
+  probedQueues: Array<Scalars['String']['output']>;
 };
 
 export type DeliveryEvent = {

@@ -51,10 +51,6 @@ interface NotYetImplemented {
  */
 const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
   {
-    coordinate: 'Mutation.resetCircuit',
-    operation: 'mutation { resetCircuit(topic: "t", name: "q") { name } }',
-  },
-  {
     coordinate: 'Mutation.request',
     operation: 'mutation { request(input: { topic: "t", payload: 1 }) { messageId } }',
   },

@@ -280,7 +280,6 @@ const OPERATIONS: Operation[] = [
     query: 'mutation { resetCircuit(topic: "orders.eu", name: "hook") { name } }',
     grant: ['admin'],
     deny: NOT_ADMIN,
-    notBuilt: true,
   },
   {
     field: 'Mutation.request',

@@ -92,8 +92,9 @@ export interface Got {
 
 export interface Consumer {
   readonly got: Got[];
-  /** Close codes of the websocket, in order (websocket consumers only). */
+  /** Close codes of the websocket, in order (websocket consumers only), and when each came. */
   readonly closes: number[];
+  readonly closedAt: number[];
   /** Errors the subscription reported (websocket consumers only). */
   readonly errors: string[];
   /** Stop acking (deliveries are then left unacked), or start again. */
@@ -145,6 +146,7 @@ export function startWebSocketConsumer(options: {
 }): Consumer {
   const got: Got[] = [];
   const closes: number[] = [];
+  const closedAt: number[] = [];
   const errors: string[] = [];
   let acking = true;
   let stopped = false;
@@ -162,6 +164,7 @@ export function startWebSocketConsumer(options: {
       closed: (event) => {
         if (event && typeof event === 'object' && 'code' in event && typeof event.code === 'number') {
           closes.push(event.code);
+          closedAt.push(Date.now());
         }
       },
     },
@@ -197,6 +200,7 @@ export function startWebSocketConsumer(options: {
   return {
     got,
     closes,
+    closedAt,
     errors,
     setAcking: (value) => {
       acking = value;
@@ -246,6 +250,7 @@ export function startReceiveConsumer(options: {
   return {
     got,
     closes: [],
+    closedAt: [],
     errors: [],
     setAcking: (value) => {
       acking = value;
@@ -253,6 +258,88 @@ export function startReceiveConsumer(options: {
     async stop() {
       stopped = true;
       await loop;
+    },
+  };
+}
+
+/** What a raw HTTP exchange got: status, headers (lower-case names), body. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Parses one HTTP/1.1 response (content-length framed) off the front of `buffer`, or null if incomplete. */
+function parseResponse(buffer: string): { answer: RawAnswer; rest: string } | null {
+  const end = buffer.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const [statusLine = '', ...headerLines] = buffer.slice(0, end).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of headerLines) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const length = Number(headers['content-length'] ?? 0);
+  const bodyStart = end + 4;
+  if (Buffer.byteLength(buffer.slice(bodyStart)) < length) return null;
+  const body = buffer.slice(bodyStart, bodyStart + length);
+  return {
+    answer: { status: Number(statusLine.split(' ')[1] ?? 0), headers, body },
+    rest: buffer.slice(bodyStart + length),
+  };
+}
+
+/**
+ * Two requests on one kept-alive connection: the first sent now (a long poll, in flight when the
+ * gateway begins to drain), the second as soon as the first is answered. The second is what a client
+ * of a draining gateway gets for new work on a connection it already had: null when the server closed
+ * the connection instead of answering.
+ */
+export async function startKeptAliveExchange(
+  url: string,
+  first: string,
+  second: string,
+): Promise<{ answers(): Promise<{ first: RawAnswer | null; second: RawAnswer | null }> }> {
+  const { connect } = await import('node:net');
+  const target = new URL(url);
+  const socket = connect(Number(target.port), target.hostname);
+  socket.setTimeout(15_000, () => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const request = (query: string) => {
+    const body = JSON.stringify({ query });
+    return (
+      `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\ncontent-type: application/json\r\n` +
+      `authorization: Bearer ${ADMIN_KEY}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    );
+  };
+  const result: { first: RawAnswer | null; second: RawAnswer | null } = { first: null, second: null };
+  let buffer = '';
+  const done = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const parsed = parseResponse(buffer);
+      if (!parsed) return;
+      buffer = parsed.rest;
+      if (result.first === null) {
+        result.first = parsed.answer;
+        if (!socket.destroyed && socket.writable) socket.write(request(second));
+      } else {
+        result.second = parsed.answer;
+        socket.end();
+        resolve();
+      }
+    });
+    socket.once('close', () => resolve());
+    socket.on('error', () => resolve());
+  });
+  socket.write(request(first));
+  return {
+    async answers() {
+      await done;
+      return result;
     },
   };
 }

@@ -1,6 +1,7 @@
 /** Plain-text tables of the fault scenarios' figures, printed by the tests and by `npm run faults`. */
 import type { LoadRunResult } from './scenarios/load-run.js';
 import type { OutageResult } from './scenarios/redis-outage.js';
+import type { SigtermResult } from './scenarios/sigterm.js';
 
 export function table(header: string[], rows: Array<Array<string | number | null>>): string {
   const cells = [header, ...rows.map((row) => row.map((cell) => (cell === null ? '—' : String(cell))))];
@@ -70,5 +71,24 @@ export function formatOutage(result: OutageResult): string {
     `websocket subscriber told: closes ${JSON.stringify(result.subscriber.closes)}, errors ${JSON.stringify(result.subscriber.errors)}`,
     `deliveries resumed after Redis came back: webhook ${result.resumeMs.webhook ?? '—'} ms, consumer ${result.resumeMs.consumer ?? '—'} ms`,
     `acknowledged ${result.verdict.published.ok}, lost ${result.lost}, errored but stored ${result.verdict.erroredButStored.length}, half-stored ${result.verdict.halfStored.length}`,
+  ].join('\n');
+}
+
+export function formatSigterm(title: string, result: SigtermResult): string {
+  return [
+    `${title} (${result.seconds.toFixed(0)} s)`,
+    `exit ${JSON.stringify(result.exit)} ${(result.exitMs / 1000).toFixed(1)} s after SIGTERM` +
+      (result.exitAfterSecondSignalMs === null
+        ? ''
+        : `, ${result.exitAfterSecondSignalMs} ms after the second signal`),
+    `kept-alive connection: long poll in flight at the SIGTERM answered ${result.keptAlive.first ?? '—'}, ` +
+      `the next request on it: ${JSON.stringify(result.keptAlive.second)}`,
+    `new requests while draining: ${JSON.stringify(result.drainAnswers)}; websocket closes: ${JSON.stringify(result.websocketCloses)}, the first ${result.websocketClosedMs} ms after the SIGTERM`,
+    `webhook deliveries under way: ${result.webhookInFlight}, delivered again: ${result.webhookInFlightRedelivered}, ` +
+      `all finished ${result.webhookRecoveryMs ?? '—'} ms after the SIGTERM`,
+    `unacked consumer deliveries held: ${result.consumerHeld}, all with another consumer after ${result.handBackMs ?? '—'} ms ` +
+      `(each: ${result.handBackEach.join(', ')} ms; backlog then ${result.workBacklogAtTerm})`,
+    `acknowledged ${result.verdict.published.ok}, answered an error ${result.verdict.published.error}, lost ${result.lost}, ` +
+      `errored but stored ${result.verdict.erroredButStored.length}, half-stored ${result.verdict.halfStored.length}`,
   ].join('\n');
 }

@@ -482,3 +482,54 @@ describe("the key's scopes", () => {
     expect(admin.problems).toEqual([]);
   });
 });
+
+describe('every view', () => {
+  it('passes axe-core with content on screen, and is driven by keyboard alone', async () => {
+    const { base, gql } = await startGateway();
+    await consumerQueue(gql, 'orders', 'audit');
+    await publish(gql, 'orders', { n: 1 });
+    await publish(gql, 'orders', { n: 2 });
+    await deadLetter(gql, 'orders', 'audit', 'rejected');
+    const { page, problems } = await open(base, 'overview');
+    const views: Record<string, string> = {
+      overview: '[data-figure="published"]',
+      topology: 'section[data-topic="orders"]',
+      publish: 'select[name="topic"] option[value="orders"]',
+      tail: 'select[name="topic"] option[value="orders"]',
+      'dead-letters': 'button[data-action="edit"]',
+      charts: 'figure[data-chart="depth"] canvas',
+      events: 'form.filter',
+      keys: 'section[aria-label="Audit log"] table',
+    };
+    for (const [view, ready] of Object.entries(views)) {
+      await page.click(`nav a[href="#${view}"]`);
+      await page.locator(ready).first().waitFor({ state: 'attached' });
+      await expectAccessible(page, `#${view}`);
+    }
+
+    // Keyboard only: Tab to the Publish link, open it, fill the form and send it with Enter.
+    await page.goto(`${base}/dashboard/#overview`);
+    await page.locator('[data-figure="published"]').waitFor();
+    const focused = () =>
+      page.evaluate(
+        () => document.activeElement?.getAttribute('href') ?? document.activeElement?.getAttribute('name'),
+      );
+    for (let tab = 0; tab < 20 && (await focused()) !== '#publish'; tab += 1)
+      await page.keyboard.press('Tab');
+    expect(await focused()).toBe('#publish');
+    await page.keyboard.press('Enter');
+    await page.locator('select[name="topic"] option[value="orders"]').waitFor({ state: 'attached' });
+    for (let tab = 0; tab < 20 && (await focused()) !== 'payload'; tab += 1) await page.keyboard.press('Tab');
+    expect(await focused()).toBe('payload');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('{"by": "keyboard"}');
+    for (let tab = 0; tab < 20 && (await focused()) !== 'correlationId'; tab += 1)
+      await page.keyboard.press('Tab');
+    await page.keyboard.type('kb-1');
+    await page.keyboard.press('Enter');
+    await page.locator('#status', { hasText: /^Published / }).waitFor();
+    const received = await receiveAll(gql, 'orders', 'audit');
+    expect(received.find((message) => message.correlationId === 'kb-1')?.payload).toEqual({ by: 'keyboard' });
+    expect(problems).toEqual([]);
+  });
+});

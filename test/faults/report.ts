@@ -24,14 +24,22 @@ export function formatLoadRun(title: string, result: LoadRunResult): string {
     `published: ${published.ok} acknowledged, ${published.error} answered an error, ${published.unknown} unanswered; ` +
       `${published.keyed} with idempotency keys, ${published.batched} in batches`,
     table(
-      ['fault', 'at s', 'in flight', 'duplicates', 'lost', 'recovery s', 'restart s'],
+      [
+        'fault',
+        'at s',
+        'in flight (webhook + consumer)',
+        'duplicates',
+        'lost',
+        'recovery s (webhook / consumer)',
+        'restart s',
+      ],
       result.faults.map((kill) => [
         kill.fault,
         seconds(kill.atMs),
-        kill.inFlight,
+        `${kill.inFlight} (${kill.webhookInFlight} + ${kill.consumerInFlight})`,
         kill.duplicates,
         kill.lost,
-        seconds(kill.recoveryMs),
+        `${seconds(kill.webhookRecoveryMs) ?? '—'} / ${seconds(kill.consumerRecoveryMs) ?? '—'}`,
         seconds(kill.restartMs),
       ]),
     ),

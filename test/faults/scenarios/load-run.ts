@@ -19,6 +19,11 @@ export interface LoadRunOptions {
   minGapMs: number;
   maxGapMs: number;
   seed?: number;
+  /**
+   * How long the webhook receiver takes to answer, so that a fault finds deliveries under way.
+   * @default 200
+   */
+  receiverDelayMs?: number;
   /** How long to wait for every acknowledged message after the load stops. */
   settleTimeoutMs: number;
 }
@@ -28,12 +33,18 @@ export interface FaultFigure {
   atMs: number;
   /** Deliveries held (BullMQ active, both queues, every instance) at the kill: the bound on duplicates. */
   inFlight: number;
+  /** The same, per queue: webhook deliveries under way, consumer deliveries not yet acked. */
+  webhookInFlight: number;
+  consumerInFlight: number;
   /** Duplicates of messages held at this kill. */
   duplicates: number;
   /** Acknowledged messages published since this kill (until the next) that were lost. */
   lost: number;
   /** Until every delivery held at the kill was finished (null: not within the settle timeout). */
   recoveryMs: number | null;
+  /** The same, per queue (webhook: BullMQ's default lock and stalled check; consumer: ackTimeoutMs). */
+  webhookRecoveryMs: number | null;
+  consumerRecoveryMs: number | null;
   /** Until the broken part was back (a gateway answering /health 200, Redis answering PING). */
   restartMs: number;
 }
@@ -88,24 +99,23 @@ export async function runUnderLoad(options: LoadRunOptions): Promise<LoadRunResu
       keyEvery: 3,
       maxInFlight: 64,
     });
+    // A receiver that takes a moment, so that every fault finds webhook deliveries under way.
+    fixture.receiver.respond = () => ({ status: 204, delayMs: options.receiverDelayMs ?? 200 });
     const loadStarted = Date.now();
     const kills: Array<FaultFigure & { hookHeld: string[]; workHeld: string[]; at: number }> = [];
-    const recoveries: Array<Promise<number | null>> = [];
+    const recoveries: Array<Promise<Array<number | null>>> = [];
     await sleep(1_500);
     for (let k = 0; k < options.faults; k++) {
       await sleep(options.minGapMs + random() * (options.maxGapMs - options.minGapMs));
       const [hookHeld, workHeld] = await Promise.all([fixture.hook.activeIds(), fixture.work.activeIds()]);
       const at = Date.now();
       const restarted = options.inject(fixture);
+      const within = options.settleTimeoutMs + 60_000;
       recoveries.push(
-        recoveryTime(
-          [
-            { state: fixture.hook, ids: hookHeld },
-            { state: fixture.work, ids: workHeld },
-          ],
-          at,
-          options.settleTimeoutMs + 60_000,
-        ),
+        Promise.all([
+          recoveryTime([{ state: fixture.hook, ids: hookHeld }], at, within),
+          recoveryTime([{ state: fixture.work, ids: workHeld }], at, within),
+        ]),
       );
       await restarted;
       kills.push({
@@ -115,6 +125,10 @@ export async function runUnderLoad(options: LoadRunOptions): Promise<LoadRunResu
         hookHeld,
         workHeld,
         inFlight: hookHeld.length + workHeld.length,
+        webhookInFlight: hookHeld.length,
+        consumerInFlight: workHeld.length,
+        webhookRecoveryMs: null,
+        consumerRecoveryMs: null,
         duplicates: 0,
         lost: 0,
         recoveryMs: null,
@@ -169,7 +183,10 @@ export async function runUnderLoad(options: LoadRunOptions): Promise<LoadRunResu
       if (kill) kill.lost++;
     }
     kills.forEach((kill, index) => {
-      kill.recoveryMs = recoveryMs[index] ?? null;
+      const [webhook = null, consumer = null] = recoveryMs[index] ?? [];
+      kill.webhookRecoveryMs = webhook;
+      kill.consumerRecoveryMs = consumer;
+      kill.recoveryMs = webhook === null || consumer === null ? null : Math.max(webhook, consumer);
     });
     return {
       seed,

@@ -1,5 +1,6 @@
 /** Plain-text tables of the fault scenarios' figures, printed by the tests and by `npm run faults`. */
 import type { LoadRunResult } from './scenarios/load-run.js';
+import type { ReceiversResult } from './scenarios/receivers.js';
 import type { OutageResult } from './scenarios/redis-outage.js';
 import type { SigtermResult } from './scenarios/sigterm.js';
 
@@ -98,5 +99,24 @@ export function formatSigterm(title: string, result: SigtermResult): string {
       `(each: ${result.handBackEach.join(', ')} ms; backlog then ${result.workBacklogAtTerm})`,
     `acknowledged ${result.verdict.published.ok}, answered an error ${result.verdict.published.error}, lost ${result.lost}, ` +
       `errored but stored ${result.verdict.erroredButStored.length}, half-stored ${result.verdict.halfStored.length}`,
+  ].join('\n');
+}
+
+export function formatReceivers(result: ReceiversResult): string {
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  return [
+    `misbehaving webhook receivers (ackTimeoutMs ${result.ackTimeoutMs}, ${result.seconds.toFixed(0)} s)`,
+    table(
+      ['receiver', 'outcome', 'longest attempt ms', 'all settled after ms', 'error'],
+      result.behaviours.map((entry) => [
+        entry.behaviour,
+        JSON.stringify(entry.outcomes),
+        entry.maxAttemptMs,
+        entry.settledMs,
+        entry.errors[0] ?? '',
+      ]),
+    ),
+    `gateway RSS: ${mib(result.rss.beforeBytes)} MiB before, ${mib(result.rss.maxBytes)} MiB at most, ` +
+      `${mib(result.rss.afterBytes)} MiB after; the 100 MB receivers wrote ${mib(result.hugeBytesWritten)} MiB`,
   ].join('\n');
 }

@@ -3,7 +3,7 @@
  * sizes (20 gateway kills, 10 Redis kills, 30 s outages, both SIGTERM cases, the embedded default),
  * prints each table, and writes the figures to test/faults/results/<date>.json, like the bench.
  * `--quick` uses the short sizes of the tests; `--only=<case,...>` runs some cases
- * (gateway-kill, redis-kill, embedded, outage-stop, outage-pause, sigterm, sigterm-second).
+ * (gateway-kill, redis-kill, embedded, outage-stop, outage-pause, receivers, sigterm, sigterm-second).
  * Exits 1 when a case breaks a promise (the JSON says which).
  */
 import { spawnSync } from 'node:child_process';
@@ -11,10 +11,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './processes.js';
-import { formatLoadRun, formatOutage, formatSigterm } from './report.js';
+import { formatLoadRun, formatOutage, formatReceivers, formatSigterm } from './report.js';
 import { runEmbeddedKill } from './scenarios/embedded.js';
 import { runGatewayKill, runRedisKill } from './scenarios/kills.js';
 import type { LoadRunResult } from './scenarios/load-run.js';
+import { runReceivers } from './scenarios/receivers.js';
 import { type OutageResult, runRedisOutage } from './scenarios/redis-outage.js';
 import { runSigterm, type SigtermResult } from './scenarios/sigterm.js';
 
@@ -160,6 +161,26 @@ for (const mode of ['stop', 'pause'] as const) {
     formatOutage,
   );
 }
+await run(
+  'receivers',
+  () => runReceivers({ ackTimeoutMs: 2_000, messagesPerQueue: quick ? 2 : 10 }),
+  (result) => {
+    const outcome = (name: string) =>
+      JSON.stringify(result.behaviours.find((entry) => entry.behaviour === name)?.outcomes);
+    const n = quick ? 2 : 10;
+    return {
+      'hang: TIMEOUT': outcome('hang') === JSON.stringify({ TIMEOUT: n }),
+      'reset: DEPENDENCY': outcome('reset') === JSON.stringify({ DEPENDENCY: n }),
+      'garbage status line: DEPENDENCY': outcome('garbage') === JSON.stringify({ DEPENDENCY: n }),
+      'redirect: REJECTED': outcome('redirect') === JSON.stringify({ REJECTED: n }),
+      'no attempt past ackTimeoutMs + 1.5 s': result.behaviours.every(
+        (entry) => (entry.maxAttemptMs ?? 0) < 3_500,
+      ),
+      'RSS within 64 MiB of the start': result.rss.maxBytes - result.rss.beforeBytes < 64 * 1024 * 1024,
+    };
+  },
+  formatReceivers,
+);
 await run(
   'sigterm',
   () =>

@@ -18,8 +18,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createIORedisClient, Queue } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   createGroupCommit,
@@ -79,8 +78,7 @@ interface Row {
 const dir = await mkdtemp(join(tmpdir(), 'switchyard-transaction-size-'));
 const server = await startRedisServer({ dir, appendOnly: true, appendFsync: 'everysec' });
 const client = new Redis(server.url, { maxRetriesPerRequest: null });
-defineCommands(client);
-const bullClient = createIORedisClient(client);
+const commands = defineCommands(client);
 
 async function measure(
   variant: string,
@@ -156,15 +154,15 @@ try {
   );
   for (const size of SIZES) {
     const commits = createGroupCommit({
-      open: () => bullClient.multi() as unknown as ChainableCommander,
-      // One caller per transaction: the sizes are exact.
+      run: (keys, args) => commands.run('publish-commit-n', keys, args),
+      // One caller per call: the sizes are exact.
       maxWeight: 1,
     });
     rows.push(
       await measure('group commit', size, (what, queue) =>
         inFlight(what, ADDS / size, () =>
-          commits.commit(({ adds }) => {
-            for (let n = 0; n < size; n++) adds.add(queue, add());
+          commits.commit((commit) => {
+            for (let n = 0; n < size; n++) commit.add(queue, add());
           }, size),
         ),
       ),

@@ -40,6 +40,20 @@ export const builder = new SchemaBuilder<{
 
 // Every root field needs an authenticated caller, whatever its own scopes say: a field added without
 // scopes is still closed to a request that skipped authentication.
-builder.queryType({ authScopes: { caller: true } });
-builder.mutationType({ authScopes: { caller: true } });
-builder.subscriptionType({ authScopes: { caller: true } });
+builder.queryType({
+  description:
+    'Reads. Every field needs an authenticated caller: an API key (authorization: Bearer <key>), or a ' +
+    'loopback client while SWITCHYARD_ADMIN_KEY is unset (served as admin). Fields say which scope they need besides.',
+  authScopes: { caller: true },
+});
+builder.mutationType({
+  description:
+    'Changes. Every field needs an authenticated caller, as Query does; admin mutations are written to the audit log.',
+  authScopes: { caller: true },
+});
+builder.subscriptionType({
+  description:
+    'Live streams, over websockets (graphql-ws) or Server-Sent Events on the same endpoint; scopes are checked ' +
+    'once, when a stream starts (docs/PROTOCOL.md).',
+  authScopes: { caller: true },
+});

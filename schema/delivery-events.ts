@@ -6,15 +6,31 @@ import { builder } from './builder.js';
 import { DeliveryEventKind, FailureReason } from './enums.js';
 
 const DeliveryEvent = builder.objectRef<DeliveryEventRecord>('DeliveryEvent').implement({
+  description: 'Something that happened to a message, on any gateway instance.',
   fields: (t) => ({
-    kind: t.expose('kind', { type: DeliveryEventKind }),
-    at: t.expose('at', { type: 'DateTime' }),
-    topic: t.exposeString('topic'),
-    queue: t.exposeString('queue', { nullable: true }),
-    messageId: t.exposeID('messageId'),
-    attempt: t.exposeInt('attempt', { nullable: true }),
-    reason: t.expose('reason', { type: FailureReason, nullable: true }),
-    error: t.exposeString('error', { nullable: true }),
+    kind: t.expose('kind', { type: DeliveryEventKind, description: 'What happened.' }),
+    at: t.expose('at', { type: 'DateTime', description: 'When it happened.' }),
+    topic: t.exposeString('topic', { description: 'The topic of the message.' }),
+    queue: t.exposeString('queue', {
+      nullable: true,
+      description:
+        'The queue it happened in; null for PUBLISHED, which concerns every queue the message matched.',
+    }),
+    messageId: t.exposeID('messageId', { description: 'Message.id of the message.' }),
+    attempt: t.exposeInt('attempt', {
+      nullable: true,
+      description:
+        'The delivery attempt, 1 for the first; null for events that are no attempt (PUBLISHED, REPLAYED, DISCARDED).',
+    }),
+    reason: t.expose('reason', {
+      type: FailureReason,
+      nullable: true,
+      description: 'Why the attempt failed; null when nothing failed.',
+    }),
+    error: t.exposeString('error', {
+      nullable: true,
+      description: 'What went wrong, header values redacted; null when nothing failed.',
+    }),
     droppedBefore: t.int({
       nullable: true,
       description:
@@ -31,8 +47,16 @@ builder.subscriptionField('deliveryEvents', (t) =>
     type: DeliveryEvent,
     description:
       'Delivery events as they happen on any gateway instance, of one topic (and queue) or of all. ' +
-      'At-most-once, like Subscription.messages.',
-    args: { topic: t.arg.string(), queue: t.arg.string() },
+      'At-most-once, like Subscription.messages. Needs subscribe:<pattern> matching the topic, or subscribe:# ' +
+      'without one (or admin).',
+    args: {
+      topic: t.arg.string({
+        description: 'Only events of this topic; without it, every topic (needs subscribe:#).',
+      }),
+      queue: t.arg.string({
+        description: 'Only events of this queue (PUBLISHED events, which name no queue, are left out).',
+      }),
+    },
     // Without a topic the stream carries every topic's events: that needs subscribe:# (or admin).
     authScopes: (_root, args) => ({ subscribe: args.topic ?? EVERY_TOPIC }),
     subscribe: (_root, args, ctx) => deliveryEvents(args, ctx),

@@ -1,24 +1,57 @@
 import type { MessageRecord } from '../queues/core/index.js';
 import type { LiveMessage } from '../queues/live/index.js';
 import { messages } from '../resolvers/messages.js';
+import { notBuilt, withoutUnbuilt } from '../resolvers/not-built.js';
 import { builder } from './builder.js';
 import { HeaderMatch } from './enums.js';
+import { TrailEntry } from './trail.js';
 
 export const Message = builder.objectRef<MessageRecord>('Message').implement({
+  description:
+    'A published message as every queue, delivery and live stream carries it. Readable by whoever was ' +
+    'answered it (a consumer, a live-tail subscriber, a dead-letter reader).',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    topic: t.exposeString('topic'),
-    routingKey: t.exposeString('routingKey', { nullable: true }),
-    headers: t.expose('headers', { type: 'JSON' }),
-    payload: t.expose('payload', { type: 'JSON' }),
+    id: t.exposeID('id', {
+      description:
+        'Unique (a UUID), given at publish; the same in every queue and every attempt, so receivers can dedupe on it.',
+    }),
+    topic: t.exposeString('topic', { description: 'The topic it was published to.' }),
+    routingKey: t.exposeString('routingKey', {
+      nullable: true,
+      description:
+        'The routing key it was published with (DIRECT and TOPIC routing); null when none was given.',
+    }),
+    headers: t.expose('headers', {
+      type: 'JSON',
+      description: 'Its headers, a flat object of string values ({} when none were given).',
+    }),
+    payload: t.expose('payload', {
+      type: 'JSON',
+      description:
+        'The payload, in canonical form (object keys sorted at every depth): the JSON sha256 was computed over.',
+    }),
     priority: t.exposeInt('priority', { description: '0 (default) .. 9 (most urgent).' }),
-    correlationId: t.exposeString('correlationId', { nullable: true }),
-    replyTo: t.exposeString('replyTo', { nullable: true }),
-    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
-    publishedAt: t.expose('publishedAt', { type: 'DateTime' }),
-    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    correlationId: t.exposeString('correlationId', {
+      nullable: true,
+      description: 'As given at publish, passed through untouched; null when none was.',
+    }),
+    replyTo: t.exposeString('replyTo', {
+      nullable: true,
+      description: 'As given at publish, passed through untouched; null when none was.',
+    }),
+    idempotencyKey: t.exposeString('idempotencyKey', {
+      nullable: true,
+      description: 'The key the publish was deduplicated on; null when none was given.',
+    }),
+    publishedAt: t.expose('publishedAt', { type: 'DateTime', description: 'When the publish stored it.' }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'publishedAt + ttlMs: past it the message is never delivered (EXPIRED). Null when it has no TTL.',
+    }),
     sha256: t.exposeString('sha256', { description: 'Hex SHA-256 of the canonical JSON payload.' }),
-    sizeBytes: t.exposeInt('sizeBytes'),
+    sizeBytes: t.exposeInt('sizeBytes', { description: 'Size of the canonical JSON payload, in bytes.' }),
     droppedBefore: t.int({
       nullable: true,
       description:
@@ -29,6 +62,25 @@ export const Message = builder.objectRef<MessageRecord>('Message').implement({
           ? message.droppedBefore
           : null,
     }),
+    // Null is true today: nothing can set an ordering key (PublishInput.orderingKey is refused).
+    orderingKey: t.string({
+      nullable: true,
+      description: 'Null: ordering keys are not built yet.',
+      resolve: () => null,
+    }),
+    // Null is true today: no topic keeps a history yet (CreateTopicInput.history is refused).
+    cursor: t.string({
+      nullable: true,
+      description:
+        "Its place in the topic's history; null when the topic keeps none, which is every topic today.",
+      resolve: () => null,
+    }),
+    // No honest answer exists before the trail is recorded: an empty list would claim "no history".
+    trail: t.field({
+      type: [TrailEntry],
+      description: 'Provenance, oldest first. Not built yet: answers UNAVAILABLE when selected.',
+      resolve: () => notBuilt('Message.trail'),
+    }),
   }),
 });
 
@@ -37,9 +89,13 @@ builder.subscriptionField('messages', (t) =>
     type: Message,
     description:
       'Live tail of a topic, at-most-once: messages published from now on, on any gateway instance. ' +
-      '`bindingKey` and `headers` filter with the routing rules of queues.',
+      '`bindingKey` and `headers` filter with the routing rules of queues. Needs subscribe:<pattern> ' +
+      'matching the topic (or admin). See docs/PROTOCOL.md.',
     args: {
-      topic: t.arg.string({ required: true }),
+      topic: t.arg.string({
+        required: true,
+        description: 'The topic to tail; NOT_FOUND when it does not exist.',
+      }),
       bindingKey: t.arg.string({
         description: 'DIRECT topics: the routing key, exactly; other kinds: an AMQP pattern (* and #).',
       }),
@@ -49,9 +105,17 @@ builder.subscriptionField('messages', (t) =>
         defaultValue: 'ALL',
         description: 'Whether all of `headers` must match, or any.',
       }),
+      after: t.arg.string({
+        description: 'Not built yet: a subscription that sets it is refused with UNAVAILABLE.',
+      }),
+      from: t.arg({
+        type: 'DateTime',
+        description: 'Not built yet: a subscription that sets it is refused with UNAVAILABLE.',
+      }),
     },
     authScopes: (_root, args) => ({ subscribe: args.topic }),
-    subscribe: (_root, args, ctx) => messages(args, ctx),
+    subscribe: (_root, args, ctx) =>
+      messages(withoutUnbuilt('Subscription.messages', args, ['after', 'from']), ctx),
     resolve: (message: LiveMessage) => message,
   }),
 );

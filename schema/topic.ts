@@ -1,6 +1,7 @@
 import type { TopicRecord } from '../queues/core/index.js';
 import { createTopic } from '../resolvers/create-topic.js';
 import { deleteTopic } from '../resolvers/delete-topic.js';
+import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { topic } from '../resolvers/topic.js';
 import { topicQueues } from '../resolvers/topic-queues.js';
 import { topics } from '../resolvers/topics.js';
@@ -8,30 +9,110 @@ import { builder } from './builder.js';
 import { TopicKind } from './enums.js';
 import { Queue } from './queue.js';
 
-export const Topic = builder.objectRef<TopicRecord>('Topic').implement({
-  description: 'A named exchange that publishers send to; its queues receive what matches their binding.',
+/** A topic's retained log; no topic keeps one until topic history is built. */
+interface TopicHistoryShape {
+  maxAgeMs: number | null;
+  maxMessages: number | null;
+  length: number;
+  oldestAt: Date | null;
+}
+
+const TopicHistory = builder.objectRef<TopicHistoryShape>('TopicHistory').implement({
+  description: "A topic's retained log of what was published. Not built yet: no topic keeps one.",
   fields: (t) => ({
-    name: t.exposeString('name'),
-    kind: t.expose('kind', { type: TopicKind }),
-    description: t.exposeString('description', { nullable: true }),
-    maxMessageBytes: t.exposeInt('maxMessageBytes'),
+    maxAgeMs: t.exposeInt('maxAgeMs', {
+      nullable: true,
+      description: 'How long a message is kept in the log, in ms; null: no age limit.',
+    }),
+    maxMessages: t.exposeInt('maxMessages', {
+      nullable: true,
+      description: 'How many messages the log keeps at most, the oldest dropped first; null: no count limit.',
+    }),
+    length: t.exposeInt('length', { description: 'Messages in the log now.' }),
+    oldestAt: t.expose('oldestAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the oldest message in the log was published; null when the log is empty.',
+    }),
+  }),
+});
+
+const TopicHistoryInput = builder.inputType('TopicHistoryInput', {
+  description:
+    "How much of a topic's publishes to keep. Not built yet: createTopic refuses it with UNAVAILABLE.",
+  fields: (t) => ({
+    maxAgeMs: t.int({ description: 'Keep messages this long, in ms; null: no age limit.' }),
+    maxMessages: t.int({ description: 'Keep at most this many messages; null: no count limit.' }),
+  }),
+});
+
+export const Topic = builder.objectRef<TopicRecord>('Topic').implement({
+  description:
+    'A named exchange that publishers send to; its queues receive what matches their binding. Readable by ' +
+    'every key that may act on it (a topic scope matching its name, stats or admin).',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'Unique; 1 to 128 of A-Z a-z 0-9 . _ -' }),
+    kind: t.expose('kind', {
+      type: TopicKind,
+      description: 'How it routes messages to its queues; fixed at creation.',
+    }),
+    description: t.exposeString('description', {
+      nullable: true,
+      description: 'Free text for people, as given at creation; null when none was.',
+    }),
+    maxMessageBytes: t.exposeInt('maxMessageBytes', {
+      description:
+        'Largest payload accepted, in bytes of its canonical JSON; a larger publish is refused with PAYLOAD_TOO_LARGE.',
+    }),
     payloadSchema: t.expose('payloadSchema', {
       type: 'JSON',
       nullable: true,
-      description: 'JSON Schema; a publish that fails it is refused with VALIDATION.',
+      description:
+        'JSON Schema every payload must satisfy (a publish that fails it is refused with VALIDATION); null: any JSON.',
     }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    queues: t.field({ type: [Queue], resolve: (parent, _args, ctx) => topicQueues(parent, ctx) }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the topic was created.' }),
+    queues: t.field({
+      type: [Queue],
+      description: 'Its queues, ordered by name.',
+      resolve: (parent, _args, ctx) => topicQueues(parent, ctx),
+    }),
+    // True today: nothing can give a topic a history yet (CreateTopicInput.history is refused).
+    history: t.field({
+      type: TopicHistory,
+      nullable: true,
+      description: 'Null when the topic keeps no history, which is every topic until history is built.',
+      resolve: () => null,
+    }),
   }),
 });
 
 const CreateTopicInput = builder.inputType('CreateTopicInput', {
+  description: 'A new topic. Everything but name and kind is optional.',
   fields: (t) => ({
-    name: t.string({ required: true, description: '[A-Za-z0-9._-]{1,128}' }),
-    kind: t.field({ type: TopicKind, required: true }),
-    description: t.string(),
-    maxMessageBytes: t.int({ description: 'Largest canonical JSON payload accepted; default 1 MiB.' }),
-    payloadSchema: t.field({ type: 'JSON', description: 'A JSON Schema every payload must satisfy.' }),
+    name: t.string({
+      required: true,
+      description: 'Unique; 1 to 128 of A-Z a-z 0-9 . _ - (CONFLICT when taken).',
+    }),
+    kind: t.field({
+      type: TopicKind,
+      required: true,
+      description: 'How it routes messages; fixed once created.',
+    }),
+    description: t.string({ description: 'Free text for people, at most 1024 characters.' }),
+    maxMessageBytes: t.int({
+      description:
+        "Largest canonical JSON payload accepted, in bytes, 1 to 64 MiB (67108864). Default: the gateway's " +
+        'SWITCHYARD_MAX_MESSAGE_BYTES, 1 MiB unless set.',
+    }),
+    payloadSchema: t.field({
+      type: 'JSON',
+      description:
+        'A JSON Schema every payload must satisfy; a publish that fails it is refused with VALIDATION.',
+    }),
+    history: t.field({
+      type: TopicHistoryInput,
+      description: 'Not built yet: a createTopic that sets it is refused with UNAVAILABLE.',
+    }),
   }),
 });
 
@@ -39,14 +120,15 @@ const CreateTopicInput = builder.inputType('CreateTopicInput', {
 builder.queryFields((t) => ({
   topics: t.withAuth({ caller: true }).field({
     type: [Topic],
-    description: 'The topics this key can act on in some way (every topic for admin and stats keys).',
+    description:
+      'The topics this key can act on in some way, ordered by name (every topic for admin and stats keys). Any key.',
     resolve: (_root, args, ctx) => topics(args, ctx),
   }),
   topic: t.withAuth({ caller: true }).field({
     type: Topic,
     nullable: true,
-    description: 'Null when there is no such topic, or this key cannot see it.',
-    args: { name: t.arg.string({ required: true }) },
+    description: 'Null when there is no such topic, or this key cannot see it. Any key.',
+    args: { name: t.arg.string({ required: true, description: 'The topic name.' }) },
     resolve: (_root, args, ctx) => topic(args, ctx),
   }),
 }));
@@ -54,12 +136,15 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createTopic: t.withAuth({ admin: true }).field({
     type: Topic,
-    args: { input: t.arg({ type: CreateTopicInput, required: true }) },
-    resolve: (_root, args, ctx) => createTopic(args, ctx),
+    description: 'Admin only. Answers the new topic; CONFLICT when the name is taken.',
+    args: { input: t.arg({ type: CreateTopicInput, required: true, description: 'The topic to create.' }) },
+    resolve: (_root, args, ctx) =>
+      createTopic({ input: withoutUnbuilt('CreateTopicInput', args.input, ['history']) }, ctx),
   }),
   deleteTopic: t.withAuth({ admin: true }).boolean({
-    description: 'Refused with CONFLICT while the topic still has queues.',
-    args: { name: t.arg.string({ required: true }) },
+    description:
+      'Admin only. True once deleted; NOT_FOUND when there is no such topic, CONFLICT while it still has queues.',
+    args: { name: t.arg.string({ required: true, description: 'The topic name.' }) },
     resolve: (_root, args, ctx) => deleteTopic(args, ctx),
   }),
 }));

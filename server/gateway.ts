@@ -6,6 +6,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { createEngine, type Engine } from '../queues/engine/index.js';
 import type { LiveOptions } from '../queues/live/index.js';
 import { createAuthenticator } from './auth.js';
+import { createBullBoardMount } from './bull-board.js';
 import type { Config } from './config.js';
 import { defaultDashboardDir, loadDashboard, useDashboard } from './dashboard.js';
 import { createInFlight } from './in-flight.js';
@@ -215,9 +216,14 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
         isDraining: draining,
       })
     : null;
+  // bull-board at /queues, with the dashboard and behind the same auth (server/bull-board.ts).
+  const bullBoard = config.dashboard
+    ? createBullBoardMount({ engine, redisUrl, authenticator, isDraining: draining })
+    : null;
   const server = createServer((req, res) => {
     const end = inFlight.begin();
     res.once('close', end);
+    if (bullBoard?.handle(req, res)) return;
     if (!jsonPost?.(req, res)) void yoga(req, res);
   });
   // Attached once the port is bound: ws re-emits the HTTP server's errors, and graphql-ws answers any
@@ -276,7 +282,7 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     await new Promise<void>((resolve) => setImmediate(resolve));
     await websocket?.dispose();
     server.closeAllConnections();
-    await Promise.all([closed, engine.close()]);
+    await Promise.all([closed, engine.close(), bullBoard?.close()]);
   }
 
   async function shutdown(): Promise<void> {

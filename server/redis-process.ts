@@ -36,6 +36,15 @@ export interface RedisServerOptions {
    * @default undefined
    */
   logFile?: string;
+  /**
+   * Have the kernel send the server SIGTERM when this process dies, even by SIGKILL (which runs no
+   * exit hook), so that no orphan redis-server keeps the data folder and the next start never runs a
+   * second server on the same AOF. Linux only, through util-linux `setpriv --pdeathsig` (which execs
+   * redis-server, so the pid is the server's own); elsewhere, or without setpriv, only an orderly
+   * exit of this process stops the server.
+   * @default true
+   */
+  stopWithParent?: boolean;
 }
 
 /** A running `redis-server` child. `pid` and `exited` follow the current child across restarts. */
@@ -97,6 +106,18 @@ function findOnPath(searchPath: string): string | null {
   return null;
 }
 
+/**
+ * util-linux `setpriv`, if it can set a parent-death signal here (Linux). The signal comes when the
+ * thread that spawned the server exits: Node spawns from its main thread, so that is this process.
+ */
+function findSetpriv(): string | null {
+  if (process.platform !== 'linux') return null;
+  for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
 function isExecutable(path: string): boolean {
   try {
     accessSync(path, fsConstants.X_OK);
@@ -108,6 +129,8 @@ function isExecutable(path: string): boolean {
 
 interface Settings {
   binary: string;
+  /** `setpriv` when the server should die with us and can, else null. */
+  deathSignalWrapper: string | null;
   dir: string;
   appendOnly: boolean;
   appendFsync: 'always' | 'everysec' | 'no';
@@ -130,6 +153,7 @@ function resolveSettings(options: RedisServerOptions, binary: string): Settings 
   const bindAddresses = (options.bind ?? '127.0.0.1').split(/\s+/).filter(Boolean);
   return {
     binary,
+    deathSignalWrapper: (options.stopWithParent ?? true) ? findSetpriv() : null,
     // Absolute, because redis chdirs into `dir` while reading its config.
     dir: resolve(options.dir),
     appendOnly: options.appendOnly ?? true,
@@ -206,7 +230,10 @@ function pickFreePort(): Promise<number> {
 
 /** Spawn and wait until this very child answers PING; on any failure the child is gone before we throw. */
 async function launchOn(settings: Settings, port: number): Promise<Child> {
-  const child = spawnChild(settings.binary, redisArgs(settings, port));
+  const args = redisArgs(settings, port);
+  const child = settings.deathSignalWrapper
+    ? spawnChild(settings.deathSignalWrapper, ['--pdeathsig', 'SIGTERM', settings.binary, ...args])
+    : spawnChild(settings.binary, args);
   const outcome = await waitUntilReady(child, settings.host, port);
   if (outcome === 'ready') return child;
   await child.stop();

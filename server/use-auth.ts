@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { ErrorCode } from '../queues/core/index.js';
+import { ErrorCode, isRedisUnavailable } from '../queues/core/index.js';
 import type { ApiKeys, Caller, RateLimiter } from '../queues/security/index.js';
 import { type Authenticator, presentedByConnection, presentedByRequest } from './auth.js';
 import { createRevocableStreams } from './revocable-streams.js';
@@ -47,6 +47,29 @@ function rateLimited(retryAfterMs: number, http: boolean): GraphQLError {
 
 const refusal = (error: GraphQLError): ExecutionResult => ({ errors: [error] });
 
+/** Answered when Redis (API keys, rate-limit buckets) cannot be reached: the same code resolvers use. */
+function redisUnavailable(http: boolean): GraphQLError {
+  return new GraphQLError('Redis is unavailable; retry later', {
+    extensions: {
+      code: ErrorCode.Unavailable,
+      ...(http ? { http: { status: 503, headers: { 'Retry-After': '1' } } } : {}),
+    },
+  });
+}
+
+/**
+ * Runs a check that reads Redis; Redis being away answers UNAVAILABLE instead of escaping as an
+ * unexpected error (masked to a 500 "Unexpected error."), found by test/faults/redis-outage.test.ts.
+ */
+async function unlessRedisDown<T>(check: () => Promise<T>, http: boolean): Promise<T | GraphQLError> {
+  try {
+    return await check();
+  } catch (error) {
+    if (isRedisUnavailable(error)) return redisUnavailable(http);
+    throw error;
+  }
+}
+
 /**
  * Authentication and per-key rate limits, before any work is done for the request. Over HTTP it runs
  * in `onParams`, before parsing; a refusal answers UNAUTHENTICATED (401) or RATE_LIMITED (429, with
@@ -79,14 +102,17 @@ export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
     const { auth: preset, connectionParams } = context as { auth?: Caller; connectionParams?: unknown };
     let caller = preset;
     if (!caller) {
-      const verdict = await authenticator.authenticate(
-        presentedByConnection(connectionParams, nodeRequestOf(context)),
+      const verdict = await unlessRedisDown(
+        () =>
+          authenticator.authenticate(presentedByConnection(connectionParams, nodeRequestOf(context)), false),
         false,
       );
+      if (verdict instanceof GraphQLError) return stop(refusal(verdict));
       if (!verdict.ok) return stop(refusal(verdict.error));
       caller = verdict.caller;
     }
-    const limited = await charge(caller, false);
+    const known = caller;
+    const limited = await unlessRedisDown(() => charge(known, false), false);
     if (limited) return stop(refusal(limited));
     checked.add(context);
     extend({ auth: caller });
@@ -94,12 +120,17 @@ export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
 
   return {
     async onParams({ request, context, setResult }) {
-      const verdict = await authenticator.authenticate(
-        presentedByRequest(request, nodeRequestOf(context)?.socket.remoteAddress),
+      const verdict = await unlessRedisDown(
+        () =>
+          authenticator.authenticate(
+            presentedByRequest(request, nodeRequestOf(context)?.socket.remoteAddress),
+            true,
+          ),
         true,
       );
+      if (verdict instanceof GraphQLError) return setResult(refusal(verdict));
       if (!verdict.ok) return setResult(refusal(verdict.error));
-      const limited = await charge(verdict.caller, true);
+      const limited = await unlessRedisDown(() => charge(verdict.caller, true), true);
       if (limited) return setResult(refusal(limited));
       // The server context becomes the operation's context (yoga assigns to it), so this reaches resolvers.
       Object.assign(context, { auth: verdict.caller });

@@ -12,13 +12,15 @@ import type { Context } from '../schema/builder.js';
 import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
+import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
 
 export interface YogaAppOptions {
   /** The engine every resolver calls; the caller opens it and closes it. */
   engine: Engine;
   /**
-   * Serve GraphiQL on GET /graphql, preloaded with example operations.
+   * Serve GraphiQL on GET /graphql, preloaded with example operations. Its scripts, styles and fonts
+   * are served by the gateway itself (server/use-graphiql.ts), so it works without internet access.
    * @default true
    */
   graphiql?: boolean;
@@ -170,6 +172,8 @@ const useGraphqlJsExecute: Plugin = {
   },
 };
 
+const GRAPHQL_ENDPOINT = '/graphql';
+
 export type YogaApp = YogaServerInstance<Record<string, unknown>, Context>;
 
 /**
@@ -178,6 +182,8 @@ export type YogaApp = YogaServerInstance<Record<string, unknown>, Context>;
  * operations get the same context, plugins and error mapping.
  */
 export function createYogaApp(options: YogaAppOptions): YogaApp {
+  const graphiql =
+    options.graphiql === false ? null : { title: 'Switchyard', defaultQuery: GRAPHIQL_EXAMPLES };
   const context: Context = {
     engine: options.engine,
     version: options.version ?? packageJson.version,
@@ -187,12 +193,14 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     // Yoga's built-in check (always 200) would answer /health before any plugin; keep it as the
     // liveness probe and leave /health to server/use-health.ts, which reports Redis and draining.
     healthCheckEndpoint: '/live',
     landingPage: false,
-    graphiql: options.graphiql === false ? false : { title: 'Switchyard', defaultQuery: GRAPHIQL_EXAMPLES },
+    graphiql: graphiql ?? false,
+    // Yoga's default page loads GraphiQL from a CDN; this one has every asset inline.
+    renderGraphiQL: renderLocalGraphiQL,
     // Engine refusals keep their message and code; everything else becomes "Unexpected error.".
     maskedErrors: { maskError },
     cors: corsFor(options.corsOrigins ?? []),
@@ -200,6 +208,7 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     plugins: [
       useGraphqlJsExecute,
       useInputErrorCodes(),
+      ...(graphiql ? [useGraphiQLHeaders({ endpoint: GRAPHQL_ENDPOINT, graphiql })] : []),
       ...(options.limits ? [useRequestLimits(options.limits)] : []),
       ...(options.plugins ?? []),
     ],

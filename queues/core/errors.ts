@@ -33,8 +33,12 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
 export const notFound = (message: string) => new SwitchyardError(ErrorCode.NotFound, message);
 export const conflict = (message: string) => new SwitchyardError(ErrorCode.Conflict, message);
 
-/** ioredis' ways of saying "no Redis right now"; the boundary answers UNAVAILABLE for these. */
+/**
+ * ioredis' and Redis' ways of saying "no Redis for this right now" (no connection, loading, out of
+ * memory, read-only, a failing disk); the boundary answers UNAVAILABLE for these.
+ */
 const UNAVAILABLE_PATTERNS = [
+  /^(OOM|MISCONF|NOREPLICAS) /,
   /Stream isn't writeable/,
   /Connection is closed/,
   /Reached the max retries per request/,

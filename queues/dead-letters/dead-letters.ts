@@ -7,7 +7,7 @@ import type { Keys, QueueHandles } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createDeadLetterDiscard } from './discard.js';
-import { decodeCursor, encodeCursor, parseDeadLetterId } from './ids.js';
+import { decodeCursor, encodeCursor, newestFirst, parseDeadLetterId } from './ids.js';
 import { createDeadLetterIndex } from './indexer.js';
 import { createDeadLetterQuery, type DeadLetterFilter } from './query.js';
 import { type DeadLetterRecord, readDeadLetters, toRecord } from './record.js';
@@ -58,7 +58,14 @@ export interface DeadLettersOptions extends DeadLetterSettings {
 
 export interface DeadLetterPage {
   edges: { cursor: string; node: DeadLetterRecord }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Relay's PageInfo; the cursors are the first and last dead letter of this page (null when it is empty). */
+  pageInfo: {
+    hasNextPage: boolean;
+    /** Whether some dead letter the filter selects comes at or before `after` (false without `after`). */
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
   /** Counted when asked for: one ZCOUNT per topic, or a scan of the index when the filter searches text. */
   totalCount(): Promise<number>;
 }
@@ -136,17 +143,27 @@ export function createDeadLetters(options: DeadLettersOptions) {
     assertInt('first', first, 0, PAGE_SIZE_MAX);
     const cursor = after === null ? null : decodeCursor(after);
     const prepared = await query.prepare(filter);
-    const { refs, hasMore } =
-      first === 0 ? { refs: [], hasMore: false } : await prepared.select(cursor, first, true);
+    const [{ refs, hasMore }, hasPreviousPage] = await Promise.all([
+      first === 0 ? { refs: [], hasMore: false } : prepared.select(cursor, first, true),
+      // Something comes before the page when the newest selected dead letter is at or before the cursor.
+      cursor === null
+        ? false
+        : prepared.select(null, 1).then(({ refs: [newest] }) => !!newest && newestFirst(newest, cursor) <= 0),
+    ]);
     const edges = refs.flatMap((ref) => {
       const node = ref.raw ? toRecord(ref, ref.raw, redact) : null;
       return node ? [{ cursor: encodeCursor(ref), node }] : [];
     });
-    const last = refs.at(-1);
+    const [start, last] = [refs.at(0), refs.at(-1)];
     let counted: Promise<number> | null = null;
     return {
       edges,
-      pageInfo: { hasNextPage: hasMore, endCursor: last ? encodeCursor(last) : null },
+      pageInfo: {
+        hasNextPage: hasMore,
+        hasPreviousPage,
+        startCursor: start ? encodeCursor(start) : null,
+        endCursor: last ? encodeCursor(last) : null,
+      },
       totalCount: () => {
         counted ??= prepared.count();
         return counted;

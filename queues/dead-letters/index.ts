@@ -8,6 +8,7 @@ export {
   type DeadLetterPage,
   type DeadLetterRecord,
   type DeadLetterSettings,
+  type ReplayOptions,
   type ReplayResult,
 } from './dead-letters.js';
 export { parseDeadLetterId } from './ids.js';

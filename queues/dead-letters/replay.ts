@@ -21,6 +21,11 @@ export interface ReplayResult {
   failed: number;
   /** The ids of the dead letters replayed. */
   ids: string[];
+  /**
+   * The webhook queues replayed into whose circuit breaker was OPEN: their first replayed message
+   * goes out at once as the probe, and the rest follow when it succeeds (set by the engine).
+   */
+  probedQueues?: string[];
 }
 
 export interface ReplayOptions {

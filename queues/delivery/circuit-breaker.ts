@@ -171,6 +171,25 @@ export function createCircuitBreaker(
       return { state: 'CLOSED', consecutiveFailures, openUntil: null };
     },
 
+    /**
+     * An operator closes the circuit: the failures are forgotten and every instance's workers take
+     * the queue's jobs again within a second. Answers whether it was OPEN.
+     */
+    async reset(target: CircuitTarget): Promise<boolean> {
+      cache.delete(id(target));
+      return (await deps.commands.run<number>('circuit-reset-2', keysOf(target), ['close'])) === 1;
+    },
+
+    /**
+     * Messages were just replayed into the queue: an OPEN circuit sends the next delivery as its
+     * probe now instead of after the cool-down. Answers whether it was OPEN.
+     */
+    async probeNow(target: CircuitTarget): Promise<boolean> {
+      if (!enabled) return false;
+      cache.delete(id(target));
+      return (await deps.commands.run<number>('circuit-reset-2', keysOf(target), ['probe'])) === 1;
+    },
+
     /** Forgets a deleted queue's circuit. */
     async drop(topic: string, name: string): Promise<void> {
       cache.delete(`${topic}/${name}`);

@@ -39,6 +39,18 @@ export interface WebhookWorkersOptions {
  * stop fetching. BullMQ honours its limiter key only for workers that have a limiter.
  */
 const NO_LIMIT = { max: Number.MAX_SAFE_INTEGER, duration: 1_000 };
+/**
+ * How soon the deliveries a crashed gateway held are delivered again: a worker renews the lock of
+ * each delivery it runs every `lockDuration / 2`, so a lock outlives its holder by at most
+ * `lockDuration`, and every live worker looks for such stalled deliveries every `stalledInterval`:
+ * redelivery within 15 s of a kill -9, where BullMQ's defaults (30 s and 30 s) took up to a minute.
+ * Not shorter, because a delivery whose renewal is late (an event loop blocked that long) is taken
+ * for stalled and delivered twice.
+ */
+const WEBHOOK_LOCKS = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
+
+/** How often a worker held back by an open circuit looks again whether it may deliver. */
+const CIRCUIT_RECHECK_MS = 1_000;
 
 interface Running {
   worker: Worker<MessageRecord>;
@@ -161,8 +173,11 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     const current = () => running.get(id)?.record ?? queue;
     const worker = new Worker<MessageRecord>(queue.name, (job) => deliver(job, current(), target), {
       ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
-      // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one.
-      ...(options.circuit?.enabled ? { limiter: NO_LIMIT } : {}),
+      ...WEBHOOK_LOCKS,
+      // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one. A
+      // worker held back by an open circuit looks again every second, so that an operator's reset or
+      // a replay's probe (circuit-reset-2.lua) takes effect on every instance within that second.
+      ...(options.circuit?.enabled ? { limiter: NO_LIMIT, maximumRateLimitDelay: CIRCUIT_RECHECK_MS } : {}),
     });
     const target: CircuitTarget = {
       topic: queue.topic,

@@ -1,3 +1,4 @@
+import { circuitOperations } from './circuit-operations.js';
 import { createMonitoring } from './monitoring.js';
 import { messagingOperations, statsOperations, topologyOperations } from './operations.js';
 import type { EngineOptions } from './options.js';
@@ -35,8 +36,6 @@ export async function createEngine(options: EngineOptions) {
     keys,
     events,
     registry,
-    /** Dead letters: page, get, replay, replayMany, discard, discardMany, sweep, repair (dead-letters.ts). */
-    deadLetters,
     /** API keys: create, list, revoke, authenticate, onRevoked (api-keys.ts). */
     apiKeys: security.apiKeys,
     /** The audit log of admin mutations (audit-log.ts). */
@@ -48,6 +47,7 @@ export async function createEngine(options: EngineOptions) {
     ...topologyOperations(parts, reconciler.reconcile),
     ...messagingOperations(parts),
     ...statsOperations(parts, monitoring),
+    ...circuitOperations(parts),
     /** This instance's `consume` subscribers and their unacked deliveries. */
     get consumeSize() {
       return push.size;

@@ -1,6 +1,7 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { DeliveryEvent, EventBus, MessageRecord } from '../core/index.js';
 import { assertName, MiB, notFound } from '../core/index.js';
+import type { LiveWrites } from '../publish/index.js';
 import type { LiveChannels, PubSub } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createLiveBuffer } from './buffer.js';
@@ -114,15 +115,15 @@ export function createLiveEvents(options: LiveEventsOptions) {
   return {
     /** What the publisher adds to its transaction so the live streams see a message iff it is stored. */
     tap: {
-      append(transaction: ChainableCommander, message: MessageRecord): void {
+      append(writes: LiveWrites, message: MessageRecord): void {
         const messages = channels.messages(message.topic);
-        if (interest.wants(messages)) transaction.publish(messages, JSON.stringify(message));
+        if (interest.wants(messages)) writes.publish(messages, JSON.stringify(message));
         const targets = [channels.events(message.topic), channels.allEvents].filter((channel) =>
           interest.wants(channel),
         );
         if (targets.length === 0) return;
         const json = JSON.stringify(publishedEvent(message));
-        for (const channel of targets) transaction.publish(channel, json);
+        for (const channel of targets) writes.publish(channel, json);
       },
     },
 

@@ -7,6 +7,7 @@ export { createPayloadSchemas, type PayloadSchemas } from './payload-schema.js';
 export {
   buildMessage,
   createPublisher,
+  type LiveWrites,
   messageAdd,
   type PublisherOptions,
   type PublishInput,

@@ -1,9 +1,8 @@
-import { createIORedisClient } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { MessageRecord, QueueRecord } from '../core/index.js';
 import { badInput, ENGINE_DEFAULTS, ErrorCode, SwitchyardError } from '../core/index.js';
 import type { Commands, Keys, QueueHandles } from '../redis/index.js';
-import { createGroupCommit, type Flush } from '../redis/index.js';
+import { createGroupCommit, type PublishCommit } from '../redis/index.js';
 import type { Registry, RoutingTable } from '../registry/index.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
 import { messageJsons } from './message-json.js';
@@ -11,6 +10,11 @@ import type { PayloadSchemas } from './payload-schema.js';
 
 export type { PublishInput } from './message.js';
 export { buildMessage, messageAdd } from './message.js';
+
+/** Where the live streams' PUBLISHes of a message go, sent only if the message is stored. */
+export interface LiveWrites {
+  publish(channel: string, message: string): void;
+}
 
 export interface PublishResult {
   messageId: string;
@@ -34,16 +38,16 @@ export interface PublisherOptions {
    */
   maxBatchSize?: number;
   /**
-   * Test seam for fault injection: called with the transaction just before EXEC. Production code
-   * never sets it; the atomic fan-out test uses it to break the transaction mid-publish.
+   * Test seam for fault injection: runs just before a publish's writes are sent, and may throw.
+   * Production code never sets it.
    */
-  beforeExec?: (transaction: ChainableCommander) => void;
+  beforeExec?: () => void;
   /**
-   * Adds the live-stream PUBLISHes of a message (queues/live/events.ts) to its transaction, so a
+   * Adds the live-stream PUBLISHes of a message (queues/live/events.ts) to its writes, so a
    * `messages` subscriber sees a message if and only if it was stored, with no extra round trip.
    * @default none: nothing is published live
    */
-  live?: { append(transaction: ChainableCommander, message: MessageRecord): void };
+  live?: { append(writes: LiveWrites, message: MessageRecord): void };
 }
 
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
@@ -102,25 +106,20 @@ export function createPublisher(options: PublisherOptions) {
     };
   }
 
-  function enqueue({ transaction, adds }: Flush, prepared: Prepared): void {
+  function enqueue(commit: PublishCommit, prepared: Prepared): void {
     const { message, queues } = prepared;
     for (const queue of queues) {
       const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
-      adds.add(handles.get(queue.topic, queue.name), add);
+      commit.add(handles.get(queue.topic, queue.name), add);
     }
-    options.live?.append(transaction, message);
+    options.live?.append(commit, message);
     if (message.idempotencyKey !== null) {
-      transaction.set(
-        keys.idempotency(message.topic, message.idempotencyKey),
-        message.id,
-        'PX',
-        options.dedupWindowMs,
-      );
+      commit.set(keys.idempotency(message.topic, message.idempotencyKey), message.id, options.dedupWindowMs);
     }
   }
 
   /** One HINCRBY per topic and counter for a whole batch, not one per message. */
-  function countPublished(transaction: ChainableCommander, fresh: Prepared[]): void {
+  function countPublished(commit: PublishCommit, fresh: Prepared[]): void {
     const counts = new Map<string, { published: number; unrouted: number }>();
     for (const { message, queues } of fresh) {
       let count = counts.get(message.topic);
@@ -133,8 +132,8 @@ export function createPublisher(options: PublisherOptions) {
     }
     for (const [topic, { published, unrouted }] of counts) {
       const stats = keys.topicStats(topic);
-      transaction.hincrby(stats, 'published', published);
-      if (unrouted > 0) transaction.hincrby(stats, 'unrouted', unrouted);
+      commit.hincrby(stats, 'published', published);
+      if (unrouted > 0) commit.hincrby(stats, 'unrouted', unrouted);
     }
   }
 
@@ -195,10 +194,8 @@ export function createPublisher(options: PublisherOptions) {
     );
   }
 
-  // BullMQ's client wrapper, as its own adds use; the adds themselves are our add-jobs command.
-  const bullClient = createIORedisClient(client);
   const commits = createGroupCommit({
-    open: () => bullClient.multi() as unknown as ChainableCommander,
+    run: (keys, args) => commands.run('publish-commit-n', keys, args),
     beforeExec: options.beforeExec,
   });
   /** Checks, routes and encodes every input; the drafts, and their canonical texts, die here. */
@@ -238,9 +235,9 @@ export function createPublisher(options: PublisherOptions) {
         let adds = 0;
         for (const { queues } of fresh) adds += queues.length;
         await commits.commit(
-          (flush) => {
-            for (const item of fresh) enqueue(flush, item);
-            countPublished(flush.transaction, fresh);
+          (commit) => {
+            for (const item of fresh) enqueue(commit, item);
+            countPublished(commit, fresh);
           },
           Math.max(adds, 1),
         );

@@ -5,7 +5,8 @@
  */
 export { addSerialized, MAX_ADDS_PER_COMMAND, type SerializedAdd } from './bull-add.js';
 export { answers, type CommandName, type Commands, defineCommands, queueCommand } from './commands/index.js';
-export { createGroupCommit, type Flush, MAX_TRANSACTION_ADDS } from './group-commit.js';
+export { CommitRefusedError, createGroupCommit, MAX_TRANSACTION_ADDS } from './group-commit.js';
 export { type BullKeys, createKeys, type Keys, type LiveChannels } from './keys.js';
+export { PublishCommit, type RunPublishCommit } from './publish-commit.js';
 export { createPubSub, type PubSub } from './pubsub.js';
 export { createQueueHandles, type QueueHandles } from './queue-handles.js';

@@ -46,6 +46,15 @@ const OUTCOMES: Partial<Record<DeliveryEventKind, string>> = {
 /** Publish-to-delivery latency buckets, in seconds: 1 ms to 5 minutes. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const CIRCUIT_STATES: readonly CircuitStateName[] = ['CLOSED', 'OPEN', 'HALF_OPEN'];
+/**
+ * prom-client's default gauges whose names end in `_total`, the counter suffix; each equals
+ * `sum(<name without _total>)` over the gauge prom-client also exports by `type`.
+ */
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /**
  * Label children by their values, made once: every publish and delivery increments a counter, and
@@ -66,7 +75,12 @@ function childrenOf<T>(make: (...values: string[]) => T): (...values: string[]) 
 
 export function createMetrics(options: MetricsOptions) {
   const registry = new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three of its gauges like counters, which `promtool check metrics` flags; each
+    // is the sum of the gauge beside it (nodejs_active_handles{type} and so on), so drop them.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
 
   const published = new Counter({

@@ -18,7 +18,12 @@ interface DeadLetterData {
 interface PageData {
   deadLetters: {
     edges: { cursor: string; node: DeadLetterData }[];
-    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    pageInfo: {
+      hasNextPage: boolean;
+      hasPreviousPage: boolean;
+      startCursor: string | null;
+      endCursor: string | null;
+    };
     totalCount: number;
   };
 }
@@ -30,7 +35,7 @@ const PAGE = `query ($filter: DeadLetterFilter, $first: Int, $after: String) {
       message { id payload }
       history { attempt at reason error durationMs }
     } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     totalCount
   }
 }`;
@@ -99,7 +104,12 @@ describe('Query.deadLetters and Query.deadLetter', () => {
     const all = await page({ first: 2 });
     expect(all.totalCount).toBe(3);
     expect(all.edges.map((edge) => edge.node.message.id)).toEqual([third, second]);
-    expect(all.pageInfo).toEqual({ hasNextPage: true, endCursor: all.edges[1]?.cursor });
+    expect(all.pageInfo).toEqual({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: all.edges[0]?.cursor,
+      endCursor: all.edges[1]?.cursor,
+    });
     expect(all.edges[1]?.node).toMatchObject({
       id: `orders/a/${second}`,
       topic: 'orders',
@@ -135,6 +145,61 @@ describe('Query.deadLetters and Query.deadLetter', () => {
     );
     expect(one.deadLetter).toEqual({ id: `orders/b/${third}`, reason: 'REJECTED' });
     expect(ok(await h.gql('{ deadLetter(id: "orders/b/nope") { id } }'))).toEqual({ deadLetter: null });
+  });
+
+  it('should answer PageInfo as Relay does: both cursors, and whether pages come before and after', async () => {
+    const ids = [];
+    for (const total of [1, 2, 3, 4]) ids.push(await deadLetter('a', 'REJECTED', 'declined', total));
+    const newestFirst = ids.reverse();
+    const ofPage = (edges: { node: DeadLetterData }[]) => edges.map((edge) => edge.node.message.id);
+
+    const first = await page({ first: 2 });
+    expect(ofPage(first.edges)).toEqual(newestFirst.slice(0, 2));
+    expect(first.pageInfo).toEqual({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: first.edges[0]?.cursor,
+      endCursor: first.edges[1]?.cursor,
+    });
+    const second = await page({ first: 2, after: first.pageInfo.endCursor });
+    expect(ofPage(second.edges)).toEqual(newestFirst.slice(2));
+    expect(second.pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: second.edges[0]?.cursor,
+      endCursor: second.edges[1]?.cursor,
+    });
+    // From the newest one's cursor: that one comes before the page.
+    const afterNewest = await page({ first: 1, after: first.pageInfo.startCursor });
+    expect(ofPage(afterNewest.edges)).toEqual([newestFirst[1]]);
+    expect(afterNewest.pageInfo.hasPreviousPage).toBe(true);
+
+    // Once what came before the cursor is gone, nothing comes before the page any more.
+    for (const id of newestFirst.slice(0, 2)) {
+      expect(
+        ok(await h.gql('mutation ($id: ID!) { discardDeadLetter(id: $id) }', { id: `orders/a/${id}` })),
+      ).toEqual({
+        discardDeadLetter: true,
+      });
+    }
+    const after = await page({ filter: { queue: 'a' }, first: 2, after: first.pageInfo.endCursor });
+    expect(ofPage(after.edges)).toEqual(newestFirst.slice(2));
+    expect(after.pageInfo.hasPreviousPage).toBe(false);
+    // Only what the filter selects counts: a newer dead letter of queue b comes before the page unfiltered.
+    await deadLetter('b', 'REJECTED', 'declined');
+    const unfiltered = await page({ first: 2, after: first.pageInfo.endCursor });
+    expect(ofPage(unfiltered.edges)).toEqual(newestFirst.slice(2));
+    expect(unfiltered.pageInfo.hasPreviousPage).toBe(true);
+    expect(
+      (await page({ filter: { queue: 'a' }, first: 2, after: first.pageInfo.endCursor })).pageInfo,
+    ).toEqual(after.pageInfo);
+    const empty = await page({ filter: { queue: 'b' }, first: 0 });
+    expect(empty.pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: false,
+      startCursor: null,
+      endCursor: null,
+    });
   });
 
   it('should keep Queue.stats.deadLettered and Topic.stats.deadLettered equal to totalCount', async () => {

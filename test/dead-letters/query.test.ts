@@ -51,7 +51,12 @@ describe('deadLetters filters', () => {
 
     const page = await engine.deadLetters.page({}, { first: 3 });
     expect(page.edges.map((edge) => edge.node.id)).toEqual(all.slice(0, 3).map((record) => record.id));
-    expect(page.pageInfo).toEqual({ hasNextPage: true, endCursor: page.edges[2]?.cursor });
+    expect(page.pageInfo).toEqual({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: page.edges[0]?.cursor,
+      endCursor: page.edges[2]?.cursor,
+    });
     expect(await page.totalCount()).toBe(10);
     const empty = await engine.deadLetters.page({}, { first: 0 });
     expect(empty.edges).toEqual([]);

@@ -39,6 +39,7 @@ describe('replayDeadLetter', () => {
       replayed: 1,
       failed: 0,
       ids: [`orders/a/${id}`],
+      probedQueues: [],
     });
 
     expect(await listAll(engine)).toEqual([]);
@@ -251,7 +252,12 @@ describe('replayDeadLetters', () => {
     const result = await engine.deadLetters.replayMany({ queue: 'a', reason: 'REJECTED' }, 3);
 
     const newest = [...rejected].reverse().slice(0, 3);
-    expect(result).toEqual({ replayed: 3, failed: 0, ids: newest.map((id) => `orders/a/${id}`) });
+    expect(result).toEqual({
+      replayed: 3,
+      failed: 0,
+      ids: newest.map((id) => `orders/a/${id}`),
+      probedQueues: [],
+    });
     expect(events.filter((event) => event.kind === 'REPLAYED').map((event) => event.messageId)).toEqual(
       newest,
     );
@@ -269,6 +275,7 @@ describe('replayDeadLetters', () => {
       replayed: 0,
       failed: 0,
       ids: [],
+      probedQueues: [],
     });
     await expectRefusal(engine.deadLetters.replayMany({}, 0), ErrorCode.BadUserInput, /limit/);
     await expectRefusal(engine.deadLetters.replayMany({}, 100_001), ErrorCode.BadUserInput, /limit/);

@@ -193,3 +193,76 @@ describe('circuit breaker', () => {
     expect(await stateOf(engine)).toEqual({ state: 'CLOSED', consecutiveFailures: 0, openUntil: null });
   });
 });
+
+describe('circuit breaker, for operators', () => {
+  /** Long enough that anything delivered within a test's few seconds was not waiting it out. */
+  const LONG_COOLDOWN_MS = 120_000;
+
+  async function trippedQueue(maxAttempts: number) {
+    const keyPrefix = uniquePrefix();
+    const engine = await harness.engine({
+      keyPrefix,
+      circuit: { failures: 2, cooldownMs: LONG_COOLDOWN_MS },
+    });
+    const receiver = await harness.receiver();
+    await engine.createTopic({ name: QUEUE.topic, kind: 'FANOUT' });
+    await engine.createQueue({
+      ...QUEUE,
+      target: 'WEBHOOK',
+      url: receiver.url,
+      retry: { ...FAST_RETRY, maxAttempts },
+    });
+    let healthy = false;
+    receiver.respond = () => (healthy ? { status: 204 } : { status: 503 });
+    await publish(engine, 4);
+    await waitFor(async () => (await stateOf(engine)).state === 'OPEN', {
+      message: 'the circuit never opened',
+    });
+    return { engine, receiver, keyPrefix, heal: () => (healthy = true) };
+  }
+
+  it('should close an open circuit on every instance at once with resetCircuit', async () => {
+    const { engine, receiver, keyPrefix, heal } = await trippedQueue(20);
+    // Another gateway instance, without workers of its own: the operator's request lands there.
+    const other = await harness.engine({ keyPrefix, runWorkers: false, circuit: { failures: 2 } });
+    heal();
+    const before = receiver.requests.length;
+
+    await expect(other.resetCircuit(QUEUE.topic, QUEUE.name)).resolves.toMatchObject({ name: QUEUE.name });
+
+    expect(await stateOf(engine)).toEqual({ state: 'CLOSED', consecutiveFailures: 0, openUntil: null });
+    await waitFor(async () => (await engine.queueStats(QUEUE)).completed === 4, {
+      message: 'deliveries did not resume after the reset',
+      timeoutMs: 10_000,
+    });
+    expect(receiver.requests.length - before).toBe(4);
+  });
+
+  it('should answer NOT_FOUND for resetCircuit of a queue that does not exist', async () => {
+    const engine = await harness.engine();
+    await engine.createTopic({ name: QUEUE.topic, kind: 'FANOUT' });
+    await expect(engine.resetCircuit(QUEUE.topic, 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('should send the first replayed message as the probe at once, and say so in the answer', async () => {
+    // One attempt each: the failures that open the circuit go straight to the dead letters.
+    const { engine, heal } = await trippedQueue(1);
+    const deadLetters = await waitFor(async () => {
+      const page = await engine.deadLetters.page({ topic: QUEUE.topic }, { first: 10, after: null });
+      return page.edges.length >= 2 ? page.edges.length : 0;
+    });
+    heal();
+
+    const result = await engine.deadLetters.replayMany({ topic: QUEUE.topic, queue: QUEUE.name }, 100);
+
+    expect(result).toMatchObject({ replayed: deadLetters, probedQueues: [QUEUE.name] });
+    // Far sooner than the two-minute cool-down: everything published, and replayed, is delivered.
+    await waitFor(async () => (await engine.queueStats(QUEUE)).completed === 4, {
+      message: 'the replayed messages waited for the cool-down',
+      timeoutMs: 10_000,
+    });
+    expect(await stateOf(engine)).toMatchObject({ state: 'CLOSED' });
+    const again = await engine.deadLetters.replayMany({ topic: QUEUE.topic }, 100);
+    expect(again).toMatchObject({ replayed: 0, probedQueues: [] });
+  });
+});

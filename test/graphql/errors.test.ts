@@ -148,6 +148,31 @@ describe('Redis unavailable', () => {
       await own.stop();
     }
   });
+  it('should answer UNAVAILABLE, with nothing written, while Redis is out of memory', async () => {
+    const own = await startTestRedis();
+    const h = await startHarness(own, { engine: { onError: () => {} } });
+    const admin = own.client();
+    try {
+      ok(await h.gql('mutation { createTopic(input: { name: "t", kind: FANOUT }) { name } }'));
+      ok(
+        await h.gql('mutation { createQueue(input: { topic: "t", name: "q", target: CONSUMER }) { name } }'),
+      );
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1');
+      const body = await h.gql('mutation { publish(input: { topic: "t", payload: 1 }) { messageId } }');
+      await admin.config('SET', 'maxmemory', '0');
+      refused(body, 'UNAVAILABLE', 'Redis is unavailable; retry later');
+      const { topic } = ok(
+        await h.gql<{ topic: { stats: { published: number } } }>(
+          '{ topic(name: "t") { stats { published } } }',
+        ),
+      );
+      expect(topic.stats.published).toBe(0);
+    } finally {
+      await h.close();
+      await own.stop();
+    }
+  });
 });
 
 describe('health', () => {

@@ -26,6 +26,8 @@ interface Operation {
   deny: Array<[string[], string]>;
   /** For a granted subscription: what makes it produce its first result. */
   trigger?: (app: ScopedApp) => Promise<unknown>;
+  /** Not built yet (test/graphql/contract.test.ts lists it): the granted key gets UNAVAILABLE, not data. */
+  notBuilt?: true;
 }
 
 const NOT_ADMIN: Array<[string[], string]> = [
@@ -244,6 +246,77 @@ const OPERATIONS: Operation[] = [
     deny: [[['subscribe:orders.*', 'subscribe:invoices'], 'subscribe:#']],
     trigger: publishOrders,
   },
+  // The contract's second wave, not built yet: its scopes are checked all the same.
+  {
+    field: 'Query.topicHistory',
+    query: '{ topicHistory(topic: "orders.eu") { edges { cursor } } }',
+    grant: ['subscribe:orders.*'],
+    deny: [[['subscribe:invoices', 'consume:#', 'stats'], 'subscribe:orders.eu']],
+    notBuilt: true,
+  },
+  {
+    field: 'Query.message',
+    query: '{ message(topic: "orders.eu", id: "m") { id } }',
+    grant: ['subscribe:orders.eu'],
+    deny: [[['subscribe:invoices', 'consume:#', 'stats'], 'subscribe:orders.eu']],
+    notBuilt: true,
+  },
+  {
+    field: 'Query.replayTask',
+    query: '{ replayTask(id: "r") { id } }',
+    grant: ['stats'],
+    deny: [[['publish:#', 'deadletters:write:#'], 'stats']],
+    notBuilt: true,
+  },
+  {
+    field: 'Query.replayTasks',
+    query: '{ replayTasks { id } }',
+    grant: ['stats'],
+    deny: [[['publish:#', 'deadletters:write:#'], 'stats']],
+    notBuilt: true,
+  },
+  {
+    field: 'Mutation.resetCircuit',
+    query: 'mutation { resetCircuit(topic: "orders.eu", name: "hook") { name } }',
+    grant: ['admin'],
+    deny: NOT_ADMIN,
+  },
+  {
+    field: 'Mutation.request',
+    query: 'mutation { request(input: { topic: "orders.eu", payload: 1 }) { messageId } }',
+    grant: ['publish:orders.*'],
+    deny: [[['publish:invoices', 'consume:#', 'subscribe:#'], 'publish:orders.eu']],
+    notBuilt: true,
+  },
+  {
+    field: 'Mutation.reply',
+    query: 'mutation ($id: ID!) { reply(deliveryId: $id, payload: 1) }',
+    variables: ({ deliveryId }) => ({ id: deliveryId }),
+    grant: ['consume:orders.#'],
+    deny: [[['consume:invoices', 'publish:#'], 'consume:orders.eu']],
+    notBuilt: true,
+  },
+  {
+    field: 'Mutation.replayTopic',
+    query: 'mutation { replayTopic(topic: "orders.eu", queue: "work", from: "2024-01-01T00:00:00Z") { id } }',
+    grant: ['admin'],
+    deny: NOT_ADMIN,
+    notBuilt: true,
+  },
+  {
+    field: 'Mutation.cancelReplayTask',
+    query: 'mutation { cancelReplayTask(id: "r") { id } }',
+    grant: ['admin'],
+    deny: NOT_ADMIN,
+    notBuilt: true,
+  },
+  {
+    field: 'Subscription.alerts',
+    query: 'subscription { alerts { at } }',
+    grant: ['stats'],
+    deny: [[['subscribe:#', 'publish:#'], 'stats']],
+    notBuilt: true,
+  },
   {
     field: 'Subscription.stats',
     query: 'subscription { stats(intervalMs: 100) { windowMs } }',
@@ -328,6 +401,11 @@ describe('scopes on every root field', () => {
       }
       expect(await app.state()).toEqual(before);
 
+      if (operation.notBuilt) {
+        expect(refusal(await app.ask(query, variables, granted)).code).toBe('UNAVAILABLE');
+        expect(await app.state()).toEqual(before);
+        return;
+      }
       const allowed = operation.trigger
         ? await firstStreamed(app, operation, granted)
         : await app.ask(query, variables, granted);

@@ -26,13 +26,20 @@ import {
  */
 
 const ADMIN_KEY = 'fuzz-admin-key-0123456789abcdef';
-const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+/**
+ * Fixed, so that every run sends the same requests and a failure can be replayed; set FUZZ_SEED to
+ * explore others (the seed is in every failure message).
+ */
+const SEED = Number(process.env.FUZZ_SEED ?? 20_261_207);
 const HTTP_RUNS = 9_000;
 const SOCKET_RUNS = 700;
 /** Requests and frames that must have been sent: at least 10,000 in all. */
 const MIN_SENT = 10_000;
-// Generous: the run stops when its samples are spent (10-30 s here); the budget only bounds a starved machine.
-const TIME_BUDGET_MS = 150_000;
+/**
+ * The run ends when its samples are spent (10-30 s here), whatever the machine's speed: what it
+ * asserts never depends on time. This only bounds a hung run, which then fails naming the seed.
+ */
+const TIME_BUDGET_MS = 240_000;
 const HTTP_CONCURRENCY = 16;
 const SOCKET_CONCURRENCY = 16;
 /** How long each fuzzed socket lives; past the connection_init timeout, so a silent one sees 4408. */
@@ -262,7 +269,7 @@ function neutered(frame: string): string {
   }
 }
 
-/** Runs `work` over the items, `concurrency` at a time, until done or the deadline. */
+/** Runs `work` over every item, `concurrency` at a time; throws if the deadline passes first. */
 async function pool<T>(
   items: readonly T[],
   concurrency: number,
@@ -271,7 +278,9 @@ async function pool<T>(
 ) {
   let next = 0;
   const worker = async () => {
-    while (next < items.length && Date.now() < deadline) {
+    while (next < items.length) {
+      if (Date.now() > deadline)
+        throw new Error(`seed ${SEED}: ${items.length - next} items left at the deadline`);
       const item = items[next++] as T;
       await work(item);
     }
@@ -323,7 +332,7 @@ describe('fuzzing a running gateway', () => {
     ]);
 
     expect(problems.slice(0, 10), `seed ${SEED}: ${problems.length} problems`).toEqual([]);
-    expect(sent, `seed ${SEED}: only ${sent} sent within the time budget`).toBeGreaterThanOrEqual(MIN_SENT);
+    expect(sent, `seed ${SEED}: only ${sent} sent`).toBeGreaterThanOrEqual(MIN_SENT);
     expect(gateway.child.exitCode).toBeNull();
     const health = await fetch(gateway.url.replace(/\/graphql$/, '/health'));
     expect(health.status).toBe(200);

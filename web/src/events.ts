@@ -1,26 +1,13 @@
 /** A live tail of delivery events (published, delivered, failed, retrying, dead-lettered, …). */
+import { DashboardEventsDocument, type DashboardEventsSubscription } from '../../client/generated/graphql.js';
 import { formatTime, h, replaceChildren, table } from './dom.js';
 import { subscribe } from './gateway.js';
 import { showError } from './status.js';
 
-const EVENTS = /* GraphQL */ `
-  subscription DashboardEvents($topic: String, $queue: String) {
-    deliveryEvents(topic: $topic, queue: $queue) { kind at topic queue messageId attempt reason error }
-  }
-`;
 /** The newest events kept on screen; older ones scroll away. */
 const KEEP = 200;
 
-interface DeliveryEvent {
-  kind: string;
-  at: string;
-  topic: string;
-  queue: string | null;
-  messageId: string;
-  attempt: number | null;
-  reason: string | null;
-  error: string | null;
-}
+type DeliveryEvent = DashboardEventsSubscription['deliveryEvents'];
 
 export function mountEvents(root: HTMLElement): () => void {
   const topic = h('input', { name: 'topic', type: 'search' });
@@ -62,7 +49,7 @@ export function mountEvents(root: HTMLElement): () => void {
     events = [];
     render();
     const variables = { topic: topic.value.trim() || null, queue: queue.value.trim() || null };
-    stop = subscribe<{ deliveryEvents: DeliveryEvent }>(EVENTS, variables, {
+    stop = subscribe(DashboardEventsDocument, variables, {
       next({ deliveryEvents }) {
         events = [deliveryEvents, ...events.slice(0, KEEP - 1)];
         render();

@@ -4,6 +4,7 @@
  * key's scopes allow and nothing more.
  */
 import { type Client, createClient } from 'graphql-ws';
+import type { TypedDocumentString } from '../../client/generated/graphql.js';
 
 const GRAPHQL_PATH = '/graphql';
 /** sessionStorage, not localStorage: a key typed into a shared browser is gone with the tab. */
@@ -14,6 +15,8 @@ export class GatewayError extends Error {
   constructor(
     message: string,
     readonly code: string,
+    /** The error's other extensions, such as a VALIDATION error's `path` and `keyword`. */
+    readonly details: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'GatewayError';
@@ -22,7 +25,7 @@ export class GatewayError extends Error {
 
 interface GraphQLErrorBody {
   message: string;
-  extensions?: { code?: string };
+  extensions?: { code?: string; [name: string]: unknown };
 }
 
 interface GraphQLResponseBody<T> {
@@ -44,14 +47,27 @@ export function setApiKey(key: string | null): void {
 
 function firstError(errors: readonly GraphQLErrorBody[]): GatewayError {
   const [error] = errors;
-  return new GatewayError(
-    error?.message ?? 'The gateway refused the request',
-    error?.extensions?.code ?? 'UNKNOWN',
-  );
+  const { code, ...details } = error?.extensions ?? {};
+  return new GatewayError(error?.message ?? 'The gateway refused the request', code ?? 'UNKNOWN', details);
 }
 
-/** Runs a query or mutation; throws a {@link GatewayError} for any error the gateway answers. */
-export async function request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+/** An operation's variables argument: optional when the operation needs none. */
+type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
+
+/**
+ * Runs a query or mutation; throws a {@link GatewayError} for any error the gateway answers. A
+ * generated document (client/generated/graphql.ts, `npm run codegen`) types the variables and the answer.
+ */
+export async function request<TResult, TVariables>(
+  document: TypedDocumentString<TResult, TVariables>,
+  ...variables: VariablesArg<TVariables>
+): Promise<TResult>;
+export async function request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+export async function request<T>(
+  document: string | TypedDocumentString<T, unknown>,
+  variables?: unknown,
+): Promise<T> {
+  const query = document.toString();
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const key = apiKey();
   if (key) headers.authorization = `Bearer ${key}`;
@@ -104,14 +120,24 @@ export interface StreamHandlers<T> {
   error(error: GatewayError): void;
 }
 
-/** Starts a subscription; the answer stops it. */
+/** Starts a subscription; the answer stops it. A generated document types the variables and the data. */
+export function subscribe<TResult, TVariables extends Record<string, unknown>>(
+  document: TypedDocumentString<TResult, TVariables>,
+  variables: TVariables,
+  handlers: StreamHandlers<TResult>,
+): () => void;
 export function subscribe<T>(
   query: string,
   variables: Record<string, unknown>,
   handlers: StreamHandlers<T>,
+): () => void;
+export function subscribe<T>(
+  document: string | TypedDocumentString<T, Record<string, unknown>>,
+  variables: Record<string, unknown>,
+  handlers: StreamHandlers<T>,
 ): () => void {
   return liveClient().subscribe<T>(
-    { query, variables },
+    { query: document.toString(), variables },
     {
       next: (result) => {
         if (result.errors?.length) handlers.error(firstError(result.errors));

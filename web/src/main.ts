@@ -1,20 +1,32 @@
 import './style.css';
+import { type Capabilities, capabilities, forgetCapabilities } from './capabilities.js';
+import { mountCharts, resetCharts } from './charts.js';
 import { mountDeadLetters } from './dead-letters.js';
 import { formatTime, h, replaceChildren } from './dom.js';
 import { mountEvents } from './events.js';
 import { apiKey, request, setApiKey } from './gateway.js';
+import { mountKeys } from './keys.js';
 import { mountOverview } from './overview.js';
-import { showStatus } from './status.js';
+import { mountPublish } from './publish.js';
+import { showError, showStatus } from './status.js';
+import { mountTail } from './tail.js';
 import { mountTopology } from './topology.js';
 
-type Mount = (root: HTMLElement) => () => void;
+type Mount = (root: HTMLElement, can: Capabilities) => () => void;
 
-const VIEWS: ReadonlyArray<{ id: string; label: string; mount: Mount }> = [
-  { id: 'overview', label: 'Overview', mount: mountOverview },
+/** Every view, and what the key needs for it to be offered at all. */
+const VIEWS: ReadonlyArray<{ id: string; label: string; mount: Mount; needs?: keyof Capabilities }> = [
+  { id: 'overview', label: 'Overview', mount: mountOverview, needs: 'stats' },
   { id: 'topology', label: 'Topics & queues', mount: mountTopology },
+  { id: 'publish', label: 'Publish', mount: mountPublish },
+  { id: 'tail', label: 'Live tail', mount: mountTail },
   { id: 'dead-letters', label: 'Dead letters', mount: mountDeadLetters },
+  { id: 'charts', label: 'Charts', mount: mountCharts, needs: 'stats' },
   { id: 'events', label: 'Events', mount: mountEvents },
+  { id: 'keys', label: 'Keys & audit', mount: mountKeys, needs: 'admin' },
 ];
+/** What a key that could not be asked about is offered: the views every key may open. */
+const NOTHING: Capabilities = { admin: false, stats: false };
 const HEALTH_EVERY_MS = 5_000;
 
 function element<T extends HTMLElement>(id: string): T {
@@ -26,24 +38,40 @@ function element<T extends HTMLElement>(id: string): T {
 const view = element<HTMLElement>('view');
 const nav = element<HTMLElement>('nav');
 let unmount: () => void = () => {};
+let routes = 0;
 
-/** Shows the view the URL's hash names (#dead-letters, …), the overview by default. */
-function route(): void {
-  const current = VIEWS.find((candidate) => `#${candidate.id}` === location.hash) ?? VIEWS[0];
+/**
+ * Shows the view the URL's hash names (#dead-letters, …), the first one the key may open by default.
+ * Views the key cannot use are neither linked nor opened.
+ */
+async function route(): Promise<void> {
+  routes += 1;
+  const mine = routes;
+  let can = NOTHING;
+  try {
+    can = await capabilities();
+  } catch (error) {
+    showError(error);
+  }
+  if (mine !== routes) return;
+  const offered = VIEWS.filter((candidate) => !candidate.needs || can[candidate.needs]);
+  const current = offered.find((candidate) => `#${candidate.id}` === location.hash) ?? offered[0];
   if (!current) return;
   unmount();
   showStatus('');
   replaceChildren(
     nav,
-    ...VIEWS.map((candidate) =>
+    ...offered.map((candidate) =>
       h(
         'a',
         { href: `#${candidate.id}`, 'aria-current': candidate === current ? 'page' : undefined },
         candidate.label,
       ),
     ),
+    can.admin && h('a', { href: '/queues/', class: 'external' }, 'bull-board'),
   );
-  unmount = current.mount(view);
+  unmount = current.mount(view, can);
+  document.title = `${current.label} · Switchyard`;
 }
 
 /** /health needs no key, so the badge tells Redis trouble apart from a refused key. */
@@ -110,17 +138,21 @@ keyInput.value = apiKey() ?? '';
 element<HTMLFormElement>('key-form').addEventListener('submit', (event) => {
   event.preventDefault();
   setApiKey(keyInput.value.trim() || null);
-  route();
+  forgetCapabilities();
+  resetCharts();
+  void route();
   void checkAlerts();
 });
 element<HTMLButtonElement>('forget-key').addEventListener('click', () => {
   keyInput.value = '';
   setApiKey(null);
-  route();
+  forgetCapabilities();
+  resetCharts();
+  void route();
 });
 
-window.addEventListener('hashchange', route);
-route();
+window.addEventListener('hashchange', () => void route());
+void route();
 void checkHealth();
 void checkAlerts();
 setInterval(() => {

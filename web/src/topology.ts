@@ -1,20 +1,48 @@
-/** Topics and their queues, with counters, circuit breakers, and pause / resume. */
-import { button, formatDuration, formatNumber, formatTime, h, replaceChildren, table } from './dom.js';
-import { request } from './gateway.js';
+/**
+ * Topics and their queues, with counters and circuit breakers; for admin keys also the topology's
+ * changes: create and delete topics and queues, edit a queue, pause and resume it, rotate a webhook's
+ * signing secret (shown once) and reset its circuit breaker. Keys without `admin` see no such button,
+ * and keys without `stats` see no counters (the query leaves them out, as they would be refused).
+ */
+import {
+  type CreateQueueInput,
+  DashboardCreateQueueDocument,
+  DashboardCreateTopicDocument,
+  DashboardDeleteQueueDocument,
+  DashboardDeleteTopicDocument,
+  DashboardResetCircuitDocument,
+  DashboardRotateSecretDocument,
+  DashboardUpdateQueueDocument,
+  type UpdateQueueInput,
+} from '../../client/generated/graphql.js';
+import { Backoff, TargetKind, TopicKind } from '../../client/generated/schema.js';
+import type { Capabilities } from './capabilities.js';
+import {
+  button,
+  type Child,
+  formatDuration,
+  formatNumber,
+  formatTime,
+  h,
+  replaceChildren,
+  table,
+} from './dom.js';
+import { GatewayError, request } from './gateway.js';
+import { jsonField } from './json-field.js';
 import { reported, showStatus } from './status.js';
 import type { QueueCounts } from './types.js';
 
-const TOPOLOGY = /* GraphQL */ `
+const QUEUE_FIELDS = 'name target url bindingKey headers deliveryMode concurrency maxPriority paused';
+const RETRY_FIELDS = 'retry { maxAttempts backoff delayMs maxDelayMs }';
+const STATS_QUEUE_FIELDS =
+  'stats { waiting active delayed failed deadLettered oldestWaitingAgeMs } circuit { state consecutiveFailures openUntil }';
+/** Without the `stats` scope, counters and circuits would be refused: such keys ask without them. */
+const topologyQuery = (stats: boolean) => /* GraphQL */ `
   query DashboardTopology {
     topics {
       name kind description createdAt
-      stats { published unrouted deadLettered }
-      queues {
-        name target url bindingKey deliveryMode concurrency maxPriority paused
-        retry { maxAttempts backoff }
-        stats { waiting active delayed failed deadLettered oldestWaitingAgeMs }
-        circuit { state consecutiveFailures openUntil }
-      }
+      ${stats ? 'stats { published unrouted deadLettered }' : ''}
+      queues { ${QUEUE_FIELDS} ${RETRY_FIELDS} ${stats ? STATS_QUEUE_FIELDS : ''} }
     }
   }
 `;
@@ -29,25 +57,26 @@ interface TopologyQueue {
   target: 'WEBHOOK' | 'CONSUMER';
   url: string | null;
   bindingKey: string | null;
+  headers: unknown;
   deliveryMode: string;
   concurrency: number;
   maxPriority: number;
   paused: boolean;
-  retry: { maxAttempts: number; backoff: string };
-  stats: QueueCounts;
-  circuit: { state: string; consecutiveFailures: number; openUntil: string | null };
+  retry: { maxAttempts: number; backoff: Backoff; delayMs: number; maxDelayMs: number };
+  stats?: QueueCounts;
+  circuit?: { state: string; consecutiveFailures: number; openUntil: string | null };
 }
 
 interface TopologyTopic {
   name: string;
-  kind: string;
+  kind: TopicKind;
   description: string | null;
   createdAt: string;
-  stats: { published: number; unrouted: number; deadLettered: number };
+  stats?: { published: number; unrouted: number; deadLettered: number };
   queues: TopologyQueue[];
 }
 
-function circuitText(circuit: TopologyQueue['circuit']): string {
+function circuitText(circuit: NonNullable<TopologyQueue['circuit']>): string {
   if (circuit.state === 'CLOSED')
     return circuit.consecutiveFailures ? `closed (${circuit.consecutiveFailures} failing)` : 'closed';
   return circuit.openUntil
@@ -55,37 +84,350 @@ function circuitText(circuit: TopologyQueue['circuit']): string {
     : circuit.state.toLowerCase();
 }
 
-export function mountTopology(root: HTMLElement): () => void {
+const count = (value: number | undefined) => (value === undefined ? '—' : formatNumber(value));
+
+function textInput(
+  name: string,
+  label: string,
+  value = '',
+  attributes: Record<string, string | number | boolean> = {},
+) {
+  const field = h('input', { name, autocomplete: 'off', ...attributes });
+  field.value = value;
+  return { field, element: h('label', {}, label, field) };
+}
+
+function select<T extends string>(name: string, label: string, values: readonly T[], value?: T) {
+  const field = h('select', { name }, ...values.map((one) => h('option', { value: one }, one)));
+  if (value) field.value = value;
+  return { field, element: h('label', {}, label, field) };
+}
+
+/** An optional whole number from a field; a clear error naming the field otherwise. */
+function intOf(field: HTMLInputElement, label: string): number | undefined {
+  const text = field.value.trim();
+  if (text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new GatewayError(`${label} must be a whole number`, 'BAD_USER_INPUT');
+  return value;
+}
+
+export function mountTopology(root: HTMLElement, can: Capabilities): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Forms and one-time secrets: outside the list, so the refresh never wipes what is typed. */
+  const editor = h('section', { class: 'editor', 'aria-label': 'Edit the topology', hidden: true });
+  const list = h('div');
+  let topics: TopologyTopic[] = [];
 
   async function load(): Promise<void> {
     clearTimeout(timer);
     await reported(async () => {
-      const { topics } = await request<{ topics: TopologyTopic[] }>(TOPOLOGY);
-      if (!stopped) render(topics);
+      const data = await request<{ topics: TopologyTopic[] }>(topologyQuery(can.stats));
+      topics = data.topics;
+      if (!stopped) render();
     });
     if (!stopped) timer = setTimeout(load, REFRESH_MS);
   }
 
-  function setPaused(topic: string, queue: TopologyQueue, paused: boolean) {
+  function openEditor(...children: Child[]): void {
+    replaceChildren(
+      editor,
+      ...children,
+      ' ',
+      button('Close', closeEditor, { 'data-action': 'close-editor' }),
+    );
+    editor.hidden = false;
+    const first = editor.querySelector<HTMLElement>('input, select, textarea, [tabindex="-1"]');
+    first?.focus();
+  }
+
+  function closeEditor(): void {
+    editor.hidden = true;
+    replaceChildren(editor);
+  }
+
+  /** Runs a change, reports it, reloads the list; errors stay on the status line. */
+  function change(action: () => Promise<string | null>) {
     return reported(async () => {
-      await request(paused ? PAUSE : RESUME, { topic, name: queue.name });
-      showStatus(`${topic}/${queue.name} ${paused ? 'paused' : 'resumed'}`);
+      const done = await action();
+      if (done === null) return;
+      showStatus(done);
       await load();
     });
   }
 
-  function render(topics: readonly TopologyTopic[]): void {
-    if (topics.length === 0) {
-      replaceChildren(
-        root,
-        h('p', { class: 'muted' }, 'No topics yet: create one with createTopic (GraphiQL at /graphql).'),
+  function topicForm(): HTMLFormElement {
+    const name = textInput('name', 'name', '', { required: true, pattern: '[A-Za-z0-9._\\-]{1,128}' });
+    const kind = select('kind', 'kind', Object.values(TopicKind), TopicKind.Topic);
+    const description = textInput('description', 'description');
+    const schema = jsonField('payloadSchema', 'payload JSON Schema (optional)', { kind: 'object', rows: 5 });
+    const form = h(
+      'form',
+      { class: 'stack', 'aria-label': 'New topic', 'data-form': 'topic' },
+      h('h2', {}, 'New topic'),
+      h('div', { class: 'filter' }, name.element, kind.element, description.element),
+      schema.element,
+      h('button', { type: 'submit' }, 'Create topic'),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const payloadSchema = schema.read();
+      if (!payloadSchema.ok) return;
+      void change(async () => {
+        const { createTopic } = await request(DashboardCreateTopicDocument, {
+          input: {
+            name: name.field.value.trim(),
+            kind: kind.field.value as TopicKind,
+            description: description.field.value.trim() || undefined,
+            payloadSchema: payloadSchema.value,
+          },
+        });
+        closeEditor();
+        return `Created topic ${createTopic.name}`;
+      });
+    });
+    return form;
+  }
+
+  /** The queue form: a new queue of `topic`, or the settings of `queue` to change. */
+  function queueForm(topic: TopologyTopic, queue: TopologyQueue | null): HTMLFormElement {
+    const name = textInput('name', 'name', '', { required: true, pattern: '[A-Za-z0-9._\\-]{1,128}' });
+    const target = select('target', 'target', Object.values(TargetKind), queue?.target ?? TargetKind.Webhook);
+    const url = textInput('url', 'webhook URL', queue?.url ?? '', { type: 'url', placeholder: 'https://…' });
+    const binding = textInput(
+      'bindingKey',
+      topic.kind === 'DIRECT' ? 'routing key' : 'binding key',
+      queue?.bindingKey ?? '',
+      {
+        placeholder: topic.kind === 'DIRECT' ? 'orders.eu' : 'orders.*.eu',
+      },
+    );
+    const headers = jsonField('headers', 'headers to match (JSON object)', {
+      kind: 'object',
+      rows: 3,
+      value: queue?.headers ?? undefined,
+    });
+    const attempts = textInput('maxAttempts', 'max attempts', String(queue?.retry.maxAttempts ?? ''), {
+      type: 'number',
+      min: 1,
+    });
+    const backoff = select('backoff', 'backoff', Object.values(Backoff), queue?.retry.backoff);
+    const delay = textInput('delayMs', 'first retry after (ms)', String(queue?.retry.delayMs ?? ''), {
+      type: 'number',
+      min: 0,
+    });
+    const maxDelay = textInput('maxDelayMs', 'longest wait (ms)', String(queue?.retry.maxDelayMs ?? ''), {
+      type: 'number',
+      min: 0,
+    });
+    const concurrency = textInput('concurrency', 'concurrency', String(queue?.concurrency ?? ''), {
+      type: 'number',
+      min: 1,
+    });
+    const isWebhook = () => (queue?.target ?? target.field.value) === 'WEBHOOK';
+    const urlRow = url.element;
+    const showUrl = () => {
+      urlRow.hidden = !isWebhook();
+    };
+    target.field.addEventListener('change', showUrl);
+    showUrl();
+    const title = queue ? `Edit ${topic.name}/${queue.name}` : `New queue on ${topic.name}`;
+    const form = h(
+      'form',
+      { class: 'stack', 'aria-label': title, 'data-form': queue ? 'edit-queue' : 'queue' },
+      h('h2', {}, title),
+      h(
+        'div',
+        { class: 'filter' },
+        queue ? null : name.element,
+        queue ? null : target.element,
+        urlRow,
+        topic.kind === 'DIRECT' || topic.kind === 'TOPIC' ? binding.element : null,
+        concurrency.element,
+      ),
+      topic.kind === 'HEADERS' ? headers.element : null,
+      h(
+        'fieldset',
+        {},
+        h('legend', {}, 'retry policy'),
+        h('div', { class: 'filter' }, attempts.element, backoff.element, delay.element, maxDelay.element),
+      ),
+      h('button', { type: 'submit' }, queue ? 'Save' : 'Create queue'),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const matched = headers.read();
+      if (!matched.ok) return;
+      void change(async () => {
+        const retry = {
+          maxAttempts: intOf(attempts.field, 'max attempts'),
+          backoff: (backoff.field.value as Backoff) || undefined,
+          delayMs: intOf(delay.field, 'first retry after'),
+          maxDelayMs: intOf(maxDelay.field, 'longest wait'),
+        };
+        const settings: UpdateQueueInput = {
+          url: isWebhook() ? url.field.value.trim() || undefined : undefined,
+          retry,
+          concurrency: intOf(concurrency.field, 'concurrency'),
+        };
+        if (topic.kind === 'DIRECT' || topic.kind === 'TOPIC')
+          settings.bindingKey = binding.field.value.trim() || null;
+        if (topic.kind === 'HEADERS') settings.headers = matched.value;
+        if (queue) {
+          await request(DashboardUpdateQueueDocument, {
+            topic: topic.name,
+            name: queue.name,
+            input: settings,
+          });
+          closeEditor();
+          return `Saved ${topic.name}/${queue.name}`;
+        }
+        const input: CreateQueueInput = {
+          ...settings,
+          topic: topic.name,
+          name: name.field.value.trim(),
+          target: target.field.value as TargetKind,
+          bindingKey: settings.bindingKey ?? undefined,
+        };
+        const { createQueue } = await request(DashboardCreateQueueDocument, { input });
+        closeEditor();
+        return `Created queue ${topic.name}/${createQueue.name}`;
+      });
+    });
+    return form;
+  }
+
+  function setPaused(topic: string, queue: TopologyQueue, paused: boolean) {
+    return change(async () => {
+      await request(paused ? PAUSE : RESUME, { topic, name: queue.name });
+      return `${topic}/${queue.name} ${paused ? 'paused' : 'resumed'}`;
+    });
+  }
+
+  function deleteQueue(topic: string, queue: TopologyQueue) {
+    return change(async () => {
+      if (!confirm(`Delete the queue ${topic}/${queue.name} and every message in it?`)) return null;
+      await request(DashboardDeleteQueueDocument, { topic, name: queue.name });
+      return `Deleted ${topic}/${queue.name}`;
+    });
+  }
+
+  function deleteTopic(topic: TopologyTopic) {
+    return change(async () => {
+      if (!confirm(`Delete the topic ${topic.name}?`)) return null;
+      await request(DashboardDeleteTopicDocument, { name: topic.name });
+      return `Deleted topic ${topic.name}`;
+    });
+  }
+
+  function rotate(topic: string, queue: TopologyQueue) {
+    return change(async () => {
+      if (
+        !confirm(
+          `Rotate the signing secret of ${topic}/${queue.name}? The old one keeps signing for a grace period.`,
+        )
+      )
+        return null;
+      const { rotateSigningSecret } = await request(DashboardRotateSecretDocument, {
+        topic,
+        name: queue.name,
+      });
+      openEditor(
+        h(
+          'div',
+          { class: 'once', role: 'alert' },
+          h(
+            'strong',
+            { tabindex: -1 },
+            `The new signing secret of ${topic}/${queue.name}, shown this once: `,
+          ),
+          h('code', { 'data-new-secret': '' }, rotateSigningSecret.signingSecret ?? '(not answered)'),
+          h('p', {}, 'Give it to the receiver now; the old secret keeps signing for the grace period.'),
+        ),
       );
-      return;
-    }
+      return `Rotated the signing secret of ${topic}/${queue.name}`;
+    });
+  }
+
+  function resetCircuit(topic: string, queue: TopologyQueue) {
+    return change(async () => {
+      const { resetCircuit } = await request(DashboardResetCircuitDocument, { topic, name: queue.name });
+      return `Circuit of ${topic}/${queue.name} reset: ${resetCircuit.circuit.state.toLowerCase()}`;
+    });
+  }
+
+  /** Buttons carry a stable key, so focus survives the periodic refresh. */
+  const act = (label: string, run: () => unknown, key: string, name: string) =>
+    button(label, () => void run(), {
+      'data-action': key.split('/').pop(),
+      'data-key': key,
+      'aria-label': `${label.replace('…', '')} ${name}`,
+    });
+
+  function actions(topic: string, queue: TopologyQueue): Child {
+    if (!can.admin) return null;
+    const id = `${topic}/${queue.name}`;
+    const found = topics.find((candidate) => candidate.name === topic);
+    return h(
+      'span',
+      { class: 'actions' },
+      queue.paused
+        ? act('Resume', () => setPaused(topic, queue, false), `${id}/resume`, id)
+        : act('Pause', () => setPaused(topic, queue, true), `${id}/pause`, id),
+      found ? act('Edit…', () => openEditor(queueForm(found, queue)), `${id}/edit`, id) : null,
+      queue.target === 'WEBHOOK'
+        ? act('Rotate secret', () => rotate(topic, queue), `${id}/rotate`, id)
+        : null,
+      queue.target === 'WEBHOOK' && queue.circuit && queue.circuit.state !== 'CLOSED'
+        ? act('Reset circuit', () => resetCircuit(topic, queue), `${id}/reset-circuit`, id)
+        : null,
+      act('Delete', () => deleteQueue(topic, queue), `${id}/delete`, id),
+    );
+  }
+
+  /**
+   * Each column's header beside its cell, so the two cannot drift apart: a lag cell once went in
+   * without its header and shifted every later value one column to the left (issue 17).
+   */
+  const columns: ReadonlyArray<
+    readonly [header: string, cell: (topic: string, queue: TopologyQueue) => Child]
+  > = [
+    ['queue', (_topic, queue) => h('span', { 'data-queue': queue.name }, queue.name)],
+    ['binding', (_topic, queue) => queue.bindingKey ?? '—'],
+    ['target', (_topic, queue) => (queue.target === 'WEBHOOK' ? `webhook ${queue.url ?? ''}` : 'consumer')],
+    ['mode', (_topic, queue) => queue.deliveryMode.toLowerCase().replaceAll('_', '-')],
+    ['waiting', (_topic, queue) => count(queue.stats?.waiting)],
+    [
+      'lag',
+      (_topic, queue) =>
+        queue.stats?.oldestWaitingAgeMs == null ? '—' : formatDuration(queue.stats.oldestWaitingAgeMs),
+    ],
+    ['active', (_topic, queue) => count(queue.stats?.active)],
+    ['delayed', (_topic, queue) => count(queue.stats?.delayed)],
+    ['dead letters', (_topic, queue) => count(queue.stats?.deadLettered)],
+    [
+      'circuit',
+      (_topic, queue) =>
+        queue.target === 'WEBHOOK' && queue.circuit
+          ? h('span', { 'data-circuit': queue.circuit.state }, circuitText(queue.circuit))
+          : '—',
+    ],
+    ['', actions],
+  ];
+
+  function render(): void {
+    const focused =
+      document.activeElement instanceof HTMLElement ? document.activeElement.dataset.key : undefined;
     replaceChildren(
-      root,
+      list,
+      topics.length === 0
+        ? h(
+            'p',
+            { class: 'muted' },
+            can.admin ? 'No topics yet: create one above.' : 'No topics this key can see.',
+          )
+        : null,
       ...topics.map((topic) =>
         h(
           'section',
@@ -95,45 +437,47 @@ export function mountTopology(root: HTMLElement): () => void {
           h(
             'p',
             { class: 'muted' },
-            `published ${formatNumber(topic.stats.published)} · unrouted ${formatNumber(topic.stats.unrouted)} · dead letters ${formatNumber(topic.stats.deadLettered)} · created ${formatTime(topic.createdAt)}`,
+            topic.stats
+              ? `published ${formatNumber(topic.stats.published)} · unrouted ${formatNumber(topic.stats.unrouted)} · dead letters ${formatNumber(topic.stats.deadLettered)} · `
+              : '',
+            `created ${formatTime(topic.createdAt)}`,
           ),
+          can.admin &&
+            h(
+              'p',
+              { class: 'actions' },
+              act(
+                'Add queue…',
+                () => openEditor(queueForm(topic, null)),
+                `${topic.name}/add-queue`,
+                topic.name,
+              ),
+              act('Delete topic', () => deleteTopic(topic), `${topic.name}/delete-topic`, topic.name),
+            ),
           table(
-            [
-              'queue',
-              'binding',
-              'target',
-              'mode',
-              'waiting',
-              'active',
-              'delayed',
-              'dead letters',
-              'circuit',
-              '',
-            ],
+            columns.map(([header]) => header),
             topic.queues,
-            (queue) => [
-              h('span', { 'data-queue': queue.name }, queue.name),
-              queue.bindingKey ?? '—',
-              queue.target === 'WEBHOOK' ? `webhook ${queue.url ?? ''}` : 'consumer',
-              queue.deliveryMode.toLowerCase().replaceAll('_', '-'),
-              formatNumber(queue.stats.waiting),
-              queue.stats.oldestWaitingAgeMs === null ? '—' : formatDuration(queue.stats.oldestWaitingAgeMs),
-              formatNumber(queue.stats.active),
-              formatNumber(queue.stats.delayed),
-              formatNumber(queue.stats.deadLettered),
-              queue.target === 'WEBHOOK' ? circuitText(queue.circuit) : '—',
-              queue.paused
-                ? button('Resume', () => setPaused(topic.name, queue, false), { 'data-action': 'resume' })
-                : button('Pause', () => setPaused(topic.name, queue, true), { 'data-action': 'pause' }),
-            ],
+            (queue) => columns.map(([, cell]) => cell(topic.name, queue)),
             'No queues bound.',
           ),
         ),
       ),
     );
+    if (focused) list.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
   }
 
-  replaceChildren(root, h('p', { class: 'muted' }, 'Loading…'));
+  replaceChildren(
+    root,
+    can.admin &&
+      h(
+        'p',
+        {},
+        button('New topic…', () => openEditor(topicForm()), { 'data-action': 'new-topic' }),
+      ),
+    editor,
+    list,
+  );
+  replaceChildren(list, h('p', { class: 'muted' }, 'Loading…'));
   void load();
   return () => {
     stopped = true;

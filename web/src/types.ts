@@ -1,42 +1,35 @@
-/** The slices of the gateway's schema (schema.graphql) that the dashboard asks for. */
-export interface QueueCounts {
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-  deadLettered: number;
-  /** The queue's lag: how long its oldest deliverable message has waited; null when none waits. */
-  oldestWaitingAgeMs: number | null;
-}
+/**
+ * The slices of the gateway's schema that the dashboard shows, taken from the types GraphQL Code
+ * Generator writes from schema.graphql (`npm run codegen`), so a schema change that drops or retypes
+ * a field the dashboard reads fails `tsc -p web/tsconfig.json` instead of the page.
+ */
+import {
+  FailureReason,
+  type Queue,
+  type QueueStats,
+  type Stats as SchemaStats,
+} from '../../client/generated/schema.js';
 
-export interface QueueSummary {
-  topic: string;
-  name: string;
-  target: 'WEBHOOK' | 'CONSUMER';
-  paused: boolean;
-  stats: QueueCounts;
-}
+export type { FailureReason };
 
-export interface Stats {
-  at: string;
-  publishedPerSecond: number;
-  deliveredPerSecond: number;
-  failedPerSecond: number;
-  latencyP50Ms: number;
-  latencyP95Ms: number;
-  latencyP99Ms: number;
-  deadLettered: number;
-  queues: QueueSummary[];
-}
+export type QueueCounts = Pick<
+  QueueStats,
+  'waiting' | 'active' | 'delayed' | 'failed' | 'deadLettered' | 'oldestWaitingAgeMs'
+>;
 
-export const FAILURE_REASONS = [
-  'VALIDATION',
-  'PROCESSING',
-  'TIMEOUT',
-  'DEPENDENCY',
-  'REJECTED',
-  'EXPIRED',
-  'CIRCUIT_OPEN',
-  'UNKNOWN',
-] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
+export type QueueSummary = Pick<Queue, 'topic' | 'name' | 'target' | 'paused'> & { stats: QueueCounts };
+
+export type Stats = Pick<
+  SchemaStats,
+  | 'at'
+  | 'publishedPerSecond'
+  | 'deliveredPerSecond'
+  | 'failedPerSecond'
+  | 'latencyP50Ms'
+  | 'latencyP95Ms'
+  | 'latencyP99Ms'
+  | 'deadLettered'
+> & { queues: QueueSummary[] };
+
+/** Every failure reason, in the schema's order: the dead-letter filter offers them all. */
+export const FAILURE_REASONS: readonly FailureReason[] = Object.values(FailureReason);

@@ -39,7 +39,7 @@ export interface EncodedAdd {
 }
 
 /** The kind's byte, then the lengths of the three parts (big-endian, 32 bits each). */
-const HEADER_BYTES = 13;
+export const HEADER_BYTES = 13;
 
 /**
  * `add-jobs`'s one argument: the adds one after another, each its kind's byte, the byte lengths of
@@ -72,7 +72,12 @@ const SCRIPTS: Record<AddKind, { content: string; keys: number }> = {
   delayed: addDelayedJob,
 };
 
-function addJobsLua(): string {
+/**
+ * BullMQ's three add scripts as Lua local functions `standard`, `prioritized` and `delayed`, each
+ * taking the KEYS and ARGV it would have been called with, plus `addKinds(keyAt)`: the table from a
+ * kind's byte to its function and its KEYS, picked with `keyAt(position in ADD_JOBS_KEYS)`.
+ */
+export function addFunctionsLua(): string {
   const kinds = Object.entries(SCRIPTS).map(([kind, script]) => {
     const keys = ADD_SCRIPT_KEYS[kind as AddKind];
     if (keys.length !== script.keys) {
@@ -85,12 +90,20 @@ function addJobsLua(): string {
     };
   });
   return `${kinds.map((kind) => kind.define).join('\n')}
-local function pick(indexes)
-  local keys = {}
-  for i, index in ipairs(indexes) do keys[i] = KEYS[index] end
-  return keys
+local function addKinds(keyAt)
+  local function pick(indexes)
+    local keys = {}
+    for i, index in ipairs(indexes) do keys[i] = keyAt(index) end
+    return keys
+  end
+  return { ${kinds.map((kind) => kind.entry).join(', ')} }
 end
-local kinds = { ${kinds.map((kind) => kind.entry).join(', ')} }
+`;
+}
+
+function addJobsLua(): string {
+  return `${addFunctionsLua()}
+local kinds = addKinds(function(index) return KEYS[index] end)
 -- ARGV[1]: the adds one after another (encodeAdds): the kind's byte, the lengths of the three
 -- arguments BullMQ's add script takes (big-endian, 32 bits each), then those arguments.
 local adds = ARGV[1]

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { ADD_JOBS_KEYS, ADD_JOBS_LUA } from './add-jobs.js';
+import { PUBLISH_COMMIT_LUA } from './publish-commit.js';
 
 /**
  * Our Lua commands, named `<name>-<numKeys>.lua` like BullMQ's, defined on a client by name; `-n` marks a
@@ -19,11 +20,12 @@ const COMMANDS = [
   'circuit-failure-2',
   'circuit-success-2',
   'circuit-gate-2',
+  'circuit-reset-2',
   'oldest-waiting-3',
   'alert-set-1',
 ] as const;
 /** Commands whose Lua is built in code rather than read from a file. */
-const GENERATED = { 'add-jobs-11': ADD_JOBS_LUA };
+const GENERATED = { 'add-jobs-11': ADD_JOBS_LUA, 'publish-commit-n': PUBLISH_COMMIT_LUA };
 if (ADD_JOBS_KEYS.length !== 11) throw new Error(`add-jobs takes ${ADD_JOBS_KEYS.length} keys, not 11`);
 export type CommandName = (typeof COMMANDS)[number] | keyof typeof GENERATED;
 
@@ -36,7 +38,7 @@ const commandMethod = (file: CommandName) => `sy_${file.replaceAll('-', '_')}`;
  */
 export interface Commands {
   /** Runs a command and answers what the script returns (T is the caller's reading of it). */
-  run<T = unknown>(name: CommandName, keys: string[], args: (string | number)[]): Promise<T>;
+  run<T = unknown>(name: CommandName, keys: string[], args: (string | number | Buffer)[]): Promise<T>;
 }
 
 type Method = (...args: (string | number | Buffer)[]) => unknown;
@@ -64,7 +66,7 @@ export function defineCommands(client: Redis): Commands {
     method(client, file);
   }
   const commands: Commands = {
-    run: <T>(name: CommandName, keys: string[], args: (string | number)[]) =>
+    run: <T>(name: CommandName, keys: string[], args: (string | number | Buffer)[]) =>
       method(client, name).call(client, ...counted(name, keys), ...args) as Promise<T>,
   };
   defined.set(client, commands);

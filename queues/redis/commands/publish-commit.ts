@@ -1,0 +1,150 @@
+/**
+ * `publish-commit`: one group commit's publishes in one Lua call, each of them all or nothing.
+ *
+ * Redis rolls nothing back: a command that fails inside MULTI/EXEC, or a script that fails half-way,
+ * leaves what ran before it. So this script first checks everything its writes could trip over (the
+ * type of every key they touch, and that the counters BullMQ increments hold integers) without
+ * writing, marks every publish (an "owner") that would touch a bad key as failed, and only then
+ * writes, for the publishes left: BullMQ's own adds (queues/commands/add-jobs.ts), then their
+ * idempotency keys, counters and live-stream PUBLISHes. Under maxmemory the first write of the
+ * script is refused before anything is written (and Redis lets a script that has written go on),
+ * so an out-of-memory Redis refuses every publish of the call, whole.
+ *
+ * KEYS: the ADD_JOBS_KEYS of each queue (ADD_JOBS_KEYS.length each, queue after queue), then the
+ * keys of the writes.
+ * ARGV[1]: how many queues; ARGV[2]: how many owners; then per queue its adds (encodeAdds) and each
+ * add's owner (32-bit big-endian, one after another); then the writes, each a code and its owner:
+ * `S owner key value ms` (SET … PX), `H owner key field increment` (HINCRBY),
+ * `P owner channel message` (PUBLISH), `key` being the write's position among the write keys.
+ * Output: per owner, 1 when its writes were applied, or why none of them were.
+ */
+import { ADD_JOBS_KEYS, addFunctionsLua, HEADER_BYTES } from './add-jobs.js';
+
+/** What BullMQ keeps under each of its keys that an add touches. */
+const KEY_TYPES: Record<string, string> = {
+  wait: 'list',
+  paused: 'list',
+  meta: 'hash',
+  id: 'string',
+  completed: 'zset',
+  delayed: 'zset',
+  active: 'list',
+  events: 'stream',
+  marker: 'zset',
+  prioritized: 'zset',
+  pc: 'string',
+};
+/** The keys an add INCRs: a value that is not an integer would fail it half-way. */
+const COUNTERS = new Set(['id', 'pc']);
+
+function publishCommitLua(): string {
+  const types = ADD_JOBS_KEYS.map((name) => {
+    const type = KEY_TYPES[name];
+    if (!type) throw new Error(`publish-commit does not know what BullMQ keeps under '${name}'`);
+    return `'${type}'`;
+  });
+  const counters = ADD_JOBS_KEYS.flatMap((name, index) =>
+    COUNTERS.has(name) ? [`[${index + 1}] = true`] : [],
+  );
+  return `${addFunctionsLua()}
+local PER_QUEUE = ${ADD_JOBS_KEYS.length}
+local TYPES = { ${types.join(', ')} }
+local COUNTER = { ${counters.join(', ')} }
+local queues, owners = tonumber(ARGV[1]), tonumber(ARGV[2])
+local writeKeysAt = queues * PER_QUEUE
+local failed = {}
+
+local function typeOf(key) return redis.call('TYPE', key)['ok'] end
+local function isInteger(value)
+  return value == false or (#value < 19 and string.match(value, '^%-?%d+$') ~= nil)
+end
+local function wrongType(key, expected)
+  local found = typeOf(key)
+  if found ~= 'none' and found ~= expected then
+    return key .. ' holds a ' .. found .. ' where a ' .. expected .. ' belongs'
+  end
+  return nil
+end
+local function ownerAt(list, index) return struct.unpack('>I4', list, (index - 1) * 4 + 1) end
+local function fail(owner, why) if not failed[owner] then failed[owner] = why end end
+
+-- 1. Check, writing nothing.
+for q = 1, queues do
+  local base, problem = (q - 1) * PER_QUEUE, nil
+  for i = 1, PER_QUEUE do
+    local key = KEYS[base + i]
+    problem = wrongType(key, TYPES[i])
+    if not problem and COUNTER[i] and not isInteger(redis.call('GET', key)) then
+      problem = key .. ' holds no integer'
+    end
+    if problem then break end
+  end
+  if problem then
+    local list = ARGV[2 + q * 2]
+    for index = 1, #list / 4 do fail(ownerAt(list, index), problem) end
+  end
+end
+local writes, at = {}, 3 + queues * 2
+while ARGV[at] do
+  local code, owner = ARGV[at], tonumber(ARGV[at + 1])
+  if code == 'S' then
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
+    local problem = wrongType(key, 'string')
+    if problem then fail(owner, problem) end
+    writes[#writes + 1] = { owner, 'SET', key, ARGV[at + 3], 'PX', ARGV[at + 4] }
+    at = at + 5
+  elseif code == 'H' then
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
+    local problem = wrongType(key, 'hash')
+    if not problem and not isInteger(redis.call('HGET', key, ARGV[at + 3])) then
+      problem = key .. ' field ' .. ARGV[at + 3] .. ' holds no integer'
+    end
+    if problem then fail(owner, problem) end
+    writes[#writes + 1] = { owner, 'HINCRBY', key, ARGV[at + 3], ARGV[at + 4] }
+    at = at + 5
+  elseif code == 'P' then
+    writes[#writes + 1] = { owner, 'PUBLISH', ARGV[at + 2], ARGV[at + 3] }
+    at = at + 4
+  else
+    return redis.error_reply('ERR publish-commit: unknown write ' .. tostring(code))
+  end
+end
+
+-- 2. Write, for every publish that passed.
+for q = 1, queues do
+  local base = (q - 1) * PER_QUEUE
+  local kinds = addKinds(function(index) return KEYS[base + index] end)
+  local adds, list = ARGV[1 + q * 2], ARGV[2 + q * 2]
+  local position, size, index = 1, #adds, 0
+  while position <= size do
+    index = index + 1
+    local kind = kinds[string.sub(adds, position, position)]
+    if not kind or position + ${HEADER_BYTES - 1} > size then
+      return redis.error_reply('ERR publish-commit: malformed add at byte ' .. position)
+    end
+    local argsLength, dataLength, optsLength, argsAt = struct.unpack('>I4I4I4', adds, position + 1)
+    local dataAt = argsAt + argsLength
+    local optsAt = dataAt + dataLength
+    local nextAt = optsAt + optsLength
+    position = nextAt
+    if not failed[ownerAt(list, index)] then
+      local result = kind[1](kind[2], {
+        string.sub(adds, argsAt, dataAt - 1), string.sub(adds, dataAt, optsAt - 1), string.sub(adds, optsAt, nextAt - 1)
+      })
+      if type(result) == 'number' and result < 0 then
+        return redis.error_reply('ERR publish-commit: BullMQ add failed with code ' .. result)
+      end
+    end
+  end
+end
+for _, write in ipairs(writes) do
+  if not failed[write[1]] then redis.call(unpack(write, 2)) end
+end
+
+local results = {}
+for owner = 0, owners - 1 do results[owner + 1] = failed[owner] or 1 end
+return results
+`;
+}
+
+export const PUBLISH_COMMIT_LUA = publishCommitLua();

@@ -1,0 +1,79 @@
+import type { Queue } from 'bullmq';
+import { encodeAdd, type SerializedAdd } from './bull-add.js';
+import { ADD_JOBS_KEYS, type EncodedAdd, encodeAdds } from './commands/add-jobs.js';
+
+/** Runs `publish-commit` (queues/commands/publish-commit.ts) with these keys and arguments. */
+export type RunPublishCommit = (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
+
+/**
+ * The writes of several publishes ("owners"), gathered for one `publish-commit` call that applies
+ * each owner's writes whole or not at all. Set `owner` before writing an owner's part.
+ */
+export class PublishCommit {
+  /** Whose writes are being gathered: an index from 0, one per publish of the call. */
+  owner = 0;
+  private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[] }>();
+  private readonly writeKeys = new Map<string, number>();
+  private readonly writes: (string | number)[] = [];
+
+  /** A BullMQ add of a message into a queue. */
+  add(queue: Queue, add: SerializedAdd): void {
+    let entry = this.queues.get(queue);
+    if (!entry) {
+      entry = { adds: [], owners: [] };
+      this.queues.set(queue, entry);
+    }
+    entry.adds.push(encodeAdd(queue, add));
+    entry.owners.push(this.owner);
+  }
+
+  /** SET key value PX ms. */
+  set(key: string, value: string, ms: number): void {
+    this.writes.push('S', this.owner, this.keyAt(key), value, ms);
+  }
+
+  /** HINCRBY key field increment. */
+  hincrby(key: string, field: string, increment: number): void {
+    this.writes.push('H', this.owner, this.keyAt(key), field, increment);
+  }
+
+  /** PUBLISH channel message, sent only if the owner's writes are applied. */
+  publish(channel: string, message: string): void {
+    this.writes.push('P', this.owner, channel, message);
+  }
+
+  /**
+   * Sends the call; answers, per owner from 0, null when its writes were applied or why none were.
+   * Rejects, with nothing of any owner written, when Redis refuses the call as a whole (no
+   * connection, out of memory, a read-only replica).
+   */
+  async run(run: RunPublishCommit, owners: number): Promise<(string | null)[]> {
+    const keys: string[] = [];
+    const args: (string | number | Buffer)[] = [this.queues.size, owners];
+    for (const [queue, { adds, owners: ownerList }] of this.queues) {
+      for (const name of ADD_JOBS_KEYS) keys.push(queue.keys[name] as string);
+      const list = Buffer.allocUnsafe(ownerList.length * 4);
+      ownerList.forEach((owner, index) => {
+        list.writeUInt32BE(owner, index * 4);
+      });
+      args.push(encodeAdds(adds), list);
+    }
+    keys.push(...this.writeKeys.keys());
+    args.push(...this.writes);
+    const answer = await run(keys, args);
+    if (!Array.isArray(answer) || answer.length !== owners) {
+      throw new Error(`publish-commit answered ${JSON.stringify(answer)} for ${owners} publishes`);
+    }
+    return answer.map((result) => (result === 1 ? null : String(result)));
+  }
+
+  /** A write key's position (from 1) among the call's write keys. */
+  private keyAt(key: string): number {
+    let at = this.writeKeys.get(key);
+    if (at === undefined) {
+      at = this.writeKeys.size + 1;
+      this.writeKeys.set(key, at);
+    }
+    return at;
+  }
+}

@@ -43,7 +43,7 @@ describe('publish', () => {
     const payloadError = page.locator('[data-error-for="payload"]');
 
     // Not JSON: caught in the page, nothing sent.
-    await page.fill('textarea[name="payload"]', '{"n": ');
+    await page.fill('[data-json="payload"]', '{"n": ');
     await page.click(PUBLISH);
     await waitFor(
       async () => (await payloadError.textContent())?.startsWith('payload (JSON) is not JSON') ?? false,
@@ -51,10 +51,10 @@ describe('publish', () => {
         message: 'the JSON error under the payload',
       },
     );
-    expect(await page.getAttribute('textarea[name="payload"]', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('[data-json="payload"]', 'aria-invalid')).toBe('true');
 
     // JSON the topic's schema refuses: the gateway's VALIDATION, with its path, under the payload.
-    await page.fill('textarea[name="payload"]', '{"n": "one"}');
+    await page.fill('[data-json="payload"]', '{"n": "one"}');
     await page.click(PUBLISH);
     await waitFor(
       async () => (await payloadError.textContent())?.includes('payload/n must be integer') ?? false,
@@ -65,9 +65,9 @@ describe('publish', () => {
     expect(await page.locator('#status').textContent()).toMatch(/^VALIDATION: payload\/n must be integer/);
     await expectAccessible(page, 'the publish form showing an error');
 
-    await page.fill('textarea[name="payload"]', '{"n": 1}');
+    await page.fill('[data-json="payload"]', '{"n": 1}');
     await page.fill('input[name="routingKey"]', 'orders.eu');
-    await page.fill('textarea[name="headers"]', '{"x-tenant": "acme"}');
+    await page.fill('[data-json="headers"]', '{"x-tenant": "acme"}');
     await page.fill('input[name="priority"]', '7');
     await page.fill('input[name="ttlMs"]', '60000');
     await page.fill('input[name="correlationId"]', 'corr-1');
@@ -124,15 +124,15 @@ describe('fix and replay', () => {
     const { page, problems } = await open(base, 'dead-letters');
     await page.locator('tr', { hasText: id }).locator('button[data-action="edit"]').click();
     const editor = page.locator('section.editor');
-    await editor.locator('textarea[name="payload"]').waitFor();
-    expect(JSON.parse(await editor.locator('textarea[name="payload"]').inputValue())).toEqual({ n: 1 });
+    await editor.locator('[data-json="payload"]').waitFor();
+    expect(JSON.parse((await editor.locator('[data-json="payload"]').textContent()) ?? '')).toEqual({ n: 1 });
     await expectAccessible(page, 'the dead-letter editor');
 
-    await editor.locator('textarea[name="payload"]').fill('{"n": 2,');
+    await editor.locator('[data-json="payload"]').fill('{"n": 2,');
     await editor.locator('button[data-action="replay-edited"]').click();
     await editor.locator('[data-error-for="payload"]', { hasText: 'is not JSON' }).waitFor();
 
-    await editor.locator('textarea[name="payload"]').fill('{"n": 2, "fixed": true}');
+    await editor.locator('[data-json="payload"]').fill('{"n": 2, "fixed": true}');
     await editor.locator('select[name="toQueue"]').selectOption('repair');
     await editor.locator('button[data-action="replay-edited"]').click();
     await page.locator('#status', { hasText: `Replayed ${id} into orders/repair` }).waitFor();
@@ -449,7 +449,7 @@ describe("the key's scopes", () => {
     await expectAccessible(page, 'the publish form of a scoped key');
 
     await page.locator('select[name="topic"]').selectOption('payments');
-    await page.fill('textarea[name="payload"]', '{"n": 1}');
+    await page.fill('[data-json="payload"]', '{"n": 1}');
     await page.click(PUBLISH);
     await page.locator('#status', { hasText: /^FORBIDDEN: .*publish:payments/ }).waitFor();
     expect(await page.locator('select[name="topic"] option').allTextContents()).toEqual(['orders']);
@@ -512,7 +512,10 @@ describe('every view', () => {
     await page.locator('[data-figure="published"]').waitFor();
     const focused = () =>
       page.evaluate(
-        () => document.activeElement?.getAttribute('href') ?? document.activeElement?.getAttribute('name'),
+        () =>
+          document.activeElement?.getAttribute('href') ??
+          document.activeElement?.getAttribute('name') ??
+          document.activeElement?.getAttribute('data-json'),
       );
     for (let tab = 0; tab < 20 && (await focused()) !== '#publish'; tab += 1)
       await page.keyboard.press('Tab');
@@ -531,5 +534,24 @@ describe('every view', () => {
     const received = await receiveAll(gql, 'orders', 'audit');
     expect(received.find((message) => message.correlationId === 'kb-1')?.payload).toEqual({ by: 'keyboard' });
     expect(problems).toEqual([]);
+  });
+});
+
+describe('the page', () => {
+  it('gives each load its own style nonce, in the page and in the policy, and no inline script', async () => {
+    const { base } = await startGateway();
+    const nonces: string[] = [];
+    for (let load = 0; load < 2; load += 1) {
+      const answer = await fetch(`${base}/dashboard/`);
+      const policy = answer.headers.get('content-security-policy') ?? '';
+      const page = await answer.text();
+      const nonce = /<meta name="csp-nonce" content="([^"]+)"/.exec(page)?.[1] ?? '';
+      expect(nonce).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+      expect(policy).toContain(`style-src 'self' 'nonce-${nonce}';`);
+      expect(policy).toContain("script-src 'self';");
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      nonces.push(nonce);
+    }
+    expect(nonces[0]).not.toBe(nonces[1]);
   });
 });

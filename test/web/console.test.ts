@@ -555,3 +555,42 @@ describe('the page', () => {
     expect(nonces[0]).not.toBe(nonces[1]);
   });
 });
+
+describe('errors people can act on', () => {
+  it('says what to do about a refusal: a topic to name, or a key with the scope', async () => {
+    const { base, gql } = await startGateway({ SWITCHYARD_ADMIN_KEY: ADMIN_KEY });
+    await consumerQueue(gql, 'orders', 'audit');
+    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
+      'mutation { createApiKey(name: "orders-reader", scopes: ["deadletters:read:orders", "subscribe:orders"]) { secret } }',
+    );
+    const id = await publish(gql, 'orders', { n: 1 });
+    await deadLetter(gql, 'orders', 'audit', 'rejected');
+    const { page, problems } = await open(base, 'dead-letters', { key: createApiKey.secret });
+    const status = page.locator('#status');
+    await status
+      .filter({ hasText: /^FORBIDDEN: .*deadletters:read:# .*name one topic in the filter\.$/ })
+      .waitFor();
+    await page.fill('input[name="topic"]', 'orders');
+    await page.click('form.filter button[type="submit"]');
+    const row = page.locator('tr', { hasText: id });
+    await row.waitFor();
+    // Reading is granted. No field tells a key's scopes, so Replay is offered until the gateway refuses
+    // it; then the refusal names the scope to ask for, and the write buttons go.
+    await row.locator('button[data-action="replay"]').click();
+    await status
+      .filter({ hasText: /^FORBIDDEN: .*deadletters:write:orders.*Use a key with that scope/ })
+      .waitFor();
+    await waitFor(async () => (await page.locator('button[data-action="replay"]').count()) === 0, {
+      message: 'the write buttons to go',
+    });
+    expect(await page.locator('button[data-action="replay-all"]').count()).toBe(0);
+    await row.waitFor();
+    await page.click('nav a[href="#events"]');
+    await status.filter({ hasText: /^FORBIDDEN: .*subscribe:#/ }).waitFor();
+    await page.fill('input[name="topic"]', 'orders');
+    await page.click('form.filter button[type="submit"]');
+    await page.locator('td.empty', { hasText: 'Waiting for events' }).waitFor();
+    await expectAccessible(page, 'events for a scoped key');
+    expect(problems).toEqual([]);
+  });
+});

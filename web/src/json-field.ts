@@ -72,7 +72,8 @@ export function jsonField(
     error.textContent = message ?? '';
     if (message) view.contentDOM.setAttribute('aria-invalid', 'true');
     else view.contentDOM.removeAttribute('aria-invalid');
-    view.dom.classList.toggle('invalid', Boolean(message));
+    // On the wrapper: CodeMirror owns the classes of its own element.
+    wrapper.classList.toggle('invalid', Boolean(message));
   }
 
   function read(): JsonRead {
@@ -101,14 +102,15 @@ export function jsonField(
   }
   check = read;
 
+  const wrapper = h(
+    'div',
+    { class: 'block json-field', 'data-field': name },
+    h('span', { id: labelId, class: 'label' }, label),
+    view.dom,
+    error,
+  );
   return {
-    element: h(
-      'div',
-      { class: 'block json-field', 'data-field': name },
-      h('span', { id: labelId, class: 'label' }, label),
-      view.dom,
-      error,
-    ),
+    element: wrapper,
     focus: () => view.focus(),
     read,
     setError,

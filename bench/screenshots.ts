@@ -127,14 +127,14 @@ async function main(): Promise<void> {
     await page.click('nav a[href="#publish"]');
     await page.locator('select[name="topic"] option[value="orders"]').waitFor({ state: 'attached' });
     await page.fill('input[name="routingKey"]', 'orders.eu.created');
-    await page.fill('textarea[name="payload"]', '{\n  "orderId": "o-1001",\n  "total": -5\n}');
+    await page.fill('[data-json="payload"]', '{\n  "orderId": "o-1001",\n  "total": -5\n}');
     await page.click('form[aria-label="Publish a message"] button[type="submit"]');
     await page.locator('[data-error-for="payload"]', { hasText: 'must be >= 0' }).waitFor();
     await shoot(page, 'publish');
 
     await page.click('nav a[href="#dead-letters"]');
     await page.locator('button[data-action="edit"]').first().click();
-    await page.locator('section.editor textarea').waitFor();
+    await page.locator('section.editor [data-json="payload"]').waitFor();
     await shoot(page, 'fix-and-replay');
 
     await page.click('nav a[href="#tail"]');

@@ -4,6 +4,7 @@
  * same-origin and need no CORS. The files hold no data and no secrets; everything the app shows
  * comes through /graphql with the caller's key, under the same scopes as any other client.
  */
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,13 +39,32 @@ const TYPES: Readonly<Record<string, string>> = {
  * buttons cannot be clickjacked.
  */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy': contentSecurityPolicy(null),
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
 };
+
+/**
+ * The policy of {@link SECURITY_HEADERS}. With a nonce, style elements that carry it may also apply:
+ * the JSON editor (CodeMirror) writes its theme into a `<style nonce>` element, and nothing else can
+ * (a new nonce per page load, so one seen once is worth nothing later). Style attributes are allowed:
+ * the editor sets some on its own elements, they run no code, and the page never writes markup it
+ * was sent.
+ */
+function contentSecurityPolicy(nonce: string | null): string {
+  return (
+    `default-src 'self'; script-src 'self'; style-src 'self'${nonce ? ` 'nonce-${nonce}'` : ''}; ` +
+    // The editor also sets a few style attributes on its own elements; attributes run nothing.
+    "style-src-attr 'unsafe-inline'; " +
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+  );
+}
+
+/** Where the page's HTML says the per-load nonce goes (web/index.html's `csp-nonce` meta). */
+const NONCE_PLACEHOLDER = '__CSP_NONCE__';
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * The directory the built dashboard lives in: dist/web under the project root. The gateway runs both
@@ -131,11 +151,22 @@ export function useDashboard(options: DashboardOptions): Plugin {
         answer(404, 'Not found\n', { 'content-type': 'text/plain; charset=utf-8' });
         return;
       }
-      answer(200, file.body, {
+      let { body } = file;
+      const headers: Record<string, string> = {
         'content-type': file.type,
-        'content-length': String(file.body.byteLength),
         'cache-control': file.cacheControl,
-      });
+      };
+      if (file.type.startsWith('text/html')) {
+        const page = decoder.decode(body);
+        if (page.includes(NONCE_PLACEHOLDER)) {
+          const nonce = randomBytes(16).toString('base64');
+          body = encoder.encode(page.replaceAll(NONCE_PLACEHOLDER, nonce)) as Uint8Array<ArrayBuffer>;
+          headers['content-security-policy'] = contentSecurityPolicy(nonce);
+          headers['cache-control'] = 'no-store';
+        }
+      }
+      headers['content-length'] = String(body.byteLength);
+      answer(200, body, headers);
     },
   };
 }

@@ -206,15 +206,22 @@ export function mountDeadLetters(root: HTMLElement): () => void {
     replaceChildren(editor);
   }
 
-  function act(letter: DeadLetter, verb: 'Replay' | 'Discard') {
+  /** Runs a write; a FORBIDDEN answer takes the write buttons off for that topic (the list is redrawn). */
+  function writing(topic: string, action: () => Promise<void>): Promise<void> {
     return reported(async () => {
+      try {
+        await action();
+      } catch (error) {
+        if (noteRefusal(error, 'deadletters:write', topic)) await load(null).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  function act(letter: DeadLetter, verb: 'Replay' | 'Discard') {
+    return writing(letter.topic, async () => {
       if (verb === 'Replay') {
-        const { replayDeadLetter } = await request(DashboardReplayDocument, { id: letter.id }).catch(
-          (error: unknown) => {
-            noteRefusal(error, 'deadletters:write', letter.topic);
-            throw error;
-          },
-        );
+        const { replayDeadLetter } = await request(DashboardReplayDocument, { id: letter.id });
         showStatus(
           replayDeadLetter.replayed
             ? `Replayed ${letter.message.id} into ${letter.topic}/${letter.queue}`
@@ -231,7 +238,7 @@ export function mountDeadLetters(root: HTMLElement): () => void {
   }
 
   function actOnAll(verb: 'Replay' | 'Discard') {
-    return reported(async () => {
+    return writing(filter.topic ?? '#', async () => {
       // Counted again now: the list on screen may be minutes old.
       const { deadLetters } = await request(DashboardDeadLetterCountDocument, { filter });
       const count = deadLetters.totalCount;
@@ -246,9 +253,6 @@ export function mountDeadLetters(root: HTMLElement): () => void {
         const { replayDeadLetters } = await request(DashboardReplayAllDocument, {
           filter,
           limit: Math.min(count, MAX_BULK),
-        }).catch((error: unknown) => {
-          noteRefusal(error, 'deadletters:write', filter.topic ?? '#');
-          throw error;
         });
         showStatus(
           `Replayed ${replayDeadLetters.replayed}, ${replayDeadLetters.failed} could not be replayed`,

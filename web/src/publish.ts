@@ -138,7 +138,7 @@ export function mountPublish(root: HTMLElement): () => void {
       if (error instanceof GatewayError && error.code === 'VALIDATION') {
         const path = typeof error.details.path === 'string' ? error.details.path : 'payload';
         payload.setError(`${error.message}${path.startsWith('payload') ? '' : ` (at ${path})`}`);
-        payload.textarea.focus();
+        payload.focus();
       }
       if (noteRefusal(error, 'publish', chosen)) renderTopics();
       showError(error);

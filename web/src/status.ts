@@ -8,8 +8,25 @@ export function showStatus(message: string, kind: 'info' | 'error' = 'info'): vo
   status.dataset.kind = kind;
 }
 
+/** What the person can do about a refusal, beside the gateway's own message. */
+function whatToDo(error: GatewayError): string {
+  const scope = error.details.requiredScope;
+  switch (error.code) {
+    case 'UNAUTHENTICATED':
+      return ' Enter a valid API key above.';
+    case 'FORBIDDEN':
+      return typeof scope === 'string' && scope.endsWith(':#')
+        ? ' This key is not granted every topic: name one topic in the filter.'
+        : ' Use a key with that scope, or ask an admin for one.';
+    case 'RATE_LIMITED':
+      return ' Wait a moment, then try again.';
+    default:
+      return '';
+  }
+}
+
 export function showError(error: unknown): void {
-  if (error instanceof GatewayError) showStatus(`${error.code}: ${error.message}`, 'error');
+  if (error instanceof GatewayError) showStatus(`${error.code}: ${error.message}${whatToDo(error)}`, 'error');
   else showStatus(error instanceof Error ? error.message : String(error), 'error');
 }
 

@@ -76,6 +76,7 @@ export function formatOutage(result: OutageResult): string {
         ['all', result.latency.count, ms(result.latency.p50), ms(result.latency.p99), ms(result.latency.max)],
       ],
     ),
+    `slowest tries (ms into the outage: ms): ${result.slowest.map((entry) => `${entry.operation} ${entry.atMs}: ${entry.ms}`).join(', ')}`,
     `answers: ${JSON.stringify(result.codes)}; /health: ${result.health.statuses.join(', ')} (slowest ${ms(result.health.maxMs)} ms)`,
     `websocket subscriber told: closes ${JSON.stringify(result.subscriber.closes)}, errors ${JSON.stringify(result.subscriber.errors)}`,
     `deliveries resumed after Redis came back: webhook ${result.resumeMs.webhook ?? '—'} ms, consumer ${result.resumeMs.consumer ?? '—'} ms`,

@@ -32,6 +32,8 @@ export interface OutageResult {
   /** Latency of every try during the outage, and per operation. */
   latency: Percentiles;
   byOperation: Record<string, Percentiles>;
+  /** The five slowest tries: which operation, when (ms into the outage), how long. */
+  slowest: Array<{ operation: string; atMs: number; ms: number }>;
   /** How the tries were answered: error code (or OK, NETWORK) -> count. */
   codes: Record<string, number>;
   /** /health during the outage: statuses seen, slowest answer. */
@@ -118,6 +120,7 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
       },
     ];
     const times: Record<string, number[]> = { publish: [], receive: [], ack: [] };
+    const slowest: Array<{ operation: string; atMs: number; ms: number }> = [];
     const codes: Record<string, number> = {};
     let tried = 0;
     const tryEnd = downAt + options.outageMs - 300;
@@ -132,6 +135,13 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
           if (!operation) break;
           const answer = await gql(url, operation.query, operation.variables(), 5_000);
           times[operation.name]?.push(answer.ms);
+          slowest.push({
+            operation: operation.name,
+            atMs: Math.round(Date.now() - answer.ms - downAt),
+            ms: Math.round(answer.ms),
+          });
+          slowest.sort((a, b) => b.ms - a.ms);
+          slowest.length = Math.min(slowest.length, 5);
           const code = codeOf(answer) ?? 'OK';
           codes[code] = (codes[code] ?? 0) + 1;
           await sleep(Math.max(0, paceMs - answer.ms));
@@ -180,6 +190,7 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
         Object.entries(times).map(([name, values]) => [name, percentiles(values)]),
       ),
       codes,
+      slowest,
       health,
       subscriber: subscriberTold,
       resumeMs,

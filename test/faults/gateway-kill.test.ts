@@ -23,6 +23,7 @@ describe('fault: kill -9 of a gateway under load', () => {
     expect(result.lost, context).toBe(0);
     expect(result.verdict.erroredButStored, context).toEqual([]);
     expect(result.verdict.halfStored, context).toEqual([]);
+    expect(result.verdict.doubleStored, context).toEqual([]);
     expect(result.duplicates, context).toBeLessThanOrEqual(result.totalInFlight);
     for (const kill of result.faults) expect(kill.recoveryMs, context).not.toBeNull();
   }, 200_000);

@@ -224,6 +224,11 @@ export interface Verdict {
   erroredButStored: number[];
   /** Publishes some queue got and another never did (a half-applied fan-out). */
   halfStored: number[];
+  /**
+   * Publishes a queue got under two message ids: stored twice (a keyed publish retried after a lost
+   * answer must find its first message, never make a second).
+   */
+  doubleStored: number[];
 }
 
 /** Counts what each queue got against what was acknowledged. */
@@ -266,7 +271,18 @@ export function verdict(
     queues: verdicts,
     erroredButStored: all.filter((p) => p.outcome === 'error' && stored(p.seq) > 0).map((p) => p.seq),
     halfStored: all.filter((p) => stored(p.seq) > 0 && stored(p.seq) < queues.length).map((p) => p.seq),
+    doubleStored: [...new Set(queues.flatMap(({ seen }) => doubledSeqs(seen)))],
   };
+}
+
+function doubledSeqs(seen: Seen[]): number[] {
+  const ids = new Map<number, Set<string>>();
+  for (const entry of seen) {
+    const set = ids.get(entry.seq) ?? new Set<string>();
+    set.add(entry.messageId);
+    ids.set(entry.seq, set);
+  }
+  return [...ids].filter(([seq, set]) => seq >= 0 && set.size > 1).map(([seq]) => seq);
 }
 
 /**

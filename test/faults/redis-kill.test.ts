@@ -21,6 +21,7 @@ describe('fault: redis-server killed under load', () => {
     expect(result.lost, context).toBe(0);
     expect(result.verdict.erroredButStored, context).toEqual([]);
     expect(result.verdict.halfStored, context).toEqual([]);
+    expect(result.verdict.doubleStored, context).toEqual([]);
     expect(result.duplicates, context).toBeLessThanOrEqual(result.totalInFlight);
     for (const fault of result.faults) expect(fault.recoveryMs, context).not.toBeNull();
   }, 200_000);

@@ -29,5 +29,6 @@ describe.each(modes)('fault: Redis unreachable (%s)', (mode) => {
     expect(result.lost, context).toBe(0);
     expect(result.verdict.erroredButStored, context).toEqual([]);
     expect(result.verdict.halfStored, context).toEqual([]);
+    expect(result.verdict.doubleStored, context).toEqual([]);
   }, 150_000);
 });

@@ -55,6 +55,7 @@ export function formatLoadRun(title: string, result: LoadRunResult): string {
       ]),
     ),
     `errored but stored: ${result.verdict.erroredButStored.length}; half-stored fan-outs: ${result.verdict.halfStored.length}; ` +
+      `stored twice: ${result.verdict.doubleStored.length}; ` +
       `settled ${seconds(result.settleMs)} s after the load stopped`,
   ].join('\n');
 }

@@ -82,6 +82,7 @@ const loadChecks = (result: LoadRunResult) => ({
   'no acknowledged publish lost': result.lost === 0,
   'no publish answered with an error stored': result.verdict.erroredButStored.length === 0,
   'no half-stored fan-out': result.verdict.halfStored.length === 0,
+  'no publish stored twice': result.verdict.doubleStored.length === 0,
   'duplicates within what was in flight': result.duplicates <= result.totalInFlight,
   'every held delivery recovered': result.faults.every((fault) => fault.recoveryMs !== null),
 });

@@ -14,6 +14,8 @@ describe('fault: redis-server killed under load', () => {
       minGapMs: 1_500,
       maxGapMs: 4_000,
       settleTimeoutMs: 100_000,
+      // SWITCHYARD_FAULTS_SEED replays a failed run's fault moments (its seed is in the failure message).
+      ...(process.env.SWITCHYARD_FAULTS_SEED ? { seed: Number(process.env.SWITCHYARD_FAULTS_SEED) } : {}),
     });
     console.log(formatLoadRun('redis-server killed under load', result));
     const context = `seed ${result.seed}: ${JSON.stringify(result.verdict)}`;

@@ -125,10 +125,11 @@ export async function runSigterm(options: SigtermOptions): Promise<SigtermResult
 
     const exchange = await startKeptAliveExchange(
       a.url,
-      'mutation { receive(topic: "idle", queue: "poll", waitMs: 1500) { id } }',
+      'mutation { receive(topic: "idle", queue: "poll", waitMs: 2500) { id } }',
       `mutation { publish(input: { topic: "${TOPIC}", payload: { probe: "late" } }) { messageId } }`,
     );
-    await sleep(200);
+    // Long enough for the poll to reach the server on a loaded machine, well inside its 2.5 s wait.
+    await sleep(600);
     const termAt = Date.now();
     a.signal('SIGTERM');
     const recovery = recoveryTime(

@@ -48,6 +48,15 @@ export type DeliveryEventKind =
   | 'DISCARDED'
   | 'EXPIRED';
 
+export type AlertKind =
+  | 'QUEUE_LAG'
+  | 'QUEUE_DEPTH'
+  | 'DEAD_LETTERS'
+  | 'CIRCUIT_OPEN'
+  | 'DELIVERY_LATENCY'
+  | 'FAILURE_RATE'
+  | 'RETRIES';
+
 export type CircuitState =
   | 'CLOSED'
   | 'OPEN'
@@ -415,6 +424,46 @@ export type DashboardChartStatsSubscriptionVariables = Exact<{ [key: string]: ne
 
 export type DashboardChartStatsSubscription = { stats: { at: string, publishedPerSecond: number, deliveredPerSecond: number, failedPerSecond: number, latencyP50Ms: number, latencyP95Ms: number, latencyP99Ms: number, queues: Array<{ topic: string, name: string, stats: { waiting: number, active: number, delayed: number, oldestWaitingAgeMs: number | null } }> } };
 
+export type DashboardStatsFieldsFragment = { at: string, publishedPerSecond: number, deliveredPerSecond: number, failedPerSecond: number, latencyP50Ms: number, latencyP95Ms: number, latencyP99Ms: number, deadLettered: number, queues: Array<{ topic: string, name: string, target: TargetKind, paused: boolean, stats: { waiting: number, active: number, delayed: number, failed: number, deadLettered: number, oldestWaitingAgeMs: number | null } }> };
+
+export type DashboardStatsNowQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardStatsNowQuery = { stats: { at: string, publishedPerSecond: number, deliveredPerSecond: number, failedPerSecond: number, latencyP50Ms: number, latencyP95Ms: number, latencyP99Ms: number, deadLettered: number, queues: Array<{ topic: string, name: string, target: TargetKind, paused: boolean, stats: { waiting: number, active: number, delayed: number, failed: number, deadLettered: number, oldestWaitingAgeMs: number | null } }> } };
+
+export type DashboardStatsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardStatsSubscription = { stats: { at: string, publishedPerSecond: number, deliveredPerSecond: number, failedPerSecond: number, latencyP50Ms: number, latencyP95Ms: number, latencyP99Ms: number, deadLettered: number, queues: Array<{ topic: string, name: string, target: TargetKind, paused: boolean, stats: { waiting: number, active: number, delayed: number, failed: number, deadLettered: number, oldestWaitingAgeMs: number | null } }> } };
+
+export type DashboardAlertsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardAlertsQuery = { alerts: Array<{ id: string, kind: AlertKind, message: string, since: string }> };
+
+export type DashboardTopologyQueryVariables = Exact<{
+  stats: boolean;
+}>;
+
+
+export type DashboardTopologyQuery = { topics: Array<{ name: string, kind: TopicKind, description: string | null, createdAt: string, stats?: { published: number, unrouted: number, deadLettered: number }, queues: Array<{ name: string, target: TargetKind, url: string | null, bindingKey: string | null, headers: unknown, deliveryMode: DeliveryMode, concurrency: number, maxPriority: number, paused: boolean, retry: { maxAttempts: number, backoff: Backoff, delayMs: number, maxDelayMs: number }, stats?: { waiting: number, active: number, delayed: number, failed: number, deadLettered: number, oldestWaitingAgeMs: number | null }, circuit?: { state: CircuitState, consecutiveFailures: number, openUntil: string | null } }> }> };
+
+export type DashboardPauseMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type DashboardPauseMutation = { pauseQueue: { paused: boolean } };
+
+export type DashboardResumeMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type DashboardResumeMutation = { resumeQueue: { paused: boolean } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -511,6 +560,32 @@ export const ClientDeadLetterFragmentDoc = new TypedDocumentString(`
   sha256
   sizeBytes
 }`, {"fragmentName":"ClientDeadLetter"}) as unknown as TypedDocumentString<ClientDeadLetterFragment, unknown>;
+export const DashboardStatsFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DashboardStatsFields on Stats {
+  at
+  publishedPerSecond
+  deliveredPerSecond
+  failedPerSecond
+  latencyP50Ms
+  latencyP95Ms
+  latencyP99Ms
+  deadLettered
+  queues {
+    topic
+    name
+    target
+    paused
+    stats {
+      waiting
+      active
+      delayed
+      failed
+      deadLettered
+      oldestWaitingAgeMs
+    }
+  }
+}
+    `, {"fragmentName":"DashboardStatsFields"}) as unknown as TypedDocumentString<DashboardStatsFieldsFragment, unknown>;
 export const ClientPublishDocument = new TypedDocumentString(`
     mutation ClientPublish($input: PublishInput!) {
   publish(input: $input) {
@@ -980,3 +1055,132 @@ export const DashboardChartStatsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DashboardChartStatsSubscription, DashboardChartStatsSubscriptionVariables>;
+export const DashboardStatsNowDocument = new TypedDocumentString(`
+    query DashboardStatsNow {
+  stats {
+    ...DashboardStatsFields
+  }
+}
+    fragment DashboardStatsFields on Stats {
+  at
+  publishedPerSecond
+  deliveredPerSecond
+  failedPerSecond
+  latencyP50Ms
+  latencyP95Ms
+  latencyP99Ms
+  deadLettered
+  queues {
+    topic
+    name
+    target
+    paused
+    stats {
+      waiting
+      active
+      delayed
+      failed
+      deadLettered
+      oldestWaitingAgeMs
+    }
+  }
+}`) as unknown as TypedDocumentString<DashboardStatsNowQuery, DashboardStatsNowQueryVariables>;
+export const DashboardStatsDocument = new TypedDocumentString(`
+    subscription DashboardStats {
+  stats(intervalMs: 1000) {
+    ...DashboardStatsFields
+  }
+}
+    fragment DashboardStatsFields on Stats {
+  at
+  publishedPerSecond
+  deliveredPerSecond
+  failedPerSecond
+  latencyP50Ms
+  latencyP95Ms
+  latencyP99Ms
+  deadLettered
+  queues {
+    topic
+    name
+    target
+    paused
+    stats {
+      waiting
+      active
+      delayed
+      failed
+      deadLettered
+      oldestWaitingAgeMs
+    }
+  }
+}`) as unknown as TypedDocumentString<DashboardStatsSubscription, DashboardStatsSubscriptionVariables>;
+export const DashboardAlertsDocument = new TypedDocumentString(`
+    query DashboardAlerts {
+  alerts {
+    id
+    kind
+    message
+    since
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardAlertsQuery, DashboardAlertsQueryVariables>;
+export const DashboardTopologyDocument = new TypedDocumentString(`
+    query DashboardTopology($stats: Boolean!) {
+  topics {
+    name
+    kind
+    description
+    createdAt
+    stats @include(if: $stats) {
+      published
+      unrouted
+      deadLettered
+    }
+    queues {
+      name
+      target
+      url
+      bindingKey
+      headers
+      deliveryMode
+      concurrency
+      maxPriority
+      paused
+      retry {
+        maxAttempts
+        backoff
+        delayMs
+        maxDelayMs
+      }
+      stats @include(if: $stats) {
+        waiting
+        active
+        delayed
+        failed
+        deadLettered
+        oldestWaitingAgeMs
+      }
+      circuit @include(if: $stats) {
+        state
+        consecutiveFailures
+        openUntil
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardTopologyQuery, DashboardTopologyQueryVariables>;
+export const DashboardPauseDocument = new TypedDocumentString(`
+    mutation DashboardPause($topic: String!, $name: String!) {
+  pauseQueue(topic: $topic, name: $name) {
+    paused
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardPauseMutation, DashboardPauseMutationVariables>;
+export const DashboardResumeDocument = new TypedDocumentString(`
+    mutation DashboardResume($topic: String!, $name: String!) {
+  resumeQueue(topic: $topic, name: $name) {
+    paused
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardResumeMutation, DashboardResumeMutationVariables>;

@@ -16,13 +16,15 @@ import {
   DashboardTopicNamesDocument,
   type DeadLetterFilter,
 } from '../../client/generated/graphql.js';
+import { FailureReason } from '../../client/generated/schema.js';
 import { mayDo, noteRefusal } from './capabilities.js';
 import { button, formatTime, h, replaceChildren, table } from './dom.js';
 import { GatewayError, request } from './gateway.js';
 import { jsonField } from './json-field.js';
 import { reported, showError, showStatus } from './status.js';
-import { FAILURE_REASONS, type FailureReason } from './types.js';
 
+/** Every failure reason, in the schema's order: the filter offers them all. */
+const FAILURE_REASONS: readonly FailureReason[] = Object.values(FailureReason);
 const PAGE = 50;
 /** replayDeadLetters' own ceiling. */
 const MAX_BULK = 100_000;

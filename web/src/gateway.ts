@@ -55,18 +55,14 @@ function firstError(errors: readonly GraphQLErrorBody[]): GatewayError {
 type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
 
 /**
- * Runs a query or mutation; throws a {@link GatewayError} for any error the gateway answers. A
- * generated document (client/generated/graphql.ts, `npm run codegen`) types the variables and the answer.
+ * Runs a query or mutation; throws a {@link GatewayError} for any error the gateway answers. Only a
+ * generated document (web/src/dashboard.graphql → client/generated/graphql.ts, `npm run codegen`) is
+ * taken, so the variables and the answer are typed by the schema and no query is written by hand.
  */
 export async function request<TResult, TVariables>(
   document: TypedDocumentString<TResult, TVariables>,
-  ...variables: VariablesArg<TVariables>
-): Promise<TResult>;
-export async function request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
-export async function request<T>(
-  document: string | TypedDocumentString<T, unknown>,
-  variables?: unknown,
-): Promise<T> {
+  ...[variables]: VariablesArg<TVariables>
+): Promise<TResult> {
   const query = document.toString();
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const key = apiKey();
@@ -81,7 +77,7 @@ export async function request<T>(
   } catch {
     throw new GatewayError('The gateway cannot be reached', 'UNAVAILABLE');
   }
-  const body = (await response.json().catch(() => null)) as GraphQLResponseBody<T> | null;
+  const body = (await response.json().catch(() => null)) as GraphQLResponseBody<TResult> | null;
   if (body?.errors?.length) throw firstError(body.errors);
   if (!body?.data) throw new GatewayError(`The gateway answered HTTP ${response.status}`, 'UNAVAILABLE');
   return body.data;
@@ -120,28 +116,21 @@ export interface StreamHandlers<T> {
   error(error: GatewayError): void;
 }
 
-/** Starts a subscription; the answer stops it. A generated document types the variables and the data. */
+/**
+ * Starts a subscription; the answer stops it. Only a generated document is taken: it types the
+ * variables and the data.
+ */
 export function subscribe<TResult, TVariables extends Record<string, unknown>>(
   document: TypedDocumentString<TResult, TVariables>,
   variables: TVariables,
   handlers: StreamHandlers<TResult>,
-): () => void;
-export function subscribe<T>(
-  query: string,
-  variables: Record<string, unknown>,
-  handlers: StreamHandlers<T>,
-): () => void;
-export function subscribe<T>(
-  document: string | TypedDocumentString<T, Record<string, unknown>>,
-  variables: Record<string, unknown>,
-  handlers: StreamHandlers<T>,
 ): () => void {
-  return liveClient().subscribe<T>(
+  return liveClient().subscribe<TResult>(
     { query: document.toString(), variables },
     {
       next: (result) => {
         if (result.errors?.length) handlers.error(firstError(result.errors));
-        else if (result.data) handlers.next(result.data as T);
+        else if (result.data) handlers.next(result.data);
       },
       error: (error) => handlers.error(streamError(error)),
       complete: () => {},

@@ -1,4 +1,5 @@
 import './style.css';
+import { DashboardAlertsDocument } from '../../client/generated/graphql.js';
 import { type Capabilities, capabilities, forgetCapabilities } from './capabilities.js';
 import { mountCharts, resetCharts } from './charts.js';
 import { mountDeadLetters } from './dead-letters.js';
@@ -99,15 +100,6 @@ async function checkHealth(): Promise<void> {
   }
 }
 
-const ALERTS = 'query DashboardAlerts { alerts { id kind message since } }';
-
-interface FiringAlert {
-  id: string;
-  kind: string;
-  message: string;
-  since: string;
-}
-
 /**
  * The alerts firing now, above every view. A key without the stats scope cannot read them; then the
  * list stays hidden rather than repeating the refusal the views already show.
@@ -115,7 +107,7 @@ interface FiringAlert {
 async function checkAlerts(): Promise<void> {
   const list = element<HTMLUListElement>('alerts');
   try {
-    const { alerts } = await request<{ alerts: FiringAlert[] }>(ALERTS);
+    const { alerts } = await request(DashboardAlertsDocument);
     replaceChildren(
       list,
       ...alerts.map((alert) =>

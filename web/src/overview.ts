@@ -2,21 +2,19 @@
  * Live rates, latency percentiles and queue depths: the figures of now over HTTP at once, then the
  * `stats` stream.
  */
+import {
+  DashboardStatsDocument,
+  type DashboardStatsFieldsFragment,
+  DashboardStatsNowDocument,
+} from '../../client/generated/graphql.js';
 import { type Child, formatDuration, formatNumber, h, replaceChildren, table } from './dom.js';
 import { request, subscribe } from './gateway.js';
 import { sparkline } from './sparkline.js';
 import { showError } from './status.js';
-import type { QueueSummary, Stats } from './types.js';
 
-const STATS_FIELDS = /* GraphQL */ `
-  fragment DashboardStatsFields on Stats {
-    at publishedPerSecond deliveredPerSecond failedPerSecond
-    latencyP50Ms latencyP95Ms latencyP99Ms deadLettered
-    queues { topic name target paused stats { waiting active delayed failed deadLettered oldestWaitingAgeMs } }
-  }
-`;
-const STATS_NOW = `query DashboardStatsNow { stats { ...DashboardStatsFields } } ${STATS_FIELDS}`;
-const STATS_STREAM = `subscription DashboardStats { stats(intervalMs: 1000) { ...DashboardStatsFields } } ${STATS_FIELDS}`;
+type Stats = DashboardStatsFieldsFragment;
+type QueueSummary = Stats['queues'][number];
+
 /** One minute of history at the one-second interval. */
 const HISTORY = 60;
 
@@ -93,7 +91,7 @@ export function mountOverview(root: HTMLElement): () => void {
   replaceChildren(root, h('p', { class: 'muted' }, 'Loading…'));
   // The figures of now at once, over plain HTTP: the stream's first push waits for the websocket,
   // which a proxy may hold up or refuse. Once the stream has pushed, a late answer here is older news.
-  request<{ stats: Stats }>(STATS_NOW).then(
+  request(DashboardStatsNowDocument).then(
     ({ stats }) => {
       if (!stopped && !streamed) show(stats);
     },
@@ -101,8 +99,8 @@ export function mountOverview(root: HTMLElement): () => void {
       if (!stopped) showError(error);
     },
   );
-  const stopStream = subscribe<{ stats: Stats }>(
-    STATS_STREAM,
+  const stopStream = subscribe(
+    DashboardStatsDocument,
     {},
     {
       next({ stats }) {

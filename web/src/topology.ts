@@ -10,12 +10,16 @@ import {
   DashboardCreateTopicDocument,
   DashboardDeleteQueueDocument,
   DashboardDeleteTopicDocument,
+  DashboardPauseDocument,
   DashboardResetCircuitDocument,
+  DashboardResumeDocument,
   DashboardRotateSecretDocument,
+  DashboardTopologyDocument,
+  type DashboardTopologyQuery,
   DashboardUpdateQueueDocument,
   type UpdateQueueInput,
 } from '../../client/generated/graphql.js';
-import { Backoff, TargetKind, TopicKind } from '../../client/generated/schema.js';
+import { Backoff, CircuitState, TargetKind, TopicKind } from '../../client/generated/schema.js';
 import type { Capabilities } from './capabilities.js';
 import {
   button,
@@ -30,54 +34,14 @@ import {
 import { GatewayError, request } from './gateway.js';
 import { jsonField } from './json-field.js';
 import { reported, showStatus } from './status.js';
-import type { QueueCounts } from './types.js';
 
-const QUEUE_FIELDS = 'name target url bindingKey headers deliveryMode concurrency maxPriority paused';
-const RETRY_FIELDS = 'retry { maxAttempts backoff delayMs maxDelayMs }';
-const STATS_QUEUE_FIELDS =
-  'stats { waiting active delayed failed deadLettered oldestWaitingAgeMs } circuit { state consecutiveFailures openUntil }';
-/** Without the `stats` scope, counters and circuits would be refused: such keys ask without them. */
-const topologyQuery = (stats: boolean) => /* GraphQL */ `
-  query DashboardTopology {
-    topics {
-      name kind description createdAt
-      ${stats ? 'stats { published unrouted deadLettered }' : ''}
-      queues { ${QUEUE_FIELDS} ${RETRY_FIELDS} ${stats ? STATS_QUEUE_FIELDS : ''} }
-    }
-  }
-`;
-const PAUSE =
-  'mutation DashboardPause($topic: String!, $name: String!) { pauseQueue(topic: $topic, name: $name) { paused } }';
-const RESUME =
-  'mutation DashboardResume($topic: String!, $name: String!) { resumeQueue(topic: $topic, name: $name) { paused } }';
 const REFRESH_MS = 5_000;
 
-interface TopologyQueue {
-  name: string;
-  target: 'WEBHOOK' | 'CONSUMER';
-  url: string | null;
-  bindingKey: string | null;
-  headers: unknown;
-  deliveryMode: string;
-  concurrency: number;
-  maxPriority: number;
-  paused: boolean;
-  retry: { maxAttempts: number; backoff: Backoff; delayMs: number; maxDelayMs: number };
-  stats?: QueueCounts;
-  circuit?: { state: string; consecutiveFailures: number; openUntil: string | null };
-}
-
-interface TopologyTopic {
-  name: string;
-  kind: TopicKind;
-  description: string | null;
-  createdAt: string;
-  stats?: { published: number; unrouted: number; deadLettered: number };
-  queues: TopologyQueue[];
-}
+type TopologyTopic = DashboardTopologyQuery['topics'][number];
+type TopologyQueue = TopologyTopic['queues'][number];
 
 function circuitText(circuit: NonNullable<TopologyQueue['circuit']>): string {
-  if (circuit.state === 'CLOSED')
+  if (circuit.state === CircuitState.Closed)
     return circuit.consecutiveFailures ? `closed (${circuit.consecutiveFailures} failing)` : 'closed';
   return circuit.openUntil
     ? `${circuit.state.toLowerCase()} until ${formatTime(circuit.openUntil)}`
@@ -123,7 +87,7 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
   async function load(): Promise<void> {
     clearTimeout(timer);
     await reported(async () => {
-      const data = await request<{ topics: TopologyTopic[] }>(topologyQuery(can.stats));
+      const data = await request(DashboardTopologyDocument, { stats: can.stats });
       topics = data.topics;
       if (!stopped) render();
     });
@@ -197,10 +161,10 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
     const url = textInput('url', 'webhook URL', queue?.url ?? '', { type: 'url', placeholder: 'https://…' });
     const binding = textInput(
       'bindingKey',
-      topic.kind === 'DIRECT' ? 'routing key' : 'binding key',
+      topic.kind === TopicKind.Direct ? 'routing key' : 'binding key',
       queue?.bindingKey ?? '',
       {
-        placeholder: topic.kind === 'DIRECT' ? 'orders.eu' : 'orders.*.eu',
+        placeholder: topic.kind === TopicKind.Direct ? 'orders.eu' : 'orders.*.eu',
       },
     );
     const headers = jsonField('headers', 'headers to match (JSON object)', {
@@ -225,7 +189,7 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
       type: 'number',
       min: 1,
     });
-    const isWebhook = () => (queue?.target ?? target.field.value) === 'WEBHOOK';
+    const isWebhook = () => (queue?.target ?? target.field.value) === TargetKind.Webhook;
     const urlRow = url.element;
     const showUrl = () => {
       urlRow.hidden = !isWebhook();
@@ -243,10 +207,10 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
         queue ? null : name.element,
         queue ? null : target.element,
         urlRow,
-        topic.kind === 'DIRECT' || topic.kind === 'TOPIC' ? binding.element : null,
+        topic.kind === TopicKind.Direct || topic.kind === TopicKind.Topic ? binding.element : null,
         concurrency.element,
       ),
-      topic.kind === 'HEADERS' ? headers.element : null,
+      topic.kind === TopicKind.Headers ? headers.element : null,
       h(
         'fieldset',
         {},
@@ -271,9 +235,9 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
           retry,
           concurrency: intOf(concurrency.field, 'concurrency'),
         };
-        if (topic.kind === 'DIRECT' || topic.kind === 'TOPIC')
+        if (topic.kind === TopicKind.Direct || topic.kind === TopicKind.Topic)
           settings.bindingKey = binding.field.value.trim() || null;
-        if (topic.kind === 'HEADERS') settings.headers = matched.value;
+        if (topic.kind === TopicKind.Headers) settings.headers = matched.value;
         if (queue) {
           await request(DashboardUpdateQueueDocument, {
             topic: topic.name,
@@ -300,7 +264,9 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
 
   function setPaused(topic: string, queue: TopologyQueue, paused: boolean) {
     return change(async () => {
-      await request(paused ? PAUSE : RESUME, { topic, name: queue.name });
+      const variables = { topic, name: queue.name };
+      if (paused) await request(DashboardPauseDocument, variables);
+      else await request(DashboardResumeDocument, variables);
       return `${topic}/${queue.name} ${paused ? 'paused' : 'resumed'}`;
     });
   }
@@ -376,10 +342,10 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
         ? act('Resume', () => setPaused(topic, queue, false), `${id}/resume`, id)
         : act('Pause', () => setPaused(topic, queue, true), `${id}/pause`, id),
       found ? act('Edit…', () => openEditor(queueForm(found, queue)), `${id}/edit`, id) : null,
-      queue.target === 'WEBHOOK'
+      queue.target === TargetKind.Webhook
         ? act('Rotate secret', () => rotate(topic, queue), `${id}/rotate`, id)
         : null,
-      queue.target === 'WEBHOOK' && queue.circuit && queue.circuit.state !== 'CLOSED'
+      queue.target === TargetKind.Webhook && queue.circuit && queue.circuit.state !== CircuitState.Closed
         ? act('Reset circuit', () => resetCircuit(topic, queue), `${id}/reset-circuit`, id)
         : null,
       act('Delete', () => deleteQueue(topic, queue), `${id}/delete`, id),
@@ -395,7 +361,10 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
   > = [
     ['queue', (_topic, queue) => h('span', { 'data-queue': queue.name }, queue.name)],
     ['binding', (_topic, queue) => queue.bindingKey ?? '—'],
-    ['target', (_topic, queue) => (queue.target === 'WEBHOOK' ? `webhook ${queue.url ?? ''}` : 'consumer')],
+    [
+      'target',
+      (_topic, queue) => (queue.target === TargetKind.Webhook ? `webhook ${queue.url ?? ''}` : 'consumer'),
+    ],
     ['mode', (_topic, queue) => queue.deliveryMode.toLowerCase().replaceAll('_', '-')],
     ['waiting', (_topic, queue) => count(queue.stats?.waiting)],
     [
@@ -409,7 +378,7 @@ export function mountTopology(root: HTMLElement, can: Capabilities): () => void 
     [
       'circuit',
       (_topic, queue) =>
-        queue.target === 'WEBHOOK' && queue.circuit
+        queue.target === TargetKind.Webhook && queue.circuit
           ? h('span', { 'data-circuit': queue.circuit.state }, circuitText(queue.circuit))
           : '—',
     ],

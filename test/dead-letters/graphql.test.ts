@@ -1,44 +1,23 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FailureReason } from '../../client/generated/schema.js';
+import {
+  TestDeadLetterDocument,
+  TestDeadLetteredCountsDocument,
+  TestDeadLetterNackDocument,
+  TestDeadLetterPageDocument,
+  type TestDeadLetterPageQuery,
+  type TestDeadLetterPageQueryVariables,
+  TestDeadLetterPublishDocument,
+  TestDeadLetterReceiveDocument,
+  TestDeadLetterReceivePayloadsDocument,
+  TestReplayDeadLetterDocument,
+  TestReplayRejectedDocument,
+} from '../generated/graphql.js';
 import { type Harness, ok, refused, startHarness } from '../graphql/yoga-client.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
-interface DeadLetterData {
-  id: string;
-  topic: string;
-  queue: string;
-  reason: string;
-  error: string;
-  attempts: number;
-  replayCount: number;
-  failedAt: string;
-  message: { id: string; payload: unknown };
-  history: { attempt: number; at: string; reason: string; error: string; durationMs: number | null }[];
-}
-
-interface PageData {
-  deadLetters: {
-    edges: { cursor: string; node: DeadLetterData }[];
-    pageInfo: {
-      hasNextPage: boolean;
-      hasPreviousPage: boolean;
-      startCursor: string | null;
-      endCursor: string | null;
-    };
-    totalCount: number;
-  };
-}
-
-const PAGE = `query ($filter: DeadLetterFilter, $first: Int, $after: String) {
-  deadLetters(filter: $filter, first: $first, after: $after) {
-    edges { cursor node {
-      id topic queue reason error attempts replayCount failedAt
-      message { id payload }
-      history { attempt at reason error durationMs }
-    } }
-    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-    totalCount
-  }
-}`;
+/** The same request as TestDeadLetterPage, for a filter its variables' types forbid. */
+const PAGE = TestDeadLetterPageDocument.toString();
 
 let redis: TestRedis;
 let h: Harness;
@@ -66,34 +45,19 @@ afterAll(async () => {
 });
 
 /** Publishes to queue `queue` and nacks the delivery: one dead letter. Answers its message id. */
-async function deadLetter(queue: string, reason: string, error: string, total = 1): Promise<string> {
-  const { publish } = ok(
-    await h.gql<{ publish: { messageId: string } }>(
-      'mutation ($key: String!, $total: Int!) { publish(input: { topic: "orders", routingKey: $key, payload: { total: $total } }) { messageId } }',
-      { key: queue, total },
-    ),
-  );
-  const { receive } = ok(
-    await h.gql<{ receive: { id: string }[] }>(
-      'mutation ($queue: String!) { receive(topic: "orders", queue: $queue, waitMs: 2000) { id } }',
-      { queue },
-    ),
-  );
-  ok(
-    await h.gql(
-      'mutation ($id: ID!, $reason: FailureReason, $error: String) { nack(deliveryId: $id, reason: $reason, error: $error) }',
-      {
-        id: receive[0]?.id,
-        reason,
-        error,
-      },
-    ),
-  );
+async function deadLetter(queue: string, reason: FailureReason, error: string, total = 1): Promise<string> {
+  const { publish } = ok(await h.gqlDoc(TestDeadLetterPublishDocument, { key: queue, total }));
+  const { receive } = ok(await h.gqlDoc(TestDeadLetterReceiveDocument, { queue }));
+  const [delivery] = receive;
+  if (!delivery) throw new Error(`nothing received from queue ${queue}`);
+  ok(await h.gqlDoc(TestDeadLetterNackDocument, { id: delivery.id, reason, error }));
   return publish.messageId;
 }
 
-const page = async (variables: Record<string, unknown> = {}) =>
-  ok(await h.gql<PageData>(PAGE, variables)).deadLetters;
+type DeadLetterData = TestDeadLetterPageQuery['deadLetters']['edges'][number]['node'];
+
+const page = async (variables: TestDeadLetterPageQueryVariables = {}) =>
+  ok(await h.gqlDoc(TestDeadLetterPageDocument, variables)).deadLetters;
 
 describe('Query.deadLetters and Query.deadLetter', () => {
   it('should answer filtered pages with the whole dead letter, a cursor and totalCount', async () => {
@@ -135,14 +99,7 @@ describe('Query.deadLetters and Query.deadLetter', () => {
     });
     expect(timed.edges.map((edge) => edge.node.message.id)).toContain(second);
 
-    const one = ok(
-      await h.gql<{ deadLetter: DeadLetterData | null }>(
-        'query ($id: ID!) { deadLetter(id: $id) { id reason } }',
-        {
-          id: `orders/b/${third}`,
-        },
-      ),
-    );
+    const one = ok(await h.gqlDoc(TestDeadLetterDocument, { id: `orders/b/${third}` }));
     expect(one.deadLetter).toEqual({ id: `orders/b/${third}`, reason: 'REJECTED' });
     expect(ok(await h.gql('{ deadLetter(id: "orders/b/nope") { id } }'))).toEqual({ deadLetter: null });
   });
@@ -206,14 +163,8 @@ describe('Query.deadLetters and Query.deadLetter', () => {
     await deadLetter('a', 'REJECTED', 'x');
     await deadLetter('a', 'REJECTED', 'y');
     await deadLetter('b', 'PROCESSING', 'z');
-    const stats = ok(
-      await h.gql<{
-        topic: {
-          stats: { deadLettered: number };
-          queues: { name: string; stats: { deadLettered: number } }[];
-        };
-      }>('{ topic(name: "orders") { stats { deadLettered } queues { name stats { deadLettered } } } }'),
-    ).topic;
+    const { topic: stats } = ok(await h.gqlDoc(TestDeadLetteredCountsDocument));
+    if (!stats) throw new Error('no topic orders');
     expect(stats.stats.deadLettered).toBe((await page({ filter: { topic: 'orders' } })).totalCount);
     for (const queue of stats.queues) {
       expect(queue.stats.deadLettered).toBe((await page({ filter: { queue: queue.name } })).totalCount);
@@ -238,18 +189,18 @@ describe('Query.deadLetters and Query.deadLetter', () => {
 });
 
 describe('replay and discard mutations', () => {
-  const REPLAY = `mutation ($id: ID!, $payload: JSON, $toQueue: String) {
-    replayDeadLetter(id: $id, payload: $payload, toQueue: $toQueue) { replayed failed ids }
-  }`;
-
   it('should replay one, then answer NOT_FOUND for it, changing nothing', async () => {
     const id = `orders/a/${await deadLetter('a', 'REJECTED', 'no')}`;
-    expect(ok(await h.gql(REPLAY, { id }))).toEqual({
+    expect(ok(await h.gqlDoc(TestReplayDeadLetterDocument, { id }))).toEqual({
       replayDeadLetter: { replayed: 1, failed: 0, ids: [id] },
     });
 
     const before = await page();
-    refused(await h.gql(REPLAY, { id }), 'NOT_FOUND', /already replayed or discarded/);
+    refused(
+      await h.gqlDoc(TestReplayDeadLetterDocument, { id }),
+      'NOT_FOUND',
+      /already replayed or discarded/,
+    );
     refused(await h.gql('mutation ($id: ID!) { discardDeadLetter(id: $id) }', { id }), 'NOT_FOUND');
     expect(await page()).toEqual(before);
     expect(before.totalCount).toBe(0);
@@ -260,22 +211,20 @@ describe('replay and discard mutations', () => {
     const before = await page();
 
     const error = refused(
-      await h.gql(REPLAY, { id, payload: { total: -5 } }),
+      await h.gqlDoc(TestReplayDeadLetterDocument, { id, payload: { total: -5 } }),
       'VALIDATION',
       /payload\/total/,
     );
     expect(error.path).toEqual(['replayDeadLetter']);
-    refused(await h.gql(REPLAY, { id, toQueue: 'nope' }), 'NOT_FOUND', /Queue nope/);
+    refused(await h.gqlDoc(TestReplayDeadLetterDocument, { id, toQueue: 'nope' }), 'NOT_FOUND', /Queue nope/);
     expect(await page()).toEqual(before);
 
-    expect(ok(await h.gql(REPLAY, { id, payload: { total: 3 }, toQueue: 'b' }))).toMatchObject({
+    expect(
+      ok(await h.gqlDoc(TestReplayDeadLetterDocument, { id, payload: { total: 3 }, toQueue: 'b' })),
+    ).toMatchObject({
       replayDeadLetter: { replayed: 1 },
     });
-    const { receive } = ok(
-      await h.gql<{ receive: { message: { id: string; payload: unknown } }[] }>(
-        'mutation { receive(topic: "orders", queue: "b", waitMs: 2000) { message { id payload } } }',
-      ),
-    );
+    const { receive } = ok(await h.gqlDoc(TestDeadLetterReceivePayloadsDocument));
     expect(receive[0]?.message).toEqual({ id: id.split('/')[2], payload: { total: 3 } });
   });
 
@@ -285,11 +234,7 @@ describe('replay and discard mutations', () => {
     await deadLetter('a', 'VALIDATION', 'v1');
     await deadLetter('b', 'REJECTED', 'r3');
 
-    const replayed = ok(
-      await h.gql<{ replayDeadLetters: { replayed: number; failed: number; ids: string[] } }>(
-        'mutation { replayDeadLetters(filter: { reason: REJECTED }, limit: 2) { replayed failed ids } }',
-      ),
-    ).replayDeadLetters;
+    const replayed = ok(await h.gqlDoc(TestReplayRejectedDocument)).replayDeadLetters;
     expect(replayed).toMatchObject({ replayed: 2, failed: 0 });
     expect(replayed.ids.map((id) => id.split('/')[1])).toEqual(['b', 'a']);
     refused(

@@ -1,43 +1,21 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Backoff, TargetKind, TopicKind } from '../../client/generated/schema.js';
+import {
+  type CreateQueueInput,
+  type CreateTopicInput,
+  TestCreateQueueDocument,
+  TestCreateTopicDocument,
+  TestDeleteTopicDocument,
+  TestQueueDocument,
+  TestTopicDocument,
+  TestTopicsDocument,
+  TestUpdateQueueDocument,
+} from '../generated/graphql.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { type Harness, ok, refused, startHarness } from './yoga-client.js';
 
-interface TopicData {
-  name: string;
-  kind: string;
-  description: string | null;
-  maxMessageBytes: number;
-  payloadSchema: unknown;
-  createdAt: string;
-  queues: { name: string }[];
-}
-
-interface QueueData {
-  name: string;
-  topic: string;
-  bindingKey: string | null;
-  headers: Record<string, string> | null;
-  headerMatch: string | null;
-  target: string;
-  url: string | null;
-  signingSecret: string | null;
-  deliveryMode: string;
-  retry: { maxAttempts: number; backoff: string; delayMs: number; maxDelayMs: number; jitter: boolean };
-  concurrency: number;
-  ackTimeoutMs: number;
-  maxPriority: number;
-  paused: boolean;
-  stats: { waiting: number; paused: boolean };
-}
-
-const TOPIC_FIELDS = 'name kind description maxMessageBytes payloadSchema createdAt queues { name }';
-const QUEUE_FIELDS = `name topic bindingKey headers headerMatch target url signingSecret deliveryMode
-  retry { maxAttempts backoff delayMs maxDelayMs jitter } concurrency ackTimeoutMs maxPriority
-  paused stats { waiting paused }`;
-
-const CREATE_TOPIC = `mutation ($input: CreateTopicInput!) { createTopic(input: $input) { ${TOPIC_FIELDS} } }`;
-const CREATE_QUEUE = `mutation ($input: CreateQueueInput!) { createQueue(input: $input) { ${QUEUE_FIELDS} } }`;
-const TOPICS = `{ topics { ${TOPIC_FIELDS} } }`;
+/** The same request as TestCreateTopic, for input its variables' types forbid. */
+const CREATE_TOPIC = TestCreateTopicDocument.toString();
 
 let redis: TestRedis;
 let h: Harness;
@@ -54,25 +32,20 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const createTopic = (input: Record<string, unknown>) =>
-  h.gql<{ createTopic: TopicData }>(CREATE_TOPIC, { input });
-const createQueue = (input: Record<string, unknown>) =>
-  h.gql<{ createQueue: QueueData }>(CREATE_QUEUE, { input });
-const topics = async () => ok(await h.gql<{ topics: TopicData[] }>(TOPICS)).topics;
+const createTopic = (input: CreateTopicInput) => h.gqlDoc(TestCreateTopicDocument, { input });
+const createQueue = (input: CreateQueueInput) => h.gqlDoc(TestCreateQueueDocument, { input });
+const topics = async () => ok(await h.gqlDoc(TestTopicsDocument)).topics;
 const queue = async (topic: string, name: string) =>
-  ok(
-    await h.gql<{ queue: QueueData | null }>(
-      `query ($topic: String!, $name: String!) { queue(topic: $topic, name: $name) { ${QUEUE_FIELDS} } }`,
-      { topic, name },
-    ),
-  ).queue;
+  ok(await h.gqlDoc(TestQueueDocument, { topic, name })).queue;
 
 describe('topics', () => {
   it('should create a topic with the contract defaults and list it', async () => {
-    const created = ok(await createTopic({ name: 'orders', kind: 'TOPIC', description: 'Order events' }));
+    const created = ok(
+      await createTopic({ name: 'orders', kind: TopicKind.Topic, description: 'Order events' }),
+    );
     expect(created.createTopic).toEqual({
       name: 'orders',
-      kind: 'TOPIC',
+      kind: TopicKind.Topic,
       description: 'Order events',
       maxMessageBytes: 1024 * 1024,
       payloadSchema: null,
@@ -80,27 +53,27 @@ describe('topics', () => {
       queues: [],
     });
     expect(await topics()).toEqual([created.createTopic]);
-    const { topic } = ok(
-      await h.gql<{ topic: TopicData | null }>(`{ topic(name: "orders") { ${TOPIC_FIELDS} } }`),
-    );
+    const { topic } = ok(await h.gqlDoc(TestTopicDocument, { name: 'orders' }));
     expect(topic).toEqual(created.createTopic);
   });
 
   it('should answer null for a topic that does not exist', async () => {
-    expect(ok(await h.gql<{ topic: null }>('{ topic(name: "nope") { name } }')).topic).toBeNull();
+    expect(ok(await h.gqlDoc(TestTopicDocument, { name: 'nope' })).topic).toBeNull();
   });
 
   it('should keep a payload schema as JSON', async () => {
     const payloadSchema = { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } };
-    const { createTopic: topic } = ok(await createTopic({ name: 'typed', kind: 'FANOUT', payloadSchema }));
+    const { createTopic: topic } = ok(
+      await createTopic({ name: 'typed', kind: TopicKind.Fanout, payloadSchema }),
+    );
     expect(topic.payloadSchema).toEqual(payloadSchema);
   });
 
   it('should refuse a second topic of the same name with CONFLICT and keep the first as it was', async () => {
-    ok(await createTopic({ name: 'orders', kind: 'FANOUT', description: 'first' }));
+    ok(await createTopic({ name: 'orders', kind: TopicKind.Fanout, description: 'first' }));
     const before = await topics();
     refused(
-      await createTopic({ name: 'orders', kind: 'DIRECT', description: 'second' }),
+      await createTopic({ name: 'orders', kind: TopicKind.Direct, description: 'second' }),
       'CONFLICT',
       'Topic orders already exists',
     );
@@ -108,19 +81,19 @@ describe('topics', () => {
   });
 
   it.each([
-    ['a space', { name: 'a b', kind: 'FANOUT' }, 'name'],
-    ['a colon', { name: 'a:b', kind: 'FANOUT' }, 'name'],
-    ['an empty name', { name: '', kind: 'FANOUT' }, 'name'],
-    ['a name of 129 characters', { name: 'x'.repeat(129), kind: 'FANOUT' }, 'name'],
-    ['a zero size limit', { name: 'ok', kind: 'FANOUT', maxMessageBytes: 0 }, 'maxMessageBytes'],
+    ['a space', { name: 'a b', kind: TopicKind.Fanout }, 'name'],
+    ['a colon', { name: 'a:b', kind: TopicKind.Fanout }, 'name'],
+    ['an empty name', { name: '', kind: TopicKind.Fanout }, 'name'],
+    ['a name of 129 characters', { name: 'x'.repeat(129), kind: TopicKind.Fanout }, 'name'],
+    ['a zero size limit', { name: 'ok', kind: TopicKind.Fanout, maxMessageBytes: 0 }, 'maxMessageBytes'],
     [
       'a payload schema that is not an object',
-      { name: 'ok', kind: 'FANOUT', payloadSchema: 3 },
+      { name: 'ok', kind: TopicKind.Fanout, payloadSchema: 3 },
       'payloadSchema',
     ],
     [
       'a broken payload schema',
-      { name: 'ok', kind: 'FANOUT', payloadSchema: { type: 'nope' } },
+      { name: 'ok', kind: TopicKind.Fanout, payloadSchema: { type: 'nope' } },
       'payloadSchema',
     ],
   ])('should refuse %s with BAD_USER_INPUT naming the field, creating nothing', async (_, input, field) => {
@@ -131,16 +104,17 @@ describe('topics', () => {
   });
 
   it('should refuse an unknown kind with BAD_USER_INPUT before any resolver runs', async () => {
-    const error = refused(await createTopic({ name: 'orders', kind: 'QUEUE' }), 'BAD_USER_INPUT');
+    const error = refused(
+      await h.gql(CREATE_TOPIC, { input: { name: 'orders', kind: 'QUEUE' } }),
+      'BAD_USER_INPUT',
+    );
     expect(error.message).toContain('"QUEUE" does not exist in "TopicKind" enum');
     expect(await topics()).toEqual([]);
   });
 
   it('should delete a topic without queues and refuse a second delete with NOT_FOUND', async () => {
-    ok(await createTopic({ name: 'orders', kind: 'FANOUT' }));
-    expect(ok(await h.gql<{ deleteTopic: boolean }>('mutation { deleteTopic(name: "orders") }'))).toEqual({
-      deleteTopic: true,
-    });
+    ok(await createTopic({ name: 'orders', kind: TopicKind.Fanout }));
+    expect(ok(await h.gqlDoc(TestDeleteTopicDocument, { name: 'orders' }))).toEqual({ deleteTopic: true });
     expect(await topics()).toEqual([]);
     refused(
       await h.gql('mutation { deleteTopic(name: "orders") }'),
@@ -150,7 +124,7 @@ describe('topics', () => {
   });
 
   it('should refuse to delete a topic that still has queues with CONFLICT, changing nothing', async () => {
-    ok(await createTopic({ name: 'orders', kind: 'FANOUT' }));
+    ok(await createTopic({ name: 'orders', kind: TopicKind.Fanout }));
     ok(await createQueue({ topic: 'orders', name: 'audit', target: 'CONSUMER' }));
     const before = await topics();
     refused(
@@ -165,7 +139,7 @@ describe('topics', () => {
 
 describe('queues', () => {
   beforeEach(async () => {
-    ok(await createTopic({ name: 'orders', kind: 'TOPIC' }));
+    ok(await createTopic({ name: 'orders', kind: TopicKind.Topic }));
   });
 
   it('should create a webhook queue with a signing secret and the default policy', async () => {
@@ -226,38 +200,46 @@ describe('queues', () => {
   });
 
   it.each([
-    ['a webhook queue without url', { name: 'q', bindingKey: '#', target: 'WEBHOOK' }, /url is required/],
+    [
+      'a webhook queue without url',
+      { name: 'q', bindingKey: '#', target: TargetKind.Webhook },
+      /url is required/,
+    ],
     [
       'an ftp url',
-      { name: 'q', bindingKey: '#', target: 'WEBHOOK', url: 'ftp://example.com/x' },
+      { name: 'q', bindingKey: '#', target: TargetKind.Webhook, url: 'ftp://example.com/x' },
       /http or https/,
     ],
     [
       'a url that is not a URL',
-      { name: 'q', bindingKey: '#', target: 'WEBHOOK', url: 'example' },
+      { name: 'q', bindingKey: '#', target: TargetKind.Webhook, url: 'example' },
       /absolute/,
     ],
     [
       'a url on a consumer queue',
-      { name: 'q', bindingKey: '#', target: 'CONSUMER', url: 'http://x.test/' },
+      { name: 'q', bindingKey: '#', target: TargetKind.Consumer, url: 'http://x.test/' },
       /url/,
     ],
-    ['a TOPIC queue without binding key', { name: 'q', target: 'CONSUMER' }, /bindingKey/],
+    ['a TOPIC queue without binding key', { name: 'q', target: TargetKind.Consumer }, /bindingKey/],
     [
       'header bindings on a TOPIC topic',
-      { name: 'q', bindingKey: '#', headers: { a: '1' }, target: 'CONSUMER' },
+      { name: 'q', bindingKey: '#', headers: { a: '1' }, target: TargetKind.Consumer },
       /headers/,
     ],
-    ['a bad queue name', { name: 'no/slash', bindingKey: '#', target: 'CONSUMER' }, /name must be/],
-    ['zero concurrency', { name: 'q', bindingKey: '#', target: 'CONSUMER', concurrency: 0 }, /concurrency/],
+    ['a bad queue name', { name: 'no/slash', bindingKey: '#', target: TargetKind.Consumer }, /name must be/],
+    [
+      'zero concurrency',
+      { name: 'q', bindingKey: '#', target: TargetKind.Consumer, concurrency: 0 },
+      /concurrency/,
+    ],
     [
       'a retry cap below the delay',
-      { name: 'q', bindingKey: '#', target: 'CONSUMER', retry: { delayMs: 5000, maxDelayMs: 10 } },
+      { name: 'q', bindingKey: '#', target: TargetKind.Consumer, retry: { delayMs: 5000, maxDelayMs: 10 } },
       /maxDelayMs/,
     ],
     [
       'a maxPriority above 9',
-      { name: 'q', bindingKey: '#', target: 'CONSUMER', maxPriority: 10 },
+      { name: 'q', bindingKey: '#', target: TargetKind.Consumer, maxPriority: 10 },
       /maxPriority must be an integer from 0 to 9, got 10/,
     ],
   ])('should refuse %s with BAD_USER_INPUT and create nothing', async (_, input, message) => {
@@ -289,11 +271,11 @@ describe('queues', () => {
   it('should update only the given settings', async () => {
     ok(await createQueue({ topic: 'orders', name: 'q', bindingKey: 'a.#', target: 'CONSUMER' }));
     const { updateQueue } = ok(
-      await h.gql<{ updateQueue: QueueData }>(
-        `mutation { updateQueue(topic: "orders", name: "q", input: {
-          bindingKey: "b.*", concurrency: 3, retry: { maxAttempts: 2, backoff: FIXED }
-        }) { ${QUEUE_FIELDS} } }`,
-      ),
+      await h.gqlDoc(TestUpdateQueueDocument, {
+        topic: 'orders',
+        name: 'q',
+        input: { bindingKey: 'b.*', concurrency: 3, retry: { maxAttempts: 2, backoff: Backoff.Fixed } },
+      }),
     );
     expect(updateQueue).toMatchObject({
       bindingKey: 'b.*',

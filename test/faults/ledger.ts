@@ -222,6 +222,8 @@ export interface Verdict {
   queues: QueueVerdict[];
   /** Publishes that every attempt answered with an error, yet some queue got. */
   erroredButStored: number[];
+  /** What each attempt of the first few of them was answered (error codes, in order). */
+  erroredButStoredCodes: string[][];
   /** Publishes some queue got and another never did (a half-applied fan-out). */
   halfStored: number[];
   /**
@@ -270,6 +272,10 @@ export function verdict(
     },
     queues: verdicts,
     erroredButStored: all.filter((p) => p.outcome === 'error' && stored(p.seq) > 0).map((p) => p.seq),
+    erroredButStoredCodes: all
+      .filter((p) => p.outcome === 'error' && stored(p.seq) > 0)
+      .slice(0, 5)
+      .map((p) => p.codes),
     halfStored: all.filter((p) => stored(p.seq) > 0 && stored(p.seq) < queues.length).map((p) => p.seq),
     doubleStored: [...new Set(queues.flatMap(({ seen }) => doubledSeqs(seen)))],
   };

@@ -22,8 +22,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Engine } from '../queues/engine/index.js';
+import { openRedis, type RedisClient, type RedisTarget } from '../queues/redis/index.js';
 import { type Authenticator, bearerSecret, type Presented } from './auth.js';
 
 /** Where bull-board is served. */
@@ -57,7 +57,7 @@ export interface BullBoardOptions {
   /** Topics and queues to show, and their BullMQ prefixes. */
   engine: Pick<Engine, 'keys' | 'topics' | 'queues'>;
   /** bull-board reads the queues through a connection of its own, opened on first use. */
-  redisUrl: string;
+  redis: RedisTarget;
   authenticator: Pick<Authenticator, 'authenticate'>;
   /** While true, requests answer 503, as the rest of the gateway does while it drains. */
   isDraining: () => boolean;
@@ -117,7 +117,7 @@ async function readBody(req: IncomingMessage): Promise<string | null> {
  */
 export function createBullBoardMount(options: BullBoardOptions) {
   const { engine, authenticator } = options;
-  let connection: Redis | null = null;
+  let connection: RedisClient | null = null;
   const queues = new Map<string, Queue>();
   let board: { router: NodeHandler; replaceQueues: (adapters: BullMQAdapter[]) => void } | null = null;
   let refreshed = 0;
@@ -126,7 +126,7 @@ export function createBullBoardMount(options: BullBoardOptions) {
 
   function setUp() {
     if (board) return board;
-    connection = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    connection = openRedis(options.redis, { maxRetriesPerRequest: 1, lazyConnect: true });
     connection.on('error', () => {});
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);

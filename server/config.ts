@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DAY, ENGINE_DEFAULTS, MINUTE, MiB, SECOND } from '../queues/core/index.js';
 import { CIRCUIT_DEFAULTS, DEFAULT_REDACTED_HEADERS } from '../queues/delivery/index.js';
+import type { ClusterNode, RedisTarget } from '../queues/redis/index.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -22,6 +23,19 @@ export interface Config {
    * @default null
    */
   redisUrl: string | null;
+  /**
+   * Seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES`: host:port,host:port,...). When set, every
+   * connection (the gateway's and BullMQ's) is an ioredis Cluster and REDIS_URL is not used
+   * (docs/SCALING.md).
+   * @default null
+   */
+  redisClusterNodes: ClusterNode[] | null;
+  /**
+   * Password of the Redis Cluster's nodes (`REDIS_PASSWORD`); only read with REDIS_CLUSTER_NODES
+   * (a single Redis takes its password in REDIS_URL).
+   * @default null
+   */
+  redisPassword: string | null;
   /**
    * Directory for local state (`SWITCHYARD_DATA_DIR`); the embedded redis keeps its data in `<dataDir>/redis`.
    * @default '.switchyard'
@@ -259,6 +273,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: read('PORT', 4000, integer(0, 65535)),
     host: read('HOST', '127.0.0.1', nonBlank('a host name or IP address')),
     redisUrl: read('REDIS_URL', null, redisUrl),
+    redisClusterNodes: read('REDIS_CLUSTER_NODES', null, clusterNodes),
+    redisPassword: read('REDIS_PASSWORD', null, nonBlank('the password of the cluster nodes')),
     dataDir: read('SWITCHYARD_DATA_DIR', '.switchyard', nonBlank('a directory path')),
     keyPrefix: read('SWITCHYARD_PREFIX', ENGINE_DEFAULTS.keyPrefix, keyPrefix),
     topologyFile: read('SWITCHYARD_TOPOLOGY', null, nonBlank('a path to a JSON topology file')),
@@ -484,6 +500,31 @@ const signingSecret: Parser<string> = {
     return bytes >= 24 && bytes <= 64 ? raw : undefined;
   },
 };
+
+/** `host:port` or `[v6]:port`, comma-separated: the seed nodes of a Redis Cluster. */
+const clusterNodes: Parser<ClusterNode[]> = {
+  expected: 'a comma-separated list of host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)',
+  parse: (raw) => {
+    const nodes: ClusterNode[] = [];
+    for (const item of raw.split(',')) {
+      const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(item.trim());
+      const port = Number(match?.[3]);
+      if (!match || port < 1 || port > 65535) return undefined;
+      nodes.push({ host: (match[1] ?? match[2]) as string, port });
+    }
+    return nodes.length > 0 ? nodes : undefined;
+  },
+};
+
+/** Where the gateway's Redis is, from the config: the cluster when REDIS_CLUSTER_NODES is set. */
+export function redisTargetOf(
+  config: Pick<Config, 'redisUrl' | 'redisClusterNodes' | 'redisPassword'>,
+): RedisTarget | null {
+  if (config.redisClusterNodes) {
+    return { clusterNodes: config.redisClusterNodes, password: config.redisPassword };
+  }
+  return config.redisUrl ? { url: config.redisUrl } : null;
+}
 
 const redisUrl: Parser<string> = {
   expected: 'a redis:// or rediss:// URL with a host',

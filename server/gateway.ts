@@ -7,7 +7,7 @@ import { createEngine, type Engine } from '../queues/engine/index.js';
 import type { LiveOptions } from '../queues/live/index.js';
 import { createAuthenticator } from './auth.js';
 import { createBullBoardMount } from './bull-board.js';
-import type { Config } from './config.js';
+import { type Config, redisTargetOf } from './config.js';
 import { defaultDashboardDir, loadDashboard, useDashboard } from './dashboard.js';
 import { createInFlight } from './in-flight.js';
 import { createJsonPostPath } from './json-post.js';
@@ -98,20 +98,21 @@ type Phase = 'created' | 'listening' | 'draining' | 'stopped';
 
 /**
  * The gateway process minus the process: engine, yoga (HTTP) and graphql-ws (websocket) on one port.
- * `config.redisUrl` must be set; server/index.ts starts the embedded Redis first when it is not.
+ * `config.redisUrl` or `config.redisClusterNodes` must be set; server/index.ts starts the embedded Redis
+ * first when neither is.
  */
 export async function createGateway(config: Config, deps: GatewayDeps = {}): Promise<Gateway> {
-  const { redisUrl } = config;
-  if (!redisUrl) {
+  const redis = redisTargetOf(config);
+  if (!redis) {
     throw new Error(
-      'createGateway needs config.redisUrl; start the embedded Redis first (server/index.ts does)',
+      'createGateway needs config.redisUrl or config.redisClusterNodes; start the embedded Redis first (server/index.ts does)',
     );
   }
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const version = deps.version ?? packageJson.version;
   const startedAt = Date.now();
   const engine = await createEngine({
-    redisUrl,
+    redis,
     keyPrefix: config.keyPrefix,
     dedupWindowMs: config.dedupWindowMs,
     defaultMaxMessageBytes: config.defaultMaxMessageBytes,
@@ -218,7 +219,7 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     : null;
   // bull-board at /queues, with the dashboard and behind the same auth (server/bull-board.ts).
   const bullBoard = config.dashboard
-    ? createBullBoardMount({ engine, redisUrl, authenticator, isDraining: draining })
+    ? createBullBoardMount({ engine, redis, authenticator, isDraining: draining })
     : null;
   const server = createServer((req, res) => {
     const end = inFlight.begin();

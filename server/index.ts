@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const stopped = () => shuttingDown !== null;
   const startup = (async () => {
     let redisUrl = config.redisUrl;
-    if (!redisUrl) {
+    const cluster = config.redisClusterNodes;
+    if (!redisUrl && !cluster) {
       if (!findRedisServer()) {
         process.stderr.write(`${REDIS_SERVER_MISSING_MESSAGE}\n`);
         process.exit(EXIT_FAILURE);
@@ -79,20 +80,21 @@ async function main(): Promise<void> {
       logger.info({ redisPid: redis.pid, port: redis.port, dir }, 'Started embedded redis-server (AOF on)');
     }
     if (stopped()) return;
-    const resolvedRedisUrl = redisUrl;
-    gateway = await createGateway({ ...config, redisUrl: resolvedRedisUrl }, { logger }).catch(
-      (error: unknown) => {
-        if (!isRedisUnavailable(error)) throw error;
-        throw new Error(`Cannot connect to Redis at ${redactUrl(resolvedRedisUrl)}`, { cause: error });
-      },
-    );
+    // REDIS_CLUSTER_NODES wins over REDIS_URL (docs/CONFIGURATION.md).
+    const where = cluster
+      ? `the Redis Cluster at ${cluster.map((node) => `${node.host}:${node.port}`).join(',')}`
+      : redactUrl(redisUrl ?? '');
+    gateway = await createGateway({ ...config, redisUrl }, { logger }).catch((error: unknown) => {
+      if (!isRedisUnavailable(error)) throw error;
+      throw new Error(`Cannot connect to Redis at ${where}`, { cause: error });
+    });
     if (stopped()) return;
     if (config.topologyFile) await applyTopologyFile(gateway, config.topologyFile, logger);
     if (stopped()) return;
     const { url } = await gateway.start();
     const dashboard = config.dashboard ? url.replace(/\/graphql$/, '/dashboard/') : undefined;
     logger.info(
-      { url, dashboard, redis: redactUrl(redisUrl), embeddedRedis: redis !== null },
+      { url, dashboard, redis: where, embeddedRedis: redis !== null },
       `Switchyard listening on ${url}`,
     );
   })();

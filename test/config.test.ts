@@ -5,6 +5,8 @@ const DEFAULTS: Config = {
   port: 4000,
   host: '127.0.0.1',
   redisUrl: null,
+  redisClusterNodes: null,
+  redisPassword: null,
   dataDir: '.switchyard',
   keyPrefix: 'sy',
   topologyFile: null,

@@ -43,7 +43,10 @@ const UNAVAILABLE_PATTERNS = [
   /Connection is closed/,
   /Reached the max retries per request/,
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/,
-  /LOADING|MASTERDOWN|CLUSTERDOWN|READONLY/,
+  /LOADING|MASTERDOWN|CLUSTERDOWN|READONLY|TRYAGAIN/,
+  // Redis Cluster (ioredis Cluster): no node reachable, a slot map that cannot be refreshed, a
+  // failover that outlasts the redirections.
+  /Cluster isn't ready|None of startup nodes is available|Failed to refresh slots cache|Too many Cluster redirections/,
 ];
 
 export function isRedisUnavailable(error: unknown): boolean {

@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { EventBus } from '../core/index.js';
 import { assertInt, ENGINE_DEFAULTS, MINUTE } from '../core/index.js';
 import { createRedactor, DEFAULT_REDACTED_HEADERS } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
-import type { Keys, QueueHandles } from '../redis/index.js';
+import type { Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createDeadLetterDiscard } from './discard.js';
@@ -47,7 +46,7 @@ export interface DeadLetterSettings {
 }
 
 export interface DeadLettersOptions extends DeadLetterSettings {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
   handles: QueueHandles;

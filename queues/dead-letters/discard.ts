@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { EventBus } from '../core/index.js';
-import type { Keys, QueueHandles } from '../redis/index.js';
+import type { Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
 import { type DeadLetterRef, deadLetterGone, parseDeadLetterId } from './ids.js';
@@ -10,7 +9,7 @@ import type { DeadLetterFilter, DeadLetterQuery, SelectedRef } from './query.js'
 const CHUNK = 500;
 
 export interface DeadLetterDiscardOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   handles: QueueHandles;
   query: DeadLetterQuery;

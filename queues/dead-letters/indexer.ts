@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { indexSets, pageKeys, REASONS_ARG, STALLED_ARG } from './commands.js';
 
 export interface DeadLetterIndexOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
 }

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { assertName, badInput, FAILURE_REASONS, type FailureReason, notFound } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { pageKeys, REASONS_ARG } from './commands.js';
@@ -50,7 +49,7 @@ const SEARCH_MAX = 256;
 type Entry = [string, string, ...(string | null | string[])[]];
 
 export interface DeadLetterQueryOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
   index: DeadLetterIndex;

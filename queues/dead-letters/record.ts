@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { AttemptRecord, FailureReason, MessageRecord } from '../core/index.js';
 import type { Redact } from '../delivery/index.js';
 import { attemptsSinceReplay, parseAttemptLog, reasonOf } from '../delivery/index.js';
 import { canonicalJson } from '../publish/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { answers } from '../redis/index.js';
 import { type DeadLetterRef, deadLetterId } from './ids.js';
 
@@ -63,7 +62,7 @@ export function toRecord(ref: DeadLetterRef, raw: RawDeadLetter, redact: Redact)
 
 /** Reads dead letters in one pipeline; null for each ref that is not a dead letter (any more). */
 export async function readDeadLetters(
-  client: Redis,
+  client: RedisClient,
   keys: Keys,
   refs: readonly DeadLetterRef[],
   redact: Redact,

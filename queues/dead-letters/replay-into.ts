@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { MessageRecord, QueueRecord } from '../core/index.js';
 import { conflict } from '../core/index.js';
 import { messageAdd } from '../publish/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { addSerialized, answers, defineCommands, queueCommand } from '../redis/index.js';
 import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
 import { type DeadLetterRef, deadLetterGone, deadLetterId } from './ids.js';
@@ -14,11 +14,11 @@ const MOVE_TRIES = 3;
  * Replays into another queue of the topic: added there and removed here in one WATCHed MULTI, or
  * neither. The WATCH needs a connection of its own, opened on first use.
  */
-export function createReplayInto(client: Redis, keys: Keys) {
+export function createReplayInto(client: RedisClient, keys: Keys) {
   let exclusive: Promise<unknown> = Promise.resolve();
-  let watcher: Promise<Redis> | null = null;
+  let watcher: Promise<RedisClient> | null = null;
 
-  function watchConnection(): Promise<Redis> {
+  function watchConnection(): Promise<RedisClient> {
     watcher ??= (async () => {
       const connection = client.duplicate();
       connection.on('error', () => {});

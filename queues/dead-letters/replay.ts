@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { EventBus, MessageRecord } from '../core/index.js';
 import { assertInt, assertName } from '../core/index.js';
 import type { Redact } from '../delivery/index.js';
 import { reasonOf } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
 import { buildMessage } from '../publish/index.js';
-import type { Keys, QueueHandles } from '../redis/index.js';
+import type { Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { answers } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { byQueue } from './discard.js';
@@ -43,7 +42,7 @@ const IN_FLIGHT = 3;
 /** A replay into another queue retries this often when its WATCH is broken by a concurrent change. */
 
 export interface DeadLetterReplayOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
   handles: QueueHandles;

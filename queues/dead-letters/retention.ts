@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import type { Redact } from '../delivery/index.js';
-import type { Commands, Keys } from '../redis/index.js';
+import type { Commands, Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import type { DeadLetterDiscard } from './discard.js';
 import { byQueue } from './discard.js';
@@ -17,7 +16,7 @@ const CHUNK = 500;
 const LOCK_MS = 60_000;
 
 export interface DeadLetterRetentionOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
   commands: Commands;

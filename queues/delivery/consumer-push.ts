@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import type { QueueRecord } from '../core/index.js';
 import { assertInt, notFound } from '../core/index.js';
 import { createLiveBuffer, type LiveBuffer, mapLive } from '../live/index.js';
-import type { LiveChannels, PubSub } from '../redis/index.js';
+import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import type { Consumers, Delivery } from './consumer.js';
 
@@ -20,7 +19,7 @@ export interface ConsumerPushOptions {
   registry: Registry;
   pubsub: PubSub;
   /** Commands connection: acks of deliveries pushed by another instance are announced through it. */
-  client: Redis;
+  client: RedisClient;
   channels: LiveChannels;
   onError?: (error: Error) => void;
 }

@@ -1,8 +1,7 @@
 import { Job, type Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { EventBus, FailureReason, MessageRecord, QueueRecord } from '../core/index.js';
 import { assertInt, badInput, DAY, notFound } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import type { HeldDelivery } from './consumer-workers.js';
@@ -11,7 +10,7 @@ import { DeliveryFailure, FinalDeliveryFailure } from './failure.js';
 import type { Redact } from './redaction.js';
 
 export interface SettlementOptions {
-  connection: Redis;
+  connection: RedisClient;
   keys: Keys;
   registry: Registry;
   events: EventBus;

@@ -1,7 +1,6 @@
 import { Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { MessageRecord, QueueRecord } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { recordAttempt } from './attempt-history.js';
 import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
 
@@ -13,7 +12,7 @@ export interface HeldDelivery {
 }
 
 export interface ConsumerWorkersOptions {
-  connection: Redis;
+  connection: RedisClient;
   keys: Keys;
   onError?: (error: Error) => void;
   onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
 import { assertInt, assertName, badInput } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import { createSettlement } from './consumer-settle.js';
@@ -26,7 +25,7 @@ export interface Delivery {
 }
 
 export interface ConsumersOptions {
-  connection: Redis;
+  connection: RedisClient;
   keys: Keys;
   registry: Registry;
   events: EventBus;

@@ -1,8 +1,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import type { RoutingTable } from '../registry/index.js';
 import { activeSigningSecrets, webhookHeaders } from '../signing/index.js';
 import { reasonOf, recordAttempt } from './attempt-history.js';
@@ -14,7 +13,7 @@ import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
 
 export interface WebhookWorkersOptions {
   /** Shared connection for the workers' ordinary commands; BullMQ duplicates it for blocking ones. */
-  connection: Redis;
+  connection: RedisClient;
   keys: Keys;
   events: EventBus;
   /**

@@ -1,7 +1,6 @@
 import type { WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { QueueRecord } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { retryDelay } from './backoff.js';
 import { DeliveryFailure } from './failure.js';
 
@@ -15,7 +14,7 @@ const METRICS_DATA_POINTS = 60;
  */
 export function deliveryWorkerOptions(
   queue: QueueRecord,
-  connection: Redis,
+  connection: RedisClient,
   keys: Keys,
   current: () => QueueRecord,
 ): WorkerOptions {

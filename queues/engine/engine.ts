@@ -8,6 +8,7 @@ import {
   createReconciler,
   openConnections,
   type Parts,
+  redisTarget,
 } from './parts.js';
 
 export type { EngineOptions } from './options.js';
@@ -18,7 +19,7 @@ export type { EngineOptions } from './options.js';
  */
 export async function createEngine(options: EngineOptions) {
   const onError = options.onError ?? (() => {});
-  const connections = await openConnections(options.redisUrl, onError);
+  const connections = await openConnections(redisTarget(options), onError);
   const core = await createCoreParts(options, connections, onError);
   const parts: Parts = { ...core, ...createDeliveryParts(core, options, onError) };
   const { client, subscriber, workerConnection } = connections;

@@ -2,13 +2,23 @@ import type { DeadLetterSettings } from '../dead-letters/index.js';
 import type { CircuitOptions } from '../delivery/index.js';
 import type { LiveOptions } from '../live/index.js';
 import type { PublisherOptions } from '../publish/index.js';
+import type { RedisTarget } from '../redis/index.js';
 import type { SecurityOptions } from '../security/index.js';
 import type { AlertThresholds, AlertTransition, AlertWebhook } from '../stats/index.js';
 
 /** `SecurityOptions` (security.ts) are engine options too: webhookPolicy, rate limits, audit log... */
 export interface EngineOptions extends SecurityOptions {
-  /** redis:// URL of the Redis that holds everything. */
-  redisUrl: string;
+  /**
+   * redis:// URL of the one Redis that holds everything; shorthand for `redis: { url }`.
+   * Either this or `redis` must be set.
+   */
+  redisUrl?: string;
+  /**
+   * Where Redis is: `{ url }` for one server, or `{ clusterNodes, password }` for a Redis Cluster,
+   * where every connection, BullMQ's too, is an ioredis Cluster (docs/SCALING.md).
+   * @default { url: redisUrl }
+   */
+  redis?: RedisTarget;
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
   keyPrefix?: string;
   /** How long an idempotency key is remembered. @default 24 h */

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { QueueRecord } from '../core/index.js';
 import { createEventBus, ENGINE_DEFAULTS } from '../core/index.js';
 import { createDeadLetters } from '../dead-letters/index.js';
@@ -10,7 +9,15 @@ import {
 } from '../delivery/index.js';
 import { createLive } from '../live/index.js';
 import { createPayloadSchemas, createPublisher } from '../publish/index.js';
-import { createKeys, createQueueHandles, defineCommands } from '../redis/index.js';
+import {
+  createKeys,
+  createQueueHandles,
+  defineCommands,
+  isCluster,
+  openRedis,
+  type RedisClient,
+  type RedisTarget,
+} from '../redis/index.js';
 import { createRegistry } from '../registry/index.js';
 import { createSecurity } from '../security/index.js';
 import type { EngineOptions } from './options.js';
@@ -18,26 +25,34 @@ import type { EngineOptions } from './options.js';
 /** The engine's three connections to Redis. */
 export interface Connections {
   /** Commands: fails fast while Redis is away. */
-  client: Redis;
+  client: RedisClient;
   /** Pub/sub. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   /** BullMQ workers: waits out Redis outages. */
-  workerConnection: Redis;
+  workerConnection: RedisClient;
 }
 
+/** The engine's Redis: `options.redis`, or the one server at `options.redisUrl`. */
+export function redisTarget(options: Pick<EngineOptions, 'redis' | 'redisUrl'>): RedisTarget {
+  if (options.redis) return options.redis;
+  if (options.redisUrl) return { url: options.redisUrl };
+  throw new Error('createEngine needs redis (a URL or cluster nodes) or redisUrl');
+}
+
+/** Opens the engine's connections, all through `openRedis`: one server or a cluster alike. */
 export async function openConnections(
-  redisUrl: string,
+  target: RedisTarget,
   onError: (error: Error) => void,
 ): Promise<Connections> {
   // Fail fast while Redis is away (no offline queue): a publish must answer UNAVAILABLE, not hang.
-  const client = new Redis(redisUrl, {
+  const client = openRedis(target, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     lazyConnect: true,
   });
-  const subscriber = new Redis(redisUrl, { lazyConnect: true });
+  const subscriber = openRedis(target, { lazyConnect: true });
   // Workers wait out Redis outages instead of failing (BullMQ requires maxRetriesPerRequest null here).
-  const workerConnection = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  const workerConnection = openRedis(target, { maxRetriesPerRequest: null, lazyConnect: true });
   for (const connection of [client, subscriber, workerConnection]) connection.on('error', onError);
   await Promise.all([client.connect(), subscriber.connect(), workerConnection.connect()]);
   return { client, subscriber, workerConnection };
@@ -67,7 +82,7 @@ export async function createCoreParts(
   await Promise.all([registry.ready(), security.ready()]);
   const handles = createQueueHandles(client, keys);
   const live = await createLive(
-    { redisUrl: options.redisUrl, client, keys, registry, handles, events, onError },
+    { redis: redisTarget(options), client, keys, registry, handles, events, onError },
     options.live,
   );
   const deadLetters = createDeadLetters({
@@ -90,6 +105,7 @@ export async function createCoreParts(
     dedupWindowMs: options.dedupWindowMs ?? ENGINE_DEFAULTS.dedupWindowMs,
     beforeExec: options.beforeExec,
     maxBatchSize: options.maxBatchSize,
+    cluster: isCluster(redisTarget(options)),
     live: live.tap,
   });
   const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { DeliveryEvent, EventBus, MessageRecord } from '../core/index.js';
 import { assertName, MiB, notFound } from '../core/index.js';
 import type { LiveWrites } from '../publish/index.js';
-import type { LiveChannels, PubSub } from '../redis/index.js';
+import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createLiveBuffer } from './buffer.js';
 import { compileLiveFilter, type LiveMessageFilter } from './filter.js';
@@ -35,7 +34,7 @@ export type LiveDeliveryEvent = DeliveryEvent & { droppedBefore: number };
 
 export interface LiveEventsOptions {
   /** Commands connection: delivery events are PUBLISHed through it. */
-  client: Redis;
+  client: RedisClient;
   pubsub: PubSub;
   interest: LiveInterest;
   channels: LiveChannels;

@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
-import type { LiveChannels, PubSub } from '../redis/index.js';
+import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 
 export interface LiveInterestOptions {
   /** Commands connection: PUBSUB CHANNELS and the announcements go through it. */
-  client: Redis;
+  client: RedisClient;
   pubsub: PubSub;
   channels: LiveChannels;
   /**

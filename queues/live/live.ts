@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis';
 import type { EventBus } from '../core/index.js';
-import type { Keys, QueueHandles } from '../redis/index.js';
-import { createPubSub } from '../redis/index.js';
+import type { Keys, QueueHandles, RedisClient, RedisTarget } from '../redis/index.js';
+import { createPubSub, openRedis } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createLiveEvents, type LiveLimits } from './events.js';
 import { createLiveInterest } from './interest.js';
@@ -22,9 +21,10 @@ export interface LiveOptions extends LiveLimits {
 }
 
 export interface LiveDeps {
-  redisUrl: string;
+  /** Where Redis is: the live streams open a subscriber connection of their own there. */
+  redis: RedisTarget;
   /** Commands connection, shared with the engine. */
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
   handles: QueueHandles;
@@ -39,7 +39,7 @@ export interface LiveDeps {
  */
 export async function createLive(deps: LiveDeps, options: LiveOptions = {}) {
   const { client, keys, registry, handles, events, onError } = deps;
-  const subscriber = new Redis(deps.redisUrl, { lazyConnect: true });
+  const subscriber = openRedis(deps.redis, { lazyConnect: true });
   subscriber.on('error', onError);
   await subscriber.connect();
   const pubsub = createPubSub(subscriber, onError);

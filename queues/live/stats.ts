@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { QueueRecord } from '../core/index.js';
 import { assertInt, type DeliveryEventKind, type EventBus, FAILED_ATTEMPT_KINDS } from '../core/index.js';
-import type { LiveChannels, PubSub } from '../redis/index.js';
+import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 import { createLiveBuffer } from './buffer.js';
 import { mapLive } from './iterator.js';
 import {
@@ -23,7 +22,7 @@ export interface StatsSnapshot extends StatsFigures {
 
 export interface LiveStatsOptions {
   /** Commands connection: this instance's summaries are PUBLISHed through it. */
-  client: Redis;
+  client: RedisClient;
   pubsub: PubSub;
   channels: LiveChannels;
   events: EventBus;

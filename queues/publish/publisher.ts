@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { MessageRecord, QueueRecord } from '../core/index.js';
 import { badInput, ENGINE_DEFAULTS, ErrorCode, SwitchyardError } from '../core/index.js';
-import type { Commands, Keys, QueueHandles } from '../redis/index.js';
+import type { Commands, Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { createGroupCommit, type PublishCommit } from '../redis/index.js';
 import type { Registry, RoutingTable } from '../registry/index.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
@@ -24,7 +23,7 @@ export interface PublishResult {
 }
 
 export interface PublisherOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   registry: Registry;
   handles: QueueHandles;
@@ -37,6 +36,13 @@ export interface PublisherOptions {
    * @default 1000
    */
   maxBatchSize?: number;
+  /**
+   * Redis is a Redis Cluster: each `publish-commit` call then holds one topic's writes (a topic's keys
+   * share the hash tag `{t:<topic>}`, so one slot), and a publishBatch must stay within one topic
+   * (docs/SCALING.md#publishbatch-on-a-cluster).
+   * @default false
+   */
+  cluster?: boolean;
   /**
    * Test seam for fault injection: runs just before a publish's writes are sent, and may throw.
    * Production code never sets it.
@@ -77,6 +83,22 @@ interface Draft extends Routed {
 interface Prepared extends Routed {
   /** The message as its jobs store it, encoded once for every queue it goes to. */
   json: Buffer;
+}
+
+/**
+ * On a Redis Cluster a batch is one transaction only within one slot, and a topic is the unit we
+ * keep in one slot: a batch over several topics could not stay all or nothing, so it is refused
+ * whole rather than half-applied.
+ */
+function refuseSpanningTopics(inputs: PublishInput[]): void {
+  const first = inputs[0]?.topic;
+  const other = inputs.find((input) => input.topic !== first);
+  if (other) {
+    throw badInput(
+      `On a Redis Cluster a publishBatch must stay within one topic, so that it stays all or nothing: got ${first} and ${other.topic}; send one batch per topic`,
+      { field: 'inputs' },
+    );
+  }
 }
 
 /**
@@ -227,6 +249,7 @@ export function createPublisher(options: PublisherOptions) {
   }
 
   async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
+    if (options.cluster) refuseSpanningTopics(inputs);
     const prepared = prepareAll(await registry.table(), inputs, Date.now());
     const duplicates = await claim(prepared);
     const fresh = prepared.filter((_, index) => !duplicates.has(index));
@@ -240,6 +263,8 @@ export function createPublisher(options: PublisherOptions) {
             countPublished(commit, fresh);
           },
           Math.max(adds, 1),
+          // One topic per call on a cluster (refuseSpanningTopics), so its tag names the call's slot.
+          options.cluster ? (fresh[0] as Prepared).message.topic : '',
         );
       } catch (error) {
         await release(fresh);

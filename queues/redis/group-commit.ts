@@ -16,6 +16,8 @@ export interface GroupCommitOptions {
 interface Entry {
   write(commit: PublishCommit): void;
   weight: number;
+  /** Which calls it may share: only entries of one slot group go into one call. */
+  slot: string;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -53,9 +55,24 @@ export function createGroupCommit(options: GroupCommitOptions) {
 
   function flush(): void {
     scheduled = false;
+    const flushed = pending;
+    pending = [];
+    // Redis Cluster: a call must stay in one slot, so each slot group gets calls of its own. On one
+    // Redis every entry has the slot '' and this is one Map lookup per publish.
+    const bySlot = new Map<string, Entry[]>();
+    for (const entry of flushed) {
+      const list = bySlot.get(entry.slot);
+      if (list) list.push(entry);
+      else bySlot.set(entry.slot, [entry]);
+    }
+    for (const entries of bySlot.values()) commitInCalls(entries);
+  }
+
+  /** Entries of one slot group, in calls of at most `maxWeight` adds. */
+  function commitInCalls(entries: Entry[]): void {
     let group: Entry[] = [];
     let weight = 0;
-    for (const entry of pending) {
+    for (const entry of entries) {
       if (group.length > 0 && weight + entry.weight > maxWeight) {
         void commitGroup(group);
         group = [];
@@ -64,7 +81,6 @@ export function createGroupCommit(options: GroupCommitOptions) {
       group.push(entry);
       weight += entry.weight;
     }
-    pending = [];
     if (group.length > 0) void commitGroup(group);
   }
 
@@ -96,11 +112,13 @@ export function createGroupCommit(options: GroupCommitOptions) {
     /**
      * Resolves once `write`'s writes are applied; rejects, with none of them applied, when they
      * would fail or Redis refuses the call. `weight` is how many adds `write` makes, for splitting
-     * a flush into calls; it never splits one caller.
+     * a flush into calls; it never splits one caller. `slot` names the hash slot (group) every key
+     * `write` touches lies in: callers of different slots never share a call, as a Redis Cluster
+     * requires. On one Redis leave it at '' (every caller may share).
      */
-    commit(write: (commit: PublishCommit) => void, weight = 1): Promise<void> {
+    commit(write: (commit: PublishCommit) => void, weight = 1, slot = ''): Promise<void> {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ write, weight, resolve, reject });
+        pending.push({ write, weight, slot, resolve, reject });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);

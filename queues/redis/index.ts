@@ -5,6 +5,14 @@
  */
 export { addSerialized, MAX_ADDS_PER_COMMAND, type SerializedAdd } from './bull-add.js';
 export { answers, type CommandName, type Commands, defineCommands, queueCommand } from './commands/index.js';
+export {
+  type ClusterNode,
+  type ConnectionOptions,
+  isCluster,
+  openRedis,
+  type RedisClient,
+  type RedisTarget,
+} from './connection.js';
 export { CommitRefusedError, createGroupCommit, MAX_TRANSACTION_ADDS } from './group-commit.js';
 export { type BullKeys, createKeys, type Keys, type LiveChannels } from './keys.js';
 export { PublishCommit, type RunPublishCommit } from './publish-commit.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 export type ChannelListener = (payload: unknown) => void;
 
@@ -7,7 +7,7 @@ export type ChannelListener = (payload: unknown) => void;
  * a channel is subscribed while it has at least one listener here, and each message is parsed once,
  * however many listeners it has. ioredis re-subscribes every channel after a reconnect by itself.
  */
-export function createPubSub(subscriber: Redis, onError: (error: Error) => void = () => {}) {
+export function createPubSub(subscriber: RedisClient, onError: (error: Error) => void = () => {}) {
   const listeners = new Map<string, Set<ChannelListener>>();
   /** The SUBSCRIBE or UNSUBSCRIBE in flight per channel, so they reach Redis in the order they were asked. */
   const pending = new Map<string, Promise<unknown>>();

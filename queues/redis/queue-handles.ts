@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import type { Keys } from './keys.js';
 
 /**
  * One BullMQ `Queue` per Switchyard queue, created on first use and all sharing the engine's
  * commands connection (BullMQ loads its Lua commands on it once).
  */
-export function createQueueHandles(client: Redis, keys: Keys) {
+export function createQueueHandles(client: RedisClient, keys: Keys) {
   const handles = new Map<string, Queue>();
   const id = (topic: string, name: string) => `${topic}\u0000${name}`;
 

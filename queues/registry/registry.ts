@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import {
   assertInt,
   assertName,
@@ -21,7 +20,7 @@ import {
   type TopicKind,
   type TopicRecord,
 } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import { generateSigningSecret, rotateSecrets } from '../signing/index.js';
 import { type RoutingTable, validateBinding } from './router.js';
@@ -60,9 +59,9 @@ export interface CreateQueueInput extends QueueSettingsInput {
 
 export interface RegistryOptions {
   /** Commands client; the registry defines its Lua commands on it. */
-  client: Redis;
+  client: RedisClient;
   /** A client the registry may put in subscriber mode, for cache invalidation across instances. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   keys: Keys;
   /** Topic size limit when createTopic names none. @default 1 MiB */
   defaultMaxMessageBytes: number;

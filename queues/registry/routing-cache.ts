@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { QueueRecord, TopicRecord } from '../core/index.js';
 import { QUEUE_DEFAULTS } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { createRoutingTable, type RoutingTable } from './router.js';
 
 /** What changed in the registry: a topic, or one queue of it ('' topic: anything, reload all). */
@@ -11,7 +10,7 @@ export type RegistryChange = { topic: string; queue?: string };
  * The routing table, read from Redis and cached in memory, dropped whenever any instance announces a
  * change (on the registry channel) and whenever the subscriber reconnects.
  */
-export function createRoutingCache(options: { client: Redis; subscriber: Redis; keys: Keys }) {
+export function createRoutingCache(options: { client: RedisClient; subscriber: RedisClient; keys: Keys }) {
   const { client, subscriber, keys } = options;
   const listeners = new Set<(change: RegistryChange) => void>();
   let cached: Promise<RoutingTable> | null = null;

@@ -5,9 +5,8 @@
  */
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { badInput, LIMITS, MINUTE } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { validateScopes } from './scopes.js';
 
 /** Secrets look like `sy_<43 base64url characters>`: a prefix that secret scanners can look for. */
@@ -68,9 +67,9 @@ function creationOrder(a: StoredKey, b: StoredKey): number {
 }
 
 export interface ApiKeysOptions {
-  client: Redis;
+  client: RedisClient;
   /** A client in subscriber mode (the registry's), for revocations announced by other instances. */
-  subscriber: Redis;
+  subscriber: RedisClient;
   keys: Keys;
   /**
    * How often one instance writes a key's lastUsedAt at most, in ms: a busy key costs one HSET a

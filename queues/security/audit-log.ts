@@ -3,9 +3,8 @@
  * age, so it never grows without bound; entries hold arguments with secrets and payloads taken out.
  */
 
-import type { Redis } from 'ioredis';
 import { DAY } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 
 /** One audited operation. */
 export interface AuditEntry {
@@ -28,7 +27,7 @@ export interface AuditEntry {
 export type AuditRecord = Omit<AuditEntry, 'id' | 'at'>;
 
 export interface AuditLogOptions {
-  client: Redis;
+  client: RedisClient;
   keys: Keys;
   /**
    * How many entries are kept at most (trimmed approximately, so a few more may stay for a while).

@@ -3,9 +3,8 @@
  * per-key rate limits and the webhook SSRF guard (its create-time check and its guarded agent).
  */
 
-import type { Redis } from 'ioredis';
 import { ENGINE_DEFAULTS } from '../core/index.js';
-import type { Commands, Keys } from '../redis/index.js';
+import type { Commands, Keys, RedisClient } from '../redis/index.js';
 import { createApiKeys } from './api-keys.js';
 import { createAuditLog } from './audit-log.js';
 import { createRateLimiter, type RateLimitSettings } from './rate-limit.js';
@@ -37,8 +36,8 @@ export interface SecurityOptions {
 }
 
 interface SecurityDeps {
-  client: Redis;
-  subscriber: Redis;
+  client: RedisClient;
+  subscriber: RedisClient;
   keys: Keys;
   commands: Commands;
   onError: (error: Error) => void;

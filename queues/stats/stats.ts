@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Commands, Keys } from '../redis/index.js';
+import type { Commands, Keys, RedisClient } from '../redis/index.js';
 
 export interface QueueStats {
   waiting: number;
@@ -64,7 +63,7 @@ export async function oldestWaitingSince(queue: Queue, commands: Commands): Prom
 }
 
 export async function topicCounters(
-  client: Redis,
+  client: RedisClient,
   keys: Keys,
   topic: string,
 ): Promise<Omit<TopicStats, 'deadLettered'>> {

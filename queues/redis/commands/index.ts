@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../connection.js';
 import { ADD_JOBS_KEYS, ADD_JOBS_LUA } from './add-jobs.js';
 import { PUBLISH_COMMIT_LUA } from './publish-commit.js';
 
@@ -43,17 +44,17 @@ export interface Commands {
 
 type Method = (...args: (string | number | Buffer)[]) => unknown;
 
-function method(target: Redis | ChainableCommander, file: CommandName): Method {
+function method(target: RedisClient | ChainableCommander, file: CommandName): Method {
   const found = (target as unknown as Record<string, Method | undefined>)[commandMethod(file)];
   if (!found) throw new Error(`Lua command ${file} is not defined on this client (call defineCommands)`);
   return found;
 }
 
 /** Clients the commands are defined on: each Lua file is read and defined once per client. */
-const defined = new WeakMap<Redis, Commands>();
+const defined = new WeakMap<RedisClient, Commands>();
 
 /** Defines every command on the client (once; a second call answers the first one's Commands). */
-export function defineCommands(client: Redis): Commands {
+export function defineCommands(client: RedisClient): Commands {
   const known = defined.get(client);
   if (known) return known;
   for (const file of [...COMMANDS, ...(Object.keys(GENERATED) as (keyof typeof GENERATED)[])]) {

@@ -38,6 +38,11 @@ export type FailureReason =
   | 'CIRCUIT_OPEN'
   | 'UNKNOWN';
 
+export type CircuitState =
+  | 'CLOSED'
+  | 'OPEN'
+  | 'HALF_OPEN';
+
 export type AlertThresholdsInput = {
   maxWaiting?: number | null | undefined;
   maxLagMs?: number | null | undefined;
@@ -94,6 +99,20 @@ export type CreateTopicInput = {
   maxMessageBytes?: number | null | undefined;
   payloadSchema?: unknown;
   history?: TopicHistoryInput | null | undefined;
+};
+
+export type PublishInput = {
+  topic: string;
+  payload: unknown;
+  routingKey?: string | null | undefined;
+  headers?: unknown;
+  priority?: number | null | undefined;
+  delayMs?: number | null | undefined;
+  ttlMs?: number | null | undefined;
+  correlationId?: string | null | undefined;
+  replyTo?: string | null | undefined;
+  idempotencyKey?: string | null | undefined;
+  orderingKey?: string | null | undefined;
 };
 
 export type DeadLetterFilter = {
@@ -158,6 +177,149 @@ export type TestDeleteTopicMutationVariables = Exact<{
 
 
 export type TestDeleteTopicMutation = { deleteTopic: boolean };
+
+export type TestPublishMutationVariables = Exact<{
+  input: PublishInput;
+}>;
+
+
+export type TestPublishMutation = { publish: { messageId: string, duplicate: boolean, routedTo: Array<string> } };
+
+export type TestPublishBatchMutationVariables = Exact<{
+  inputs: Array<PublishInput> | PublishInput;
+}>;
+
+
+export type TestPublishBatchMutation = { publishBatch: Array<{ messageId: string, duplicate: boolean, routedTo: Array<string> }> };
+
+export type TestDrainMutationVariables = Exact<{
+  topic: string;
+  queue: string;
+}>;
+
+
+export type TestDrainMutation = { receive: Array<{ id: string, message: { id: string, topic: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, correlationId: string | null, replyTo: string | null, idempotencyKey: string | null, publishedAt: string, expiresAt: string | null, sha256: string, sizeBytes: number } }> };
+
+export type TestTopicPublishedQueryVariables = Exact<{
+  name: string;
+}>;
+
+
+export type TestTopicPublishedQuery = { topic: { stats: { published: number, unrouted: number } } | null };
+
+export type TestPublishPayloadMutationVariables = Exact<{
+  topic: string;
+  payload: unknown;
+}>;
+
+
+export type TestPublishPayloadMutation = { publish: { messageId: string } };
+
+export type TestReceiveMutationVariables = Exact<{
+  topic: string;
+  queue: string;
+  max?: number | null | undefined;
+  waitMs?: number | null | undefined;
+}>;
+
+
+export type TestReceiveMutation = { receive: Array<{ id: string, queue: string, attempt: number, deliverBy: string, message: { id: string, payload: unknown } }> };
+
+export type TestAckMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type TestAckMutation = { ack: boolean };
+
+export type TestNackMutationVariables = Exact<{
+  id: string | number;
+  reason?: FailureReason | null | undefined;
+}>;
+
+
+export type TestNackMutation = { nack: boolean };
+
+export type TestQueueStatsQueryVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type TestQueueStatsQuery = { queue: { stats: { waiting: number, active: number, delayed: number, completed: number, failed: number, deadLettered: number, paused: boolean } } | null };
+
+export type TestTopicStatsQueryVariables = Exact<{
+  name: string;
+}>;
+
+
+export type TestTopicStatsQuery = { topic: { stats: { published: number, unrouted: number, deadLettered: number } } | null };
+
+export type TestPauseQueueMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type TestPauseQueueMutation = { pauseQueue: { paused: boolean, stats: { paused: boolean } } };
+
+export type TestResumeQueueMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type TestResumeQueueMutation = { resumeQueue: { paused: boolean } };
+
+export type TestCircuitQueryVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type TestCircuitQuery = { queue: { circuit: { state: CircuitState, consecutiveFailures: number } } | null };
+
+export type TestResetCircuitMutationVariables = Exact<{
+  topic: string;
+  name: string;
+}>;
+
+
+export type TestResetCircuitMutation = { resetCircuit: { name: string, circuit: { state: CircuitState, consecutiveFailures: number } } };
+
+export type TestDeadLetterCountQueryVariables = Exact<{
+  filter?: DeadLetterFilter | null | undefined;
+}>;
+
+
+export type TestDeadLetterCountQuery = { deadLetters: { totalCount: number } };
+
+export type TestReplayProbedMutationVariables = Exact<{
+  filter: DeadLetterFilter;
+}>;
+
+
+export type TestReplayProbedMutation = { replayDeadLetters: { replayed: number, probedQueues: Array<string> } };
+
+export type TestTopicNamesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TestTopicNamesQuery = { topics: Array<{ name: string }> };
+
+export type TestHealthUpQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TestHealthUpQuery = { health: { ok: boolean, redis: boolean } };
+
+export type TestHealthQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TestHealthQuery = { health: { ok: boolean, redis: boolean, version: string, uptimeSeconds: number } };
+
+export type TestVersionQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TestVersionQuery = { health: { version: string } };
 
 export type TestDeadLetterPublishMutationVariables = Exact<{
   key: string;
@@ -434,6 +596,198 @@ export const TestDeleteTopicDocument = new TypedDocumentString(`
   deleteTopic(name: $name)
 }
     `) as unknown as TypedDocumentString<TestDeleteTopicMutation, TestDeleteTopicMutationVariables>;
+export const TestPublishDocument = new TypedDocumentString(`
+    mutation TestPublish($input: PublishInput!) {
+  publish(input: $input) {
+    messageId
+    duplicate
+    routedTo
+  }
+}
+    `) as unknown as TypedDocumentString<TestPublishMutation, TestPublishMutationVariables>;
+export const TestPublishBatchDocument = new TypedDocumentString(`
+    mutation TestPublishBatch($inputs: [PublishInput!]!) {
+  publishBatch(inputs: $inputs) {
+    messageId
+    duplicate
+    routedTo
+  }
+}
+    `) as unknown as TypedDocumentString<TestPublishBatchMutation, TestPublishBatchMutationVariables>;
+export const TestDrainDocument = new TypedDocumentString(`
+    mutation TestDrain($topic: String!, $queue: String!) {
+  receive(topic: $topic, queue: $queue, max: 100) {
+    id
+    message {
+      id
+      topic
+      routingKey
+      headers
+      payload
+      priority
+      correlationId
+      replyTo
+      idempotencyKey
+      publishedAt
+      expiresAt
+      sha256
+      sizeBytes
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestDrainMutation, TestDrainMutationVariables>;
+export const TestTopicPublishedDocument = new TypedDocumentString(`
+    query TestTopicPublished($name: String!) {
+  topic(name: $name) {
+    stats {
+      published
+      unrouted
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestTopicPublishedQuery, TestTopicPublishedQueryVariables>;
+export const TestPublishPayloadDocument = new TypedDocumentString(`
+    mutation TestPublishPayload($topic: String!, $payload: JSON!) {
+  publish(input: {topic: $topic, payload: $payload}) {
+    messageId
+  }
+}
+    `) as unknown as TypedDocumentString<TestPublishPayloadMutation, TestPublishPayloadMutationVariables>;
+export const TestReceiveDocument = new TypedDocumentString(`
+    mutation TestReceive($topic: String!, $queue: String!, $max: Int, $waitMs: Int) {
+  receive(topic: $topic, queue: $queue, max: $max, waitMs: $waitMs) {
+    id
+    queue
+    attempt
+    deliverBy
+    message {
+      id
+      payload
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestReceiveMutation, TestReceiveMutationVariables>;
+export const TestAckDocument = new TypedDocumentString(`
+    mutation TestAck($id: ID!) {
+  ack(deliveryId: $id)
+}
+    `) as unknown as TypedDocumentString<TestAckMutation, TestAckMutationVariables>;
+export const TestNackDocument = new TypedDocumentString(`
+    mutation TestNack($id: ID!, $reason: FailureReason) {
+  nack(deliveryId: $id, reason: $reason, error: "bad")
+}
+    `) as unknown as TypedDocumentString<TestNackMutation, TestNackMutationVariables>;
+export const TestQueueStatsDocument = new TypedDocumentString(`
+    query TestQueueStats($topic: String!, $name: String!) {
+  queue(topic: $topic, name: $name) {
+    stats {
+      waiting
+      active
+      delayed
+      completed
+      failed
+      deadLettered
+      paused
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestQueueStatsQuery, TestQueueStatsQueryVariables>;
+export const TestTopicStatsDocument = new TypedDocumentString(`
+    query TestTopicStats($name: String!) {
+  topic(name: $name) {
+    stats {
+      published
+      unrouted
+      deadLettered
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestTopicStatsQuery, TestTopicStatsQueryVariables>;
+export const TestPauseQueueDocument = new TypedDocumentString(`
+    mutation TestPauseQueue($topic: String!, $name: String!) {
+  pauseQueue(topic: $topic, name: $name) {
+    paused
+    stats {
+      paused
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestPauseQueueMutation, TestPauseQueueMutationVariables>;
+export const TestResumeQueueDocument = new TypedDocumentString(`
+    mutation TestResumeQueue($topic: String!, $name: String!) {
+  resumeQueue(topic: $topic, name: $name) {
+    paused
+  }
+}
+    `) as unknown as TypedDocumentString<TestResumeQueueMutation, TestResumeQueueMutationVariables>;
+export const TestCircuitDocument = new TypedDocumentString(`
+    query TestCircuit($topic: String!, $name: String!) {
+  queue(topic: $topic, name: $name) {
+    circuit {
+      state
+      consecutiveFailures
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestCircuitQuery, TestCircuitQueryVariables>;
+export const TestResetCircuitDocument = new TypedDocumentString(`
+    mutation TestResetCircuit($topic: String!, $name: String!) {
+  resetCircuit(topic: $topic, name: $name) {
+    name
+    circuit {
+      state
+      consecutiveFailures
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestResetCircuitMutation, TestResetCircuitMutationVariables>;
+export const TestDeadLetterCountDocument = new TypedDocumentString(`
+    query TestDeadLetterCount($filter: DeadLetterFilter) {
+  deadLetters(filter: $filter) {
+    totalCount
+  }
+}
+    `) as unknown as TypedDocumentString<TestDeadLetterCountQuery, TestDeadLetterCountQueryVariables>;
+export const TestReplayProbedDocument = new TypedDocumentString(`
+    mutation TestReplayProbed($filter: DeadLetterFilter!) {
+  replayDeadLetters(filter: $filter) {
+    replayed
+    probedQueues
+  }
+}
+    `) as unknown as TypedDocumentString<TestReplayProbedMutation, TestReplayProbedMutationVariables>;
+export const TestTopicNamesDocument = new TypedDocumentString(`
+    query TestTopicNames {
+  topics {
+    name
+  }
+}
+    `) as unknown as TypedDocumentString<TestTopicNamesQuery, TestTopicNamesQueryVariables>;
+export const TestHealthUpDocument = new TypedDocumentString(`
+    query TestHealthUp {
+  health {
+    ok
+    redis
+  }
+}
+    `) as unknown as TypedDocumentString<TestHealthUpQuery, TestHealthUpQueryVariables>;
+export const TestHealthDocument = new TypedDocumentString(`
+    query TestHealth {
+  health {
+    ok
+    redis
+    version
+    uptimeSeconds
+  }
+}
+    `) as unknown as TypedDocumentString<TestHealthQuery, TestHealthQueryVariables>;
+export const TestVersionDocument = new TypedDocumentString(`
+    query TestVersion {
+  health {
+    version
+  }
+}
+    `) as unknown as TypedDocumentString<TestVersionQuery, TestVersionQueryVariables>;
 export const TestDeadLetterPublishDocument = new TypedDocumentString(`
     mutation TestDeadLetterPublish($key: String!, $total: Int!) {
   publish(input: {topic: "orders", routingKey: $key, payload: {total: $total}}) {

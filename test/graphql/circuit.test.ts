@@ -1,12 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CircuitState } from '../../client/generated/schema.js';
+import {
+  TestCircuitDocument,
+  TestDeadLetterCountDocument,
+  TestReplayProbedDocument,
+  TestResetCircuitDocument,
+} from '../generated/graphql.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { type Harness, ok, refused, startHarness } from './yoga-client.js';
-
-interface CircuitData {
-  state: string;
-  consecutiveFailures: number;
-}
+import { type Harness, ok, present, refused, startHarness } from './yoga-client.js';
 
 let redis: TestRedis;
 let h: Harness | undefined;
@@ -45,12 +47,8 @@ async function trippedHook(maxAttempts: number): Promise<{ harness: Harness; hea
   ok(await harness.gql('mutation { publish(input: { topic: "orders", payload: 1 }) { messageId } }'));
   await waitFor(
     async () => {
-      const data = ok(
-        await harness.gql<{ queue: { circuit: CircuitData } }>(
-          '{ queue(topic: "orders", name: "hook") { circuit { state consecutiveFailures } } }',
-        ),
-      );
-      return data.queue.circuit.state === 'OPEN';
+      const data = ok(await harness.gqlDoc(TestCircuitDocument, { topic: 'orders', name: 'hook' }));
+      return present(data.queue, 'queue orders/hook').circuit?.state === CircuitState.Open;
     },
     { message: 'the circuit never opened', timeoutMs: 10_000 },
   );
@@ -66,9 +64,7 @@ describe('resetCircuit', () => {
     const { harness, heal } = await trippedHook(5);
     const healedAt = heal();
     const { resetCircuit } = ok(
-      await harness.gql<{ resetCircuit: { name: string; circuit: CircuitData } }>(
-        'mutation { resetCircuit(topic: "orders", name: "hook") { name circuit { state consecutiveFailures } } }',
-      ),
+      await harness.gqlDoc(TestResetCircuitDocument, { topic: 'orders', name: 'hook' }),
     );
     expect(resetCircuit).toEqual({ name: 'hook', circuit: { state: 'CLOSED', consecutiveFailures: 0 } });
     await waitFor(() => receiver?.requests.some((request) => request.at >= healedAt), {
@@ -90,17 +86,13 @@ describe('replaying into a queue whose circuit is open', () => {
     const { harness, heal } = await trippedHook(1);
     await waitFor(async () => {
       const { deadLetters } = ok(
-        await harness.gql<{ deadLetters: { totalCount: number } }>(
-          '{ deadLetters(filter: { topic: "orders" }) { totalCount } }',
-        ),
+        await harness.gqlDoc(TestDeadLetterCountDocument, { filter: { topic: 'orders' } }),
       );
       return deadLetters.totalCount === 1;
     });
     const healedAt = heal();
     const { replayDeadLetters } = ok(
-      await harness.gql<{ replayDeadLetters: { replayed: number; probedQueues: string[] } }>(
-        'mutation { replayDeadLetters(filter: { topic: "orders" }) { replayed probedQueues } }',
-      ),
+      await harness.gqlDoc(TestReplayProbedDocument, { filter: { topic: 'orders' } }),
     );
     expect(replayDeadLetters).toEqual({ replayed: 1, probedQueues: ['hook'] });
     await waitFor(() => receiver?.requests.some((request) => request.at >= healedAt), {

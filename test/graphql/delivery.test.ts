@@ -1,30 +1,17 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FailureReason } from '../../client/generated/schema.js';
+import {
+  TestAckDocument,
+  TestNackDocument,
+  TestPauseQueueDocument,
+  TestPublishPayloadDocument,
+  TestQueueStatsDocument,
+  TestReceiveDocument,
+  TestResumeQueueDocument,
+  TestTopicStatsDocument,
+} from '../generated/graphql.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
-import { type Harness, ok, refused, startHarness } from './yoga-client.js';
-
-interface DeliveryData {
-  id: string;
-  queue: string;
-  attempt: number;
-  deliverBy: string;
-  message: { id: string; payload: unknown };
-}
-
-interface QueueStatsData {
-  waiting: number;
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-  deadLettered: number;
-  paused: boolean;
-}
-
-const RECEIVE = `mutation ($queue: String!, $max: Int, $waitMs: Int) {
-  receive(topic: "jobs", queue: $queue, max: $max, waitMs: $waitMs) {
-    id queue attempt deliverBy message { id payload }
-  }
-}`;
+import { type Harness, ok, present, refused, startHarness } from './yoga-client.js';
 
 let redis: TestRedis;
 let h: Harness;
@@ -54,33 +41,19 @@ afterAll(async () => {
 });
 
 const publish = async (payload: unknown) =>
-  ok(
-    await h.gql<{ publish: { messageId: string } }>(
-      'mutation ($payload: JSON!) { publish(input: { topic: "jobs", payload: $payload }) { messageId } }',
-      { payload },
-    ),
-  ).publish.messageId;
+  ok(await h.gqlDoc(TestPublishPayloadDocument, { topic: 'jobs', payload })).publish.messageId;
 const receive = (variables: { queue?: string; max?: number; waitMs?: number } = {}) =>
-  h.gql<{ receive: DeliveryData[] }>(RECEIVE, { queue: 'work', ...variables });
-const ack = (deliveryId: string) =>
-  h.gql<{ ack: boolean }>('mutation ($id: ID!) { ack(deliveryId: $id) }', { id: deliveryId });
-const nack = (deliveryId: string, reason?: string) =>
-  h.gql<{ nack: boolean }>(
-    'mutation ($id: ID!, $reason: FailureReason) { nack(deliveryId: $id, reason: $reason, error: "bad") }',
-    { id: deliveryId, reason },
-  );
+  h.gqlDoc(TestReceiveDocument, { topic: 'jobs', queue: 'work', ...variables });
+const ack = (deliveryId: string) => h.gqlDoc(TestAckDocument, { id: deliveryId });
+const nack = (deliveryId: string, reason?: FailureReason) =>
+  h.gqlDoc(TestNackDocument, { id: deliveryId, reason });
 const stats = async () =>
-  ok(
-    await h.gql<{ queue: { stats: QueueStatsData } }>(
-      '{ queue(topic: "jobs", name: "work") { stats { waiting active delayed completed failed deadLettered paused } } }',
-    ),
-  ).queue.stats;
+  present(
+    ok(await h.gqlDoc(TestQueueStatsDocument, { topic: 'jobs', name: 'work' })).queue,
+    'queue jobs/work',
+  ).stats;
 const topicStats = async () =>
-  ok(
-    await h.gql<{ topic: { stats: { published: number; unrouted: number; deadLettered: number } } }>(
-      '{ topic(name: "jobs") { stats { published unrouted deadLettered } } }',
-    ),
-  ).topic.stats;
+  present(ok(await h.gqlDoc(TestTopicStatsDocument, { name: 'jobs' })).topic, 'topic jobs').stats;
 
 describe('receive and ack', () => {
   it('should hand out a published message once and forget it when acked', async () => {
@@ -184,7 +157,11 @@ describe('nack', () => {
     await publish({});
     const [delivery] = ok(await receive()).receive;
     const before = await stats();
-    refused(await nack(delivery?.id ?? '', 'BORED'), 'BAD_USER_INPUT', /FailureReason/);
+    refused(
+      await h.gql(TestNackDocument.toString(), { id: delivery?.id ?? '', reason: 'BORED' }),
+      'BAD_USER_INPUT',
+      /FailureReason/,
+    );
     refused(
       await h.gql('mutation ($id: ID!) { nack(deliveryId: $id, retryAfterMs: -5) }', { id: delivery?.id }),
       'BAD_USER_INPUT',
@@ -197,21 +174,13 @@ describe('nack', () => {
 
 describe('pause and resume', () => {
   it('should hold messages while paused and hand them out once resumed', async () => {
-    const { pauseQueue } = ok(
-      await h.gql<{ pauseQueue: { paused: boolean; stats: QueueStatsData } }>(
-        'mutation { pauseQueue(topic: "jobs", name: "work") { paused stats { paused } } }',
-      ),
-    );
+    const { pauseQueue } = ok(await h.gqlDoc(TestPauseQueueDocument, { topic: 'jobs', name: 'work' }));
     expect(pauseQueue).toEqual({ paused: true, stats: { paused: true } });
     const messageId = await publish({ held: true });
     expect(ok(await receive()).receive).toEqual([]);
     expect(await stats()).toMatchObject({ waiting: 1, active: 0, paused: true });
 
-    const { resumeQueue } = ok(
-      await h.gql<{ resumeQueue: { paused: boolean } }>(
-        'mutation { resumeQueue(topic: "jobs", name: "work") { paused } }',
-      ),
-    );
+    const { resumeQueue } = ok(await h.gqlDoc(TestResumeQueueDocument, { topic: 'jobs', name: 'work' }));
     expect(resumeQueue).toEqual({ paused: false });
     const [delivery] = ok(await receive()).receive;
     expect(delivery?.message.id).toBe(messageId);

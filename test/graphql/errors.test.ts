@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  TestHealthDocument,
+  TestHealthUpDocument,
+  TestTopicNamesDocument,
+  TestTopicPublishedDocument,
+  TestVersionDocument,
+} from '../generated/graphql.js';
 import { startTestRedis, type TestRedis, waitFor } from '../helpers/redis.js';
-import { type Harness, ok, refused, startHarness } from './yoga-client.js';
+import { type Harness, ok, present, refused, startHarness } from './yoga-client.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -68,7 +75,7 @@ describe('refusals by GraphQL itself', () => {
   ])('should answer %s with BAD_USER_INPUT and change nothing', async (_, query, variables, message) => {
     await withHarness(async (h) => {
       refused(await h.gql(query, variables), 'BAD_USER_INPUT', message);
-      expect(ok(await h.gql<{ topics: unknown[] }>('{ topics { name } }')).topics).toEqual([]);
+      expect(ok(await h.gqlDoc(TestTopicNamesDocument)).topics).toEqual([]);
     });
   });
 });
@@ -139,9 +146,7 @@ describe('Redis unavailable', () => {
           (await h.gql('mutation { createTopic(input: { name: "u", kind: FANOUT }) { name } }')).errors,
       );
       refused({ errors }, 'UNAVAILABLE', 'Redis is unavailable; retry later');
-      const { health } = ok(
-        await h.gql<{ health: { ok: boolean; redis: boolean } }>('{ health { ok redis } }'),
-      );
+      const { health } = ok(await h.gqlDoc(TestHealthUpDocument));
       expect(health).toEqual({ ok: false, redis: false });
     } finally {
       await h.close();
@@ -162,12 +167,8 @@ describe('Redis unavailable', () => {
       const body = await h.gql('mutation { publish(input: { topic: "t", payload: 1 }) { messageId } }');
       await admin.config('SET', 'maxmemory', '0');
       refused(body, 'UNAVAILABLE', 'Redis is unavailable; retry later');
-      const { topic } = ok(
-        await h.gql<{ topic: { stats: { published: number } } }>(
-          '{ topic(name: "t") { stats { published } } }',
-        ),
-      );
-      expect(topic.stats.published).toBe(0);
+      const { topic } = ok(await h.gqlDoc(TestTopicPublishedDocument, { name: 't' }));
+      expect(present(topic, 'topic t').stats.published).toBe(0);
     } finally {
       await h.close();
       await own.stop();
@@ -179,11 +180,7 @@ describe('health', () => {
   it('should answer ok, redis, the version and the uptime', async () => {
     await withHarness(
       async (h) => {
-        const { health } = ok(
-          await h.gql<{ health: { ok: boolean; redis: boolean; version: string; uptimeSeconds: number } }>(
-            '{ health { ok redis version uptimeSeconds } }',
-          ),
-        );
+        const { health } = ok(await h.gqlDoc(TestHealthDocument));
         expect(health).toEqual({
           ok: true,
           redis: true,
@@ -200,7 +197,7 @@ describe('health', () => {
   it('should answer the package.json version by default', async () => {
     const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
     await withHarness(async (h) => {
-      const { health } = ok(await h.gql<{ health: { version: string } }>('{ health { version } }'));
+      const { health } = ok(await h.gqlDoc(TestVersionDocument));
       expect(health.version).toBe(version);
     });
   });

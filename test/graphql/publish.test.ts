@@ -1,38 +1,18 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type PublishInput,
+  TestDrainDocument,
+  type TestDrainMutation,
+  TestPublishBatchDocument,
+  TestPublishDocument,
+  TestTopicPublishedDocument,
+} from '../generated/graphql.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
-import { type Harness, ok, refused, startHarness } from './yoga-client.js';
+import { type Harness, ok, present, refused, startHarness } from './yoga-client.js';
 
-interface PublishResultData {
-  messageId: string;
-  duplicate: boolean;
-  routedTo: string[];
-}
-
-interface MessageData {
-  id: string;
-  topic: string;
-  routingKey: string | null;
-  headers: Record<string, string>;
-  payload: unknown;
-  priority: number;
-  correlationId: string | null;
-  replyTo: string | null;
-  idempotencyKey: string | null;
-  publishedAt: string;
-  expiresAt: string | null;
-  sha256: string;
-  sizeBytes: number;
-}
-
-const PUBLISH = `mutation ($input: PublishInput!) {
-  publish(input: $input) { messageId duplicate routedTo }
-}`;
-const PUBLISH_BATCH = `mutation ($inputs: [PublishInput!]!) {
-  publishBatch(inputs: $inputs) { messageId duplicate routedTo }
-}`;
-const MESSAGE_FIELDS = `id topic routingKey headers payload priority correlationId replyTo idempotencyKey
-  publishedAt expiresAt sha256 sizeBytes`;
+/** The same request as TestPublish, for input its variables' types forbid. */
+const PUBLISH = TestPublishDocument.toString();
 
 let redis: TestRedis;
 let h: Harness;
@@ -62,9 +42,10 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const publish = (input: Record<string, unknown>) => h.gql<{ publish: PublishResultData }>(PUBLISH, { input });
-const publishBatch = (inputs: Record<string, unknown>[]) =>
-  h.gql<{ publishBatch: PublishResultData[] }>(PUBLISH_BATCH, { inputs });
+const publish = (input: PublishInput) => h.gqlDoc(TestPublishDocument, { input });
+const publishBatch = (inputs: PublishInput[]) => h.gqlDoc(TestPublishBatchDocument, { inputs });
+
+type MessageData = TestDrainMutation['receive'][number]['message'];
 
 /** What a refused request must leave untouched: every queue's depth and the topics' counters. */
 async function snapshot() {
@@ -76,14 +57,7 @@ async function snapshot() {
 
 /** Takes every waiting message of a queue (and acks it), so a test can look at what was stored. */
 async function drain(topic: string, queue: string): Promise<MessageData[]> {
-  const { receive } = ok(
-    await h.gql<{ receive: { id: string; message: MessageData }[] }>(
-      `mutation ($topic: String!, $queue: String!) {
-        receive(topic: $topic, queue: $queue, max: 100) { id message { ${MESSAGE_FIELDS} } }
-      }`,
-      { topic, queue },
-    ),
-  );
+  const { receive } = ok(await h.gqlDoc(TestDrainDocument, { topic, queue }));
   for (const delivery of receive) {
     ok(await h.gql('mutation ($id: ID!) { ack(deliveryId: $id) }', { id: delivery.id }));
   }
@@ -110,12 +84,8 @@ describe('publish', () => {
       await publish({ topic: 'orders', routingKey: 'invoice.paid', payload: {} }),
     );
     expect(result).toMatchObject({ duplicate: false, routedTo: [] });
-    const { topic } = ok(
-      await h.gql<{ topic: { stats: { published: number; unrouted: number } } }>(
-        '{ topic(name: "orders") { stats { published unrouted } } }',
-      ),
-    );
-    expect(topic.stats).toEqual({ published: 1, unrouted: 1 });
+    const { topic } = ok(await h.gqlDoc(TestTopicPublishedDocument, { name: 'orders' }));
+    expect(present(topic, 'topic orders').stats).toEqual({ published: 1, unrouted: 1 });
   });
 
   it('should store every field of the message as it was published', async () => {
@@ -273,7 +243,11 @@ describe('publish refusals', () => {
   it('should refuse a null payload and a wrongly typed field before any resolver runs', async () => {
     const before = await snapshot();
     refused(await publish({ topic: 'orders', payload: null }), 'BAD_USER_INPUT', /JSON!/);
-    refused(await publish({ topic: 'orders', payload: {}, priority: 'high' }), 'BAD_USER_INPUT', /priority/);
+    refused(
+      await h.gql(PUBLISH, { input: { topic: 'orders', payload: {}, priority: 'high' } }),
+      'BAD_USER_INPUT',
+      /priority/,
+    );
     expect(await snapshot()).toEqual(before);
   });
 });

@@ -15,7 +15,10 @@ export interface GraphQLBody<T> {
   errors?: GraphQLErrorBody[];
 }
 
-/** Each call names the shape it selected: `gql<{ topic: { name: string } | null }>(...)`. */
+/**
+ * A request as text. Each call names the shape it selected: `gql<{ topic: { name: string } | null }>(...)`;
+ * prefer {@link GqlDoc}, whose shape comes from the schema, unless the request must break its types.
+ */
 export type Gql = <T = unknown>(
   query: string,
   variables?: Record<string, unknown>,
@@ -66,6 +69,12 @@ export function ok<T>(body: GraphQLBody<T>): T {
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
   if (body.data == null) throw new Error('answer has neither errors nor data');
   return body.data;
+}
+
+/** A value the test needs to be there (a topic or queue it created): a clear failure otherwise. */
+export function present<T>(value: T | null | undefined, what: string): T {
+  if (value == null) throw new Error(`expected ${what}, got ${value}`);
+  return value;
 }
 
 /** The single error of a refused request, after checking its code (and its message, when given). */

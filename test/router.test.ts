@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { QueueRecord, TopicKind, TopicRecord } from '../queues/core/types.js';
+import { HeaderMatch, TopicKind } from '../client/generated/schema.js';
+import type { QueueRecord, TopicRecord } from '../queues/core/types.js';
 import {
   createRoutingTable,
   headersMatch,
@@ -408,7 +409,8 @@ describe('createRoutingTable', () => {
   });
 
   it('routes exactly the queues queueMatches accepts, sorted by name', () => {
-    const kind = fc.constantFrom<TopicKind>('FANOUT', 'DIRECT', 'TOPIC', 'HEADERS');
+    // Every kind and match the schema offers, from the generated enums: a new one is tested at once.
+    const kind = fc.constantFrom(...Object.values(TopicKind));
     const pattern = patternWords.map((w) => w.join('.'));
     const headerSet = fc.dictionary(fc.constantFrom('a', 'A', 'b'), fc.constantFrom('1', '2'), {
       maxKeys: 3,
@@ -416,7 +418,7 @@ describe('createRoutingTable', () => {
     const binding = fc.record({
       bindingKey: fc.option(pattern, { nil: null }),
       headers: fc.option(headerSet, { nil: null }),
-      headerMatch: fc.option(fc.constantFrom<'ALL' | 'ANY'>('ALL', 'ANY'), { nil: null }),
+      headerMatch: fc.option(fc.constantFrom(...Object.values(HeaderMatch)), { nil: null }),
     });
     const queueSpecs = fc.uniqueArray(fc.record({ name: fc.string({ maxLength: 4 }), binding }), {
       selector: (q) => q.name,

@@ -1,24 +1,30 @@
-import { ALERT_KINDS, type Alert as AlertRecord } from '../queues/stats/index.js';
+import type { QueueAlertThresholds } from '../queues/core/index.js';
+import {
+  ALERT_KINDS,
+  type Alert as AlertRecord,
+  type AlertTransition as AlertTransitionRecord,
+} from '../queues/stats/index.js';
 import { alerts } from '../resolvers/alerts.js';
-import { notBuilt } from '../resolvers/not-built.js';
+import { alertsSubscription } from '../resolvers/alerts-subscription.js';
 import { builder } from './builder.js';
 import { describeValues } from './enums.js';
 
 const AlertKind = builder.enumType('AlertKind', {
   description: 'What a built-in alert watches, per queue (docs/METRICS.md#alerts).',
-  // The engine evaluates ALERT_KINDS; the contract's second wave adds three kinds that nothing fires yet.
-  values: describeValues([...ALERT_KINDS, 'DELIVERY_LATENCY', 'FAILURE_RATE', 'RETRIES'] as const, {
+  values: describeValues(ALERT_KINDS, {
     QUEUE_LAG:
-      'The oldest deliverable message has waited SWITCHYARD_ALERT_LAG_MS or longer (default 300000, 5 minutes; 0 turns it off).',
-    QUEUE_DEPTH: 'SWITCHYARD_ALERT_DEPTH or more messages wait (default 0: off).',
+      'The oldest deliverable message has waited maxLagMs or longer (gateway default SWITCHYARD_ALERT_LAG_MS, 300000: 5 minutes).',
+    QUEUE_DEPTH: 'maxWaiting or more messages wait (gateway default SWITCHYARD_ALERT_DEPTH, 1000).',
     DEAD_LETTERS:
       'The queue holds SWITCHYARD_ALERT_DEAD_LETTERS or more dead letters (default 1; 0 turns it off).',
     CIRCUIT_OPEN:
       "A webhook queue's circuit breaker is open or probing (SWITCHYARD_ALERT_CIRCUIT, default true).",
     DELIVERY_LATENCY:
-      'Not built yet, never fires: P95 publish-to-delivered latency at or over the threshold.',
-    FAILURE_RATE: 'Not built yet, never fires: failed attempts per attempt at or over the threshold.',
-    RETRIES: 'Not built yet, never fires: a message needed the threshold number of attempts or more.',
+      'P95 publish-to-delivered latency over the alert window at or over maxDeliveryLatencyMs (gateway default SWITCHYARD_ALERT_DELIVERY_LATENCY_MS, 1000).',
+    FAILURE_RATE:
+      'Failed attempts per attempt over the alert window at or over maxFailureRate (gateway default SWITCHYARD_ALERT_FAILURE_RATE, 0.01).',
+    RETRIES:
+      'A message needed maxAttempts attempts or more within the alert window (gateway default SWITCHYARD_ALERT_RETRIES, 3).',
   }),
 });
 
@@ -30,7 +36,9 @@ const Alert = builder.objectRef<AlertRecord>('Alert').implement({
     topic: t.exposeString('topic', { description: 'The topic of the queue.' }),
     queue: t.exposeString('queue', { description: 'The queue it is about.' }),
     value: t.exposeFloat('value', {
-      description: 'What was measured: ms of lag, messages waiting, dead letters, or 1 for an open circuit.',
+      description:
+        'What was measured: ms of lag, messages waiting, dead letters, 1 for an open circuit, P95 latency in ms, ' +
+        'the failure rate (0 to 1), or the most attempts a message needed.',
     }),
     threshold: t.exposeFloat('threshold', { description: 'The setting it reached.' }),
     since: t.expose('since', { type: 'DateTime', description: 'When it started firing.' }),
@@ -49,11 +57,12 @@ builder.queryField('alerts', (t) =>
   }),
 );
 
-/** Per-queue alert thresholds; not built yet, so createQueue and updateQueue refuse them. */
+/** Per-queue alert thresholds, as createQueue and updateQueue take them. */
 export const AlertThresholdsInput = builder.inputType('AlertThresholdsInput', {
   description:
-    "A queue's own alert thresholds; a field left null falls back to the gateway's setting. Not built yet: " +
-    'createQueue and updateQueue refuse it with UNAVAILABLE.',
+    "A queue's own alert thresholds; a field left out keeps its value, null falls back to the gateway's " +
+    'setting, 0 turns the kind off for this queue. Negative values, and a failure rate above 1, are refused ' +
+    'with BAD_USER_INPUT.',
   fields: (t) => ({
     maxWaiting: t.int({ description: 'Messages waiting at which QUEUE_DEPTH fires.' }),
     maxLagMs: t.int({ description: 'Lag in ms at which QUEUE_LAG fires.' }),
@@ -68,13 +77,32 @@ export const AlertThresholdsInput = builder.inputType('AlertThresholdsInput', {
   }),
 });
 
-const ALERT_TRANSITIONS = ['FIRING', 'RESOLVED'] as const;
+/** A queue's own thresholds as stored; null: the gateway's setting. */
+export const AlertThresholds = builder.objectRef<QueueAlertThresholds>('AlertThresholds').implement({
+  description:
+    "A queue's own alert thresholds (AlertThresholdsInput); null where the gateway's setting holds, 0 where the kind is off.",
+  fields: (t) => ({
+    maxWaiting: t.exposeInt('maxWaiting', {
+      nullable: true,
+      description: 'Messages waiting at which QUEUE_DEPTH fires.',
+    }),
+    maxLagMs: t.exposeInt('maxLagMs', { nullable: true, description: 'Lag in ms at which QUEUE_LAG fires.' }),
+    maxDeliveryLatencyMs: t.exposeInt('maxDeliveryLatencyMs', {
+      nullable: true,
+      description: 'P95 latency in ms over the alert window at which DELIVERY_LATENCY fires.',
+    }),
+    maxFailureRate: t.exposeFloat('maxFailureRate', {
+      nullable: true,
+      description: 'Failed attempts per attempt (0 to 1) over the alert window at which FAILURE_RATE fires.',
+    }),
+    maxAttempts: t.exposeInt('maxAttempts', {
+      nullable: true,
+      description: 'Attempts a message needed at which RETRIES fires.',
+    }),
+  }),
+});
 
-interface AlertEventShape {
-  transition: (typeof ALERT_TRANSITIONS)[number];
-  alert: AlertRecord;
-  at: Date;
-}
+const ALERT_TRANSITIONS = ['FIRING', 'RESOLVED'] as const;
 
 const AlertTransition = builder.enumType('AlertTransition', {
   description: 'Whether an alert started or stopped firing.',
@@ -84,11 +112,10 @@ const AlertTransition = builder.enumType('AlertTransition', {
   }),
 });
 
-const AlertEvent = builder.objectRef<AlertEventShape>('AlertEvent').implement({
-  description:
-    'An alert starting or ceasing to fire. Not built yet: Subscription.alerts answers UNAVAILABLE.',
+const AlertEvent = builder.objectRef<AlertTransitionRecord>('AlertEvent').implement({
+  description: 'An alert starting or ceasing to fire, announced once over every gateway instance.',
   fields: (t) => ({
-    transition: t.expose('transition', { type: AlertTransition, description: 'Started or stopped firing.' }),
+    transition: t.expose('state', { type: AlertTransition, description: 'Started or stopped firing.' }),
     alert: t.expose('alert', { type: Alert, description: 'The alert, as it was at the transition.' }),
     at: t.expose('at', { type: 'DateTime', description: 'When it happened.' }),
   }),
@@ -98,8 +125,9 @@ builder.subscriptionField('alerts', (t) =>
   t.withAuth({ stats: true }).field({
     type: AlertEvent,
     description:
-      'Alerts as they fire and resolve. Needs the stats scope (or admin). Not built yet: answers UNAVAILABLE.',
-    subscribe: () => notBuilt('Subscription.alerts'),
-    resolve: (event: AlertEventShape) => event,
+      'Alerts as they fire and resolve on any instance, from now on (Query.alerts has those firing already). ' +
+      'Needs the stats scope (or admin).',
+    subscribe: (_root, args, ctx) => alertsSubscription(args, ctx),
+    resolve: (event: AlertTransitionRecord) => event,
   }),
 );

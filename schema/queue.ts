@@ -1,13 +1,12 @@
 import type { QueueRecord, RetryPolicy as RetryPolicyRecord } from '../queues/core/index.js';
 import { createQueue } from '../resolvers/create-queue.js';
 import { deleteQueue } from '../resolvers/delete-queue.js';
-import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { pauseQueue } from '../resolvers/pause-queue.js';
 import { queue } from '../resolvers/queue.js';
 import { resumeQueue } from '../resolvers/resume-queue.js';
 import { rotateSigningSecret } from '../resolvers/rotate-signing-secret.js';
 import { updateQueue } from '../resolvers/update-queue.js';
-import { AlertThresholdsInput } from './alert.js';
+import { AlertThresholds, AlertThresholdsInput } from './alert.js';
 import { builder } from './builder.js';
 import { Backoff, DeliveryMode, HeaderMatch, TargetKind } from './enums.js';
 
@@ -81,6 +80,20 @@ export const Queue = builder.objectRef<QueueRecord>('Queue').implement({
     }),
     paused: t.exposeBoolean('paused', {
       description: 'True after pauseQueue: messages still arrive, none is delivered until resumeQueue.',
+    }),
+    // Alerts are an operator's view, like the counters they watch: the stats scope reads them.
+    alertThresholds: t.withAuth({ stats: true }).field({
+      type: AlertThresholds,
+      description:
+        "The queue's own alert thresholds, null where the gateway's hold (docs/METRICS.md#alerts). Needs the stats scope (or admin).",
+      resolve: (queue) => ({
+        maxWaiting: null,
+        maxLagMs: null,
+        maxDeliveryLatencyMs: null,
+        maxFailureRate: null,
+        maxAttempts: null,
+        ...queue.alerts,
+      }),
     }),
   }),
 });
@@ -157,7 +170,7 @@ const CreateQueueInput = builder.inputType('CreateQueueInput', {
     }),
     alerts: t.field({
       type: AlertThresholdsInput,
-      description: 'Not built yet: a createQueue that sets it is refused with UNAVAILABLE.',
+      description: "The queue's own alert thresholds; left out, every kind uses the gateway's setting.",
     }),
   }),
 });
@@ -175,7 +188,8 @@ const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
     ackTimeoutMs: t.int({ description: 'As in CreateQueueInput: in ms, 100 to 43200000 (12 h).' }),
     alerts: t.field({
       type: AlertThresholdsInput,
-      description: 'Not built yet: an updateQueue that sets it is refused with UNAVAILABLE.',
+      description:
+        'Only the threshold fields given change (null: back to the gateway setting); null resets them all.',
     }),
   }),
 });
@@ -203,8 +217,7 @@ builder.mutationFields((t) => {
       type: Queue,
       description: 'Admin only. Answers the new queue; it receives messages published from now on.',
       args: { input: t.arg({ type: CreateQueueInput, required: true, description: 'The queue to create.' }) },
-      resolve: (_root, args, ctx) =>
-        createQueue({ input: withoutUnbuilt('CreateQueueInput', args.input, ['alerts']) }, ctx),
+      resolve: (_root, args, ctx) => createQueue(args, ctx),
     }),
     updateQueue: t.withAuth({ admin: true }).field({
       type: Queue,
@@ -214,8 +227,7 @@ builder.mutationFields((t) => {
         ...queueArgs,
         input: t.arg({ type: UpdateQueueInput, required: true, description: 'The settings to change.' }),
       },
-      resolve: (_root, args, ctx) =>
-        updateQueue({ ...args, input: withoutUnbuilt('UpdateQueueInput', args.input, ['alerts']) }, ctx),
+      resolve: (_root, args, ctx) => updateQueue(args, ctx),
     }),
     deleteQueue: t.withAuth({ admin: true }).boolean({
       description:

@@ -246,12 +246,29 @@ export interface Config {
   alertIntervalMs: number;
   /** Lag (ms) that fires QUEUE_LAG; 0: off (`SWITCHYARD_ALERT_LAG_MS`). @default 300000 */
   alertLagMs: number;
-  /** Waiting messages that fire QUEUE_DEPTH; 0: off (`SWITCHYARD_ALERT_DEPTH`). @default 0 */
+  /** Waiting messages that fire QUEUE_DEPTH; 0: off (`SWITCHYARD_ALERT_DEPTH`). @default 1000 */
   alertDepth: number;
   /** Dead letters in a queue that fire DEAD_LETTERS; 0: off (`SWITCHYARD_ALERT_DEAD_LETTERS`). @default 1 */
   alertDeadLetters: number;
   /** Fire CIRCUIT_OPEN while a webhook endpoint's breaker is open (`SWITCHYARD_ALERT_CIRCUIT`). @default true */
   alertCircuit: boolean;
+  /**
+   * P95 publish-to-delivered latency (ms) over the alert window that fires DELIVERY_LATENCY; 0: off
+   * (`SWITCHYARD_ALERT_DELIVERY_LATENCY_MS`). @default 1000
+   */
+  alertDeliveryLatencyMs: number;
+  /**
+   * Failed attempts per attempt over the alert window, 0 to 1, that fire FAILURE_RATE; 0: off
+   * (`SWITCHYARD_ALERT_FAILURE_RATE`). @default 0.01 (1 %)
+   */
+  alertFailureRate: number;
+  /** Attempts a message needed that fire RETRIES; 0: off (`SWITCHYARD_ALERT_RETRIES`). @default 3 */
+  alertRetries: number;
+  /**
+   * How far back DELIVERY_LATENCY, FAILURE_RATE and RETRIES look, in ms (`SWITCHYARD_ALERT_WINDOW_MS`).
+   * @default 60000 (1 minute)
+   */
+  alertWindowMs: number;
   /** Where alert firings and resolutions are POSTed (`SWITCHYARD_ALERT_WEBHOOK_URL`). @default null */
   alertWebhookUrl: string | null;
   /** `whsec_…` secret that signs them (`SWITCHYARD_ALERT_WEBHOOK_SECRET`); unsigned without. @default null */
@@ -331,9 +348,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     alertIntervalMs: read('SWITCHYARD_ALERT_INTERVAL_MS', 15 * SECOND, integer(0, DAY)),
     alertLagMs: read('SWITCHYARD_ALERT_LAG_MS', 5 * MINUTE, integer(0)),
-    alertDepth: read('SWITCHYARD_ALERT_DEPTH', 0, integer(0)),
+    alertDepth: read('SWITCHYARD_ALERT_DEPTH', 1000, integer(0)),
     alertDeadLetters: read('SWITCHYARD_ALERT_DEAD_LETTERS', 1, integer(0)),
     alertCircuit: read('SWITCHYARD_ALERT_CIRCUIT', true, boolean),
+    alertDeliveryLatencyMs: read('SWITCHYARD_ALERT_DELIVERY_LATENCY_MS', 1 * SECOND, integer(0)),
+    alertFailureRate: read('SWITCHYARD_ALERT_FAILURE_RATE', 0.01, fraction),
+    alertRetries: read('SWITCHYARD_ALERT_RETRIES', 3, integer(0)),
+    alertWindowMs: read('SWITCHYARD_ALERT_WINDOW_MS', 1 * MINUTE, integer(1 * SECOND, DAY)),
     alertWebhookUrl: read('SWITCHYARD_ALERT_WEBHOOK_URL', null, httpUrl),
     alertWebhookSecret: read('SWITCHYARD_ALERT_WEBHOOK_SECRET', null, signingSecret),
   } satisfies Config;
@@ -422,6 +443,16 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER, maxLabel?: string):
     },
   };
 }
+
+/** A number from 0 to 1, in decimal (`0.01`). */
+const fraction: Parser<number> = {
+  expected: 'a number from 0 to 1 (0.01 is 1 %)',
+  parse: (raw) => {
+    if (!/^(0|1)?(\.\d+)?$/.test(raw) || raw === '' || raw === '.') return undefined;
+    const value = Number(raw);
+    return value >= 0 && value <= 1 ? value : undefined;
+  },
+};
 
 function nonBlank(expected: string): Parser<string> {
   return { expected, parse: (raw) => (raw.trim() === '' ? undefined : raw) };

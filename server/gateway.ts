@@ -129,7 +129,11 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
         depth: config.alertIntervalMs > 0 ? config.alertDepth : 0,
         deadLetters: config.alertIntervalMs > 0 ? config.alertDeadLetters : 0,
         circuitOpen: config.alertIntervalMs > 0 && config.alertCircuit,
+        deliveryLatencyMs: config.alertIntervalMs > 0 ? config.alertDeliveryLatencyMs : 0,
+        failureRate: config.alertIntervalMs > 0 ? config.alertFailureRate : 0,
+        retries: config.alertIntervalMs > 0 ? config.alertRetries : 0,
       },
+      windowMs: config.alertWindowMs,
       webhook: config.alertWebhookUrl
         ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret }
         : null,

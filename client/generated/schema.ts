@@ -202,6 +202,14 @@ export type Alert = {
   message: Scalars['String']['output'];
 };
 
+export type AlertThresholds = {
+  maxWaiting: Maybe<Scalars['Int']['output']>;
+  maxLagMs: Maybe<Scalars['Int']['output']>;
+  maxDeliveryLatencyMs: Maybe<Scalars['Int']['output']>;
+  maxFailureRate: Maybe<Scalars['Float']['output']>;
+  maxAttempts: Maybe<Scalars['Int']['output']>;
+};
+
 export type AlertEvent = {
   transition: AlertTransition;
   alert: Alert;
@@ -231,6 +239,7 @@ export type Queue = {
   ackTimeoutMs: Scalars['Int']['output'];
   maxPriority: Scalars['Int']['output'];
   paused: Scalars['Boolean']['output'];
+  alertThresholds: AlertThresholds;
   stats: QueueStats;
   circuit: Circuit;
 };

@@ -24,6 +24,7 @@ export {
   type Headers,
   type MessageRecord,
   type PreviousSigningSecret,
+  type QueueAlertThresholds,
   type QueueRecord,
   type RetryPolicy,
   TARGET_KINDS,

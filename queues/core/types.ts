@@ -77,8 +77,27 @@ export interface QueueRecord {
    * structure their priority put them in. Records stored before it existed read as 9.
    */
   maxPriority: number;
+  /**
+   * The queue's own alert thresholds (queues/stats/alerts.ts); a field that is null, or the whole
+   * object absent (records stored before it existed), falls back to the gateway's setting. 0 turns a kind off.
+   */
+  alerts?: QueueAlertThresholds;
   paused: boolean;
   createdAt: string;
+}
+
+/** Per-queue alert thresholds, as createQueue and updateQueue store them; null: the gateway's setting. */
+export interface QueueAlertThresholds {
+  /** Waiting messages at which QUEUE_DEPTH fires. */
+  maxWaiting: number | null;
+  /** Lag in ms at which QUEUE_LAG fires. */
+  maxLagMs: number | null;
+  /** P95 publish-to-delivered latency in ms over the alert window at which DELIVERY_LATENCY fires. */
+  maxDeliveryLatencyMs: number | null;
+  /** Failed attempts per attempt over the alert window, 0..1, at which FAILURE_RATE fires. */
+  maxFailureRate: number | null;
+  /** Attempts a message needed (within the alert window) at which RETRIES fires. */
+  maxAttempts: number | null;
 }
 
 /** A message as stored in every BullMQ job it was routed to (the job's data). */

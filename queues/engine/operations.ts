@@ -130,6 +130,8 @@ export function statsOperations(parts: Parts, monitoring: Monitoring) {
     alerts: alerts.list,
     /** Evaluates the alerts now instead of at the next interval; answers what this instance announced. */
     evaluateAlerts: alerts.evaluate,
+    /** Alert transitions as any instance announces them (Subscription.alerts). */
+    alertsStream: alerts.stream,
     /** Prometheus metrics of this instance and of every queue (docs/METRICS.md). */
     metrics: { contentType: metrics.contentType, render: metrics.render },
   };

@@ -43,11 +43,15 @@ export interface EngineOptions extends SecurityOptions {
   /**
    * Built-in alerts (alerts.ts): thresholds, how often to evaluate (0: only when `evaluateAlerts` is
    * called), where to notify, and a callback for each transition this instance announces.
-   * @default lag over 5 minutes, any dead letter and open circuits, every 15 s, no webhook
+   * @default DEFAULT_ALERT_THRESHOLDS, every 15 s, no webhook
    */
   alerts?: {
     thresholds?: Partial<AlertThresholds>;
     intervalMs?: number;
+    /** How far back DELIVERY_LATENCY, FAILURE_RATE and RETRIES look (alert-window.ts). @default 60000 */
+    windowMs?: number;
+    /** How often this instance adds its counts to the shared window; 0: at evaluations only. @default 1000 */
+    flushMs?: number;
     webhook?: AlertWebhook | null;
     onTransition?: (transition: AlertTransition) => void;
   };

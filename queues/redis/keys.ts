@@ -42,6 +42,12 @@ export interface Keys {
   auditLog: string;
   /** Hash: firing alerts by alert id, shared by every instance (queues/stats/alerts.ts). */
   alerts: string;
+  /**
+   * Hash: one slot (`floor(time / bucket)`) of a queue's alert window (queues/stats/alert-window.ts):
+   * attempts, failed attempts, a latency histogram and attempt numbers, added to by every instance and
+   * expiring once out of the window.
+   */
+  alertWindow(topic: string, queue: string, slot: number): string;
   /** Pub/sub channels of the live streams, which carry events between gateway instances. */
   live: LiveChannels;
   /** The dead-letter index of a topic, in the topic's hash tag. */
@@ -96,6 +102,8 @@ export interface LiveChannels {
   settled: string;
   /** Per-second stats summaries from every instance. */
   stats: string;
+  /** Alert transitions, announced by the one instance that won them, for `alerts` subscriptions. */
+  alerts: string;
   /** A PUBSUB CHANNELS pattern matching every channel above. */
   pattern: string;
 }
@@ -138,6 +146,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     rateBucket: (keyId) => `${prefix}:{rate:${keyId}}`,
     auditLog: `${registry}:audit`,
     alerts: `${registry}:alerts`,
+    alertWindow: (topic, queue, slot) => `${topicTag(topic)}:~aw:${queue}:${slot}`,
     live: {
       messages: (topic) => `${prefix}:live:{t:${topic}}:messages`,
       events: (topic) => `${prefix}:live:{t:${topic}}:events`,
@@ -145,6 +154,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
       interest: `${prefix}:live:interest`,
       settled: `${prefix}:live:settled`,
       stats: `${prefix}:live:stats`,
+      alerts: `${prefix}:live:alerts`,
       pattern: `${prefix}:live:*`,
     },
     deadLetters: (topic) => {

@@ -12,6 +12,7 @@ import {
   notFound,
   PRIORITY,
   QUEUE_DEFAULTS,
+  type QueueAlertThresholds,
   type QueueRecord,
   type RetryPolicy,
   TARGET_KINDS,
@@ -47,6 +48,11 @@ export interface QueueSettingsInput {
   retry?: Partial<{ [K in keyof RetryPolicy]: RetryPolicy[K] | null }> | null;
   concurrency?: number | null;
   ackTimeoutMs?: number | null;
+  /**
+   * The queue's own alert thresholds: each field given replaces the stored one (null: back to the
+   * gateway's setting); `alerts: null` on an update puts every one back to the gateway's setting.
+   */
+  alerts?: Partial<QueueAlertThresholds> | null;
 }
 
 export interface CreateQueueInput extends QueueSettingsInput {
@@ -267,6 +273,8 @@ function applySettings(
   if (retry.maxDelayMs != null) next.retry.maxDelayMs = retry.maxDelayMs;
   if (retry.jitter != null) next.retry.jitter = retry.jitter;
 
+  if (input.alerts !== undefined) next.alerts = alertThresholds(current.alerts, input.alerts);
+
   const bindingError = validateBinding(kind, next);
   if (bindingError) throw badInput(bindingError);
   if (!DELIVERY_MODES.includes(next.deliveryMode))
@@ -296,5 +304,41 @@ function applySettings(
     throw badInput('url is only for WEBHOOK queues', { field: 'url' });
   }
   if (next.bindingKey !== null) assertString('bindingKey', next.bindingKey, LIMITS.routingKeyLength);
+  return next;
+}
+
+/** GraphQL's Int, the widest a threshold can arrive as. */
+const INT32_MAX = 2_147_483_647;
+
+const NO_ALERT_THRESHOLDS: QueueAlertThresholds = {
+  maxWaiting: null,
+  maxLagMs: null,
+  maxDeliveryLatencyMs: null,
+  maxFailureRate: null,
+  maxAttempts: null,
+};
+
+/** Merges and checks alert thresholds: counts and durations are integers of 0 or more, a rate is 0..1. */
+function alertThresholds(
+  current: QueueAlertThresholds | undefined,
+  input: Partial<QueueAlertThresholds> | null,
+): QueueAlertThresholds {
+  if (input === null) return { ...NO_ALERT_THRESHOLDS };
+  const next: QueueAlertThresholds = { ...NO_ALERT_THRESHOLDS, ...current };
+  for (const field of ['maxWaiting', 'maxLagMs', 'maxDeliveryLatencyMs', 'maxAttempts'] as const) {
+    const value = input[field];
+    if (value === undefined) continue;
+    if (value !== null) assertInt(`alerts.${field}`, value, 0, INT32_MAX);
+    next[field] = value;
+  }
+  const rate = input.maxFailureRate;
+  if (rate !== undefined) {
+    if (rate !== null && !(Number.isFinite(rate) && rate >= 0 && rate <= 1)) {
+      throw badInput(`alerts.maxFailureRate must be between 0 and 1, got ${rate}`, {
+        field: 'alerts.maxFailureRate',
+      });
+    }
+    next.maxFailureRate = rate;
+  }
   return next;
 }

@@ -1,22 +1,34 @@
 /**
  * Built-in alerts on what an operator of a queue must hear about without watching a dashboard: a queue
- * falling behind (lag), piling up (depth), holding dead letters, or a webhook endpoint's circuit open.
- * Every instance evaluates every queue on a timer; the alerts hash in Redis says which alerts fire, and
- * a compare-and-set (alert-set-1.lua) lets exactly one instance announce each firing and resolution,
- * to the log, to the optional notification webhook, and to the `alerts` query and metrics.
- * Rates and latency percentiles are better alerted on in Prometheus (docs/METRICS.md has rules).
+ * falling behind (lag), piling up (depth), holding dead letters, its webhook endpoint's circuit open,
+ * its deliveries slow (P95 latency), failing (failure rate) or needing many attempts (retries).
+ * Every instance evaluates every queue on a timer, reading the queue's depths from BullMQ and its
+ * window figures from Redis (alert-window.ts), so every instance sees the same values; a queue's own
+ * thresholds (QueueRecord.alerts) override the gateway's. The alerts hash in Redis says which alerts
+ * fire, and a compare-and-set (alert-set-1.lua) lets exactly one instance announce each firing and
+ * resolution, to the log, to the optional notification webhook, to `alerts` subscribers on every
+ * instance (through the engine's `onTransition`) and to the `alerts` query and metrics.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import type { QueueRecord } from '../core/index.js';
+import type { QueueAlertThresholds, QueueRecord } from '../core/index.js';
 import type { CircuitStateName } from '../delivery/index.js';
 import { postWebhook } from '../delivery/index.js';
 import type { Commands, Keys } from '../redis/index.js';
 import { webhookHeaders } from '../signing/index.js';
+import type { AlertWindowFigures } from './alert-window.js';
 import type { QueueStats } from './stats.js';
 
-export const ALERT_KINDS = ['QUEUE_LAG', 'QUEUE_DEPTH', 'DEAD_LETTERS', 'CIRCUIT_OPEN'] as const;
+export const ALERT_KINDS = [
+  'QUEUE_LAG',
+  'QUEUE_DEPTH',
+  'DEAD_LETTERS',
+  'CIRCUIT_OPEN',
+  'DELIVERY_LATENCY',
+  'FAILURE_RATE',
+  'RETRIES',
+] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** A firing alert, as stored in Redis and answered by the `alerts` query. */
@@ -26,7 +38,10 @@ export interface Alert {
   kind: AlertKind;
   topic: string;
   queue: string;
-  /** What was measured: ms of lag, messages waiting, dead letters, or 1 for an open circuit. */
+  /**
+   * What was measured: ms of lag, messages waiting, dead letters, 1 for an open circuit, P95 latency in
+   * ms, the failure rate (0..1), or the most attempts a message needed.
+   */
   value: number;
   /** The setting it crossed (value >= threshold fires). */
   threshold: number;
@@ -36,24 +51,48 @@ export interface Alert {
   message: string;
 }
 
-/** What sets alerts off; 0 turns a kind off. */
+/** What sets alerts off, gateway-wide (a queue may set its own); 0 turns a kind off. */
 export interface AlertThresholds {
   /** Lag (ms the oldest deliverable message has waited) at which QUEUE_LAG fires. @default 300000 */
   lagMs: number;
-  /** Waiting messages at which QUEUE_DEPTH fires. @default 0 (off) */
+  /** Waiting messages at which QUEUE_DEPTH fires. @default 1000 */
   depth: number;
   /** Dead letters in a queue at which DEAD_LETTERS fires. @default 1 */
   deadLetters: number;
   /** Fire CIRCUIT_OPEN while a webhook queue's circuit breaker is open. @default true */
   circuitOpen: boolean;
+  /** P95 publish-to-delivered latency (ms) over the alert window at which DELIVERY_LATENCY fires. @default 1000 */
+  deliveryLatencyMs: number;
+  /** Failed attempts per attempt over the alert window, 0..1, at which FAILURE_RATE fires. @default 0.01 */
+  failureRate: number;
+  /** Attempts a message needed, within the alert window, at which RETRIES fires. @default 3 */
+  retries: number;
 }
 
 export const DEFAULT_ALERT_THRESHOLDS: AlertThresholds = {
   lagMs: 300_000,
-  depth: 0,
+  depth: 1000,
   deadLetters: 1,
   circuitOpen: true,
+  deliveryLatencyMs: 1000,
+  failureRate: 0.01,
+  retries: 3,
 };
+
+/** The thresholds that hold for a queue: its own where it sets one, the gateway's elsewhere. */
+export function queueThresholds(
+  gateway: AlertThresholds,
+  own: QueueAlertThresholds | null | undefined,
+): AlertThresholds {
+  return {
+    ...gateway,
+    lagMs: own?.maxLagMs ?? gateway.lagMs,
+    depth: own?.maxWaiting ?? gateway.depth,
+    deliveryLatencyMs: own?.maxDeliveryLatencyMs ?? gateway.deliveryLatencyMs,
+    failureRate: own?.maxFailureRate ?? gateway.failureRate,
+    retries: own?.maxAttempts ?? gateway.retries,
+  };
+}
 
 /** Where firings and resolutions are POSTed, signed like deliveries (Standard Webhooks). */
 export interface AlertWebhook {
@@ -66,12 +105,15 @@ export interface AlertWebhook {
 
 /** One reading of a queue, as the evaluation needs it. */
 export interface AlertReading {
-  queue: Pick<QueueRecord, 'topic' | 'name'>;
+  queue: Pick<QueueRecord, 'topic' | 'name' | 'alerts'>;
   stats: Pick<QueueStats, 'waiting' | 'deadLettered' | 'oldestWaitingAgeMs'>;
   circuit: CircuitStateName | null;
+  /** The queue's figures over the alert window, the same on every instance. */
+  window: AlertWindowFigures;
 }
 
-export type AlertTransition = { state: 'FIRING' | 'RESOLVED'; alert: Alert };
+/** A firing or a resolution, and when this instance announced it (ISO). */
+export type AlertTransition = { state: 'FIRING' | 'RESOLVED'; alert: Alert; at: string };
 
 export interface AlertsOptions {
   keys: Pick<Keys, 'alerts'>;
@@ -94,12 +136,16 @@ const NOTIFY_ATTEMPTS = 3;
 const NOTIFY_BACKOFF_MS = 1_000;
 
 function formatMs(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
   return ms >= 60_000 ? `${Math.round(ms / 6_000) / 10} min` : `${Math.round(ms / 100) / 10} s`;
 }
 
+const percent = (rate: number) => `${Math.round(rate * 1000) / 10} %`;
+
 /** The alerts a reading calls for, with the value each one measured. */
-function conditions(reading: AlertReading, thresholds: AlertThresholds) {
-  const { stats } = reading;
+function conditions(reading: AlertReading, gateway: AlertThresholds) {
+  const { stats, window } = reading;
+  const thresholds = queueThresholds(gateway, reading.queue.alerts);
   const where = `${reading.queue.topic}/${reading.queue.name}`;
   const lag = stats.oldestWaitingAgeMs ?? 0;
   return [
@@ -132,11 +178,40 @@ function conditions(reading: AlertReading, thresholds: AlertThresholds) {
       threshold: 1,
       message: `${where}: the webhook endpoint keeps failing; its circuit breaker is open`,
     },
+    {
+      kind: 'DELIVERY_LATENCY' as const,
+      on: thresholds.deliveryLatencyMs > 0,
+      // To the 0.1 ms: the histogram is 2 % wide anyway, and a stored value should read as a number.
+      value: Math.round(window.latencyP95Ms * 10) / 10,
+      threshold: thresholds.deliveryLatencyMs,
+      message: `${where}: P95 publish-to-delivered latency is ${formatMs(window.latencyP95Ms)} (alert at ${formatMs(thresholds.deliveryLatencyMs)})`,
+    },
+    {
+      kind: 'FAILURE_RATE' as const,
+      on: thresholds.failureRate > 0,
+      value: window.failureRate,
+      threshold: thresholds.failureRate,
+      message: `${where}: ${window.failed} of ${window.attempts} attempts failed, ${percent(window.failureRate)} (alert at ${percent(thresholds.failureRate)})`,
+    },
+    {
+      kind: 'RETRIES' as const,
+      on: thresholds.retries > 0,
+      value: window.maxAttempt,
+      threshold: thresholds.retries,
+      message: `${where}: a message needed ${window.maxAttempt} attempts (alert at ${thresholds.retries})`,
+    },
   ];
 }
 
 function isAlert(value: unknown): value is Alert {
   return typeof value === 'object' && value !== null && typeof (value as Alert).id === 'string';
+}
+
+/** Whether a payload (one heard on the alerts channel) is a transition. */
+export function isAlertTransition(value: unknown): value is AlertTransition {
+  if (typeof value !== 'object' || value === null) return false;
+  const { state, alert, at } = value as Partial<AlertTransition>;
+  return (state === 'FIRING' || state === 'RESOLVED') && isAlert(alert) && typeof at === 'string';
 }
 
 export function createAlerts(options: AlertsOptions) {
@@ -152,7 +227,7 @@ export function createAlerts(options: AlertsOptions) {
     const id = `alert_${randomUUID()}`;
     const body = JSON.stringify({
       type: `alert.${transition.state.toLowerCase()}`,
-      at: new Date().toISOString(),
+      at: transition.at,
       alert: transition.alert,
     });
     for (let attempt = 1; attempt <= NOTIFY_ATTEMPTS && !closing.signal.aborted; attempt += 1) {
@@ -209,7 +284,9 @@ export function createAlerts(options: AlertsOptions) {
           [options.keys.alerts],
           [id, fires ? JSON.stringify(alert) : '', String(condition.value), condition.message],
         );
-        if (changed === 1) transitions.push({ state: fires ? 'FIRING' : 'RESOLVED', alert });
+        if (changed === 1) {
+          transitions.push({ state: fires ? 'FIRING' : 'RESOLVED', alert, at: new Date().toISOString() });
+        }
       }
     }
     // A deleted queue's alerts resolve with it.
@@ -220,7 +297,7 @@ export function createAlerts(options: AlertsOptions) {
         [options.keys.alerts],
         [alert.id, '', '0', ''],
       );
-      if (changed === 1) transitions.push({ state: 'RESOLVED', alert });
+      if (changed === 1) transitions.push({ state: 'RESOLVED', alert, at: new Date().toISOString() });
     }
     for (const transition of transitions) announce(transition);
     return transitions;

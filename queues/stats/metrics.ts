@@ -209,7 +209,7 @@ export function createMetrics(options: MetricsOptions) {
   });
   new Gauge({
     name: 'switchyard_alerts_firing',
-    help: 'Built-in alerts firing now (1 each), by kind and queue: QUEUE_LAG, QUEUE_DEPTH, DEAD_LETTERS, CIRCUIT_OPEN.',
+    help: 'Built-in alerts firing now (1 each), by kind (AlertKind) and queue.',
     labelNames: ['kind', 'topic', 'queue'] as const,
     registers,
     async collect() {

@@ -9,7 +9,15 @@ import { FAST_RETRY, useEngineHarness } from './harness.js';
 const harness = useEngineHarness();
 const PULL = { topic: 'orders', name: 'pull' } as const;
 /** Every kind off; each test turns on the one it checks. */
-const OFF: AlertThresholds = { lagMs: 0, depth: 0, deadLetters: 0, circuitOpen: false };
+const OFF: AlertThresholds = {
+  lagMs: 0,
+  depth: 0,
+  deadLetters: 0,
+  circuitOpen: false,
+  deliveryLatencyMs: 0,
+  failureRate: 0,
+  retries: 0,
+};
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 async function alerting(thresholds: Partial<AlertThresholds>, options: Partial<EngineOptions> = {}) {

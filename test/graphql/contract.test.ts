@@ -106,27 +106,6 @@ const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
     coordinate: 'Subscription.messages(from:)',
     operation: 'subscription { messages(topic: "t", from: "2024-01-01T00:00:00Z") { id } }',
   },
-  {
-    coordinate: 'CreateQueueInput.alerts',
-    setup: ['mutation { createTopic(input: { name: "alerts", kind: FANOUT }) { name } }'],
-    operation:
-      'mutation { createQueue(input: { topic: "alerts", name: "q", target: CONSUMER, alerts: { maxWaiting: 5 } }) { name } }',
-    unchanged: { query: '{ queue(topic: "alerts", name: "q") { name } }', data: { queue: null } },
-  },
-  {
-    coordinate: 'UpdateQueueInput.alerts',
-    setup: [
-      'mutation { createTopic(input: { name: "alerts2", kind: FANOUT }) { name } }',
-      'mutation { createQueue(input: { topic: "alerts2", name: "q", target: CONSUMER }) { name } }',
-    ],
-    operation:
-      'mutation { updateQueue(topic: "alerts2", name: "q", input: { concurrency: 7, alerts: { maxWaiting: 5 } }) { name } }',
-    unchanged: {
-      query: '{ queue(topic: "alerts2", name: "q") { concurrency } }',
-      data: { queue: { concurrency: 10 } },
-    },
-  },
-  { coordinate: 'Subscription.alerts', operation: 'subscription { alerts { at } }' },
 ];
 
 /** Whether a coordinate names a field, an argument or an input field of the contract. */

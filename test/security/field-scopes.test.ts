@@ -34,6 +34,15 @@ const NOT_ADMIN: Array<[string[], string]> = [
   [['stats'], 'admin'],
   [['publish:#', 'consume:#', 'subscribe:#', 'deadletters:read:#', 'deadletters:write:#'], 'admin'],
 ];
+/**
+ * An alert transition on every call: the fixture's nacked delivery needed 1 attempt, so a RETRIES
+ * threshold of 1 fires and 0 (off) resolves it.
+ */
+async function toggleRetriesAlert(app: ScopedApp) {
+  const firing = (await app.engine.alerts()).some((alert) => alert.kind === 'RETRIES');
+  await app.engine.updateQueue('orders.eu', 'work', { alerts: { maxAttempts: firing ? 0 : 1 } });
+  return app.engine.evaluateAlerts();
+}
 const publishOrders = (app: ScopedApp) =>
   app.engine.publish({ topic: 'orders.eu', routingKey: 'x', payload: { at: Date.now() } });
 
@@ -315,7 +324,7 @@ const OPERATIONS: Operation[] = [
     query: 'subscription { alerts { at } }',
     grant: ['stats'],
     deny: [[['subscribe:#', 'publish:#'], 'stats']],
-    notBuilt: true,
+    trigger: toggleRetriesAlert,
   },
   {
     field: 'Subscription.stats',

@@ -1,19 +1,13 @@
-import { notBuilt } from '../resolvers/not-built.js';
+import type { Reply as ReplyShape } from '../queues/delivery/index.js';
+import { withoutUnbuilt } from '../resolvers/not-built.js';
+import { reply } from '../resolvers/reply.js';
+import { request } from '../resolvers/request.js';
 import { builder } from './builder.js';
 import { deliveryScopes } from './delivery.js';
 import { PublishInput } from './publish.js';
 
-/** What a `request` answers; nothing builds one until request-reply is built. */
-interface ReplyShape {
-  messageId: string;
-  queue: string;
-  payload: unknown;
-  headers: unknown;
-  repliedAt: Date;
-}
-
 const Reply = builder.objectRef<ReplyShape>('Reply').implement({
-  description: 'The first answer to a Mutation.request. Not built yet: request answers UNAVAILABLE.',
+  description: 'The first answer to a Mutation.request (docs/PATTERNS.md).',
   fields: (t) => ({
     messageId: t.exposeID('messageId', { description: "The request's message id." }),
     queue: t.exposeString('queue', { description: 'The queue whose consumer or webhook endpoint answered.' }),
@@ -26,32 +20,39 @@ const Reply = builder.objectRef<ReplyShape>('Reply').implement({
   }),
 });
 
-// Not built yet: both answer UNAVAILABLE after their scope check, and change nothing.
 builder.mutationFields((t) => ({
   request: t.field({
     type: Reply,
     description:
-      'Publishes and waits for the first reply; later replies are dropped. Needs publish:<pattern> matching ' +
-      'the topic (or admin). Not built yet: answers UNAVAILABLE.',
+      "Publishes like publish, with a replyTo of the gateway's own, and waits for the first reply; later " +
+      'replies are dropped and counted. TIMEOUT when none comes in time; NOT_FOUND at once when no queue ' +
+      'of the topic matches; UNAVAILABLE when the gateway stops while it waits. Needs publish:<pattern> ' +
+      'matching the topic (or admin).',
     args: {
       input: t.arg({
         type: PublishInput,
         required: true,
-        description: 'The request, published as by publish.',
+        description: 'The request, published as by publish; replyTo must be left out (the gateway sets it).',
       }),
       timeoutMs: t.arg.int({
         defaultValue: 5000,
-        description: 'How long to wait for a reply, in ms, at most 60000; TIMEOUT when none comes in time.',
+        description: 'How long to wait for a reply, in ms: 1 to 60000; TIMEOUT when none comes in time.',
       }),
     },
     // A request is a publish, with the publish's scope.
     authScopes: (_root, args) => ({ publish: args.input.topic }),
-    resolve: () => notBuilt('Mutation.request'),
+    resolve: (_root, args, ctx) =>
+      request(
+        { input: withoutUnbuilt('PublishInput', args.input, ['orderingKey']), timeoutMs: args.timeoutMs },
+        ctx,
+      ),
   }),
   reply: t.boolean({
     description:
-      'Answers a delivered request and acks its delivery. Needs consume:<pattern> matching the topic the ' +
-      'delivery id names (or admin), as ack does. Not built yet: answers UNAVAILABLE.',
+      'Answers a delivered request and acks its delivery. NOT_FOUND for a spent delivery, BAD_USER_INPUT ' +
+      "for a message that expects no reply (not sent by request), PAYLOAD_TOO_LARGE beyond the topic's " +
+      'limit. True once acked, even when another reply came first (this one is then dropped and counted). ' +
+      'Needs consume:<pattern> matching the topic the delivery id names (or admin), as ack does.',
     args: {
       deliveryId: t.arg.id({ required: true, description: 'The delivery of the request (Delivery.id).' }),
       payload: t.arg({ type: 'JSON', required: true, description: 'The reply, any JSON value.' }),
@@ -59,6 +60,7 @@ builder.mutationFields((t) => ({
     },
     // Like ack: the consume scope of the topic the delivery id names.
     authScopes: (_root, args) => deliveryScopes(String(args.deliveryId)),
-    resolve: () => notBuilt('Mutation.reply'),
+    resolve: (_root, args, ctx) =>
+      reply({ deliveryId: String(args.deliveryId), payload: args.payload, headers: args.headers }, ctx),
   }),
 }));

@@ -1,6 +1,14 @@
 import { Job, type Worker } from 'bullmq';
 import type { EventBus, FailureReason, MessageRecord, QueueRecord } from '../core/index.js';
-import { assertInt, badInput, DAY, notFound } from '../core/index.js';
+import {
+  assertInt,
+  badInput,
+  DAY,
+  ErrorCode,
+  notFound,
+  parseHeaders,
+  SwitchyardError,
+} from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
@@ -8,6 +16,7 @@ import type { HeldDelivery } from './consumer-workers.js';
 import { decodeDeliveryId } from './delivery-id.js';
 import { DeliveryFailure, FinalDeliveryFailure } from './failure.js';
 import type { Redact } from './redaction.js';
+import type { ReplySender } from './request-reply.js';
 
 export interface SettlementOptions {
   connection: RedisClient;
@@ -16,6 +25,8 @@ export interface SettlementOptions {
   events: EventBus;
   onError?: (error: Error) => void;
   onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
+  /** Where `reply` sends its answers. @default none: `reply` is refused */
+  replies?: ReplySender;
   redact: Redact;
   inFlight: Map<string, HeldDelivery>;
   workers: {
@@ -80,6 +91,8 @@ export function createSettlement(options: SettlementOptions) {
     return { job, token: parsed.token, queue, gone, local };
   }
 
+  type Locked = Awaited<ReturnType<typeof lockedJob>>;
+
   function settled(deliveryId: string, local: boolean): void {
     for (const listener of settledListeners) {
       try {
@@ -91,7 +104,11 @@ export function createSettlement(options: SettlementOptions) {
   }
 
   async function ack(deliveryId: string): Promise<boolean> {
-    const { job, token, queue, gone, local } = await lockedJob(deliveryId, false);
+    await complete(deliveryId, await lockedJob(deliveryId, false));
+    return true;
+  }
+
+  async function complete(deliveryId: string, { job, token, queue, gone, local }: Locked): Promise<void> {
     try {
       await job.moveToCompleted(null, token, false);
     } catch {
@@ -108,6 +125,53 @@ export function createSettlement(options: SettlementOptions) {
       reason: null,
       error: null,
       latencyMs: Date.now() - Date.parse(job.data.publishedAt),
+    });
+  }
+
+  /**
+   * Answers a request (a message published by `request`) and acks its delivery: NOT_FOUND for a spent
+   * delivery, BAD_USER_INPUT for a message that expects no reply or a bad header, PAYLOAD_TOO_LARGE
+   * beyond the topic's size limit, all before the ack. True once the ack is done, whether or not the
+   * reply was the first (a later one is dropped and counted).
+   */
+  async function reply(deliveryId: string, payload: unknown, headers: unknown = null): Promise<boolean> {
+    const replies = options.replies;
+    if (!replies) throw badInput('This engine takes no replies');
+    if (payload === undefined) throw badInput('payload is required', { field: 'payload' });
+    const replyHeaders = parseHeaders('headers', headers);
+    const held = options.inFlight.get(deliveryId);
+    const found = await lockedJob(deliveryId, true);
+    const { job, queue } = found;
+    // A refused reply leaves the delivery held as it was: an ack or nack of it works as before.
+    const refuse = (error: SwitchyardError) => {
+      if (held) options.inFlight.set(deliveryId, held);
+      return error;
+    };
+    const replyTo = job.data.replyTo;
+    if (replyTo === null || !replies.expectsReply(replyTo)) {
+      throw refuse(
+        badInput(`Message ${job.data.id} expects no reply: it was published, not sent by request`, {
+          field: 'deliveryId',
+        }),
+      );
+    }
+    const sizeBytes = Buffer.byteLength(JSON.stringify(payload));
+    const maxBytes = await replies.maxBytes(queue.topic);
+    if (sizeBytes > maxBytes) {
+      throw refuse(
+        new SwitchyardError(
+          ErrorCode.PayloadTooLarge,
+          `The reply is ${sizeBytes} bytes; topic ${queue.topic} takes at most ${maxBytes}`,
+          { sizeBytes, maxMessageBytes: maxBytes },
+        ),
+      );
+    }
+    await complete(deliveryId, found);
+    await replies.reply(replyTo, {
+      messageId: job.data.id,
+      queue: queue.name,
+      payload,
+      headers: replyHeaders,
     });
     return true;
   }
@@ -158,6 +222,7 @@ export function createSettlement(options: SettlementOptions) {
 
   return {
     ack,
+    reply,
     nack,
     release,
     /** Calls `listener` after every successful ack or nack; answers the function that stops it. */

@@ -11,6 +11,7 @@ import { createConsumerWorkers, type HeldDelivery } from './consumer-workers.js'
 import { encodeDeliveryId } from './delivery-id.js';
 import { FinalDeliveryFailure } from './failure.js';
 import { createRedactor, type Redact } from './redaction.js';
+import type { ReplySender } from './request-reply.js';
 import { isExpired } from './webhook-worker.js';
 
 export { decodeDeliveryId, encodeDeliveryId } from './delivery-id.js';
@@ -37,6 +38,8 @@ export interface ConsumersOptions {
   redact?: Redact;
   /** Told of every job that failed for good; awaited, so a nack answers once its dead letter is indexed. */
   onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
+  /** Where `reply` sends its answers (request-reply.ts). @default none: `reply` is refused */
+  replies?: ReplySender;
 }
 
 /** receive() takes at most this many deliveries at once and waits at most this long. */
@@ -171,6 +174,8 @@ export function createConsumers(options: ConsumersOptions) {
   return {
     receive,
     ack: settlement.ack,
+    /** Answers a request and acks its delivery (consumer-settle.ts). */
+    reply: settlement.reply,
     nack: settlement.nack,
     /** The queue `topic`/`name` if it is a CONSUMER queue; NOT_FOUND or BAD_USER_INPUT otherwise. */
     consumerQueue,

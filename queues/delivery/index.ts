@@ -14,5 +14,14 @@ export {
 export { createConsumers, type Delivery, decodeDeliveryId } from './consumer.js';
 export { createConsumerPush } from './consumer-push.js';
 export { createRedactor, DEFAULT_REDACTED_HEADERS, type Redact } from './redaction.js';
+export {
+  createReplySender,
+  createRequests,
+  MAX_REQUEST_TIMEOUT_MS,
+  type Reply,
+  type ReplyDropReason,
+  type ReplySender,
+  type Requests,
+} from './request-reply.js';
 export { postWebhook } from './webhook-http.js';
 export { createWebhookWorkers } from './webhook-worker.js';

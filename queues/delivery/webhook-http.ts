@@ -35,10 +35,22 @@ export interface PostWebhookOptions {
    * @default undici's global dispatcher, which checks no address
    */
   dispatcher?: Dispatcher;
+  /**
+   * Read a 2xx response's body, up to this many bytes, and answer it (request-reply: a webhook answers
+   * a request with the JSON body of its 2xx response).
+   * @default null: a 2xx body is drained unread
+   */
+  replyBodyBytes?: number | null;
+}
+
+/** A 2xx response's body, when asked for: its text (up to the limit) and whether there was more. */
+export interface ResponseBody {
+  text: string;
+  truncated: boolean;
 }
 
 export type WebhookOutcome =
-  | { ok: true; status: number; durationMs: number }
+  | { ok: true; status: number; durationMs: number; body?: ResponseBody }
   | {
       ok: false;
       reason: FailureReason;
@@ -71,6 +83,12 @@ export async function postWebhook(options: PostWebhookOptions): Promise<WebhookO
   }, options.timeoutMs);
   try {
     const response = await send(options, target, abort);
+    const replyBodyBytes = options.replyBodyBytes ?? null;
+    if (replyBodyBytes !== null && response.statusCode >= 200 && response.statusCode < 300) {
+      const body = await readLimited(response.body, replyBodyBytes + 1);
+      const truncated = body.truncated || Buffer.byteLength(body.text) > replyBodyBytes;
+      return { ok: true, status: response.statusCode, durationMs: elapsed(), body: { ...body, truncated } };
+    }
     return await judgeResponse(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, elapsed);
   } catch (error) {
     // Only trust our own timer for TIMEOUT: an abort we did not cause is some other failure.
@@ -169,10 +187,7 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
-interface LimitedBody {
-  text: string;
-  truncated: boolean;
-}
+type LimitedBody = ResponseBody;
 
 /**
  * Reads at most `maxBytes` of the body, then destroys the rest. Always settles the stream one way

@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
+import { ErrorCode } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import type { RoutingTable } from '../registry/index.js';
 import { activeSigningSecrets, webhookHeaders } from '../signing/index.js';
@@ -8,7 +9,8 @@ import { reasonOf, recordAttempt } from './attempt-history.js';
 import type { CircuitBreaker, CircuitTarget, GateVerdict } from './circuit-breaker.js';
 import { deliveryFailure, FinalDeliveryFailure } from './failure.js';
 import { createRedactor, type Redact } from './redaction.js';
-import { postWebhook } from './webhook-http.js';
+import type { ReplySender } from './request-reply.js';
+import { postWebhook, type ResponseBody } from './webhook-http.js';
 import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
 
 export interface WebhookWorkersOptions {
@@ -31,6 +33,8 @@ export interface WebhookWorkersOptions {
   onDeadLetter?: (topic: string, queue: string, jobId: string) => void;
   /** Holds deliveries back from an endpoint that keeps failing (queues/delivery/circuit-breaker.ts). @default none */
   circuit?: CircuitBreaker;
+  /** Where a 2xx body answering a request goes (request-reply.ts). @default none: bodies are not read */
+  replies?: ReplySender;
 }
 
 /**
@@ -64,6 +68,41 @@ const needsRestart = (before: QueueRecord, after: QueueRecord) =>
 
 export const isExpired = (message: MessageRecord, now = Date.now()) =>
   message.expiresAt !== null && Date.parse(message.expiresAt) <= now;
+
+/**
+ * A webhook's answer to a request: the JSON body of its 2xx response. An empty body acks without a
+ * reply (the request waits on, for another queue's reply or its timeout); a body that is not JSON
+ * fails the request with VALIDATION, one beyond the topic's size limit with PAYLOAD_TOO_LARGE, at once.
+ */
+async function answerRequest(
+  replies: ReplySender,
+  replyTo: string,
+  message: MessageRecord,
+  queue: QueueRecord,
+  body: ResponseBody,
+): Promise<boolean> {
+  const about = { messageId: message.id, queue: queue.name };
+  if (body.truncated) {
+    const maxBytes = await replies.maxBytes(message.topic);
+    return replies.refuse(replyTo, {
+      ...about,
+      code: ErrorCode.PayloadTooLarge,
+      message: `Queue ${queue.name}'s webhook answered with a body over topic ${message.topic}'s ${maxBytes} bytes`,
+    });
+  }
+  if (body.text.trim() === '') return false;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body.text);
+  } catch {
+    return replies.refuse(replyTo, {
+      ...about,
+      code: ErrorCode.Validation,
+      message: `Queue ${queue.name}'s webhook answered 2xx with a body that is not JSON`,
+    });
+  }
+  return replies.reply(replyTo, { ...about, payload, headers: {} });
+}
 
 /**
  * One BullMQ Worker per WEBHOOK queue, kept in step with the registry: each job is one signed POST.
@@ -118,15 +157,21 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       'x-switchyard-queue': queue.name,
       'x-switchyard-attempt': String(attempt),
     };
+    const { replies } = options;
+    const replyTo = replies?.expectsReply(message.replyTo) ? message.replyTo : null;
     const outcome = await postWebhook({
       url: queue.url ?? '',
       body,
       headers,
       timeoutMs: queue.ackTimeoutMs,
       dispatcher: options.dispatcher,
+      replyBodyBytes: replies && replyTo !== null ? await replies.maxBytes(message.topic) : null,
     });
     if (outcome.ok) {
       await circuit?.succeeded(circuitTarget, probe).catch(breakerError(undefined));
+      // The delivery is done either way; a reply that cannot be sent must not make it a failure.
+      if (replies && replyTo !== null && outcome.body)
+        await answerRequest(replies, replyTo, message, queue, outcome.body).catch(breakerError(false));
       options.events.emit({
         kind: 'DELIVERED',
         at: new Date().toISOString(),

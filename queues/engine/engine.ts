@@ -29,6 +29,7 @@ export async function createEngine(options: EngineOptions) {
   const reconciler = createReconciler(parts, options.runWorkers !== false, onError);
 
   const stopWatching = registry.onChange(() => void reconciler.reconcile());
+  await parts.requests.listen();
   await reconciler.reconcile();
   deadLetters.start();
 
@@ -59,6 +60,8 @@ export async function createEngine(options: EngineOptions) {
     /** Stops taking work, lets in-flight deliveries finish, then closes every connection. Idempotent. */
     close(): Promise<void> {
       closed ??= (async () => {
+        // Waiting requests fail with UNAVAILABLE at once, not at their timeouts.
+        const requestsClosed = parts.requests.close();
         stopWatching();
         const reconciled = reconciler.stop();
         await alerts.close();
@@ -72,7 +75,7 @@ export async function createEngine(options: EngineOptions) {
         const results = await Promise.allSettled([webhooks.close(), consumersClosed, live.close()]);
         // After the workers: failures they finished while closing are indexed before the connection goes.
         results.push(...(await Promise.allSettled([deadLetters.close()])));
-        results.push(...(await Promise.allSettled([security.close()])));
+        results.push(...(await Promise.allSettled([security.close(), requestsClosed])));
         await registry.close();
         await handles.close();
         metrics.close();

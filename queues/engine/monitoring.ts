@@ -83,6 +83,7 @@ export function createMonitoring(parts: Parts, options: EngineOptions, onError: 
   };
   const metrics = createMetrics({
     events: parts.events,
+    replies: parts.replies,
     redisUp: redisHealthy,
     processMetrics: options.processMetrics,
     readQueues,

@@ -1,9 +1,14 @@
 import type { QueueRecord } from '../core/index.js';
+import { assertInt, badInput, notFound, parseHeaders } from '../core/index.js';
+import { MAX_REQUEST_TIMEOUT_MS, type Reply } from '../delivery/index.js';
 import type { PublishInput, PublishResult } from '../publish/index.js';
 import type { CreateQueueInput, CreateTopicInput, QueueSettingsInput } from '../registry/index.js';
 import { queueStats, topicCounters } from '../stats/index.js';
 import type { Monitoring } from './monitoring.js';
 import type { Parts } from './parts.js';
+
+/** How long a request waits for its reply unless told otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** Topics and queues: the registry, with this instance's workers following each change. */
 export function topologyOperations(parts: Parts, reconcile: () => Promise<void>) {
@@ -65,7 +70,7 @@ export function topologyOperations(parts: Parts, reconcile: () => Promise<void>)
 
 /** Publishing, receiving and the live streams. */
 export function messagingOperations(parts: Parts) {
-  const { events, publisher, consumers, live, push } = parts;
+  const { events, publisher, consumers, live, push, keys, registry, requests } = parts;
   function announcePublished(results: PublishResult[]): void {
     if (events.size === 0) return;
     for (const { message } of results) {
@@ -83,19 +88,67 @@ export function messagingOperations(parts: Parts) {
     }
   }
 
+  /** Reply addresses are the gateway's own: a publish cannot forge one. */
+  function refuseReplyAddress(input: PublishInput, field: string): void {
+    if (input.replyTo?.startsWith(keys.replies.addressPrefix)) {
+      throw badInput(
+        `${field} must not start with ${keys.replies.addressPrefix}: such addresses are the gateway's own`,
+        { field },
+      );
+    }
+  }
+
   return {
     async publish(input: PublishInput): Promise<PublishResult> {
+      refuseReplyAddress(input, 'replyTo');
       const result = await publisher.publish(input);
       announcePublished([result]);
       return result;
     },
+    /**
+     * Publishes like `publish` with a reply address of this instance's own and waits for the first
+     * reply: TIMEOUT when none comes within `timeoutMs`, NOT_FOUND at once when no queue would
+     * receive it, UNAVAILABLE when this engine closes first (docs/PATTERNS.md).
+     */
+    async request(input: PublishInput, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): Promise<Reply> {
+      requests.assertOpen();
+      assertInt('timeoutMs', timeoutMs, 1, MAX_REQUEST_TIMEOUT_MS);
+      if (input.replyTo != null) {
+        throw badInput('A request sets its own replyTo: leave it out', { field: 'replyTo' });
+      }
+      // Routed before anything is stored: a request nothing can answer is refused, not published.
+      const table = await registry.table();
+      if (!table.topic(input.topic)) throw notFound(`Topic ${input.topic} does not exist`);
+      const routed = table.route(
+        input.topic,
+        input.routingKey ?? null,
+        parseHeaders('headers', input.headers),
+      );
+      if (routed.length === 0) {
+        throw notFound(
+          `No queue of topic ${input.topic} matches this request's routing key and headers: nothing could answer it`,
+        );
+      }
+      return requests.request(timeoutMs, async (replyTo, requestId) => {
+        const result = await publisher.publish({
+          ...input,
+          replyTo,
+          correlationId: input.correlationId ?? requestId,
+        });
+        announcePublished([result]);
+        return result;
+      });
+    },
     async publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
+      for (const [index, input] of inputs.entries()) refuseReplyAddress(input, `inputs[${index}].replyTo`);
       const results = await publisher.publishBatch(inputs);
       announcePublished(results);
       return results;
     },
     receive: consumers.receive,
     ack: consumers.ack,
+    /** Answers a request delivered to a CONSUMER queue, and acks the delivery. */
+    reply: consumers.reply,
     nack: consumers.nack,
     /** Live tail of a topic (at-most-once, filtered like a binding), over every instance. */
     messages: live.messages,

@@ -5,6 +5,8 @@ import {
   createCircuitBreaker,
   createConsumerPush,
   createConsumers,
+  createReplySender,
+  createRequests,
   createWebhookWorkers,
 } from '../delivery/index.js';
 import { createLive } from '../live/index.js';
@@ -136,12 +138,21 @@ export function createDeliveryParts(
   const { client, workerConnection, keys, registry, events, commands } = core;
   // Where a delivery fails for good: store its error redacted, and index it right away.
   const failures = { redact: core.deadLetters.redact, onDeadLetter: core.deadLetters.record };
+  // Request-reply: replies are sent from any instance's consumers and webhook workers, and heard by
+  // the instance whose request waits for them.
+  const replies = createReplySender({
+    client,
+    keys,
+    maxBytes: async (topic) => (await registry.table()).topic(topic)?.maxMessageBytes ?? 0,
+  });
+  const requests = createRequests({ client, subscriber: core.subscriber, keys, sender: replies, onError });
   const consumers = createConsumers({
     connection: workerConnection,
     keys,
     registry,
     events,
     onError,
+    replies,
     ...failures,
   });
   const push = createConsumerPush({
@@ -160,9 +171,10 @@ export function createDeliveryParts(
     dispatcher: core.security.agent,
     onError,
     circuit,
+    replies,
     ...failures,
   });
-  return { consumers, push, circuit, webhooks };
+  return { consumers, push, circuit, webhooks, replies, requests };
 }
 
 export type Parts = CoreParts & ReturnType<typeof createDeliveryParts>;

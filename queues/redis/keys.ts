@@ -52,6 +52,27 @@ export interface Keys {
   live: LiveChannels;
   /** The dead-letter index of a topic, in the topic's hash tag. */
   deadLetters(topic: string): DeadLetterKeys;
+  /** Request-reply (queues/delivery/request-reply.ts): reply addresses and first-reply claims. */
+  replies: ReplyKeys;
+}
+
+/**
+ * A request's reply address is a pub/sub channel of its own, `<prefix>:reply:<instance>:<request>`;
+ * each gateway instance hears all of its own with one PSUBSCRIBE of `pattern(instance)`.
+ */
+export interface ReplyKeys {
+  /** What every reply address starts with; a publish may not set a replyTo in this namespace. */
+  addressPrefix: string;
+  /** The channel (the message's replyTo) a request waits on. */
+  channel(instanceId: string, requestId: string): string;
+  /** The PSUBSCRIBE pattern of every reply channel of one instance. */
+  pattern(instanceId: string): string;
+  /**
+   * String: set NX by the first reply (or by the waiter when it gives up), with an expiry; whoever
+   * sets it decides the request's fate, and every later reply is dropped. A tag per request, so the
+   * claims spread over the slots of a Redis Cluster.
+   */
+  claim(requestId: string): string;
 }
 
 /**
@@ -156,6 +177,12 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
       stats: `${prefix}:live:stats`,
       alerts: `${prefix}:live:alerts`,
       pattern: `${prefix}:live:*`,
+    },
+    replies: {
+      addressPrefix: `${prefix}:reply:`,
+      channel: (instanceId, requestId) => `${prefix}:reply:${instanceId}:${requestId}`,
+      pattern: (instanceId) => `${prefix}:reply:${instanceId}:*`,
+      claim: (requestId) => `${prefix}:{r:${requestId}}:reply-claim`,
     },
     deadLetters: (topic) => {
       const base = `${topicTag(topic)}:~dl`;

@@ -6,7 +6,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryEvent, DeliveryEventKind, EventBus, QueueRecord } from '../core/index.js';
-import type { CircuitStateName } from '../delivery/index.js';
+import type { CircuitStateName, ReplySender } from '../delivery/index.js';
 import type { Alert } from './alerts.js';
 import type { QueueStats } from './stats.js';
 
@@ -27,6 +27,8 @@ export interface MetricsOptions {
   redisUp: () => Promise<boolean>;
   /** The alerts firing now (alerts.ts). */
   firingAlerts: () => Promise<Alert[]>;
+  /** Replies this instance dropped (request-reply): a second reply, a late one, one nobody heard. */
+  replies?: Pick<ReplySender, 'onDropped'>;
   /**
    * Also export Node's process metrics (CPU, memory, event loop lag, GC): `process_*` and `nodejs_*`.
    * @default true
@@ -114,6 +116,14 @@ export function createMetrics(options: MetricsOptions) {
     buckets: LATENCY_BUCKETS,
     registers,
   });
+
+  const repliesDropped = new Counter({
+    name: 'switchyard_replies_dropped_total',
+    help: 'Replies to requests dropped on this instance, by reason: duplicate (another reply came first), late (the request had timed out or its gateway stopped), unheard (no gateway listened any more).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const stopCountingReplies = options.replies?.onDropped((reason) => repliesDropped.inc({ reason }));
 
   const publishedIn = childrenOf((topic) => published.labels(topic));
   const attemptsOf = childrenOf((topic, queue, outcome) => attempts.labels(topic, queue, outcome));
@@ -234,6 +244,7 @@ export function createMetrics(options: MetricsOptions) {
     render: () => registry.metrics(),
     close(): void {
       stopCounting();
+      stopCountingReplies?.();
       registry.clear();
     },
   };

@@ -51,14 +51,6 @@ interface NotYetImplemented {
  */
 const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
   {
-    coordinate: 'Mutation.request',
-    operation: 'mutation { request(input: { topic: "t", payload: 1 }) { messageId } }',
-  },
-  {
-    coordinate: 'Mutation.reply',
-    operation: 'mutation { reply(deliveryId: "d", payload: 1) }',
-  },
-  {
     coordinate: 'PublishInput.orderingKey',
     setup: [
       'mutation { createTopic(input: { name: "ordering", kind: FANOUT }) { name } }',

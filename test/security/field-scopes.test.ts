@@ -28,6 +28,11 @@ interface Operation {
   trigger?: (app: ScopedApp) => Promise<unknown>;
   /** Not built yet (test/graphql/contract.test.ts lists it): the granted key gets UNAVAILABLE, not data. */
   notBuilt?: true;
+  /**
+   * Past auth, the refusal a granted key gets where the fixture cannot make the field succeed (a
+   * request nobody answers, a reply to a message that expects none): proof the scope let it through.
+   */
+  grantedCode?: string;
 }
 
 const NOT_ADMIN: Array<[string[], string]> = [
@@ -292,10 +297,10 @@ const OPERATIONS: Operation[] = [
   },
   {
     field: 'Mutation.request',
-    query: 'mutation { request(input: { topic: "orders.eu", payload: 1 }) { messageId } }',
+    query: 'mutation { request(input: { topic: "orders.eu", payload: 1 }, timeoutMs: 100) { messageId } }',
     grant: ['publish:orders.*'],
     deny: [[['publish:invoices', 'consume:#', 'subscribe:#'], 'publish:orders.eu']],
-    notBuilt: true,
+    grantedCode: 'TIMEOUT',
   },
   {
     field: 'Mutation.reply',
@@ -303,7 +308,7 @@ const OPERATIONS: Operation[] = [
     variables: ({ deliveryId }) => ({ id: deliveryId }),
     grant: ['consume:orders.#'],
     deny: [[['consume:invoices', 'publish:#'], 'consume:orders.eu']],
-    notBuilt: true,
+    grantedCode: 'BAD_USER_INPUT',
   },
   {
     field: 'Mutation.replayTopic',
@@ -413,6 +418,10 @@ describe('scopes on every root field', () => {
       if (operation.notBuilt) {
         expect(refusal(await app.ask(query, variables, granted)).code).toBe('UNAVAILABLE');
         expect(await app.state()).toEqual(before);
+        return;
+      }
+      if (operation.grantedCode) {
+        expect(refusal(await app.ask(query, variables, granted)).code).toBe(operation.grantedCode);
         return;
       }
       const allowed = operation.trigger

@@ -1,0 +1,5 @@
+import type { PublishInput } from '../queues/publish/index.js';
+import type { Context } from './context.js';
+
+export const request = (args: { input: PublishInput; timeoutMs?: number | null }, ctx: Context) =>
+  ctx.engine.request(args.input, args.timeoutMs ?? undefined);

@@ -32,6 +32,7 @@ export const OPERATIONS_FILE = 'client/generated/graphql.ts';
 export const TEST_DOCUMENT_FILES = [
   'test/graphql/operations.graphql',
   'test/dead-letters/operations.graphql',
+  'test/live/operations.graphql',
 ] as const;
 export const TEST_OPERATIONS_FILE = 'test/generated/graphql.ts';
 

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import WebSocket from 'ws';
 import { loadConfig } from '../../server/config.js';
 import { createGateway, type Gateway, type GatewayDeps } from '../../server/gateway.js';
+import type { TypedDocument, VariablesArg } from '../helpers/documents.js';
 import type { Receiver } from '../helpers/receiver.js';
 import { startTestRedis, type TestRedis, uniquePrefix, waitFor } from '../helpers/redis.js';
 import type { ChildMessage, ChildRequest } from './fixtures/gateway-child.js';
@@ -86,36 +87,56 @@ export function useLiveGateways() {
   return { pool, redis, receivers };
 }
 
+/**
+ * POSTs one operation to `url`: a generated document (test/helpers/documents.ts) types the variables
+ * and the answer; a string, for requests that must break the schema's types, names its own shape.
+ */
 export async function gql<T = Record<string, unknown>>(
   url: string,
   query: string,
   variables?: Record<string, unknown>,
-): Promise<GraphQLBody<T>> {
+): Promise<GraphQLBody<T>>;
+export async function gql<TResult, TVariables>(
+  url: string,
+  document: TypedDocument<TResult, TVariables>,
+  ...variables: VariablesArg<TVariables>
+): Promise<GraphQLBody<TResult>>;
+export async function gql(
+  url: string,
+  document: string | TypedDocument<unknown, unknown>,
+  variables?: unknown,
+): Promise<GraphQLBody<unknown>> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: document.toString(), variables }),
   });
-  return (await response.json()) as GraphQLBody<T>;
+  return (await response.json()) as GraphQLBody<unknown>;
+}
+
+/** What {@link dataCaller} answers: a typed document's data, or a string's with the shape it names. */
+export interface DataCaller {
+  <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  <TResult, TVariables>(
+    document: TypedDocument<TResult, TVariables>,
+    ...variables: VariablesArg<TVariables>
+  ): Promise<TResult>;
 }
 
 /**
  * A GraphQL caller for tests that only want data: posts to `url` with `key` as a Bearer token (none
  * when null) and throws on any error, as {@link dataOf} does.
  */
-export function dataCaller(url: string, key: string | null | undefined) {
-  return async <T = Record<string, unknown>>(
-    query: string,
-    variables?: Record<string, unknown>,
-  ): Promise<T> => {
+export function dataCaller(url: string, key: string | null | undefined): DataCaller {
+  return async (document: string | TypedDocument<unknown, unknown>, variables?: unknown) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (key) headers.authorization = `Bearer ${key}`;
     const response = await fetch(url, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ query, variables }),
+      body: JSON.stringify({ query: document.toString(), variables }),
     });
-    return dataOf((await response.json()) as GraphQLBody<T>);
+    return dataOf((await response.json()) as GraphQLBody<never>);
   };
 }
 
@@ -134,16 +155,27 @@ export interface Collected<T> {
   stop(): void;
 }
 
+/** Collects a subscription's results: a generated document types them, a string names its own. */
 export function collect<T = GraphQLBody>(
   client: Client,
   query: string,
   variables?: Record<string, unknown>,
-): Collected<T> {
-  const collected: Collected<T> = { results: [], errors: [], completed: false, stop: () => {} };
-  collected.stop = client.subscribe<T>(
-    { query, variables },
+): Collected<T>;
+export function collect<TResult, TVariables>(
+  client: Client,
+  document: TypedDocument<TResult, TVariables>,
+  ...variables: VariablesArg<TVariables>
+): Collected<GraphQLBody<TResult>>;
+export function collect(
+  client: Client,
+  document: string | TypedDocument<unknown, unknown>,
+  variables?: Record<string, unknown>,
+): Collected<unknown> {
+  const collected: Collected<unknown> = { results: [], errors: [], completed: false, stop: () => {} };
+  collected.stop = client.subscribe(
+    { query: document.toString(), variables },
     {
-      next: (value) => collected.results.push(value as T),
+      next: (value) => collected.results.push(value),
       error: (error) => collected.errors.push(error),
       complete: () => {
         collected.completed = true;

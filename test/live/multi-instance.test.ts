@@ -1,6 +1,12 @@
 import { createClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import {
+  TestLivePublishBatchDocument,
+  TestLivePublishRoutedDocument,
+  TestLiveQueueDepthDocument,
+  TestLiveTopicQueuesDocument,
+} from '../generated/graphql.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { startTestRedis, type TestRedis, uniquePrefix, waitFor } from '../helpers/redis.js';
 import {
@@ -120,11 +126,9 @@ describe('several gateway instances on one Redis', { timeout: 90_000 }, () => {
     );
 
     const published = dataOf(
-      await gql<{ publishBatch: Array<{ messageId: string }> }>(
-        a.url,
-        'mutation ($inputs: [PublishInput!]!) { publishBatch(inputs: $inputs) { messageId } }',
-        { inputs: Array.from({ length: 200 }, (_, n) => ({ topic: 'orders', payload: n })) },
-      ),
+      await gql(a.url, TestLivePublishBatchDocument, {
+        inputs: Array.from({ length: 200 }, (_, n) => ({ topic: 'orders', payload: n })),
+      }),
     ).publishBatch.map((result) => result.messageId);
     const ours = new Set(published);
     const deliveredIds = () =>
@@ -149,13 +153,8 @@ describe('several gateway instances on one Redis', { timeout: 90_000 }, () => {
     await waitFor(() => reported() === 200, { message: 'B did not report every delivery' });
     // No message was posted twice, and none is still coming: every job of the batch is complete.
     expect(deliveredIds().length).toBe(200);
-    const counts = dataOf(
-      await gql<{ queue: { stats: { waiting: number; active: number; delayed: number } } }>(
-        b.url,
-        '{ queue(topic: "orders", name: "hook") { stats { waiting active delayed } } }',
-      ),
-    );
-    expect(counts.queue.stats).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    const counts = dataOf(await gql(b.url, TestLiveQueueDepthDocument, { topic: 'orders', name: 'hook' }));
+    expect(counts.queue?.stats).toEqual({ waiting: 0, active: 0, delayed: 0 });
   });
 
   it('should see topics and queues created on another instance without a restart', async () => {
@@ -172,20 +171,12 @@ describe('several gateway instances on one Redis', { timeout: 90_000 }, () => {
     );
 
     await waitFor(async () => {
-      const { topic } = dataOf(
-        await gql<{ topic: { queues: Array<{ name: string }> } | null }>(
-          b.url,
-          '{ topic(name: "orders") { queues { name } } }',
-        ),
-      );
+      const { topic } = dataOf(await gql(b.url, TestLiveTopicQueuesDocument, { name: 'orders' }));
       return topic?.queues.some((queue) => queue.name === 'pull');
     });
     // And B routes with it: a publish through B lands in the queue A created.
     const routed = dataOf(
-      await gql<{ publish: { routedTo: string[] } }>(
-        b.url,
-        'mutation { publish(input: { topic: "orders", routingKey: "x.y", payload: 1 }) { routedTo } }',
-      ),
+      await gql(b.url, TestLivePublishRoutedDocument, { topic: 'orders', routingKey: 'x.y', payload: 1 }),
     );
     expect(routed.publish.routedTo).toEqual(['pull']);
   });

@@ -1,31 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { TestLiveStatsDocument, TestLiveStatsStreamDocument } from '../generated/graphql.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { collect, dataOf, type GraphQLBody, gql, useLiveGateways } from './helpers.js';
 
 const { pool, redis, receivers } = useLiveGateways();
 
-interface Stats {
-  at: string;
-  publishedPerSecond: number;
-  deliveredPerSecond: number;
-  failedPerSecond: number;
-  latencyP50Ms: number;
-  latencyP95Ms: number;
-  latencyP99Ms: number;
-  deadLettered: number;
-  windowMs: number;
-  queues: Array<{ name: string; stats: { waiting: number } }>;
-}
-
-const FIELDS = `at publishedPerSecond deliveredPerSecond failedPerSecond latencyP50Ms latencyP95Ms latencyP99Ms
-  deadLettered windowMs queues { name stats { waiting } }`;
-const STATS = `{ stats { ${FIELDS} } }`;
-
 describe('Query.stats', () => {
   it('should answer zero rates and no queues on a fresh gateway', async () => {
     const { url } = await pool.start(redis.url);
-    const { stats } = dataOf(await gql<{ stats: Stats }>(url, STATS));
+    const { stats } = dataOf(await gql(url, TestLiveStatsDocument));
     expect(stats).toMatchObject({
       publishedPerSecond: 0,
       deliveredPerSecond: 0,
@@ -63,7 +47,7 @@ describe('Query.stats', () => {
     // The last DELIVERED events follow the receiver's answers by a moment: wait for all of them.
     const stats = await waitFor(
       async () => {
-        const { stats } = dataOf(await gql<{ stats: Stats }>(url, STATS));
+        const { stats } = dataOf(await gql(url, TestLiveStatsDocument));
         const settled =
           perWindow(stats.deliveredPerSecond, stats.windowMs) +
           perWindow(stats.failedPerSecond, stats.windowMs);
@@ -97,7 +81,7 @@ describe('Query.stats', () => {
 
     const stats = await waitFor(
       async () => {
-        const { stats } = dataOf(await gql<{ stats: Stats }>(url, STATS));
+        const { stats } = dataOf(await gql(url, TestLiveStatsDocument));
         return stats.publishedPerSecond > 0 ? stats : null;
       },
       { timeoutMs: 5_000, message: "the other instance's publishes never showed" },
@@ -110,10 +94,7 @@ describe('Query.stats', () => {
 describe('Subscription.stats', () => {
   it('should push a snapshot at once and then every intervalMs', async () => {
     const { url } = await pool.start(redis.url);
-    const stream = collect<GraphQLBody<{ stats: Stats }>>(
-      pool.client(url),
-      `subscription { stats(intervalMs: 200) { ${FIELDS} } }`,
-    );
+    const stream = collect(pool.client(url), TestLiveStatsStreamDocument, { intervalMs: 200 });
 
     await waitFor(() => stream.results.length >= 4, { message: 'fewer than four snapshots in time' });
     stream.stop();

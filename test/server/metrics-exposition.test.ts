@@ -5,6 +5,7 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { TestReceiveIdsDocument } from '../generated/graphql.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { dataCaller, useLiveGateways } from '../live/helpers.js';
@@ -255,9 +256,7 @@ describe('/metrics of a real gateway', () => {
         'mutation($n: Int!) { publish(input: { topic: "orders", payload: { n: $n } }) { messageId } }',
         { n },
       );
-    const { receive } = await gql<{ receive: { id: string }[] }>(
-      'mutation { receive(topic: "orders", queue: "pull", max: 1) { id } }',
-    );
+    const { receive } = await gql(TestReceiveIdsDocument, { topic: 'orders', queue: 'pull', max: 1 });
     await gql('mutation($id: ID!) { nack(deliveryId: $id, reason: REJECTED, error: "no") }', {
       id: receive[0]?.id,
     });

@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import {
+  TestCreateApiKeyDocument,
+  TestDeadLetterIdsDocument,
+  TestReceiveIdsDocument,
+} from '../generated/graphql.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { dataCaller, useLiveGateways } from '../live/helpers.js';
@@ -63,9 +68,7 @@ describe('/metrics', () => {
     await waitFor(() => receiver.requests.length === 4, { message: 'four webhook deliveries' });
 
     // From the consumer queue: one acked, one rejected into the dead letters; two keep waiting.
-    const { receive } = await gql<{ receive: { id: string }[] }>(
-      'mutation { receive(topic: "orders", queue: "pull", max: 2) { id } }',
-    );
+    const { receive } = await gql(TestReceiveIdsDocument, { topic: 'orders', queue: 'pull', max: 2 });
     const [acked, rejected] = receive.map((delivery) => delivery.id);
     await gql('mutation($id: ID!) { ack(deliveryId: $id) }', { id: acked });
     await gql('mutation($id: ID!) { nack(deliveryId: $id, reason: REJECTED, error: "no") }', {
@@ -106,9 +109,7 @@ describe('/metrics', () => {
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge');
 
-    const { deadLetters } = await gql<{ deadLetters: { edges: { node: { id: string } }[] } }>(
-      '{ deadLetters { edges { node { id } } } }',
-    );
+    const { deadLetters } = await gql(TestDeadLetterIdsDocument);
     await gql('mutation($id: ID!) { replayDeadLetter(id: $id) { replayed } }', {
       id: deadLetters.edges[0]?.node.id,
     });
@@ -142,12 +143,7 @@ describe('/metrics', () => {
   it('needs the stats scope when keys are required, and never echoes a key', async () => {
     const { gql, scrape } = await start({ SWITCHYARD_ADMIN_KEY: ADMIN_KEY });
     const created = async (scopes: string[]) =>
-      (
-        await gql<{ createApiKey: { secret: string } }>(
-          'mutation($scopes: [String!]!) { createApiKey(name: "scraper", scopes: $scopes) { secret } }',
-          { scopes },
-        )
-      ).createApiKey.secret;
+      (await gql(TestCreateApiKeyDocument, { name: 'scraper', scopes })).createApiKey.secret;
     const publisher = await created(['publish:#']);
     const scraper = await created(['stats']);
 

@@ -1,5 +1,5 @@
 import type { Keys, RedisClient } from '../redis/index.js';
-import { defineCommands } from '../redis/index.js';
+import { defineCommands, execGrouped } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { indexSets, pageKeys, REASONS_ARG, STALLED_ARG } from './commands.js';
 
@@ -125,12 +125,16 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
   }
 
   const counts = async (refs: readonly QueueRef[]): Promise<{ failed: number; indexed: number }[]> => {
-    const pipeline = client.pipeline();
-    for (const ref of refs) {
-      pipeline.zcard(keys.bull(ref.topic, ref.queue).failed);
-      pipeline.zcard(keys.deadLetters(ref.topic).queue(ref.queue));
-    }
-    const results = (await pipeline.exec()) ?? [];
+    // One pipeline per topic on a Redis Cluster (a pipeline stays on one node).
+    const results = await execGrouped(
+      client,
+      refs,
+      (ref) => ref.topic,
+      (pipeline, ref) => {
+        pipeline.zcard(keys.bull(ref.topic, ref.queue).failed);
+        pipeline.zcard(keys.deadLetters(ref.topic).queue(ref.queue));
+      },
+    );
     return refs.map((_, index) => {
       const [failedError, failed] = results[index * 2] ?? [null, 0];
       const [indexedError, indexed] = results[index * 2 + 1] ?? [null, 0];

@@ -4,7 +4,7 @@ import type { Redact } from '../delivery/index.js';
 import { attemptsSinceReplay, parseAttemptLog, reasonOf } from '../delivery/index.js';
 import { canonicalJson } from '../publish/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
-import { answers } from '../redis/index.js';
+import { answers, execGrouped } from '../redis/index.js';
 import { type DeadLetterRef, deadLetterId } from './ids.js';
 
 /** A message whose delivery failed for good, as queries answer it. */
@@ -68,14 +68,19 @@ export async function readDeadLetters(
   redact: Redact,
 ): Promise<(DeadLetterRecord | null)[]> {
   if (refs.length === 0) return [];
-  const pipeline = client.pipeline();
-  for (const ref of refs) {
-    const bull = keys.bull(ref.topic, ref.queue);
-    pipeline.zscore(bull.failed, ref.jobId);
-    pipeline.hmget(bull.job(ref.jobId), ...RECORD_FIELDS);
-    pipeline.lrange(bull.logs(ref.jobId), 0, -1);
-  }
-  const results = answers(await pipeline.exec());
+  // One pipeline per topic on a Redis Cluster (its keys share one slot), one in all on one Redis.
+  const read = await execGrouped(
+    client,
+    refs,
+    (ref) => ref.topic,
+    (pipeline, ref) => {
+      const bull = keys.bull(ref.topic, ref.queue);
+      pipeline.zscore(bull.failed, ref.jobId);
+      pipeline.hmget(bull.job(ref.jobId), ...RECORD_FIELDS);
+      pipeline.lrange(bull.logs(ref.jobId), 0, -1);
+    },
+  );
+  const results = answers(read);
   return refs.map((ref, index) =>
     toRecord(
       ref,

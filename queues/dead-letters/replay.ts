@@ -5,7 +5,7 @@ import { reasonOf } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
 import { buildMessage } from '../publish/index.js';
 import type { Keys, QueueHandles, RedisClient } from '../redis/index.js';
-import { answers } from '../redis/index.js';
+import { answers, execGrouped } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { byQueue } from './discard.js';
 import { type DeadLetterRef, deadLetterGone, deadLetterId, parseDeadLetterId } from './ids.js';
@@ -70,10 +70,15 @@ export function createDeadLetterReplay(options: DeadLetterReplayOptions) {
 
   /** What a bulk replay needs of each job: its message (to lift a passed TTL) and its reason. */
   async function replayItems(refs: readonly DeadLetterRef[], now: number): Promise<ReplayItem[]> {
-    const pipeline = client.pipeline();
-    for (const ref of refs)
-      pipeline.hmget(keys.bull(ref.topic, ref.queue).job(ref.jobId), 'data', 'failedReason');
-    const fields = answers((await pipeline.exec()) ?? []) as [string | null, string | null][];
+    // One pipeline per topic on a Redis Cluster (a pipeline stays on one node).
+    const read = await execGrouped(
+      client,
+      refs,
+      (ref) => ref.topic,
+      (pipeline, ref) =>
+        pipeline.hmget(keys.bull(ref.topic, ref.queue).job(ref.jobId), 'data', 'failedReason'),
+    );
+    const fields = answers(read) as [string | null, string | null][];
     const items: ReplayItem[] = [];
     refs.forEach((ref, index) => {
       const [data, failedReason] = fields[index] ?? [null, null];

@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 
 export interface LiveInterestOptions {
@@ -24,6 +25,20 @@ export interface LiveInterestOptions {
  * interest channel right after its SUBSCRIBE, so every publisher learns it within a round trip
  * instead of at the next read.
  */
+/**
+ * The channels matching `pattern` that have a subscriber. On a Redis Cluster PUBSUB CHANNELS answers
+ * only for the node it is sent to (PUBLISH is broadcast, but each subscriber is connected to one
+ * node, a master or a replica), so every node is asked and the answers are joined.
+ */
+async function listenedChannels(client: RedisClient, pattern: string): Promise<string[]> {
+  if (!(client instanceof Cluster)) return (await client.pubsub('CHANNELS', pattern)) as string[];
+  // A node that does not answer (failing over) has no subscriber to count.
+  const answers = await Promise.allSettled(
+    client.nodes('all').map((node) => node.pubsub('CHANNELS', pattern) as Promise<string[]>),
+  );
+  return answers.flatMap((answer) => (answer.status === 'fulfilled' ? answer.value : []));
+}
+
 export async function createLiveInterest(options: LiveInterestOptions) {
   const { client, pubsub, channels } = options;
   const onError = options.onError ?? (() => {});
@@ -40,8 +55,7 @@ export async function createLiveInterest(options: LiveInterestOptions) {
 
   async function refresh(): Promise<void> {
     const sentAt = Date.now();
-    const listened = (await client.pubsub('CHANNELS', channels.pattern)) as string[];
-    const next = new Set(listened);
+    const next = new Set(await listenedChannels(client, channels.pattern));
     for (const [channel, at] of announcedAt) {
       if (at >= sentAt) next.add(channel);
       else announcedAt.delete(channel);

@@ -1,4 +1,4 @@
-import { Cluster, type ClusterOptions, Redis } from 'ioredis';
+import { type ChainableCommander, Cluster, type ClusterOptions, Redis } from 'ioredis';
 
 /**
  * A connection to Redis: one server or a Redis Cluster. Both speak the same commands (ioredis gives
@@ -26,6 +26,8 @@ export interface ConnectionOptions {
   maxRetriesPerRequest?: number | null;
   /** Connect on `connect()` rather than at once. */
   lazyConnect?: boolean;
+  /** Send again, after a reconnect, the commands a dropped connection left unanswered. @default true */
+  autoResendUnfulfilledCommands?: boolean;
 }
 
 export const isCluster = (
@@ -41,6 +43,7 @@ export function openRedis(target: RedisTarget, options: ConnectionOptions = {}):
   if (!isCluster(target)) return new Redis(target.url, options);
   const redisOptions: ClusterOptions['redisOptions'] = {
     maxRetriesPerRequest: options.maxRetriesPerRequest,
+    autoResendUnfulfilledCommands: options.autoResendUnfulfilledCommands,
     ...(target.password ? { password: target.password } : {}),
   };
   const clusterOptions: ClusterOptions = {
@@ -51,4 +54,44 @@ export function openRedis(target: RedisTarget, options: ConnectionOptions = {}):
     slotsRefreshTimeout: 2_000,
   };
   return new Cluster(target.clusterNodes, clusterOptions);
+}
+
+/**
+ * Runs commands in pipelines: one per group on a Redis Cluster, where a pipeline must stay on one
+ * node (give each item its hash tag's owner, e.g. the topic), and one pipeline on one Redis.
+ * Answers each item's `[error, result]` pairs, flat, in the order of the items and their commands,
+ * as one pipeline's `exec()` would.
+ */
+export async function execGrouped<T>(
+  client: RedisClient,
+  items: readonly T[],
+  groupOf: (item: T) => string,
+  queue: (pipeline: ChainableCommander, item: T) => void,
+): Promise<[Error | null, unknown][]> {
+  const groups = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const group = client.isCluster ? groupOf(item) : '';
+    const list = groups.get(group);
+    if (list) list.push(index);
+    else groups.set(group, [index]);
+  });
+  const perItem: [Error | null, unknown][][] = Array.from({ length: items.length }, () => []);
+  await Promise.all(
+    [...groups.values()].map(async (indexes) => {
+      const pipeline = client.pipeline();
+      const counts = indexes.map((index) => {
+        const before = pipeline.length;
+        queue(pipeline, items[index] as T);
+        return pipeline.length - before;
+      });
+      const results = (await pipeline.exec()) ?? [];
+      let at = 0;
+      indexes.forEach((index, position) => {
+        const count = counts[position] as number;
+        perItem[index] = results.slice(at, at + count);
+        at += count;
+      });
+    }),
+  );
+  return perItem.flat();
 }

@@ -8,6 +8,7 @@ export { answers, type CommandName, type Commands, defineCommands, queueCommand 
 export {
   type ClusterNode,
   type ConnectionOptions,
+  execGrouped,
   isCluster,
   openRedis,
   type RedisClient,

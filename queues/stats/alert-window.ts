@@ -9,7 +9,8 @@
  */
 import { type DeliveryEvent, type EventBus, FAILED_ATTEMPT_KINDS } from '../core/index.js';
 import { histogramPercentile, latencyBucket } from '../live/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
+import { execGrouped } from '../redis/index.js';
 
 /** What an alert evaluation reads of a queue's window. */
 export interface AlertWindowFigures {
@@ -32,16 +33,8 @@ export const NO_WINDOW_FIGURES: AlertWindowFigures = {
   maxAttempt: 0,
 };
 
-/** The pipeline commands the window sends; an ioredis client or cluster has them. */
-interface WindowPipeline {
-  hincrby(key: string, field: string, increment: number): unknown;
-  pexpire(key: string, ms: number): unknown;
-  hgetall(key: string): unknown;
-  exec(): Promise<Array<[Error | null, unknown]> | null>;
-}
-
 export interface AlertWindowOptions {
-  client: { pipeline(): WindowPipeline };
+  client: RedisClient;
   keys: Pick<Keys, 'alertWindow'>;
   events: EventBus;
   /**
@@ -117,17 +110,22 @@ export function createAlertWindow(options: AlertWindowOptions) {
       if (pending.size === 0) return;
       const taken = pending;
       pending = new Map();
-      const pipeline = options.client.pipeline();
-      for (const [slot, queues] of taken) {
-        for (const { topic, queue, counts } of queues.values()) {
-          const key = options.keys.alertWindow(topic, queue, slot);
-          for (const [field, n] of counts) pipeline.hincrby(key, field, n);
+      const writes = [...taken].flatMap(([slot, queues]) =>
+        [...queues.values()].map((entry) => ({ slot, ...entry })),
+      );
+      // One pipeline per topic on a Redis Cluster (a pipeline stays on one node), one on one Redis.
+      const results = await execGrouped(
+        options.client,
+        writes,
+        ({ topic }) => topic,
+        (pipeline, write) => {
+          const key = options.keys.alertWindow(write.topic, write.queue, write.slot);
+          for (const [field, n] of write.counts) pipeline.hincrby(key, field, n);
           // Kept a slot past the window, so a slot is never read after it expired in part.
           pipeline.pexpire(key, windowMs + 2 * slotMs);
-        }
-      }
-      const results = await pipeline.exec();
-      const failed = results?.find(([error]) => error !== null)?.[0];
+        },
+      );
+      const failed = results.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;
     });
     return flushing.catch(onError);
@@ -146,12 +144,15 @@ export function createAlertWindow(options: AlertWindowOptions) {
     if (queues.length === 0) return [];
     const last = Math.floor(now() / slotMs);
     const first = last - SLOTS + 1;
-    const pipeline = options.client.pipeline();
-    for (const queue of queues) {
-      for (let slot = first; slot <= last; slot++)
-        pipeline.hgetall(options.keys.alertWindow(queue.topic, queue.name, slot));
-    }
-    const results = (await pipeline.exec()) ?? [];
+    const results = await execGrouped(
+      options.client,
+      queues,
+      ({ topic }) => topic,
+      (pipeline, queue) => {
+        for (let slot = first; slot <= last; slot++)
+          pipeline.hgetall(options.keys.alertWindow(queue.topic, queue.name, slot));
+      },
+    );
     return queues.map((_queue, index) => {
       let attempts = 0;
       let failed = 0;

@@ -7,6 +7,8 @@
   Every index set comes in KEYS, named by queues/redis/keys.ts (DeadLetterKeys.queueSets); the
   script builds none. A job's hash is BullMQ's key '<job key prefix><job id>', as BullMQ's own
   scripts name it from its prefix (in scan mode the ids are only known here).
+  Redis Cluster: those job keys carry the topic's hash tag {t:<topic>}, like every key in KEYS, so
+  they lie in the slot the call is routed to (Redis refuses only keys of another slot).
 
   Input:
     KEYS[1] the queue's failed set (BullMQ)

@@ -12,6 +12,8 @@
   Every index set and failed set comes in KEYS (queues/redis/keys.ts); the script builds none. A job's
   hash is BullMQ's key '<bull prefix>:<queue>:<job id>', named from the topic's BullMQ prefix as BullMQ's
   own scripts name a job from theirs (the ids are only known here).
+  Redis Cluster: those job keys carry the topic's hash tag {t:<topic>}, like every key in KEYS, so
+  they lie in the slot the call is routed to (Redis refuses only keys of another slot).
 
   Input:
     KEYS[1] the index set to walk (members '<queue>/<jobId>', scored by failure time in ms)

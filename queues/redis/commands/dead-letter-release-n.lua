@@ -8,6 +8,8 @@
 
   Every index set comes in KEYS (queues/redis/keys.ts, DeadLetterKeys.queueSets); a job's keys are
   BullMQ's, named from its job key prefix as BullMQ's own scripts name them.
+  Redis Cluster: those job keys carry the topic's hash tag {t:<topic>}, like every key in KEYS, so
+  they lie in the slot the call is routed to (Redis refuses only keys of another slot).
 
   Input:
     KEYS[1] the queue's failed set (BullMQ)

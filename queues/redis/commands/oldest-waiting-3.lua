@@ -12,6 +12,7 @@
     KEYS[3] prioritized set
 
     ARGV[1] job key prefix (the queue's key prefix; a job's hash is prefix .. id)
+            (in the queue's hash tag {t:<topic>}, so in the slot of KEYS on a Redis Cluster)
 
   Output:
     the time in ms (job timestamp + delay) the oldest became deliverable, or -1 when none waits

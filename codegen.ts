@@ -33,6 +33,7 @@ export const TEST_DOCUMENT_FILES = [
   'test/graphql/operations.graphql',
   'test/dead-letters/operations.graphql',
   'test/live/operations.graphql',
+  'test/web/operations.graphql',
 ] as const;
 export const TEST_OPERATIONS_FILE = 'test/generated/graphql.ts';
 

@@ -4,6 +4,7 @@
  * /queues, or a Bearer key), read-only, and loading nothing from elsewhere.
  */
 import { describe, expect, it } from 'vitest';
+import { TestWebCreateApiKeyDocument, TestWebQueuePausedDocument } from '../generated/graphql.js';
 import { accessibilityViolations } from './browser.js';
 import { consumerQueue, deadLetter, expectAccessible, publish, useDashboardHarness } from './harness.js';
 
@@ -18,9 +19,10 @@ describe('bull-board at /queues', () => {
     await consumerQueue(gql, 'payments', 'audit');
     const id = await publish(gql, 'orders', { n: 1 });
     await deadLetter(gql, 'orders', 'audit', 'customer 42 does not exist');
-    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
-      'mutation { createApiKey(name: "publisher", scopes: ["publish:#", "stats"]) { secret } }',
-    );
+    const { createApiKey } = await gql(TestWebCreateApiKeyDocument, {
+      name: 'publisher',
+      scopes: ['publish:#', 'stats'],
+    });
 
     const outside: string[] = [];
     const { page, problems } = await open(base, 'topology', { key: ADMIN_KEY });
@@ -70,9 +72,7 @@ describe('bull-board at /queues', () => {
   it('answers its API to a Bearer admin key only, and changes nothing (read-only)', async () => {
     const { base, gql } = await startGateway({ SWITCHYARD_ADMIN_KEY: ADMIN_KEY });
     await consumerQueue(gql, 'orders', 'audit');
-    const { createApiKey } = await gql<{ createApiKey: { secret: string; key: { id: string } } }>(
-      'mutation { createApiKey(name: "ops", scopes: ["admin"]) { secret key { id } } }',
-    );
+    const { createApiKey } = await gql(TestWebCreateApiKeyDocument, { name: 'ops', scopes: ['admin'] });
     const get = (path: string, key?: string) =>
       fetch(`${base}${path}`, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 
@@ -88,10 +88,8 @@ describe('bull-board at /queues', () => {
       headers: { authorization: `Bearer ${createApiKey.secret}` },
     });
     expect(pause.status).toBeGreaterThanOrEqual(400);
-    const { queue } = await gql<{ queue: { paused: boolean } }>(
-      '{ queue(topic: "orders", name: "audit") { paused } }',
-    );
-    expect(queue.paused).toBe(false);
+    const { queue } = await gql(TestWebQueuePausedDocument, { topic: 'orders', name: 'audit' });
+    expect(queue?.paused).toBe(false);
 
     // Revoked: refused on the next request.
     await gql('mutation($id: ID!) { revokeApiKey(id: $id) }', { id: createApiKey.key.id });

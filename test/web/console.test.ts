@@ -4,6 +4,13 @@
  * gateway, with axe-core finding no serious or critical violation and the page logging no error.
  */
 import { describe, expect, it } from 'vitest';
+import {
+  TestWebCircuitStateDocument,
+  TestWebCreateApiKeyDocument,
+  TestWebDeadLetterCountDocument,
+  TestWebQueueDepthDocument,
+  TestWebQueueSettingsDocument,
+} from '../generated/graphql.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { dataCaller } from '../live/helpers.js';
@@ -101,11 +108,7 @@ describe('publish', () => {
     await page.locator('#status', { hasText: /^Published / }).waitFor();
     await waitFor(
       async () =>
-        (
-          await gql<{ queue: { stats: { delayed: number } } }>(
-            '{ queue(topic: "orders", name: "audit") { stats { delayed } } }',
-          )
-        ).queue.stats.delayed === 1,
+        (await gql(TestWebQueueDepthDocument, { topic: 'orders', name: 'audit' })).queue?.stats.delayed === 1,
       { message: 'the delayed message' },
     );
     expect(problems).toEqual([]);
@@ -162,9 +165,7 @@ describe('fix and replay', () => {
     await page.click('button[data-action="replay-all"]');
     await page.locator('button[data-action="replay-all"]:enabled').waitFor();
     expect(asked).toEqual(['Replay all 2 dead letters with matching "billing"?']);
-    const count = async () =>
-      (await gql<{ deadLetters: { totalCount: number } }>('{ deadLetters { totalCount } }')).deadLetters
-        .totalCount;
+    const count = async () => (await gql(TestWebDeadLetterCountDocument)).deadLetters.totalCount;
     expect(await count()).toBe(3);
 
     page.once('dialog', (dialog) => void dialog.accept());
@@ -264,20 +265,11 @@ describe('topology', () => {
     await editor.locator('input[name="delayMs"]').fill('500');
     await editor.locator('button[type="submit"]').click();
     await page.locator('#status', { hasText: 'Saved billing/hook' }).waitFor();
-    const read = async () =>
-      (
-        await gql<{
-          queue: {
-            bindingKey: string;
-            url: string;
-            concurrency: number;
-            signingSecret: string;
-            retry: object;
-          };
-        }>(
-          '{ queue(topic: "billing", name: "hook") { bindingKey url concurrency signingSecret retry { maxAttempts backoff delayMs } } }',
-        )
-      ).queue;
+    const read = async () => {
+      const { queue } = await gql(TestWebQueueSettingsDocument, { topic: 'billing', name: 'hook' });
+      if (!queue) throw new Error('the queue billing/hook is gone');
+      return queue;
+    };
     const saved = await read();
     expect(saved).toMatchObject({
       bindingKey: 'invoice.paid',
@@ -331,11 +323,8 @@ describe('topology', () => {
     await publish(gql, 'billing', { n: 1 });
     await waitFor(
       async () =>
-        (
-          await gql<{ queue: { circuit: { state: string } } }>(
-            '{ queue(topic: "billing", name: "hook") { circuit { state } } }',
-          )
-        ).queue.circuit.state === 'OPEN',
+        (await gql(TestWebCircuitStateDocument, { topic: 'billing', name: 'hook' })).queue?.circuit?.state ===
+        'OPEN',
       { message: 'the circuit to open' },
     );
     const { page, problems } = await open(base, 'topology');
@@ -346,10 +335,8 @@ describe('topology', () => {
     await page.locator('#status', { hasText: /^Circuit of billing\/hook reset: closed$/ }).waitFor();
     await topic.locator('[data-circuit="CLOSED"]').waitFor();
     expect(await topic.locator('button[data-key="billing/hook/reset-circuit"]').count()).toBe(0);
-    const { queue } = await gql<{ queue: { circuit: { state: string } } }>(
-      '{ queue(topic: "billing", name: "hook") { circuit { state } } }',
-    );
-    expect(queue.circuit.state).toBe('CLOSED');
+    const { queue } = await gql(TestWebCircuitStateDocument, { topic: 'billing', name: 'hook' });
+    expect(queue?.circuit?.state).toBe('CLOSED');
     expect(problems).toEqual([]);
   });
 });
@@ -430,9 +417,10 @@ describe("the key's scopes", () => {
     const { base, gql } = await startGateway({ SWITCHYARD_ADMIN_KEY: ADMIN_KEY });
     await consumerQueue(gql, 'orders', 'audit');
     await consumerQueue(gql, 'payments', 'ledger');
-    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
-      'mutation { createApiKey(name: "watcher", scopes: ["publish:orders", "subscribe:#"]) { secret } }',
-    );
+    const { createApiKey } = await gql(TestWebCreateApiKeyDocument, {
+      name: 'watcher',
+      scopes: ['publish:orders', 'subscribe:#'],
+    });
     const { page, problems } = await open(base, 'publish', { key: createApiKey.secret });
     await page.locator('select[name="topic"] option[value="payments"]').waitFor({ state: 'attached' });
     const links = await page.locator('nav a').allTextContents();
@@ -551,9 +539,10 @@ describe('errors people can act on', () => {
   it('says what to do about a refusal: a topic to name, or a key with the scope', async () => {
     const { base, gql } = await startGateway({ SWITCHYARD_ADMIN_KEY: ADMIN_KEY });
     await consumerQueue(gql, 'orders', 'audit');
-    const { createApiKey } = await gql<{ createApiKey: { secret: string } }>(
-      'mutation { createApiKey(name: "orders-reader", scopes: ["deadletters:read:orders", "subscribe:orders"]) { secret } }',
-    );
+    const { createApiKey } = await gql(TestWebCreateApiKeyDocument, {
+      name: 'orders-reader',
+      scopes: ['deadletters:read:orders', 'subscribe:orders'],
+    });
     const id = await publish(gql, 'orders', { n: 1 });
     await deadLetter(gql, 'orders', 'audit', 'rejected');
     const { page, problems } = await open(base, 'dead-letters', { key: createApiKey.secret });

@@ -1,5 +1,13 @@
 import type { Browser, BrowserContext, Locator, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  TestWebAlertIdsDocument,
+  TestWebDeadLetterCountDocument,
+  TestWebPublishDocument,
+  TestWebQueueDepthDocument,
+  TestWebQueuePausedDocument,
+  TestWebReceiveOneDocument,
+} from '../generated/graphql.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { dataCaller, useLiveGateways } from '../live/helpers.js';
@@ -40,19 +48,13 @@ async function consumerQueue(gql: Gql, topic: string, queue: string) {
 }
 
 async function publish(gql: Gql, topic: string, payload: unknown): Promise<string> {
-  const data = await gql<{ publish: { messageId: string } }>(
-    'mutation($topic: String!, $payload: JSON!) { publish(input: { topic: $topic, payload: $payload }) { messageId } }',
-    { topic, payload },
-  );
+  const data = await gql(TestWebPublishDocument, { input: { topic, payload } });
   return data.publish.messageId;
 }
 
 /** Receives one message of `queue` and nacks it as REJECTED with `error`: a dead letter at once. */
 async function deadLetter(gql: Gql, topic: string, queue: string, error: string): Promise<void> {
-  const { receive } = await gql<{ receive: { id: string }[] }>(
-    'mutation($topic: String!, $queue: String!) { receive(topic: $topic, queue: $queue, max: 1) { id } }',
-    { topic, queue },
-  );
+  const { receive } = await gql(TestWebReceiveOneDocument, { topic, queue });
   const [delivery] = receive;
   if (!delivery) throw new Error('nothing to receive');
   await gql('mutation($id: ID!, $error: String) { nack(deliveryId: $id, reason: REJECTED, error: $error) }', {
@@ -62,7 +64,7 @@ async function deadLetter(gql: Gql, topic: string, queue: string, error: string)
 }
 
 async function deadLetterCount(gql: Gql): Promise<number> {
-  const data = await gql<{ deadLetters: { totalCount: number } }>('{ deadLetters { totalCount } }');
+  const data = await gql(TestWebDeadLetterCountDocument);
   return data.deadLetters.totalCount;
 }
 
@@ -216,10 +218,10 @@ describe('the web dashboard', () => {
     await deadLetter(gql, 'orders', 'audit', 'rejected');
     await waitFor(
       async () => {
-        const { queue } = await gql<{ queue: { stats: { waiting: number; active: number } } }>(
-          '{ queue(topic: "orders", name: "hook") { stats { waiting active } } }',
+        const { queue } = await gql(TestWebQueueDepthDocument, { topic: 'orders', name: 'hook' });
+        return (
+          receiver.requests.length === 3 && queue !== null && queue.stats.waiting + queue.stats.active === 0
         );
-        return receiver.requests.length === 3 && queue.stats.waiting + queue.stats.active === 0;
       },
       { message: 'the webhook queue to deliver all three' },
     );
@@ -263,7 +265,7 @@ describe('the web dashboard', () => {
     await consumerQueue(gql, 'orders', 'audit');
     await publish(gql, 'orders', { n: 1 });
     await publish(gql, 'orders', { n: 2 });
-    await waitFor(async () => (await gql<{ alerts: unknown[] }>('{ alerts { id } }')).alerts.length === 1, {
+    await waitFor(async () => (await gql(TestWebAlertIdsDocument)).alerts.length === 1, {
       message: 'the depth alert to fire',
     });
     const { page, problems } = await open(base, 'topology');
@@ -278,8 +280,7 @@ describe('the web dashboard', () => {
     await consumerQueue(gql, 'orders', 'audit');
     const { page, problems } = await open(base, 'topology');
     const paused = async () =>
-      (await gql<{ queue: { paused: boolean } }>('{ queue(topic: "orders", name: "audit") { paused } }'))
-        .queue.paused;
+      (await gql(TestWebQueuePausedDocument, { topic: 'orders', name: 'audit' })).queue?.paused;
 
     await page.locator('section[data-topic="orders"] button[data-action="pause"]').click();
     await waitFor(paused, { message: 'the queue to be paused' });
@@ -328,10 +329,8 @@ describe('the web dashboard', () => {
     await waitFor(async () => (await deadLetterCount(gql)) === 1, {
       message: 'the replayed dead letter to leave',
     });
-    const { queue } = await gql<{ queue: { stats: { waiting: number } } }>(
-      '{ queue(topic: "orders", name: "audit") { stats { waiting } } }',
-    );
-    expect(queue.stats.waiting).toBe(1);
+    const { queue } = await gql(TestWebQueueDepthDocument, { topic: 'orders', name: 'audit' });
+    expect(queue?.stats.waiting).toBe(1);
     await waitFor(async () => (await page.locator(`code[data-message-id="${kept}"]`).count()) === 0, {
       message: 'the list to drop the replayed dead letter',
     });

@@ -6,6 +6,13 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { GatewayDeps } from '../../server/gateway.js';
+import {
+  type PublishInput,
+  TestWebPublishDocument,
+  TestWebReceiveAllDocument,
+  type TestWebReceiveAllMutation,
+  TestWebReceiveOneDocument,
+} from '../generated/graphql.js';
 import { dataCaller, useLiveGateways } from '../live/helpers.js';
 import { accessibilityViolations, buildDashboard, launchChromium, pageProblems } from './browser.js';
 
@@ -81,21 +88,15 @@ export async function publish(
   gql: Gql,
   topic: string,
   payload: unknown,
-  extra: object = {},
+  extra: Omit<PublishInput, 'topic' | 'payload'> = {},
 ): Promise<string> {
-  const data = await gql<{ publish: { messageId: string } }>(
-    'mutation($input: PublishInput!) { publish(input: $input) { messageId } }',
-    { input: { topic, payload, ...extra } },
-  );
+  const data = await gql(TestWebPublishDocument, { input: { topic, payload, ...extra } });
   return data.publish.messageId;
 }
 
 /** Receives one message of `queue` and nacks it as REJECTED with `error`: a dead letter at once. */
 export async function deadLetter(gql: Gql, topic: string, queue: string, error: string): Promise<void> {
-  const { receive } = await gql<{ receive: { id: string }[] }>(
-    'mutation($topic: String!, $queue: String!) { receive(topic: $topic, queue: $queue, max: 1) { id } }',
-    { topic, queue },
-  );
+  const { receive } = await gql(TestWebReceiveOneDocument, { topic, queue });
   const [delivery] = receive;
   if (!delivery) throw new Error('nothing to receive');
   await gql('mutation($id: ID!, $error: String) { nack(deliveryId: $id, reason: REJECTED, error: $error) }', {
@@ -104,23 +105,11 @@ export async function deadLetter(gql: Gql, topic: string, queue: string, error: 
   });
 }
 
-export interface Received {
-  id: string;
-  routingKey: string | null;
-  headers: Record<string, string>;
-  payload: unknown;
-  priority: number;
-  correlationId: string | null;
-  idempotencyKey: string | null;
-}
+export type Received = TestWebReceiveAllMutation['receive'][number]['message'];
 
 /** Takes what `queue` holds now (up to 10), acking each. */
 export async function receiveAll(gql: Gql, topic: string, queue: string): Promise<Received[]> {
-  const { receive } = await gql<{ receive: { id: string; message: Received }[] }>(
-    `mutation($topic: String!, $queue: String!) { receive(topic: $topic, queue: $queue, max: 10) {
-      id message { id routingKey headers payload priority correlationId idempotencyKey } } }`,
-    { topic, queue },
-  );
+  const { receive } = await gql(TestWebReceiveAllDocument, { topic, queue });
   for (const delivery of receive)
     await gql('mutation($id: ID!) { ack(deliveryId: $id) }', { id: delivery.id });
   return receive.map((delivery) => delivery.message);

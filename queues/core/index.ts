@@ -13,6 +13,18 @@ export {
   FAILED_ATTEMPT_KINDS,
 } from './events.js';
 export {
+  formatTraceparent,
+  parseTraceparent,
+  TRACEPARENT,
+  TRACER_NAME,
+  TRACESTATE,
+  type TracedDelivery,
+  type TracedPublish,
+  traceDelivery,
+  tracePublish,
+  tracePublishBatch,
+} from './trace.js';
+export {
   type AttemptRecord,
   BACKOFFS,
   DELIVERY_MODES,

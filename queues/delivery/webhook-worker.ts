@@ -1,7 +1,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
-import { ErrorCode } from '../core/index.js';
+import { ErrorCode, traceDelivery } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import type { RoutingTable } from '../registry/index.js';
 import { activeSigningSecrets, webhookHeaders } from '../signing/index.js';
@@ -126,6 +126,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     job: Job<MessageRecord>,
     queue: QueueRecord,
     circuitTarget: CircuitTarget,
+    traceHeaders: Record<string, string> = {},
   ): Promise<void> {
     const { circuit } = options;
     // The breaker fails open: a Redis hiccup while asking it must not stop a delivery.
@@ -156,6 +157,8 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
       'x-switchyard-topic': message.topic,
       'x-switchyard-queue': queue.name,
       'x-switchyard-attempt': String(attempt),
+      // W3C trace context: this attempt's span, or the message's own traceparent (core/trace.ts).
+      ...traceHeaders,
     };
     const { replies } = options;
     const replyTo = replies?.expectsReply(message.replyTo) ? message.replyTo : null;
@@ -212,10 +215,24 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     throw deliveryFailure(outcome.reason, error, outcome.retryable, outcome.retryAfterMs);
   }
 
+  /** One attempt under its trace span; a circuit holding the queue back is no failed attempt. */
+  const tracedDeliver = (job: Job<MessageRecord>, queue: QueueRecord, circuitTarget: CircuitTarget) =>
+    traceDelivery(
+      {
+        topic: job.data.topic,
+        queue: queue.name,
+        messageId: job.data.id,
+        attempt: job.attemptsMade + job.stalledCounter + 1,
+        headers: job.data.headers,
+      },
+      (traceHeaders) => deliver(job, queue, circuitTarget, traceHeaders),
+      (error) => error instanceof Error && error.name === 'RateLimitError',
+    );
+
   function start(queue: QueueRecord): Running {
     const id = queueId(queue);
     const current = () => running.get(id)?.record ?? queue;
-    const worker = new Worker<MessageRecord>(queue.name, (job) => deliver(job, current(), target), {
+    const worker = new Worker<MessageRecord>(queue.name, (job) => tracedDeliver(job, current(), target), {
       ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
       ...WEBHOOK_LOCKS,
       // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one. A

@@ -1,5 +1,12 @@
 import type { QueueRecord } from '../core/index.js';
-import { assertInt, badInput, notFound, parseHeaders } from '../core/index.js';
+import {
+  assertInt,
+  badInput,
+  notFound,
+  parseHeaders,
+  tracePublish,
+  tracePublishBatch,
+} from '../core/index.js';
 import { MAX_REQUEST_TIMEOUT_MS, type Reply } from '../delivery/index.js';
 import type { PublishInput, PublishResult } from '../publish/index.js';
 import type { CreateQueueInput, CreateTopicInput, QueueSettingsInput } from '../registry/index.js';
@@ -68,6 +75,12 @@ export function topologyOperations(parts: Parts, reconcile: () => Promise<void>)
   };
 }
 
+/** What a publish span records of its result (core/trace.ts). */
+const publishedAttributes = (result: PublishResult) => ({
+  'messaging.message.id': result.messageId,
+  'switchyard.routed_to': result.routedTo.length,
+});
+
 /** Publishing, receiving and the live streams. */
 export function messagingOperations(parts: Parts) {
   const { events, publisher, consumers, live, push, keys, registry, requests } = parts;
@@ -101,7 +114,7 @@ export function messagingOperations(parts: Parts) {
   return {
     async publish(input: PublishInput): Promise<PublishResult> {
       refuseReplyAddress(input, 'replyTo');
-      const result = await publisher.publish(input);
+      const result = await tracePublish(input, (traced) => publisher.publish(traced), publishedAttributes);
       announcePublished([result]);
       return result;
     },
@@ -141,7 +154,11 @@ export function messagingOperations(parts: Parts) {
     },
     async publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
       for (const [index, input] of inputs.entries()) refuseReplyAddress(input, `inputs[${index}].replyTo`);
-      const results = await publisher.publishBatch(inputs);
+      const results = await tracePublishBatch(
+        inputs,
+        (traced) => publisher.publishBatch(traced),
+        publishedAttributes,
+      );
       announcePublished(results);
       return results;
     },

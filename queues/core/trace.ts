@@ -1,0 +1,196 @@
+/**
+ * W3C trace context (https://www.w3.org/TR/trace-context/) and OpenTelemetry spans for publish and
+ * delivery, through @opentelemetry/api only: without an SDK registered by the host, every span is the
+ * API's no-op and costs a few object allocations; a `traceparent` message header is then carried as it
+ * is, from publish to the webhook request and the consumer's delivery. With an SDK, a publish span
+ * continues the trace its `traceparent` header names (or the host's active context), the message
+ * carries the publish span's `traceparent` instead, and each webhook attempt is a span under it whose
+ * own `traceparent` goes with the request. Contexts are passed explicitly, so this works without a
+ * context manager too.
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  isSpanContextValid,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
+
+/** The instrumentation scope our spans are reported under. */
+export const TRACER_NAME = 'switchyard';
+
+/** The header names W3C trace context travels in, as message headers and as HTTP headers. */
+export const TRACEPARENT = 'traceparent';
+export const TRACESTATE = 'tracestate';
+
+const TRACEPARENT_FORMAT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
+
+/** The span context a `traceparent` value names, or null when it is not a valid one. */
+export function parseTraceparent(value: unknown): SpanContext | null {
+  if (typeof value !== 'string') return null;
+  const match = TRACEPARENT_FORMAT.exec(value.trim());
+  if (!match) return null;
+  const [, version = '', traceId = '', spanId = '', flags = ''] = match;
+  // Version ff is invalid; version 00 allows nothing after the flags.
+  if (version === 'ff' || (version === '00' && value.trim().length !== 55)) return null;
+  const spanContext: SpanContext = {
+    traceId,
+    spanId,
+    traceFlags: Number.parseInt(flags, 16) & TraceFlags.SAMPLED,
+    isRemote: true,
+  };
+  return isSpanContextValid(spanContext) ? spanContext : null;
+}
+
+/** A span context as a version-00 `traceparent` value. */
+export function formatTraceparent(spanContext: SpanContext): string {
+  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, '0');
+  return `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+}
+
+const isHeaderObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The parent of a span about a message: the trace its headers name, else the host's active context. */
+function parentOf(headers: unknown): Context {
+  const remote = isHeaderObject(headers) ? parseTraceparent(headers[TRACEPARENT]) : null;
+  return remote ? trace.setSpanContext(context.active(), remote) : context.active();
+}
+
+function fail(span: Span, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+  if (error instanceof Error) span.recordException(error);
+}
+
+const tracer = () => trace.getTracer(TRACER_NAME);
+
+/** A publish of one message, as the publish span sees it. */
+export interface TracedPublish {
+  topic: string;
+  headers?: unknown;
+}
+
+/**
+ * Runs `publish` under a PRODUCER span `publish <topic>`; the input it gets carries the span's
+ * `traceparent` in its headers when an SDK records the span (and is the input itself otherwise).
+ * `attributesOf` adds what the result tells (message id, queues routed to).
+ */
+export async function tracePublish<I extends TracedPublish, R>(
+  input: I,
+  publish: (input: I) => Promise<R>,
+  attributesOf?: (result: R) => Attributes,
+): Promise<R> {
+  const [result] = await tracePublishBatch(
+    [input],
+    async ([traced]) => [await publish(traced as I)],
+    attributesOf,
+  );
+  return result as R;
+}
+
+/** As {@link tracePublish}, one span per message, around one call that publishes them all. */
+export async function tracePublishBatch<I extends TracedPublish, R>(
+  inputs: I[],
+  publish: (inputs: I[]) => Promise<R[]>,
+  attributesOf?: (result: R) => Attributes,
+): Promise<R[]> {
+  const spans = inputs.map((input) => {
+    const parent = parentOf(input.headers);
+    const span = tracer().startSpan(
+      `publish ${input.topic}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': TRACER_NAME,
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': input.topic,
+        },
+      },
+      parent,
+    );
+    return { span, parent };
+  });
+  const traced = inputs.map((input, index) => {
+    const spanContext = spans[index]?.span.spanContext();
+    // A no-op span (no SDK) has an invalid context: the message keeps the headers it came with.
+    if (!spanContext || !isSpanContextValid(spanContext)) return input;
+    if (input.headers !== undefined && input.headers !== null && !isHeaderObject(input.headers)) return input;
+    return { ...input, headers: { ...(input.headers ?? {}), [TRACEPARENT]: formatTraceparent(spanContext) } };
+  });
+  const [first] = spans;
+  try {
+    const run = () => publish(traced);
+    // The first span is the active one for whatever the host instruments beneath (Redis clients).
+    const results = first ? await context.with(trace.setSpan(first.parent, first.span), run) : await run();
+    results.forEach((result, index) => {
+      if (attributesOf) spans[index]?.span.setAttributes(attributesOf(result));
+    });
+    return results;
+  } catch (error) {
+    for (const { span } of spans) fail(span, error);
+    throw error;
+  } finally {
+    for (const { span } of spans) span.end();
+  }
+}
+
+/** One delivery attempt, as its span sees it. */
+export interface TracedDelivery {
+  topic: string;
+  queue: string;
+  messageId: string;
+  attempt: number;
+  /** The message's headers: its `traceparent` is the parent. */
+  headers: Record<string, string>;
+}
+
+/**
+ * Runs one delivery attempt under a CONSUMER span `deliver <topic>/<queue>` whose parent is the
+ * message's `traceparent`. `deliver` gets the trace headers to send on: the attempt span's
+ * `traceparent` when an SDK records it, else the message's own (and its `tracestate`), unchanged.
+ * `isSetback` tells an error that is no failed attempt (a circuit holding the queue back).
+ */
+export async function traceDelivery<R>(
+  delivery: TracedDelivery,
+  deliver: (traceHeaders: Record<string, string>) => Promise<R>,
+  isSetback: (error: unknown) => boolean = () => false,
+): Promise<R> {
+  const parent = parentOf(delivery.headers);
+  const span = tracer().startSpan(
+    `deliver ${delivery.topic}/${delivery.queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': TRACER_NAME,
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': delivery.topic,
+        'messaging.consumer.group.name': delivery.queue,
+        'messaging.message.id': delivery.messageId,
+        'switchyard.attempt': delivery.attempt,
+      },
+    },
+    parent,
+  );
+  const headers: Record<string, string> = {};
+  const spanContext = span.spanContext();
+  const carried = delivery.headers[TRACEPARENT];
+  if (isSpanContextValid(spanContext)) headers[TRACEPARENT] = formatTraceparent(spanContext);
+  else if (parseTraceparent(carried) && carried) headers[TRACEPARENT] = carried.trim();
+  const state = delivery.headers[TRACESTATE];
+  if (headers[TRACEPARENT] && state) headers[TRACESTATE] = state;
+  try {
+    return await context.with(trace.setSpan(parent, span), () => deliver(headers));
+  } catch (error) {
+    if (isSetback(error)) span.setAttribute('switchyard.held_back', true);
+    else fail(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}

@@ -38,6 +38,16 @@ export type FailureReason =
   | 'CIRCUIT_OPEN'
   | 'UNKNOWN';
 
+export type DeliveryEventKind =
+  | 'PUBLISHED'
+  | 'DELIVERED'
+  | 'FAILED'
+  | 'RETRYING'
+  | 'DEAD_LETTERED'
+  | 'REPLAYED'
+  | 'DISCARDED'
+  | 'EXPIRED';
+
 export type CircuitState =
   | 'CLOSED'
   | 'OPEN'
@@ -451,6 +461,46 @@ export type TestLiveStatsStreamSubscriptionVariables = Exact<{
 
 
 export type TestLiveStatsStreamSubscription = { stats: { at: string, publishedPerSecond: number, deliveredPerSecond: number, failedPerSecond: number, latencyP50Ms: number, latencyP95Ms: number, latencyP99Ms: number, deadLettered: number, windowMs: number, queues: Array<{ name: string, stats: { waiting: number } }> } };
+
+export type TestLiveConsumeSubscriptionVariables = Exact<{
+  prefetch?: number | null | undefined;
+}>;
+
+
+export type TestLiveConsumeSubscription = { consume: { id: string, attempt: number, queue: string, deliverBy: string, message: { id: string, payload: unknown } } };
+
+export type TestLiveEventsSubscriptionVariables = Exact<{
+  topic?: string | null | undefined;
+  queue?: string | null | undefined;
+}>;
+
+
+export type TestLiveEventsSubscription = { deliveryEvents: { kind: DeliveryEventKind, topic: string, queue: string | null, messageId: string, attempt: number | null, reason: FailureReason | null, error: string | null, droppedBefore: number | null } };
+
+export type TestLiveTailSubscriptionVariables = Exact<{
+  topic: string;
+  bindingKey?: string | null | undefined;
+  headers?: unknown;
+  headerMatch?: HeaderMatch | null | undefined;
+}>;
+
+
+export type TestLiveTailSubscription = { messages: { id: string, routingKey: string | null, payload: unknown, droppedBefore: number | null } };
+
+export type TestLiveTailPayloadsSubscriptionVariables = Exact<{
+  topic: string;
+}>;
+
+
+export type TestLiveTailPayloadsSubscription = { messages: { payload: unknown } };
+
+export type TestLiveQueueEventsSubscriptionVariables = Exact<{
+  topic?: string | null | undefined;
+  queue?: string | null | undefined;
+}>;
+
+
+export type TestLiveQueueEventsSubscription = { deliveryEvents: { kind: DeliveryEventKind, messageId: string } };
 
 export type TestWebPublishMutationVariables = Exact<{
   input: PublishInput;
@@ -1159,6 +1209,64 @@ export const TestLiveStatsStreamDocument = new TypedDocumentString(`
     }
   }
 }`) as unknown as TypedDocumentString<TestLiveStatsStreamSubscription, TestLiveStatsStreamSubscriptionVariables>;
+export const TestLiveConsumeDocument = new TypedDocumentString(`
+    subscription TestLiveConsume($prefetch: Int) {
+  consume(topic: "jobs", queue: "work", prefetch: $prefetch) {
+    id
+    attempt
+    queue
+    deliverBy
+    message {
+      id
+      payload
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestLiveConsumeSubscription, TestLiveConsumeSubscriptionVariables>;
+export const TestLiveEventsDocument = new TypedDocumentString(`
+    subscription TestLiveEvents($topic: String, $queue: String) {
+  deliveryEvents(topic: $topic, queue: $queue) {
+    kind
+    topic
+    queue
+    messageId
+    attempt
+    reason
+    error
+    droppedBefore
+  }
+}
+    `) as unknown as TypedDocumentString<TestLiveEventsSubscription, TestLiveEventsSubscriptionVariables>;
+export const TestLiveTailDocument = new TypedDocumentString(`
+    subscription TestLiveTail($topic: String!, $bindingKey: String, $headers: JSON, $headerMatch: HeaderMatch) {
+  messages(
+    topic: $topic
+    bindingKey: $bindingKey
+    headers: $headers
+    headerMatch: $headerMatch
+  ) {
+    id
+    routingKey
+    payload
+    droppedBefore
+  }
+}
+    `) as unknown as TypedDocumentString<TestLiveTailSubscription, TestLiveTailSubscriptionVariables>;
+export const TestLiveTailPayloadsDocument = new TypedDocumentString(`
+    subscription TestLiveTailPayloads($topic: String!) {
+  messages(topic: $topic) {
+    payload
+  }
+}
+    `) as unknown as TypedDocumentString<TestLiveTailPayloadsSubscription, TestLiveTailPayloadsSubscriptionVariables>;
+export const TestLiveQueueEventsDocument = new TypedDocumentString(`
+    subscription TestLiveQueueEvents($topic: String, $queue: String) {
+  deliveryEvents(topic: $topic, queue: $queue) {
+    kind
+    messageId
+  }
+}
+    `) as unknown as TypedDocumentString<TestLiveQueueEventsSubscription, TestLiveQueueEventsSubscriptionVariables>;
 export const TestWebPublishDocument = new TypedDocumentString(`
     mutation TestWebPublish($input: PublishInput!) {
   publish(input: $input) {

@@ -2,6 +2,7 @@ import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import type { CreateQueueInput } from '../../queues/registry/registry.js';
 import type { Gateway } from '../../server/gateway.js';
+import { TestLiveConsumeDocument, type TestLiveConsumeSubscription } from '../generated/graphql.js';
 import { waitFor } from '../helpers/redis.js';
 import {
   type Collected,
@@ -15,25 +16,12 @@ import {
 
 const { pool, redis } = useLiveGateways();
 
-interface Pushed {
-  consume: {
-    id: string;
-    attempt: number;
-    queue: string;
-    deliverBy: string;
-    message: { id: string; payload: unknown };
-  };
-}
-
-const CONSUME = `subscription Consume($prefetch: Int) {
-  consume(topic: "jobs", queue: "work", prefetch: $prefetch) {
-    id attempt queue deliverBy message { id payload }
-  }
-}`;
+/** The same request as TestLiveConsume, for a prefetch the gateway must refuse. */
+const CONSUME = TestLiveConsumeDocument.toString();
 const ACK = 'mutation Ack($id: ID!) { ack(deliveryId: $id) }';
 const NACK = 'mutation Nack($id: ID!) { nack(deliveryId: $id, reason: PROCESSING, retryAfterMs: 0) }';
 
-type Stream = Collected<GraphQLBody<Pushed>>;
+type Stream = Collected<GraphQLBody<TestLiveConsumeSubscription>>;
 const deliveries = (stream: Stream) =>
   stream.results.flatMap((result) => (result.data ? [result.data.consume] : []));
 const payloadsOf = (stream: Stream) => deliveries(stream).map((delivery) => delivery.message.payload);
@@ -56,7 +44,7 @@ const depth = (gateway: Gateway) => gateway.engine.queueStats({ topic: 'jobs', n
 /** Acks every delivery each stream gets, on its own client, as a worker would, until `count` are acked. */
 async function ackEverything(
   clients: Client[],
-  streams: Collected<GraphQLBody<Pushed>>[],
+  streams: Stream[],
   count: number,
   timeoutMs: number,
 ): Promise<void> {
@@ -82,7 +70,7 @@ describe('Subscription.consume', () => {
     const { gateway, url } = await consumerQueue();
     const client = pool.client(url);
     await publish(gateway, 5);
-    const stream = collect<GraphQLBody<Pushed>>(client, CONSUME, { prefetch: 2 });
+    const stream = collect(client, TestLiveConsumeDocument, { prefetch: 2 });
 
     await waitFor(() => deliveries(stream).length === 2, { message: 'the first two never came' });
     // The pump holds exactly two: the other three wait in the queue, untaken.
@@ -109,7 +97,7 @@ describe('Subscription.consume', () => {
 
   it('should push messages published after it started', async () => {
     const { gateway, url } = await consumerQueue();
-    const stream = collect<GraphQLBody<Pushed>>(pool.client(url), CONSUME, { prefetch: 10 });
+    const stream = collect(pool.client(url), TestLiveConsumeDocument, { prefetch: 10 });
     await waitFor(() => gateway.engine.consumeSize.subscribers === 1);
 
     await publish(gateway, 3);
@@ -121,7 +109,7 @@ describe('Subscription.consume', () => {
   it('should share a queue between subscribers: every message to exactly one of them', async () => {
     const { gateway, url } = await consumerQueue();
     const clients = [pool.client(url), pool.client(url), pool.client(url)];
-    const streams = clients.map((client) => collect<GraphQLBody<Pushed>>(client, CONSUME, { prefetch: 2 }));
+    const streams = clients.map((client) => collect(client, TestLiveConsumeDocument, { prefetch: 2 }));
     await waitFor(() => gateway.engine.consumeSize.subscribers === 3);
     await publish(gateway, 30);
 
@@ -139,7 +127,7 @@ describe('Subscription.consume', () => {
     const { gateway, url, prefix } = await consumerQueue();
     const other = await pool.start(redis.url, { SWITCHYARD_PREFIX: prefix });
     const clients = [pool.client(url), pool.client(other.url)];
-    const streams = clients.map((client) => collect<GraphQLBody<Pushed>>(client, CONSUME, { prefetch: 1 }));
+    const streams = clients.map((client) => collect(client, TestLiveConsumeDocument, { prefetch: 1 }));
     await waitFor(
       () =>
         gateway.engine.consumeSize.subscribers === 1 && other.gateway.engine.consumeSize.subscribers === 1,
@@ -164,10 +152,10 @@ describe('Subscription.consume', () => {
       // A visibility timeout far beyond the test: only the close can bring the messages back this soon.
       const { gateway, url } = await consumerQueue({ ackTimeoutMs: 120_000, ...queue });
       const leaving = pool.client(url);
-      const gone = collect<GraphQLBody<Pushed>>(leaving, CONSUME, { prefetch: 3 });
+      const gone = collect(leaving, TestLiveConsumeDocument, { prefetch: 3 });
       await publish(gateway, 3);
       await waitFor(() => deliveries(gone).length === 3);
-      const staying = collect<GraphQLBody<Pushed>>(pool.client(url), CONSUME, { prefetch: 10 });
+      const staying = collect(pool.client(url), TestLiveConsumeDocument, { prefetch: 10 });
       await waitFor(() => gateway.engine.consumeSize.subscribers === 2);
 
       const closedAt = Date.now();
@@ -188,7 +176,7 @@ describe('Subscription.consume', () => {
   it('should give the credit back on nack and redeliver the nacked message', async () => {
     const { gateway, url } = await consumerQueue();
     const client = pool.client(url);
-    const stream = collect<GraphQLBody<Pushed>>(client, CONSUME, { prefetch: 1 });
+    const stream = collect(client, TestLiveConsumeDocument, { prefetch: 1 });
     await publish(gateway, 1);
     await waitFor(() => deliveries(stream).length === 1);
 
@@ -204,7 +192,7 @@ describe('Subscription.consume', () => {
   it('should give the credit back when the delivery is acked through another instance', async () => {
     const { gateway, url, prefix } = await consumerQueue();
     const other = await pool.start(redis.url, { SWITCHYARD_PREFIX: prefix });
-    const stream = collect<GraphQLBody<Pushed>>(pool.client(url), CONSUME, { prefetch: 1 });
+    const stream = collect(pool.client(url), TestLiveConsumeDocument, { prefetch: 1 });
     await publish(gateway, 2);
     await waitFor(() => deliveries(stream).length === 1);
 
@@ -219,7 +207,7 @@ describe('Subscription.consume', () => {
   it('should not hand out again, on AT_MOST_ONCE queues, what a closed socket may have seen', async () => {
     const { gateway, url } = await consumerQueue({ deliveryMode: 'AT_MOST_ONCE', ackTimeoutMs: 120_000 });
     const leaving = pool.client(url);
-    const stream = collect<GraphQLBody<Pushed>>(leaving, CONSUME, { prefetch: 1 });
+    const stream = collect(leaving, TestLiveConsumeDocument, { prefetch: 1 });
     await publish(gateway, 1);
     await waitFor(() => deliveries(stream).length === 1);
 
@@ -255,7 +243,7 @@ describe('Subscription.consume', () => {
 
   it('should end the stream with NOT_FOUND when its queue is deleted', async () => {
     const { gateway, url } = await consumerQueue();
-    const stream = collect<GraphQLBody<Pushed>>(pool.client(url), CONSUME, { prefetch: 1 });
+    const stream = collect(pool.client(url), TestLiveConsumeDocument, { prefetch: 1 });
     await waitFor(() => gateway.engine.consumeSize.subscribers === 1);
 
     await gateway.engine.deleteQueue('jobs', 'work');

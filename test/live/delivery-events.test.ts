@@ -1,35 +1,32 @@
 import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../server/gateway.js';
+import {
+  TestLiveEventsDocument,
+  type TestLiveEventsSubscription,
+  type TestLiveEventsSubscriptionVariables,
+} from '../generated/graphql.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/redis.js';
 import { type Collected, collect, type GraphQLBody, useLiveGateways, warmUp } from './helpers.js';
 
 const { pool, redis, receivers } = useLiveGateways();
 
-interface Event {
-  kind: string;
-  topic: string;
-  queue: string | null;
-  messageId: string;
-  attempt: number | null;
-  reason: string | null;
-  error: string | null;
-  droppedBefore: number | null;
-}
+/** The same request as TestLiveEvents, for a topic the gateway must refuse. */
+const EVENTS = TestLiveEventsDocument.toString();
 
-const EVENTS = `subscription Events($topic: String, $queue: String) {
-  deliveryEvents(topic: $topic, queue: $queue) { kind topic queue messageId attempt reason error droppedBefore }
-}`;
-
-type Stream = Collected<GraphQLBody<{ deliveryEvents: Event }>>;
+type Stream = Collected<GraphQLBody<TestLiveEventsSubscription>>;
 const eventsOf = (stream: Stream) =>
   stream.results.flatMap((result) => (result.data ? [result.data.deliveryEvents] : []));
 const FAST_RETRY = { maxAttempts: 3, backoff: 'FIXED', delayMs: 20, jitter: false } as const;
 
 /** Subscribes and waits until events flow; `warm` makes one event the subscription lets through. */
-async function watch(client: Client, variables: Record<string, unknown>, warm: () => Promise<unknown>) {
-  const stream = collect<GraphQLBody<{ deliveryEvents: Event }>>(client, EVENTS, variables);
+async function watch(
+  client: Client,
+  variables: TestLiveEventsSubscriptionVariables,
+  warm: () => Promise<unknown>,
+) {
+  const stream = collect(client, TestLiveEventsDocument, variables);
   await warmUp(warm, () => stream.results.length > 0);
   return stream;
 }

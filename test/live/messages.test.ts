@@ -2,22 +2,20 @@ import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import type { PublishInput } from '../../queues/publish/publisher.js';
 import type { Gateway } from '../../server/gateway.js';
+import {
+  TestLiveTailDocument,
+  type TestLiveTailSubscription,
+  type TestLiveTailSubscriptionVariables,
+} from '../generated/graphql.js';
 import { waitFor } from '../helpers/redis.js';
 import { type Collected, collect, type GraphQLBody, useLiveGateways, warmUp } from './helpers.js';
 
 const { pool, redis } = useLiveGateways();
 
-interface Tail {
-  messages: { id: string; routingKey: string | null; payload: unknown; droppedBefore: number | null };
-}
+/** The same request as TestLiveTail, for filters the gateway must refuse. */
+const TAIL = TestLiveTailDocument.toString();
 
-const TAIL = `subscription Tail($topic: String!, $bindingKey: String, $headers: JSON, $headerMatch: HeaderMatch) {
-  messages(topic: $topic, bindingKey: $bindingKey, headers: $headers, headerMatch: $headerMatch) {
-    id routingKey payload droppedBefore
-  }
-}`;
-
-const payloads = (tailed: Collected<GraphQLBody<Tail>>) =>
+const payloads = (tailed: Collected<GraphQLBody<TestLiveTailSubscription>>) =>
   tailed.results.map((result) => result.data?.messages.payload);
 
 /**
@@ -27,10 +25,10 @@ const payloads = (tailed: Collected<GraphQLBody<Tail>>) =>
 async function tail(
   gateway: Gateway,
   client: Client,
-  variables: Record<string, unknown>,
+  variables: TestLiveTailSubscriptionVariables,
   warm: Omit<PublishInput, 'payload'>,
 ) {
-  const tailed = collect<GraphQLBody<Tail>>(client, TAIL, variables);
+  const tailed = collect(client, TestLiveTailDocument, variables);
   await warmUp(
     () => gateway.engine.publish({ ...warm, payload: 'warm-up' }),
     () => tailed.results.length > 0,
@@ -45,7 +43,7 @@ async function tail(
 /** Publishes each message, then a marker, and answers the payloads the tail saw before the marker. */
 async function seenOf(
   gateway: Gateway,
-  tailed: Collected<GraphQLBody<Tail>>,
+  tailed: Collected<GraphQLBody<TestLiveTailSubscription>>,
   inputs: PublishInput[],
   marker: Omit<PublishInput, 'payload'>,
 ) {

@@ -5,20 +5,13 @@ import {
   TestLivePublishBatchDocument,
   TestLivePublishRoutedDocument,
   TestLiveQueueDepthDocument,
+  TestLiveQueueEventsDocument,
+  TestLiveTailPayloadsDocument,
   TestLiveTopicQueuesDocument,
 } from '../generated/graphql.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
 import { startTestRedis, type TestRedis, uniquePrefix, waitFor } from '../helpers/redis.js';
-import {
-  type ChildGateway,
-  collect,
-  dataOf,
-  type GraphQLBody,
-  gql,
-  spawnGateway,
-  testEnv,
-  warmUp,
-} from './helpers.js';
+import { type ChildGateway, collect, dataOf, gql, spawnGateway, testEnv, warmUp } from './helpers.js';
 
 /**
  * Several gateway processes on one Redis: none of them is special. Each gateway here is a real child
@@ -75,10 +68,7 @@ describe('several gateway instances on one Redis', { timeout: 90_000 }, () => {
   it('should deliver to a websocket on one instance what was published through another', async () => {
     const [a, b] = await twoInstances();
     dataOf(await gql(a.url, 'mutation { createTopic(input: { name: "orders", kind: FANOUT }) { name } }'));
-    const tailed = collect<GraphQLBody<{ messages: { payload: unknown } }>>(
-      wsClient(b.url),
-      'subscription { messages(topic: "orders") { payload } }',
-    );
+    const tailed = collect(wsClient(b.url), TestLiveTailPayloadsDocument, { topic: 'orders' });
     const payloads = () => tailed.results.map((result) => result.data?.messages.payload);
     await warmUp(
       () => publish(a.url, 'warm-up'),
@@ -115,10 +105,7 @@ describe('several gateway instances on one Redis', { timeout: 90_000 }, () => {
       );
     }
     // B also reports every DELIVERED, whichever instance delivered it.
-    const events = collect<GraphQLBody<{ deliveryEvents: { kind: string; messageId: string } }>>(
-      wsClient(b.url),
-      'subscription { deliveryEvents(topic: "orders", queue: "hook") { kind messageId } }',
-    );
+    const events = collect(wsClient(b.url), TestLiveQueueEventsDocument, { topic: 'orders', queue: 'hook' });
     await warmUp(
       () => publish(a.url, 'warm-up'),
       () => events.results.length > 0,

@@ -143,11 +143,11 @@ export function messagingOperations(parts: Parts) {
         );
       }
       return requests.request(timeoutMs, async (replyTo, requestId) => {
-        const result = await publisher.publish({
-          ...input,
-          replyTo,
-          correlationId: input.correlationId ?? requestId,
-        });
+        const result = await tracePublish(
+          { ...input, replyTo, correlationId: input.correlationId ?? requestId },
+          (traced) => publisher.publish(traced),
+          publishedAttributes,
+        );
         announcePublished([result]);
         return result;
       });

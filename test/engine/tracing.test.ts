@@ -125,6 +125,25 @@ describe('trace spans with an SDK registered', () => {
     });
   });
 
+  it('traces the publish of a request like any other, and the request carries its span to the consumer', async () => {
+    const engine = await harness.engine();
+    await topology(engine);
+    const answered = engine.request(
+      { topic: 'orders', payload: 1, headers: { traceparent: TRACEPARENT } },
+      5_000,
+    );
+    const [delivery] = await engine.receive('orders', 'pull', 1, 2_000);
+    if (!delivery) throw new Error('no request delivered');
+    const [publishSpan] = spansNamed('publish orders');
+    expect(parentId(publishSpan)).toBe(PARENT_ID);
+    expect(parseTraceparent(delivery.message.headers.traceparent)).toMatchObject({
+      traceId: TRACE_ID,
+      spanId: publishSpan?.spanContext().spanId,
+    });
+    await engine.reply(delivery.id, 'done');
+    expect(await answered).toMatchObject({ payload: 'done' });
+  });
+
   it('starts a trace for a publish without one, and marks failed attempts as errors', async () => {
     const engine = await harness.engine();
     const receiver = await topology(engine, 500);

@@ -6,9 +6,8 @@
  */
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 
-export type TypedDocument<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> & {
-  toString(): string;
-};
+/** An object, so a string written by hand is no TypedDocument; its toString() is the operation's text. */
+export type TypedDocument<TResult, TVariables> = DocumentTypeDecoration<TResult, TVariables> & object;
 
 /** An operation's variables argument: optional when the operation needs none. */
 export type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];

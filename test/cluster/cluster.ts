@@ -87,6 +87,9 @@ async function startNode(port: number): Promise<ClusterProcess> {
       'yes',
       '--appendfsync',
       'everysec',
+      // Replicas sync at once (Redis waits 5 s by default), so the test can fail over soon after start.
+      '--repl-diskless-sync-delay',
+      '0',
       '--dir',
       dir,
       '--save',
@@ -228,6 +231,17 @@ export async function startTestCluster(): Promise<TestCluster> {
       stop,
     };
     await cluster.waitHealthy();
+    // A replica takes over only with recent data: wait until every replica is in sync.
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(
+          nodes.map(async (one) => (await node(one.port).info('replication')) as string),
+        );
+        const replicas = infos.filter((info) => info.includes('role:slave'));
+        return replicas.length === 3 && replicas.every((info) => info.includes('master_link_status:up'));
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'replicas did not sync within 20 s' },
+    );
     return cluster;
   } catch (error) {
     await stop();

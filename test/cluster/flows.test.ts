@@ -262,3 +262,34 @@ describe('live, security and alerts on a cluster', () => {
     expect(resolved).toMatchObject([{ state: 'RESOLVED' }]);
   });
 });
+
+describe('circuit breaker, metrics and health on a cluster', () => {
+  it('should open a circuit and close it on reset, and render metrics of queues on three masters', async () => {
+    const engine = await harness.engine({ circuit: { failures: 2, cooldownMs: 60_000 } });
+    const receiver = await harness.receiver();
+    receiver.respond = () => ({ status: 503 });
+    const topics = await spreadTopics();
+    for (const topic of topics) {
+      await engine.createTopic({ name: topic, kind: 'FANOUT' });
+      await engine.createQueue({
+        topic,
+        name: 'hook',
+        target: 'WEBHOOK',
+        url: receiver.url,
+        retry: { ...FAST_RETRY, maxAttempts: 10 },
+      });
+    }
+    const [topic] = topics as [string];
+    await engine.publish({ topic, payload: 1 });
+    await waitFor(async () => (await engine.circuit(topic, 'hook')).state === 'OPEN', {
+      timeoutMs: 10_000,
+      message: 'the circuit never opened',
+    });
+    await engine.resetCircuit(topic, 'hook');
+    expect((await engine.circuit(topic, 'hook')).state).toBe('CLOSED');
+
+    expect(await engine.redisHealthy()).toBe(true);
+    const metrics = await engine.metrics.render();
+    for (const name of topics) expect(metrics).toContain(`topic="${name}"`);
+  });
+});

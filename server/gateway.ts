@@ -278,6 +278,8 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     phase = 'draining';
     // Subscriptions over HTTP (SSE) would keep their requests in flight for ever: end them first.
     subscriptionDrain.drain();
+    // So would a request waiting for its reply, until its timeout: it answers UNAVAILABLE now.
+    const requestsStopped = engine.stopRequests();
     // Stop accepting connections (the callback also comes, with an error we ignore, if we never listened);
     // idle keep-alive connections close now, busy ones once their response is out.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -287,7 +289,7 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     await new Promise<void>((resolve) => setImmediate(resolve));
     await websocket?.dispose();
     server.closeAllConnections();
-    await Promise.all([closed, engine.close(), bullBoard?.close()]);
+    await Promise.all([closed, requestsStopped, engine.close(), bullBoard?.close()]);
   }
 
   async function shutdown(): Promise<void> {

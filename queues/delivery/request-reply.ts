@@ -147,7 +147,6 @@ type PatternListener = (pattern: string, channel: string, message: string) => vo
 /** What waiting needs of a subscriber-mode connection (one server's or a cluster's). */
 export interface ReplySubscriber {
   psubscribe(pattern: string): Promise<unknown>;
-  punsubscribe(pattern: string): Promise<unknown>;
   on(event: 'pmessage', listener: PatternListener): unknown;
   off(event: 'pmessage', listener: PatternListener): unknown;
 }
@@ -306,8 +305,10 @@ export function createRequests(options: RequestsOptions) {
           options.client.set(keys.replies.claim(requestId), CLAIMED_BY_WAITER, 'PX', CLAIM_TTL_MS, 'NX'),
         ),
       );
+      // No PUNSUBSCRIBE: with Redis away it would sit in the subscriber's offline queue and hold the
+      // engine's QUIT of that connection until Redis came back. Nothing hears the pattern any more, and
+      // the engine's close ends the connection, and the subscription with it.
       options.subscriber.off('pmessage', onMessage);
-      if (listening) await options.subscriber.punsubscribe(pattern).catch(() => undefined);
     },
   };
 }

@@ -50,6 +50,11 @@ export async function createEngine(options: EngineOptions) {
     ...messagingOperations(parts),
     ...statsOperations(parts, monitoring),
     ...circuitOperations(parts),
+    /**
+     * Fails every request waiting here with UNAVAILABLE now and takes no new one: the first step of a
+     * gateway's drain, so a waiting request does not hold the drain until its timeout. Idempotent.
+     */
+    stopRequests: (): Promise<void> => parts.requests.close(),
     /** This instance's `consume` subscribers and their unacked deliveries. */
     get consumeSize() {
       return push.size;

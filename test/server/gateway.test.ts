@@ -219,6 +219,26 @@ describe('GraphQL over HTTP and websocket', () => {
 });
 
 describe('stop', () => {
+  it('should fail a request waiting for its reply with UNAVAILABLE at once, not at its timeout', async () => {
+    const { gateway, url } = await startGateway();
+    await graphql(
+      url,
+      'mutation { createTopic(input: { name: "rpc", kind: FANOUT }) { name } createQueue(input: { topic: "rpc", name: "pull", target: CONSUMER }) { name } }',
+    );
+    const waiting = graphql(
+      url,
+      'mutation { request(input: { topic: "rpc", payload: 1 }, timeoutMs: 30000) { messageId } }',
+    );
+    await waitFor(
+      async () => (await gateway.engine.queueStats({ topic: 'rpc', name: 'pull' })).waiting === 1,
+    );
+    const started = Date.now();
+    await gateway.stop();
+    const { body } = await waiting;
+    expect(body.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('should return the same promise when called twice', async () => {
     const { gateway } = await startGateway();
     const first = gateway.stop();

@@ -82,7 +82,7 @@ export async function redisVersion(admin: Redis): Promise<string> {
 }
 
 export async function resetReceiver(bench: Bench, mode: Partial<ReceiverMode> = {}): Promise<void> {
-  await bench.receiver.call('reset', { failFirst: false, latency: false, ...mode });
+  await bench.receiver.call('reset', { failFirst: false, latency: false, reply: false, ...mode });
 }
 
 /** How often the harness asks the receiver how far it got: small next to any measured run. */

@@ -10,6 +10,7 @@ import {
   publishOpen,
   pullGraphql,
 } from './load/graphql-load.js';
+import { addAndWaitOpen, closeRequestLoad, requestOpen } from './load/request-load.js';
 import { serveRpc } from './rpc.js';
 
 const api = {
@@ -22,9 +23,11 @@ const api = {
   addOpen,
   pullRaw,
   obliterate,
+  requestOpen,
+  addAndWaitOpen,
 };
 export type LoadgenApi = typeof api;
 
 serveRpc(api, async () => {
-  await Promise.allSettled([closeGraphqlClients(), closeBull()]);
+  await Promise.allSettled([closeGraphqlClients(), closeBull(), closeRequestLoad()]);
 });

@@ -12,6 +12,8 @@ export interface StartWorkersArgs extends RawTarget {
   url: string;
   /** Jobs in flight per queue. */
   concurrency: number;
+  /** Return the receiver's JSON answer as the job's return value (request-reply, scenario 9). @default false */
+  reply?: boolean;
 }
 
 /** The same budget a Switchyard webhook gets by default (its queue's ackTimeoutMs). */
@@ -20,7 +22,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 let workers: Worker[] = [];
 let connection: Redis | null = null;
 
-async function post(url: string, job: Job): Promise<void> {
+async function post(url: string, job: Job, reply: boolean): Promise<unknown> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -28,8 +30,9 @@ async function post(url: string, job: Job): Promise<void> {
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   // Read to the end so the socket goes back to undici's pool.
-  await response.arrayBuffer();
+  const body = await response.arrayBuffer();
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return reply ? JSON.parse(Buffer.from(body).toString('utf8')) : undefined;
 }
 
 async function stopWorkers(): Promise<void> {
@@ -46,7 +49,7 @@ const api = {
     connection = new Redis(args.redisUrl, { maxRetriesPerRequest: null });
     const shared = connection;
     workers = args.queues.map((name) => {
-      const worker = new Worker(name, (job) => post(args.url, job), {
+      const worker = new Worker(name, (job) => post(args.url, job, args.reply ?? false), {
         connection: shared,
         prefix: args.prefix,
         concurrency: args.concurrency,

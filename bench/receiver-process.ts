@@ -13,6 +13,8 @@ export interface ReceiverMode {
   failFirst: boolean;
   /** Parse each body and keep its latency (measured messages only, not warm-up ones). */
   latency: boolean;
+  /** Answer 200 with a small JSON body, the reply to a request (scenario 9), instead of 204. */
+  reply?: boolean;
 }
 
 export interface ReceiverStats {
@@ -27,6 +29,9 @@ export interface ReceiverStats {
 /** The receiver keeps at most this many latencies (10 s at 2,000/s is 20,000). */
 const MAX_LATENCIES = 200_000;
 
+/** What the receiver answers a request with in reply mode. */
+const REPLY = JSON.stringify({ ok: true });
+
 let mode: ReceiverMode = { failFirst: false, latency: false };
 let delivered = 0;
 let refused = 0;
@@ -39,7 +44,8 @@ const server = createServer((req, res) => {
   req.on('end', () => {
     if (!mode.failFirst && !mode.latency) {
       delivered++;
-      res.writeHead(204).end();
+      if (mode.reply) res.writeHead(200, { 'content-type': 'application/json' }).end(REPLY);
+      else res.writeHead(204).end();
       return;
     }
     const arrivedUs = nowUs();

@@ -45,7 +45,8 @@ function connection(redisUrl: string): Redis {
 
 const queueId = (target: RawTarget, name: string) => `${target.redisUrl} ${target.prefix} ${name}`;
 
-function queue(target: RawTarget, name: string): Queue {
+/** The Queue of one raw queue, made once and shared by every loop of this process. */
+export function queue(target: RawTarget, name: string): Queue {
   const id = queueId(target, name);
   let found = queues.get(id);
   if (!found) {

@@ -183,6 +183,7 @@ export async function startRawWorkers(
   sides: SidesProcesses,
   queues: string[],
   concurrency: number,
+  reply = false,
 ): Promise<void> {
   if (!sides.rawWorkers) throw new Error('this scenario was opened without raw workers');
   await sides.rawWorkers.call('startWorkers', {
@@ -191,6 +192,7 @@ export async function startRawWorkers(
     queues,
     url: bench.receiverUrl,
     concurrency,
+    reply,
   });
 }
 

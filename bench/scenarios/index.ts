@@ -6,6 +6,7 @@ import { ingestBatch } from './ingest-batch.js';
 import { ingestSingle } from './ingest-single.js';
 import { latency } from './latency.js';
 import { memory } from './memory.js';
+import { requestReply } from './request-reply.js';
 import { retry } from './retry.js';
 
 /** Every scenario, in the order. */
@@ -18,4 +19,5 @@ export const SCENARIOS: readonly Scenario[] = [
   consumerPull,
   retry,
   memory,
+  requestReply,
 ];

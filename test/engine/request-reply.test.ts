@@ -59,6 +59,25 @@ describe('request to a CONSUMER queue', () => {
     expect(await answerer.receive('rpc', 'pull', 1, 0)).toEqual([]);
   });
 
+  it('should answer a delivery pushed by consume on the other instance, and free its credit', async () => {
+    const { asker, answerer } = await twoInstances();
+    await asker.createQueue({ topic: 'rpc', name: 'pull', target: 'CONSUMER', bindingKey: 'x' });
+    const stream = await answerer.consume('rpc', 'pull', 1);
+    try {
+      const first = asker.request({ topic: 'rpc', routingKey: 'x', payload: 1 }, 5000);
+      const second = asker.request({ topic: 'rpc', routingKey: 'x', payload: 2 }, 5000);
+      // Prefetch 1: the second delivery comes only once the reply settled the first.
+      for (const expected of [first, second]) {
+        const { value: delivery, done } = await stream.next();
+        if (done || !delivery) throw new Error('the consume stream ended');
+        await answerer.reply(delivery.id, { twice: (delivery.message.payload as number) * 2 });
+        expect((await expected).payload).toEqual({ twice: (delivery.message.payload as number) * 2 });
+      }
+    } finally {
+      await stream.return?.();
+    }
+  });
+
   it("should keep a caller's correlationId", async () => {
     const { asker, answerer } = await twoInstances();
     await asker.createQueue({ topic: 'rpc', name: 'pull', target: 'CONSUMER', bindingKey: 'x' });

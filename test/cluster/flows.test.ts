@@ -293,3 +293,32 @@ describe('circuit breaker, metrics and health on a cluster', () => {
     for (const name of topics) expect(metrics).toContain(`topic="${name}"`);
   });
 });
+
+describe('dead letters moved between queues on a cluster', () => {
+  it('should replay a dead letter into another queue of its topic (WATCH and MULTI on its master), and replayMany', async () => {
+    const engine = await harness.engine({ runWorkers: false });
+    const topics = await threeTopics(engine);
+    for (const topic of topics) {
+      await engine.publish({ topic, payload: topic });
+      const [delivery] = await engine.receive(topic, 'b', 1, 1_000);
+      if (!delivery) throw new Error('nothing received');
+      await engine.nack(delivery.id);
+    }
+    const [first] = topics as [string];
+    const [dead] = (await engine.deadLetters.page({ topic: first })).edges;
+    if (!dead) throw new Error('no dead letter');
+    // A queue created after the publish, so it does not hold the message yet.
+    await engine.createQueue({ topic: first, name: 'c', target: 'CONSUMER' });
+    await engine.deadLetters.replay(dead.node.id, { toQueue: 'c', payload: 'edited' });
+    expect(await engine.queueStats({ topic: first, name: 'b' })).toMatchObject({ failed: 0 });
+    const moved = await engine.receive(first, 'c', 5, 0);
+    expect(moved.map((delivery) => delivery.message.payload)).toEqual(['edited']);
+
+    // Every topic's remaining dead letter, replayed in place across two masters in one call.
+    const many = await engine.deadLetters.replayMany({}, 10);
+    expect(many.ids).toHaveLength(2);
+    for (const topic of topics.slice(1)) {
+      expect(await engine.queueStats({ topic, name: 'b' })).toMatchObject({ failed: 0, waiting: 1 });
+    }
+  });
+});

@@ -267,6 +267,13 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
         maxConnectionsPerKey: config.wsMaxConnectionsPerKey,
       }),
       ...deps.websocket,
+      sharing: {
+        ...deps.websocket?.sharing,
+        // A websocket that reads too slowly loses the oldest of its live tail here: count it.
+        onDrop: (plan) => {
+          if (plan.rootField === 'messages') engine.losses.count('', null, 'live_dropped');
+        },
+      },
     });
     phase = 'listening';
     logger.info(authenticator.describe(config.host));

@@ -27,6 +27,8 @@ export interface SharedSubscriptionsOptions {
    * @default 4 MiB
    */
   maxBufferedBytes?: number;
+  /** Called for each result dropped for a subscriber that read too slowly, for counting. @default none */
+  onDrop?: (plan: ShareablePlan) => void;
 }
 
 /** What makes two subscriptions the same: document, operation, variables and the caller's credentials. */
@@ -35,6 +37,8 @@ export interface ShareablePlan {
   key: string;
   /** The root field's response key (its alias, if any). */
   rootKey: string;
+  /** The root field's name: `messages`, `deliveryEvents`, ... */
+  rootField: string;
   /** Response keys (aliases) under which the root field's `droppedBefore` is selected. */
   dropKeys: string[];
 }
@@ -91,6 +95,7 @@ export function planSharing(
   return {
     key: JSON.stringify([query, operationName ?? null, variables ?? null, identity]),
     rootKey: root.alias?.value ?? root.name.value,
+    rootField: root.name.value,
     dropKeys,
   };
 }
@@ -200,6 +205,7 @@ export function createSharedSubscriptions(options: SharedSubscriptionsOptions = 
         maxItems,
         maxBytes,
         sizeOf: (entry) => entry.json.length,
+        onDrop: () => options.onDrop?.(plan),
         onClose: () => {
           own.listeners.delete(listener);
           if (own.listeners.size > 0) return;

@@ -12,6 +12,7 @@ export {
   type EventBus,
   FAILED_ATTEMPT_KINDS,
 } from './events.js';
+export { createLosses, LOSS_REASONS, type Loss, type Losses, type LossReason } from './losses.js';
 export {
   formatTraceparent,
   parseTraceparent,

@@ -19,7 +19,7 @@ export type { EngineOptions } from './options.js';
  */
 export async function createEngine(options: EngineOptions) {
   const onError = options.onError ?? (() => {});
-  const connections = await openConnections(redisTarget(options), onError);
+  const connections = await openConnections(redisTarget(options), onError, options.commandTimeoutMs);
   const core = await createCoreParts(options, connections, onError);
   const parts: Parts = { ...core, ...createDeliveryParts(core, options, onError) };
   const { client, subscriber, workerConnection } = connections;
@@ -37,6 +37,8 @@ export async function createEngine(options: EngineOptions) {
   return {
     keys,
     events,
+    /** Messages accepted that reach no target without becoming dead letters, for counting (core/losses.ts). */
+    losses: parts.losses,
     registry,
     /** API keys: create, list, revoke, authenticate, onRevoked (api-keys.ts). */
     apiKeys: security.apiKeys,

@@ -84,6 +84,7 @@ export function createMonitoring(parts: Parts, options: EngineOptions, onError: 
   const metrics = createMetrics({
     events: parts.events,
     replies: parts.replies,
+    losses: parts.losses,
     redisUp: redisHealthy,
     processMetrics: options.processMetrics,
     readQueues,

@@ -64,8 +64,22 @@ export function topologyOperations(parts: Parts, reconcile: () => Promise<void>)
       const queue = await registry.deleteQueue(topic, name);
       await reconcile();
       await consumers.drop(topic, name);
-      // Deleting a queue drops its messages, as in AMQP; BullMQ removes every key of it.
+      // Deleting a queue drops its messages, as in AMQP; BullMQ removes every key of it. What it held
+      // undelivered is counted (dead letters were counted as such already).
+      const held = await bullQueue(queue).getJobCounts(
+        'waiting',
+        'prioritized',
+        'delayed',
+        'active',
+        'paused',
+      );
       await bullQueue(queue).obliterate({ force: true });
+      parts.losses.count(
+        topic,
+        name,
+        'queue_deleted',
+        Object.values(held).reduce((sum, n) => sum + n, 0),
+      );
       await deadLetters.dropQueue(topic, name);
       await circuit.drop(topic, name);
       await handles.drop(topic, name);
@@ -85,6 +99,9 @@ const publishedAttributes = (result: PublishResult) => ({
 export function messagingOperations(parts: Parts) {
   const { events, publisher, consumers, live, push, keys, registry, requests } = parts;
   function announcePublished(results: PublishResult[]): void {
+    for (const { message, routedTo } of results) {
+      if (message && routedTo.length === 0) parts.losses.count(message.topic, null, 'unrouted');
+    }
     if (events.size === 0) return;
     for (const { message } of results) {
       if (!message) continue;
@@ -106,7 +123,9 @@ export function messagingOperations(parts: Parts) {
     if (input.replyTo?.startsWith(keys.replies.addressPrefix)) {
       throw badInput(
         `${field} must not start with ${keys.replies.addressPrefix}: such addresses are the gateway's own`,
-        { field },
+        {
+          field,
+        },
       );
     }
   }

@@ -19,6 +19,14 @@ export interface EngineOptions extends SecurityOptions {
    * @default { url: redisUrl }
    */
   redis?: RedisTarget;
+  /**
+   * How long a command of the engine's own connection may go unanswered before its caller is told
+   * UNAVAILABLE: a Redis that froze, or a connection that dropped with the command in flight (ioredis
+   * otherwise holds it until the connection is back). A publish whose outcome is then unknown says so
+   * (queues/publish/outcome.ts). BullMQ's worker connection is not bounded: workers wait out outages.
+   * @default 5000
+   */
+  commandTimeoutMs?: number;
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
   keyPrefix?: string;
   /** How long an idempotency key is remembered. @default 24 h */

@@ -1,5 +1,5 @@
 import type { QueueRecord } from '../core/index.js';
-import { createEventBus, ENGINE_DEFAULTS } from '../core/index.js';
+import { createEventBus, createLosses, ENGINE_DEFAULTS } from '../core/index.js';
 import { createDeadLetters } from '../dead-letters/index.js';
 import {
   createCircuitBreaker,
@@ -41,15 +41,20 @@ export function redisTarget(options: Pick<EngineOptions, 'redis' | 'redisUrl'>):
   throw new Error('createEngine needs redis (a URL or cluster nodes) or redisUrl');
 }
 
+/** How long a command of the engine's own connection may go unanswered (EngineOptions.commandTimeoutMs). */
+const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+
 /** Opens the engine's connections, all through `openRedis`: one server or a cluster alike. */
 export async function openConnections(
   target: RedisTarget,
   onError: (error: Error) => void,
+  commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
 ): Promise<Connections> {
   // Fail fast while Redis is away (no offline queue): a publish must answer UNAVAILABLE, not hang.
   const client = openRedis(target, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    commandTimeout: commandTimeoutMs,
     lazyConnect: true,
   });
   const subscriber = openRedis(target, { lazyConnect: true });
@@ -70,6 +75,7 @@ export async function createCoreParts(
   const keys = createKeys(options.keyPrefix ?? ENGINE_DEFAULTS.keyPrefix);
   const schemas = createPayloadSchemas();
   const events = createEventBus();
+  const losses = createLosses();
   // One definition of our Lua commands on the shared client, for every part that runs them.
   const commands = defineCommands(client);
   const security = createSecurity({ client, subscriber, keys, commands, onError }, options);
@@ -84,7 +90,7 @@ export async function createCoreParts(
   await Promise.all([registry.ready(), security.ready()]);
   const handles = createQueueHandles(client, keys);
   const live = await createLive(
-    { redis: redisTarget(options), client, keys, registry, handles, events, onError },
+    { redis: redisTarget(options), client, keys, registry, handles, events, losses, onError },
     options.live,
   );
   const deadLetters = createDeadLetters({
@@ -116,6 +122,7 @@ export async function createCoreParts(
     keys,
     schemas,
     events,
+    losses,
     commands,
     security,
     registry,

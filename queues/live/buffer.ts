@@ -23,6 +23,8 @@ export interface LiveBufferOptions<T> {
   sizeOf?: (item: T) => number;
   /** Called once when the reader stops (return(), end() or an error), to release the source. */
   onClose?: () => void;
+  /** Called for each item dropped because the reader fell behind, for counting what was lost. */
+  onDrop?: () => void;
 }
 
 /** One item as the reader gets it, with how many items were dropped just before it. */
@@ -85,6 +87,7 @@ export function createLiveBuffer<T>(options: LiveBufferOptions<T> = {}): LiveBuf
     // What the dropped item would have reported is carried over too, so nothing is lost from the count.
     pendingDrops += oldest.droppedBefore + 1;
     droppedTotal++;
+    options.onDrop?.();
   };
 
   const take = (): Buffered<T> | null => {

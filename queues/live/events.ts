@@ -1,4 +1,4 @@
-import type { DeliveryEvent, EventBus, MessageRecord } from '../core/index.js';
+import type { DeliveryEvent, EventBus, Losses, MessageRecord } from '../core/index.js';
 import { assertName, MiB, notFound } from '../core/index.js';
 import type { LiveWrites } from '../publish/index.js';
 import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
@@ -42,6 +42,8 @@ export interface LiveEventsOptions {
   /** This instance's delivery events, forwarded to the other instances. */
   events: EventBus;
   limits?: LiveLimits;
+  /** Counts what a slow subscriber's stream drops (queues/core/losses.ts). @default not counted */
+  losses?: Losses;
   onError?: (error: Error) => void;
 }
 
@@ -145,6 +147,7 @@ export function createLiveEvents(options: LiveEventsOptions) {
           streams.delete(buffer);
           stop();
         },
+        onDrop: () => options.losses?.count(topic.name, null, 'live_dropped'),
       });
       streams.add(buffer);
       stop = await listen(channels.messages(topic.name), (payload) => {

@@ -1,4 +1,4 @@
-import type { EventBus } from '../core/index.js';
+import type { EventBus, Losses } from '../core/index.js';
 import type { Keys, QueueHandles, RedisClient, RedisTarget } from '../redis/index.js';
 import { createPubSub, openRedis } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
@@ -29,6 +29,8 @@ export interface LiveDeps {
   registry: Registry;
   handles: QueueHandles;
   events: EventBus;
+  /** Counts what the `messages` streams drop for slow subscribers. @default not counted */
+  losses?: Losses;
   onError: (error: Error) => void;
 }
 
@@ -59,6 +61,7 @@ export async function createLive(deps: LiveDeps, options: LiveOptions = {}) {
       registry,
       events,
       limits: options,
+      losses: deps.losses,
       onError,
     });
     const stats = await createLiveStats({

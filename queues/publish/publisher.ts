@@ -5,6 +5,7 @@ import { createGroupCommit, type PublishCommit } from '../redis/index.js';
 import type { Registry, RoutingTable } from '../registry/index.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
 import { messageJsons } from './message-json.js';
+import { outcomeUnknown, wasStored } from './outcome.js';
 import type { PayloadSchemas } from './payload-schema.js';
 
 export type { PublishInput } from './message.js';
@@ -267,8 +268,11 @@ export function createPublisher(options: PublisherOptions) {
           options.cluster ? (fresh[0] as Prepared).message.topic : '',
         );
       } catch (error) {
-        await release(fresh);
-        throw error;
+        // An answer lost on the way back: say what Redis did, never an error for a stored publish.
+        if (!(outcomeUnknown(error) && (await wasStored(client, keys, fresh)))) {
+          await release(fresh);
+          throw error;
+        }
       }
     }
     return prepared.map(({ message, queues }, index) => {

@@ -28,6 +28,8 @@ export interface ConnectionOptions {
   lazyConnect?: boolean;
   /** Send again, after a reconnect, the commands a dropped connection left unanswered. @default true */
   autoResendUnfulfilledCommands?: boolean;
+  /** Fail a command unanswered for this long (ms), "Command timed out". @default unbounded */
+  commandTimeout?: number;
 }
 
 export const isCluster = (
@@ -44,6 +46,7 @@ export function openRedis(target: RedisTarget, options: ConnectionOptions = {}):
   const redisOptions: ClusterOptions['redisOptions'] = {
     maxRetriesPerRequest: options.maxRetriesPerRequest,
     autoResendUnfulfilledCommands: options.autoResendUnfulfilledCommands,
+    commandTimeout: options.commandTimeout,
     ...(target.password ? { password: target.password } : {}),
   };
   const clusterOptions: ClusterOptions = {

@@ -15,6 +15,8 @@ export class PublishCommit {
   private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[] }>();
   private readonly writeKeys = new Map<string, number>();
   private readonly writes: (string | number)[] = [];
+  /** Owners whose first job is already named in the call (see `add`). */
+  private readonly probed = new Set<number>();
 
   /** A BullMQ add of a message into a queue. */
   add(queue: Queue, add: SerializedAdd): void {
@@ -25,6 +27,14 @@ export class PublishCommit {
     }
     entry.adds.push(encodeAdd(queue, add));
     entry.owners.push(this.owner);
+    // An owner whose first job exists already was applied by an earlier run of this very call: ioredis
+    // sends a command again when its connection dropped before the answer came, and Redis may have run
+    // it. Such an owner is answered as applied and written nothing again (no second count, no second
+    // live message), so a resent publish is harmless.
+    if (!this.probed.has(this.owner)) {
+      this.probed.add(this.owner);
+      this.writes.push('E', this.owner, this.keyAt(queue.toKey(add.jobId)));
+    }
   }
 
   /** SET key value PX ms. */

@@ -5,7 +5,7 @@
  * values (take max or one instance's, not the sum). docs/METRICS.md lists them with example queries.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { DeliveryEvent, DeliveryEventKind, EventBus, QueueRecord } from '../core/index.js';
+import type { DeliveryEvent, DeliveryEventKind, EventBus, Losses, QueueRecord } from '../core/index.js';
 import type { CircuitStateName, ReplySender } from '../delivery/index.js';
 import type { Alert } from './alerts.js';
 import type { QueueStats } from './stats.js';
@@ -29,6 +29,8 @@ export interface MetricsOptions {
   firingAlerts: () => Promise<Alert[]>;
   /** Replies this instance dropped (request-reply): a second reply, a late one, one nobody heard. */
   replies?: Pick<ReplySender, 'onDropped'>;
+  /** Messages accepted that reach no target without becoming dead letters (core/losses.ts). */
+  losses?: Pick<Losses, 'on'>;
   /**
    * Also export Node's process metrics (CPU, memory, event loop lag, GC): `process_*` and `nodejs_*`.
    * @default true
@@ -124,6 +126,15 @@ export function createMetrics(options: MetricsOptions) {
     registers,
   });
   const stopCountingReplies = options.replies?.onDropped((reason) => repliesDropped.inc({ reason }));
+  const notDelivered = new Counter({
+    name: 'switchyard_messages_not_delivered_total',
+    help: 'Messages accepted that reach no target and are no dead letter, on this instance, by reason: unrouted (the publish matched no queue), queue_deleted (undelivered when their queue was deleted), live_dropped (a live messages stream dropped them for a subscriber that read too slowly).',
+    labelNames: ['topic', 'queue', 'reason'] as const,
+    registers,
+  });
+  const stopCountingLosses = options.losses?.on(({ topic, queue, reason, count }) =>
+    notDelivered.inc({ topic, queue: queue ?? '', reason }, count),
+  );
 
   const publishedIn = childrenOf((topic) => published.labels(topic));
   const attemptsOf = childrenOf((topic, queue, outcome) => attempts.labels(topic, queue, outcome));
@@ -245,6 +256,7 @@ export function createMetrics(options: MetricsOptions) {
     close(): void {
       stopCounting();
       stopCountingReplies?.();
+      stopCountingLosses?.();
       registry.clear();
     },
   };

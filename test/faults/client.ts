@@ -10,7 +10,7 @@ import { ADMIN_KEY } from './processes.js';
 
 export interface GraphQLError {
   message: string;
-  extensions?: { code?: string };
+  extensions?: { code?: string; outcome?: string };
 }
 
 /** What one HTTP request got: an answer (any status), or no answer at all (`network`). */
@@ -78,6 +78,8 @@ export async function gqlOk(url: string, query: string, variables: Record<string
 export function codeOf(answer: Answer): string | null {
   if (answer.kind === 'network') return 'NETWORK';
   if (answer.errors.length === 0) return null;
+  // The gateway could not learn whether Redis stored it (an answer lost in transit): like no answer.
+  if (answer.errors[0]?.extensions?.outcome === 'UNKNOWN') return 'OUTCOME_UNKNOWN';
   return answer.errors[0]?.extensions?.code ?? 'NO_CODE';
 }
 

@@ -49,7 +49,7 @@ export interface Load {
   stop(): Promise<void>;
 }
 
-const RETRYABLE = new Set(['NETWORK', 'UNAVAILABLE', 'CONFLICT', 'TIMEOUT']);
+const RETRYABLE = new Set(['NETWORK', 'OUTCOME_UNKNOWN', 'UNAVAILABLE', 'CONFLICT', 'TIMEOUT']);
 
 export function startLoad(runId: string, options: LoadOptions): Load {
   const publishes = new Map<number, Publish>();
@@ -103,7 +103,9 @@ export function startLoad(runId: string, options: LoadOptions): Load {
       }
       const last = !keyed || !RETRYABLE.has(code ?? '') || attempt >= retries;
       if (last) {
-        const unknown = entries.some((entry) => entry.codes.includes('NETWORK'));
+        const unknown = entries.some(
+          (entry) => entry.codes.includes('NETWORK') || entry.codes.includes('OUTCOME_UNKNOWN'),
+        );
         for (const entry of entries) entry.outcome = unknown ? 'unknown' : 'error';
         return;
       }

@@ -151,6 +151,17 @@ describe('a client that stops reading', () => {
     const dropped = data.reduce((sum, message) => sum + (message?.droppedBefore ?? 0), 0);
     expect(dropped).toBeGreaterThan(0);
     expect(kept + dropped).toBe(published);
+    // Nothing is lost silently: the gateway counted every message it dropped for this client.
+    const metrics = await (await fetch(child.url.replace(/\/graphql$/, '/metrics'))).text();
+    const counted = metrics
+      .split('\n')
+      .filter(
+        (line) =>
+          line.startsWith('switchyard_messages_not_delivered_total{') &&
+          line.includes('reason="live_dropped"'),
+      )
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    expect(counted).toBe(dropped);
     // Kept messages are the newest ones, in order: the oldest were dropped.
     const numbers = data.flatMap((message) =>
       typeof message?.payload === 'object' && message.payload !== null

@@ -15,7 +15,9 @@
  * ARGV[1]: how many queues; ARGV[2]: how many owners; then per queue its adds (encodeAdds) and each
  * add's owner (32-bit big-endian, one after another); then the writes, each a code and its owner:
  * `S owner key value ms` (SET … PX), `H owner key field increment` (HINCRBY),
- * `P owner channel message` (PUBLISH), `key` being the write's position among the write keys.
+ * `P owner channel message` (PUBLISH), `E owner key` (the owner's first job: when it exists, this call
+ * already ran, its answer lost, and was sent again: the owner is answered as applied and nothing of it
+ * is written twice), `key` being the write's position among the write keys.
  * Output: per owner, 1 when its writes were applied, or why none of them were.
  */
 import { ADD_JOBS_KEYS, addFunctionsLua, HEADER_BYTES } from './add-jobs.js';
@@ -53,6 +55,7 @@ local COUNTER = { ${counters.join(', ')} }
 local queues, owners = tonumber(ARGV[1]), tonumber(ARGV[2])
 local writeKeysAt = queues * PER_QUEUE
 local failed = {}
+local applied = {}
 
 local function typeOf(key) return redis.call('TYPE', key)['ok'] end
 local function isInteger(value)
@@ -105,6 +108,9 @@ while ARGV[at] do
   elseif code == 'P' then
     writes[#writes + 1] = { owner, 'PUBLISH', ARGV[at + 2], ARGV[at + 3] }
     at = at + 4
+  elseif code == 'E' then
+    if redis.call('EXISTS', KEYS[writeKeysAt + tonumber(ARGV[at + 2])]) == 1 then applied[owner] = true end
+    at = at + 3
   else
     return redis.error_reply('ERR publish-commit: unknown write ' .. tostring(code))
   end
@@ -127,7 +133,8 @@ for q = 1, queues do
     local optsAt = dataAt + dataLength
     local nextAt = optsAt + optsLength
     position = nextAt
-    if not failed[ownerAt(list, index)] then
+    local owner = ownerAt(list, index)
+    if not failed[owner] and not applied[owner] then
       local result = kind[1](kind[2], {
         string.sub(adds, argsAt, dataAt - 1), string.sub(adds, dataAt, optsAt - 1), string.sub(adds, optsAt, nextAt - 1)
       })
@@ -138,11 +145,13 @@ for q = 1, queues do
   end
 end
 for _, write in ipairs(writes) do
-  if not failed[write[1]] then redis.call(unpack(write, 2)) end
+  if not failed[write[1]] and not applied[write[1]] then redis.call(unpack(write, 2)) end
 end
 
 local results = {}
-for owner = 0, owners - 1 do results[owner + 1] = failed[owner] or 1 end
+for owner = 0, owners - 1 do
+  if applied[owner] then results[owner + 1] = 1 else results[owner + 1] = failed[owner] or 1 end
+end
 return results
 `;
 }

@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SETTLE_TIMEOUT_MS } from '../../queues/publish/outcome.js';
+import { useEngineHarness } from './harness.js';
+
+const harness = useEngineHarness();
+
+/**
+ * A TCP proxy in front of the harness Redis that can lose an answer: once armed with a marker, the
+ * connection that sends a command containing it is cut as soon as Redis answers, so Redis has run
+ * the command and the client never hears of it. `refuse` keeps new connections out meanwhile.
+ */
+async function lossyProxy(redisPort: number) {
+  const sockets = new Set<Socket>();
+  let marker: string | null = null;
+  let refusing = false;
+  const server: Server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = createConnection({ host: '127.0.0.1', port: redisPort });
+    sockets.add(client).add(upstream);
+    let doomed = false;
+    client.on('data', (chunk: Buffer) => {
+      if (marker !== null && chunk.includes(marker)) {
+        doomed = true;
+        marker = null;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (doomed) {
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    loseAnswerTo: (text: string) => {
+      marker = text;
+    },
+    refuse: (value: boolean) => {
+      refusing = value;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+let proxy: Awaited<ReturnType<typeof lossyProxy>> | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+describe('a publish whose answer is lost on the way back', () => {
+  it('should answer the stored message once Redis is back, not an error', async () => {
+    proxy = await lossyProxy(harness.redis.port);
+    console.log('DBG', harness.redis.port, harness.redis.url, proxy.url);
+    const engine = await harness.engine({ redisUrl: proxy.url, onError: () => {} });
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    await engine.createQueue({ topic: 'orders', name: 'a', target: 'CONSUMER' });
+    await engine.createQueue({ topic: 'orders', name: 'b', target: 'CONSUMER' });
+
+    proxy.loseAnswerTo('lost-answer-1');
+    const result = await engine.publish({ topic: 'orders', payload: 'lost-answer-1', idempotencyKey: 'k1' });
+
+    expect(result).toMatchObject({ duplicate: false, routedTo: ['a', 'b'] });
+    for (const name of ['a', 'b']) {
+      expect(await harness.bullQueue(engine, 'orders', name).getJobState(result.messageId)).toMatch(
+        /^(waiting|prioritized)$/,
+      );
+    }
+    // Run once, not resent on reconnect: counted once.
+    expect(await engine.topicStats('orders')).toMatchObject({ published: 1 });
+    expect(
+      await engine.publish({ topic: 'orders', payload: 'lost-answer-1', idempotencyKey: 'k1' }),
+    ).toMatchObject({
+      duplicate: true,
+      messageId: result.messageId,
+    });
+  });
+
+  it('should answer UNAVAILABLE with outcome UNKNOWN when Redis does not come back in time', async () => {
+    proxy = await lossyProxy(harness.redis.port);
+    // ioredis holds a command whose connection dropped until it reconnects: the timeout bounds that.
+    const engine = await harness.engine({ redisUrl: proxy.url, onError: () => {}, commandTimeoutMs: 500 });
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    await engine.createQueue({ topic: 'orders', name: 'a', target: 'CONSUMER' });
+
+    proxy.loseAnswerTo('lost-answer-2');
+    proxy.refuse(true);
+    const started = Date.now();
+    const refused = await engine
+      .publish({ topic: 'orders', payload: 'lost-answer-2' })
+      .catch((error: unknown) => error);
+    const waited = Date.now() - started;
+    proxy.refuse(false);
+
+    expect(refused).toMatchObject({ code: 'UNAVAILABLE', details: { outcome: 'UNKNOWN' } });
+    expect(String(refused)).toMatch(/retry with the same idempotencyKey/);
+    // The command's timeout, then the wait for Redis to say whether it was stored: bounded, not forever.
+    expect(waited).toBeLessThan(500 + SETTLE_TIMEOUT_MS + 2_000);
+    // It was stored all the same: the answer said it might have been.
+    const counts = await harness.bullQueue(engine, 'orders', 'a').getJobCounts('waiting', 'prioritized');
+    expect((counts.waiting ?? 0) + (counts.prioritized ?? 0)).toBe(1);
+  });
+});

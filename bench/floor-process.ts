@@ -7,8 +7,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type JobsOptions, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { DEFAULT_RAW_POLICY, rawJobOptions } from './load/bull-load.js';
+import { benchRedis } from './redis-target.js';
 import { serveRpc } from './rpc.js';
 
 interface Input {
@@ -23,7 +23,7 @@ const JOB_NAME = 'message';
 const redisUrl = process.env.REDIS_URL;
 const prefix = process.env.FLOOR_PREFIX;
 if (!redisUrl || !prefix) throw new Error('floor-process needs REDIS_URL and FLOOR_PREFIX');
-const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+const connection = benchRedis(redisUrl);
 const opts: JobsOptions = rawJobOptions(DEFAULT_RAW_POLICY);
 const queues = new Map<string, Queue>();
 

@@ -1,20 +1,22 @@
 /** The shared pieces of a bench run: Redis, the receiver, and the processes each scenario starts. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queues/redis/index.js';
 import type { FloorApi } from './floor-process.js';
 import type { GatewayApi } from './gateway-process.js';
 import type { LoadgenApi } from './loadgen-process.js';
 import type { Sizes } from './options.js';
 import type { RawWorkerApi } from './raw-worker-process.js';
 import type { ReceiverApi, ReceiverMode, ReceiverStats } from './receiver-process.js';
+import { gatewayRedisEnv, rawPrefixFor } from './redis-target.js';
 import { type Child, startChild } from './rpc.js';
 
 export interface Bench {
   sizes: Sizes;
   redisUrl: string;
-  redisPid: number;
+  /** The redis-server process, or every master of a cluster (their CPU is summed). */
+  redisPid: number | number[];
   /** A plain client for INFO and FLUSHALL. */
-  admin: Redis;
+  admin: RedisClient;
   receiver: Child<ReceiverApi>;
   receiverUrl: string;
   /** Node flags for gateway processes (--cpu-prof when profiling). */
@@ -36,7 +38,7 @@ export async function startGateway(
   const child = await startChild<GatewayApi>('./gateway-process.ts', {
     nodeFlags: bench.gatewayFlags,
     env: {
-      REDIS_URL: bench.redisUrl,
+      ...gatewayRedisEnv(bench.redisUrl),
       PORT: '0',
       HOST: '127.0.0.1',
       SWITCHYARD_PREFIX: keyPrefix,
@@ -60,7 +62,7 @@ export interface FloorHandle {
 /** The bare HTTP + Queue.add server of scenarios 1 and 2 (bench/floor-process.ts), with its own prefix. */
 export async function startFloor(bench: Bench, prefix: string): Promise<FloorHandle> {
   const child = await startChild<FloorApi>('./floor-process.ts', {
-    env: { REDIS_URL: bench.redisUrl, FLOOR_PREFIX: prefix },
+    env: { REDIS_URL: bench.redisUrl, FLOOR_PREFIX: rawPrefixFor(bench.redisUrl, prefix) },
   });
   return { child, url: await child.call('url') };
 }
@@ -70,14 +72,14 @@ export const startRawWorkers = () => startChild<RawWorkerApi>('./raw-worker-proc
 export const startReceiver = () => startChild<ReceiverApi>('./receiver-process.ts');
 
 /** Redis's `used_memory`, in bytes. */
-export async function usedMemory(admin: Redis): Promise<number> {
+export async function usedMemory(admin: RedisClient): Promise<number> {
   const info = await admin.info('memory');
   const match = /^used_memory:(\d+)/m.exec(info);
   if (!match?.[1]) throw new Error('INFO memory has no used_memory');
   return Number(match[1]);
 }
 
-export async function redisVersion(admin: Redis): Promise<string> {
+export async function redisVersion(admin: RedisClient): Promise<string> {
   return /^redis_version:(\S+)/m.exec(await admin.info('server'))?.[1] ?? 'unknown';
 }
 
@@ -156,7 +158,7 @@ export async function startSides(
     switchyardLoad: switchyardLoad.value,
     rawLoad: rawLoad.value,
     rawWorkers: rawWorkers.value,
-    rawPrefix: `raw${scenarioId}`,
+    rawPrefix: rawPrefixFor(bench.redisUrl, `raw${scenarioId}`),
     close: stopAll,
   };
 }

@@ -7,13 +7,19 @@ export interface BenchOptions {
   only: Set<number> | null;
   /** Profile the gateway during scenario 3, or the first of --only (`--profile`), instead of benchmarking. */
   profile: boolean;
+  /**
+   * Run scenarios 1-4 (or those of --only among them) on one Redis and then on a local Redis Cluster
+   * of 3 masters and 3 replicas, in one run (`--cluster`).
+   */
+  cluster: boolean;
 }
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, only: null, profile: false };
+  const options: BenchOptions = { quick: false, only: null, profile: false, cluster: false };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--profile') options.profile = true;
+    else if (arg === '--cluster') options.cluster = true;
     else if (arg.startsWith('--only=')) {
       const ids = arg
         .slice('--only='.length)
@@ -23,7 +29,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         throw new Error(`--only takes scenario numbers 1 to 9, got ${arg}`);
       }
       options.only = new Set(ids);
-    } else throw new Error(`unknown option ${arg}; use --quick, --only=1,2 or --profile`);
+    } else throw new Error(`unknown option ${arg}; use --quick, --only=1,2, --profile or --cluster`);
   }
   return options;
 }

@@ -32,11 +32,15 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** CPU seconds used by each named process between `start()` and the returned function's call. */
-export function cpuMeter(pids: Record<string, number>): () => Record<string, number> {
-  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+/** CPU seconds of a process, or of several summed (a cluster's masters). */
+const cpuOf = (pids: number | readonly number[]) =>
+  typeof pids === 'number' ? cpuSeconds(pids) : pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+
+/** CPU seconds used by each named process (or group) between `start()` and the returned function's call. */
+export function cpuMeter(pids: Record<string, number | readonly number[]>): () => Record<string, number> {
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuOf(pid)]));
   return () =>
     Object.fromEntries(
-      Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid) - (before[name] ?? Number.NaN)]),
+      Object.entries(pids).map(([name, pid]) => [name, cpuOf(pid) - (before[name] ?? Number.NaN)]),
     );
 }

@@ -3,8 +3,9 @@
  * job's data to the receiver, in a process of its own (the counterpart of the gateway's workers).
  */
 import { type Job, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../queues/redis/index.js';
 import type { RawTarget } from './load/bull-load.js';
+import { benchRedis } from './redis-target.js';
 import { serveRpc } from './rpc.js';
 
 export interface StartWorkersArgs extends RawTarget {
@@ -20,7 +21,7 @@ export interface StartWorkersArgs extends RawTarget {
 const REQUEST_TIMEOUT_MS = 30_000;
 
 let workers: Worker[] = [];
-let connection: Redis | null = null;
+let connection: RedisClient | null = null;
 
 async function post(url: string, job: Job, reply: boolean): Promise<unknown> {
   const response = await fetch(url, {
@@ -46,7 +47,7 @@ async function stopWorkers(): Promise<void> {
 const api = {
   async startWorkers(args: StartWorkersArgs): Promise<void> {
     await stopWorkers();
-    connection = new Redis(args.redisUrl, { maxRetriesPerRequest: null });
+    connection = benchRedis(args.redisUrl);
     const shared = connection;
     workers = args.queues.map((name) => {
       const worker = new Worker(name, (job) => post(args.url, job, args.reply ?? false), {

@@ -48,6 +48,8 @@ export interface BenchResult {
   payloadBytes: number;
   machine: Machine;
   scenarios: ScenarioResult[];
+  /** `--cluster`: the same scenarios on a local Redis Cluster of 3 masters and 3 replicas. */
+  cluster?: ScenarioResult[];
 }
 
 /** Read-only git look-ups (no optional locks), so a bench run never disturbs someone's commit. */
@@ -178,10 +180,15 @@ export async function writeResults(result: BenchResult, table: string): Promise<
   const dir = new URL('./results/', import.meta.url);
   await mkdir(dir, { recursive: true });
   const json = `${JSON.stringify(result, null, 2)}\n`;
-  const names =
-    result.mode === 'quick'
+  const stamp = result.date.replace(/[:]/g, '-').replace(/\..*$/, '');
+  // A --cluster run holds scenarios 1-4 only: it must not replace the latest full run's files.
+  const names = result.cluster
+    ? result.mode === 'quick'
+      ? ['cluster-quick-latest']
+      : ['cluster-latest', `${stamp}-cluster`]
+    : result.mode === 'quick'
       ? ['quick-latest']
-      : ['latest', result.date.replace(/[:]/g, '-').replace(/\..*$/, '')];
+      : ['latest', stamp];
   const written: string[] = [];
   for (const name of names) {
     await writeFile(new URL(`${name}.json`, dir), json);

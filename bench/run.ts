@@ -2,18 +2,22 @@
  * `npm run bench`: Switchyard's core paths side by side with raw BullMQ doing the same work, in one
  * run on one fresh redis-server. `-- --quick` runs every scenario once, small (the CI smoke run);
  * `-- --only=3,5` picks scenarios; `-- --profile` CPU-profiles the gateway during scenario 3 (or
- * the first of --only). See docs/PERFORMANCE.md.
+ * the first of --only); `-- --cluster` runs scenarios 1-4 on one Redis and then on a local Redis
+ * Cluster (3 masters, 3 replicas) in the same run. See docs/PERFORMANCE.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../queues/redis/index.js';
 import { startRedisServer } from '../server/redis-process.js';
+import { startTestCluster } from '../test/cluster/cluster.js';
 import { buildGateway } from './built-gateway.js';
 import { type Bench, redisVersion, startReceiver } from './harness.js';
 import { FULL_SIZES, parseOptions, QUICK_SIZES } from './options.js';
 import { PAYLOAD_BYTES } from './payload.js';
 import { runProfile } from './profile.js';
+import { benchRedis, clusterSpec } from './redis-target.js';
 import {
   type BenchResult,
   figureResults,
@@ -27,6 +31,9 @@ import {
 import type { Scenario, Side } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { START_FLAGS } from './start-flags.js';
+
+/** The scenarios --cluster runs on both: ingest single and batch, end to end, fan-out. */
+const CLUSTER_SCENARIOS = new Set([1, 2, 3, 4]);
 
 /** The scenario --profile profiles unless --only names another: end to end, webhook. */
 const PROFILED_SCENARIO = 3;
@@ -77,6 +84,34 @@ async function runScenario(bench: Bench, scenario: Scenario): Promise<ScenarioRe
   };
 }
 
+/** FLUSHALL on one Redis, or on every master of a cluster. */
+async function flushAll(admin: RedisClient): Promise<void> {
+  if (admin instanceof Cluster) await Promise.all(admin.nodes('master').map((node) => node.flushall()));
+  else await admin.flushall();
+}
+
+/**
+ * Runs `measure` on a local Redis Cluster of 3 masters and 3 replicas (test/cluster/cluster.ts, with
+ * AOF everysec as the single Redis has), the Redis CPU summed over the masters.
+ */
+async function onCluster<T>(measure: (bench: Bench) => Promise<T>, single: Bench): Promise<T> {
+  const cluster = await startTestCluster();
+  const redisUrl = clusterSpec(cluster.ports);
+  const admin = benchRedis(redisUrl);
+  try {
+    const masters = await cluster.masters();
+    return await measure({
+      ...single,
+      redisUrl,
+      redisPid: masters.map((port) => cluster.pidOf(port)),
+      admin,
+    });
+  } finally {
+    admin.disconnect();
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const sizes = options.quick ? QUICK_SIZES : FULL_SIZES;
@@ -103,14 +138,25 @@ async function main(): Promise<number> {
       return await runProfile(bench, scenario);
     }
     const started = new Date();
-    const scenarios: ScenarioResult[] = [];
-    for (const scenario of SCENARIOS) {
-      if (options.only && !options.only.has(scenario.id)) continue;
-      log(`${scenario.id}. ${scenario.title}`);
-      scenarios.push(await runScenario(bench, scenario));
-      // Nothing of one scenario is left for the next to trip over.
-      await admin.flushall();
-    }
+    const chosen = SCENARIOS.filter(
+      (scenario) =>
+        (!options.only || options.only.has(scenario.id)) &&
+        (!options.cluster || CLUSTER_SCENARIOS.has(scenario.id)),
+    );
+    const runAll = async (on: Bench, label: string) => {
+      const results: ScenarioResult[] = [];
+      for (const scenario of chosen) {
+        log(`${scenario.id}. ${scenario.title}${label}`);
+        results.push(await runScenario(on, scenario));
+        // Nothing of one scenario is left for the next to trip over.
+        await flushAll(on.admin);
+      }
+      return results;
+    };
+    const scenarios = await runAll(bench, '');
+    const clusterScenarios = options.cluster
+      ? await onCluster((on) => runAll(on, ' (cluster)'), bench)
+      : null;
     const result: BenchResult = {
       date: started.toISOString(),
       source: source(),
@@ -121,7 +167,12 @@ async function main(): Promise<number> {
       machine: machine(await redisVersion(admin)),
       scenarios,
     };
-    const table = renderTable(result);
+    let table = renderTable(result);
+    if (clusterScenarios) {
+      const clusterResult: BenchResult = { ...result, scenarios: clusterScenarios };
+      table = `## One Redis\n\n${table}\n\n## Redis Cluster: 3 masters, 3 replicas\n\n${renderTable(clusterResult)}`;
+      result.cluster = clusterScenarios;
+    }
     process.stdout.write(`\n${table}\n\n`);
     const missed = missedTargets(result);
     if (missed.length > 0) log(`Targets missed:\n  ${missed.join('\n  ')}`);
@@ -129,7 +180,7 @@ async function main(): Promise<number> {
       `Wrote ${(await writeResults(result, table)).join(', ')} in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s`,
     );
     // A missed target is a finding, not a failure; a scenario that could not run is a failure.
-    return scenarios.some((scenario) => scenario.errors.length > 0) ? 1 : 0;
+    return [...scenarios, ...(clusterScenarios ?? [])].some((scenario) => scenario.errors.length > 0) ? 1 : 0;
   } finally {
     await receiver.stop();
     admin.disconnect();

@@ -1,8 +1,9 @@
 /** The raw BullMQ side of the load: Queue.add / addBulk / manual fetching, as a user without a gateway does. */
 import { randomUUID } from 'node:crypto';
 import { type Job, type JobsOptions, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../queues/redis/index.js';
 import { makePayload } from '../payload.js';
+import { benchRedis } from '../redis-target.js';
 import { OPEN_LOOP_DRAIN_MS, type OpenLoadArgs, openLoopBacklog, type PullResult } from './graphql-load.js';
 import { closedLoop, type LoopResult, type OpenLoopResult, openLoop } from './loops.js';
 
@@ -29,15 +30,15 @@ export const rawJobOptions = (policy: RawPolicy): JobsOptions => ({
 });
 
 const JOB_NAME = 'message';
-const connections = new Map<string, Redis>();
+const connections = new Map<string, RedisClient>();
 const queues = new Map<string, Queue>();
 let seq = 0;
 
 /** One connection per Redis shared by every Queue, as BullMQ recommends for producers. */
-function connection(redisUrl: string): Redis {
+function connection(redisUrl: string): RedisClient {
   let found = connections.get(redisUrl);
   if (!found) {
-    found = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    found = benchRedis(redisUrl);
     connections.set(redisUrl, found);
   }
   return found;

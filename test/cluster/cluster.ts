@@ -31,6 +31,8 @@ export interface TestCluster {
   masterOf(key: string): Promise<number>;
   /** Ports of the current masters, one per slot range. */
   masters(): Promise<number[]>;
+  /** The process id of the node on `port` (the bench sums its masters' CPU). */
+  pidOf(port: number): number;
   /** SIGKILLs the node on `port`; its replica is promoted after cluster-node-timeout. */
   kill(port: number): Promise<void>;
   /** Waits until every live node says cluster_state:ok and `key`'s slot is served by a live master. */
@@ -205,6 +207,11 @@ export async function startTestCluster(): Promise<TestCluster> {
       masterOf,
       masters: async () =>
         (await clusterNodes()).filter((one) => one.master && one.slots.length > 0).map((one) => one.port),
+      pidOf(port) {
+        const pid = nodes.find((one) => one.port === port)?.child.pid;
+        if (pid === undefined) throw new Error(`no cluster node on port ${port}`);
+        return pid;
+      },
       async kill(port) {
         const found = nodes.find((one) => one.port === port);
         if (!found) throw new Error(`no cluster node on port ${port}`);

@@ -322,3 +322,19 @@ describe('dead letters moved between queues on a cluster', () => {
     }
   });
 });
+
+describe('request-reply on a cluster', () => {
+  it('should carry a reply sent on one engine back to the request waiting on another (pattern pub/sub)', async () => {
+    const keyPrefix = `t${Date.now().toString(36)}r`;
+    const asker = await harness.engine({ keyPrefix, runWorkers: false });
+    const answerer = await harness.engine({ keyPrefix, runWorkers: false });
+    const [, topic] = (await spreadTopics()) as [string, string];
+    await asker.createTopic({ name: topic, kind: 'FANOUT' });
+    await asker.createQueue({ topic, name: 'pull', target: 'CONSUMER' });
+    const answered = asker.request({ topic, payload: { a: 2, b: 3 } }, 5_000);
+    const [delivery] = await answerer.receive(topic, 'pull', 1, 3_000);
+    if (!delivery) throw new Error('the request never arrived');
+    expect(await answerer.reply(delivery.id, { sum: 5 })).toBe(true);
+    expect(await answered).toMatchObject({ messageId: delivery.message.id, payload: { sum: 5 } });
+  });
+});

@@ -62,11 +62,10 @@ export const Message = builder.objectRef<MessageRecord>('Message').implement({
           ? message.droppedBefore
           : null,
     }),
-    // Null is true today: nothing can set an ordering key (PublishInput.orderingKey is refused).
     orderingKey: t.string({
       nullable: true,
-      description: 'Null: ordering keys are not built yet.',
-      resolve: () => null,
+      description: 'The ordering key it was published with (PublishInput.orderingKey); null when none.',
+      resolve: (message) => message.orderingKey ?? null,
     }),
     // Null is true today: no topic keeps a history yet (CreateTopicInput.history is refused).
     cursor: t.string({

@@ -1,5 +1,4 @@
 import type { PublishResult as PublishResultRecord } from '../queues/publish/index.js';
-import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { publish } from '../resolvers/publish.js';
 import { publishBatch } from '../resolvers/publish-batch.js';
 import { builder } from './builder.js';
@@ -60,7 +59,9 @@ export const PublishInput = builder.inputType('PublishInput', {
         'required when the message routes to an EXACTLY_ONCE queue.',
     }),
     orderingKey: t.string({
-      description: 'Not built yet: a publish that sets it is refused with UNAVAILABLE.',
+      description:
+        'In each queue, messages with the same key are delivered one at a time, in publish order: the next waits ' +
+        'until the one before is delivered or dead-lettered (docs/PATTERNS.md). 1 to 255 characters.',
     }),
   }),
 });
@@ -73,8 +74,7 @@ builder.mutationFields((t) => ({
       'matching the topic (or admin).',
     args: { input: t.arg({ type: PublishInput, required: true, description: 'The message.' }) },
     authScopes: (_root, args) => ({ publish: args.input.topic }),
-    resolve: (_root, args, ctx) =>
-      publish({ input: withoutUnbuilt('PublishInput', args.input, ['orderingKey']) }, ctx),
+    resolve: (_root, args, ctx) => publish({ input: args.input }, ctx),
   }),
   publishBatch: t.field({
     type: [PublishResult],
@@ -90,10 +90,6 @@ builder.mutationFields((t) => ({
     },
     // Every topic of the batch: all or nothing, like the batch itself.
     authScopes: (_root, args) => ({ publish: [...new Set(args.inputs.map((input) => input.topic))] }),
-    resolve: (_root, args, ctx) =>
-      publishBatch(
-        { inputs: args.inputs.map((input) => withoutUnbuilt('PublishInput', input, ['orderingKey'])) },
-        ctx,
-      ),
+    resolve: (_root, args, ctx) => publishBatch({ inputs: args.inputs }, ctx),
   }),
 }));

@@ -1,5 +1,4 @@
 import type { Reply as ReplyShape } from '../queues/delivery/index.js';
-import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { reply } from '../resolvers/reply.js';
 import { request } from '../resolvers/request.js';
 import { builder } from './builder.js';
@@ -41,11 +40,7 @@ builder.mutationFields((t) => ({
     },
     // A request is a publish, with the publish's scope.
     authScopes: (_root, args) => ({ publish: args.input.topic }),
-    resolve: (_root, args, ctx) =>
-      request(
-        { input: withoutUnbuilt('PublishInput', args.input, ['orderingKey']), timeoutMs: args.timeoutMs },
-        ctx,
-      ),
+    resolve: (_root, args, ctx) => request({ input: args.input, timeoutMs: args.timeoutMs }, ctx),
   }),
   reply: t.boolean({
     description:

@@ -19,6 +19,11 @@ export const ENGINE_DEFAULTS = {
   signingSecretGraceMs: 24 * HOUR,
   /** How long a dead letter is kept before the retention sweep removes it; 0 keeps it forever. */
   deadLetterRetentionMs: 14 * DAY,
+  /**
+   * How often each instance repairs its queues' ordering keys after a gateway died between two steps
+   * (queues/redis/ordering.ts): a key is held back at most about this long by such a death.
+   */
+  orderingSweepMs: 2 * SECOND,
 } as const;
 
 /** Defaults for what a client leaves out, in one literal (see API.graphql for the public ones). */
@@ -44,6 +49,7 @@ export const LIMITS = {
   ttlMs: 365 * 24 * HOUR,
   stringField: 256,
   routingKeyLength: 255,
+  orderingKeyLength: 255,
   headerCount: 64,
   headerValueLength: 4096,
   descriptionLength: 1024,

@@ -115,6 +115,12 @@ export interface MessageRecord {
   expiresAt: string | null;
   sha256: string;
   sizeBytes: number;
+  /**
+   * Its ordering key (docs/PATTERNS.md#ordering-keys): messages of one key are delivered one at a
+   * time, in publish order, in each queue. Absent (never null) on a message published without one,
+   * so such a message's stored JSON is what it was before ordering keys.
+   */
+  orderingKey?: string;
 }
 
 /** One failed attempt, kept in order in the job's BullMQ log. */

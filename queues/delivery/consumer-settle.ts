@@ -25,6 +25,8 @@ export interface SettlementOptions {
   events: EventBus;
   onError?: (error: Error) => void;
   onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
+  /** Told of every ack of a message with an ordering key, after BullMQ completed it. @default none */
+  onDelivered?: (topic: string, queue: string, jobId: string, orderingKey: string) => Promise<void> | void;
   /** Where `reply` sends its answers. @default none: `reply` is refused */
   replies?: ReplySender;
   redact: Redact;
@@ -115,6 +117,14 @@ export function createSettlement(options: SettlementOptions) {
       throw gone();
     }
     settled(deliveryId, local);
+    const orderingKey = job.data.orderingKey;
+    if (orderingKey !== undefined && job.id) {
+      // Awaited, so the ack answers once the next message of the key can be received. Should it fail,
+      // the sweep (queues/redis/ordering.ts) releases the next one a little later.
+      await Promise.resolve(options.onDelivered?.(queue.topic, queue.name, job.id, orderingKey)).catch(
+        (error: Error) => options.onError?.(error),
+      );
+    }
     options.events.emit({
       kind: 'DELIVERED',
       at: new Date().toISOString(),

@@ -31,6 +31,11 @@ export interface WebhookWorkersOptions {
   redact?: Redact;
   /** Told of every job that failed for good, so the dead-letter index has it at once. @default none */
   onDeadLetter?: (topic: string, queue: string, jobId: string) => void;
+  /**
+   * Told of every message with an ordering key delivered (a 2xx, an ack, a reply), after BullMQ
+   * completed it, so the next message of its key is released (queues/redis/ordering.ts). @default none
+   */
+  onDelivered?: (topic: string, queue: string, jobId: string, orderingKey: string) => Promise<void> | void;
   /** Holds deliveries back from an endpoint that keeps failing (queues/delivery/circuit-breaker.ts). @default none */
   circuit?: CircuitBreaker;
   /** Where a 2xx body answering a request goes (request-reply.ts). @default none: bodies are not read */
@@ -264,6 +269,13 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
         reason,
         error: error.message,
       });
+    });
+    worker.on('completed', (job) => {
+      const orderingKey = job.data.orderingKey;
+      if (orderingKey === undefined || !job.id) return;
+      void Promise.resolve(options.onDelivered?.(queue.topic, queue.name, job.id, orderingKey)).catch(
+        (error: Error) => options.onError?.(error),
+      );
     });
     void worker.run().catch((error: Error) => options.onError?.(error));
     const entry = { worker, record: queue };

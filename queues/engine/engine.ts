@@ -1,3 +1,4 @@
+import { ENGINE_DEFAULTS } from '../core/index.js';
 import { circuitOperations } from './circuit-operations.js';
 import { createMonitoring } from './monitoring.js';
 import { messagingOperations, statsOperations, topologyOperations } from './operations.js';
@@ -32,6 +33,7 @@ export async function createEngine(options: EngineOptions) {
   await parts.requests.listen();
   await reconciler.reconcile();
   deadLetters.start();
+  const stopOrderingSweep = startOrderingSweep(parts, options, onError);
 
   let closed: Promise<void> | null = null;
   return {
@@ -70,6 +72,7 @@ export async function createEngine(options: EngineOptions) {
         // Waiting requests fail with UNAVAILABLE at once, not at their timeouts.
         const requestsClosed = parts.requests.close();
         stopWatching();
+        await stopOrderingSweep();
         const reconciled = reconciler.stop();
         await alerts.close();
         await reconciled;
@@ -96,3 +99,33 @@ export async function createEngine(options: EngineOptions) {
 }
 
 export type Engine = Awaited<ReturnType<typeof createEngine>>;
+
+/**
+ * Every `orderingSweepMs`, repairs each queue's ordering keys (queues/redis/ordering.ts): what a
+ * gateway killed between two steps left behind waits at most about one interval. Every instance
+ * sweeps; the repairs are idempotent. Answers the function that stops it, once a pass under way ends.
+ */
+function startOrderingSweep(parts: Parts, options: EngineOptions, onError: (error: Error) => void) {
+  const every = options.orderingSweepMs ?? ENGINE_DEFAULTS.orderingSweepMs;
+  // A message still pending after this long was stored by a publish that never lined it up.
+  const graceMs = Math.max(every, 5_000);
+  let pass: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    pass = pass.then(async () => {
+      try {
+        const table = await parts.registry.table();
+        for (const topic of table.topics()) {
+          for (const queue of table.queues(topic.name))
+            await parts.ordering.sweep(topic.name, queue.name, graceMs);
+        }
+      } catch (error) {
+        onError(error as Error);
+      }
+    });
+  }, every);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    return pass;
+  };
+}

@@ -33,6 +33,11 @@ export interface EngineOptions extends SecurityOptions {
   dedupWindowMs?: number;
   /** A topic's size limit when it sets none. @default 1 MiB */
   defaultMaxMessageBytes?: number;
+  /**
+   * How often this instance sweeps its queues' ordering keys, repairing a key a killed gateway left
+   * between two steps (queues/redis/ordering.ts). @default 2 s (ENGINE_DEFAULTS.orderingSweepMs)
+   */
+  orderingSweepMs?: number;
   /** Run webhook delivery workers in this process. @default true */
   runWorkers?: boolean;
   /** Where background errors go (worker connection trouble, a failed reconcile). @default ignored */

@@ -13,6 +13,7 @@ import { createLive } from '../live/index.js';
 import { createPayloadSchemas, createPublisher } from '../publish/index.js';
 import {
   createKeys,
+  createOrdering,
   createQueueHandles,
   defineCommands,
   isCluster,
@@ -103,6 +104,7 @@ export async function createCoreParts(
     onError,
     ...options.deadLetters,
   });
+  const ordering = createOrdering({ client, commands, keys });
   const publisher = createPublisher({
     client,
     keys,
@@ -115,6 +117,7 @@ export async function createCoreParts(
     maxBatchSize: options.maxBatchSize,
     cluster: isCluster(redisTarget(options)),
     live: live.tap,
+    ordering,
   });
   const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
   return {
@@ -130,6 +133,7 @@ export async function createCoreParts(
     live,
     deadLetters,
     publisher,
+    ordering,
     bullQueue,
   };
 }
@@ -144,7 +148,16 @@ export function createDeliveryParts(
 ) {
   const { client, workerConnection, keys, registry, events, commands } = core;
   // Where a delivery fails for good: store its error redacted, and index it right away.
-  const failures = { redact: core.deadLetters.redact, onDeadLetter: core.deadLetters.record };
+  // A dead letter or a delivery of a message with an ordering key releases the next of its key.
+  const failures = {
+    redact: core.deadLetters.redact,
+    onDeadLetter: async (topic: string, queue: string, jobId: string) => {
+      await core.deadLetters.record(topic, queue, jobId);
+      await core.ordering.finished(topic, queue, jobId).catch(onError);
+    },
+    onDelivered: (topic: string, queue: string, jobId: string, orderingKey: string) =>
+      core.ordering.finished(topic, queue, jobId, orderingKey),
+  };
   // Request-reply: replies are sent from any instance's consumers and webhook workers, and heard by
   // the instance whose request waits for them.
   const replies = createReplySender({

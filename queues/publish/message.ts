@@ -10,7 +10,7 @@ import {
   parseHeaders,
   SwitchyardError,
 } from '../core/index.js';
-import type { SerializedAdd } from '../redis/index.js';
+import { PARK_MS, type SerializedAdd } from '../redis/index.js';
 import { canonicalize } from './canonical-json.js';
 import type { PayloadSchemas } from './payload-schema.js';
 
@@ -25,6 +25,8 @@ export interface PublishInput {
   correlationId?: string | null;
   replyTo?: string | null;
   idempotencyKey?: string | null;
+  /** Messages of one key are delivered one at a time, in publish order, in each queue. */
+  orderingKey?: string | null;
 }
 
 /** The job name every message carries in BullMQ (what bull-board shows). */
@@ -51,7 +53,8 @@ export function messageAdd(
     timestamp,
     attempts: queue.retry.maxAttempts,
     priority: toBullPriority(message.priority, queue.maxPriority),
-    delayMs,
+    // A message with an ordering key waits parked until it heads its key's line (queues/redis/ordering.ts).
+    delayMs: message.orderingKey === undefined ? delayMs : PARK_MS,
     backoffType: BACKOFF_STRATEGY,
   };
 }
@@ -96,6 +99,8 @@ export function checkAndBuild(
       field: 'routingKey',
     });
   }
+  const orderingKey = input.orderingKey ?? null;
+  if (orderingKey !== null) assertString('orderingKey', orderingKey, LIMITS.orderingKeyLength);
   const headers = parseHeaders('headers', input.headers);
   const priority = input.priority ?? 0;
   assertInt('priority', priority, PRIORITY.min, PRIORITY.max);
@@ -139,5 +144,6 @@ export function checkAndBuild(
     sha256: hash('sha256', canonical, 'hex'),
     sizeBytes,
   };
+  if (orderingKey !== null) message.orderingKey = orderingKey;
   return { message, canonicalPayload: canonical };
 }

@@ -1,6 +1,6 @@
 import type { MessageRecord, QueueRecord } from '../core/index.js';
 import { badInput, ENGINE_DEFAULTS, ErrorCode, SwitchyardError } from '../core/index.js';
-import type { Commands, Keys, QueueHandles, RedisClient } from '../redis/index.js';
+import type { Commands, Keys, OrderedJob, Ordering, QueueHandles, RedisClient } from '../redis/index.js';
 import { createGroupCommit, type PublishCommit } from '../redis/index.js';
 import type { Registry, RoutingTable } from '../registry/index.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
@@ -55,6 +55,11 @@ export interface PublisherOptions {
    * @default none: nothing is published live
    */
   live?: { append(writes: LiveWrites, message: MessageRecord): void };
+  /**
+   * Lines up messages with an ordering key once stored (queues/redis/ordering.ts).
+   * @default none: a message with an ordering key is refused with UNAVAILABLE
+   */
+  ordering?: Ordering;
 }
 
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
@@ -114,6 +119,9 @@ export function createPublisher(options: PublisherOptions) {
     if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
     const { message, canonicalPayload } = checkAndBuild(topic, input, now, schemas);
     const queues = table.route(topic.name, message.routingKey, message.headers);
+    if (message.orderingKey !== undefined && !options.ordering) {
+      throw new SwitchyardError(ErrorCode.Unavailable, 'This engine keeps no ordering keys');
+    }
     const exactlyOnce = queues.find((queue) => queue.deliveryMode === 'EXACTLY_ONCE');
     if (exactlyOnce && message.idempotencyKey === null) {
       throw badInput(`Queue ${exactlyOnce.name} is EXACTLY_ONCE: publish with an idempotencyKey`, {
@@ -134,6 +142,12 @@ export function createPublisher(options: PublisherOptions) {
     for (const queue of queues) {
       const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
       commit.add(handles.get(queue.topic, queue.name), add);
+      // Recorded with the add, so a message stored but never lined up (the gateway died between the
+      // two calls) is found and lined up by the sweep (queues/redis/ordering.ts).
+      if (message.orderingKey !== undefined) {
+        const pending = keys.ordering(queue.topic, queue.name).pending;
+        commit.hincrby(pending, message.id, prepared.timestamp + prepared.delayMs);
+      }
     }
     options.live?.append(commit, message);
     if (message.idempotencyKey !== null) {
@@ -249,6 +263,29 @@ export function createPublisher(options: PublisherOptions) {
     );
   }
 
+  /**
+   * Puts the stored messages with an ordering key into their keys' lines, in publish order, before
+   * the publish answers: a client that publishes one message after another gets them in that order.
+   */
+  async function lineUp(fresh: Prepared[]): Promise<void> {
+    const ordered: OrderedJob[] = [];
+    for (const { message, queues } of fresh) {
+      if (message.orderingKey === undefined) continue;
+      for (const queue of queues) {
+        ordered.push({
+          topic: queue.topic,
+          queue: queue.name,
+          orderingKey: message.orderingKey,
+          jobId: message.id,
+        });
+      }
+    }
+    if (ordered.length === 0) return;
+    // The messages are stored, so the publish answers as stored whatever happens here: one left
+    // pending is lined up by the sweep (queues/redis/ordering.ts) within its grace time.
+    await options.ordering?.enqueue(ordered).catch(() => {});
+  }
+
   async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
     if (options.cluster) refuseSpanningTopics(inputs);
     const prepared = prepareAll(await registry.table(), inputs, Date.now());
@@ -274,6 +311,7 @@ export function createPublisher(options: PublisherOptions) {
           throw error;
         }
       }
+      await lineUp(fresh);
     }
     return prepared.map(({ message, queues }, index) => {
       const earlier = duplicates.get(index);

@@ -54,6 +54,21 @@ export interface Keys {
   deadLetters(topic: string): DeadLetterKeys;
   /** Request-reply (queues/delivery/request-reply.ts): reply addresses and first-reply claims. */
   replies: ReplyKeys;
+  /** Ordering keys of one queue (queues/redis/ordering.ts), in the topic's hash tag. */
+  ordering(topic: string, queue: string): OrderingKeys;
+}
+
+/**
+ * One queue's ordering keys (docs/PATTERNS.md#ordering-keys): each key's messages wait in a line of
+ * their own, and only its head is deliverable.
+ */
+export interface OrderingKeys {
+  /** Hash: message id -> its due time (ms), written by the publish, until the message is in its key's line. */
+  pending: string;
+  /** Hash: ordering key -> the id of the one message of that key BullMQ may deliver now. */
+  heads: string;
+  /** List: the key's messages after its head, in publish order, each `<id>|<due ms>`. */
+  line(orderingKey: string): string;
 }
 
 /**
@@ -97,6 +112,9 @@ export interface BullKeys {
   failed: string;
   events: string;
   wait: string;
+  delayed: string;
+  /** BullMQ's priority counter. */
+  pc: string;
   paused: string;
   prioritized: string;
   active: string;
@@ -144,6 +162,8 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
         failed: `${jobPrefix}failed`,
         events: `${jobPrefix}events`,
         wait: `${jobPrefix}wait`,
+        delayed: `${jobPrefix}delayed`,
+        pc: `${jobPrefix}pc`,
         paused: `${jobPrefix}paused`,
         prioritized: `${jobPrefix}prioritized`,
         active: `${jobPrefix}active`,
@@ -183,6 +203,14 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
       channel: (instanceId, requestId) => `${prefix}:reply:${instanceId}:${requestId}`,
       pattern: (instanceId) => `${prefix}:reply:${instanceId}:*`,
       claim: (requestId) => `${prefix}:{r:${requestId}}:reply-claim`,
+    },
+    ordering: (topic, queue) => {
+      const base = `${topicTag(topic)}:~ok:${queue}`;
+      return {
+        pending: `${base}:pending`,
+        heads: `${base}:heads`,
+        line: (orderingKey) => `${base}:line:${orderingKey}`,
+      };
     },
     deadLetters: (topic) => {
       const base = `${topicTag(topic)}:~dl`;

@@ -208,7 +208,7 @@ export type TestDrainMutationVariables = Exact<{
 }>;
 
 
-export type TestDrainMutation = { receive: Array<{ id: string, message: { id: string, topic: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, correlationId: string | null, replyTo: string | null, idempotencyKey: string | null, publishedAt: string, expiresAt: string | null, sha256: string, sizeBytes: number } }> };
+export type TestDrainMutation = { receive: Array<{ id: string, message: { id: string, topic: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, correlationId: string | null, replyTo: string | null, idempotencyKey: string | null, publishedAt: string, expiresAt: string | null, sha256: string, sizeBytes: number, orderingKey: string | null } }> };
 
 export type TestTopicPublishedQueryVariables = Exact<{
   name: string;
@@ -841,6 +841,7 @@ export const TestDrainDocument = new TypedDocumentString(`
       expiresAt
       sha256
       sizeBytes
+      orderingKey
     }
   }
 }

@@ -51,19 +51,6 @@ interface NotYetImplemented {
  */
 const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
   {
-    coordinate: 'PublishInput.orderingKey',
-    setup: [
-      'mutation { createTopic(input: { name: "ordering", kind: FANOUT }) { name } }',
-      'mutation { createQueue(input: { topic: "ordering", name: "q", target: CONSUMER }) { name } }',
-    ],
-    operation:
-      'mutation { publish(input: { topic: "ordering", payload: 1, orderingKey: "k" }) { messageId } }',
-    unchanged: {
-      query: '{ topic(name: "ordering") { stats { published } } }',
-      data: { topic: { stats: { published: 0 } } },
-    },
-  },
-  {
     coordinate: 'CreateTopicInput.history',
     operation:
       'mutation { createTopic(input: { name: "history", kind: FANOUT, history: { maxMessages: 10 } }) { name } }',

@@ -100,6 +100,7 @@ describe('publish', () => {
         correlationId: 'c-1',
         replyTo: 'replies',
         idempotencyKey: 'order-7',
+        orderingKey: 'customer-7',
       }),
     );
     const [message] = await drain('orders', 'eu');
@@ -117,6 +118,7 @@ describe('publish', () => {
       expiresAt: expect.any(String),
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       sizeBytes: Buffer.byteLength(JSON.stringify({ id: 7, lines: [{ qty: 2, sku: 'a' }] })),
+      orderingKey: 'customer-7',
     });
     expect(Date.parse(message?.expiresAt ?? '') - Date.parse(message?.publishedAt ?? '')).toBe(60_000);
   });
@@ -173,6 +175,16 @@ describe('publish', () => {
 });
 
 describe('publish refusals', () => {
+  it('should refuse an ordering key over 255 characters with BAD_USER_INPUT, storing nothing', async () => {
+    const before = await snapshot();
+    refused(
+      await publish({ topic: 'orders', routingKey: 'order.eu.x', payload: 1, orderingKey: 'k'.repeat(256) }),
+      'BAD_USER_INPUT',
+      /orderingKey/,
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('should refuse a payload over the topic limit with PAYLOAD_TOO_LARGE, storing nothing', async () => {
     const before = await snapshot();
     const payload = { id: 1, pad: 'x'.repeat(100) };

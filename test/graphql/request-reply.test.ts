@@ -118,9 +118,10 @@ describe('Mutation.request and Mutation.reply', () => {
     );
     refused(
       await asker.gql(
-        'mutation { request(input: { topic: "rpc", routingKey: "sum", payload: 1, orderingKey: "k" }) { messageId } }',
+        `mutation { request(input: { topic: "rpc", routingKey: "sum", payload: 1, orderingKey: "${'k'.repeat(256)}" }) { messageId } }`,
       ),
-      'UNAVAILABLE',
+      'BAD_USER_INPUT',
+      /orderingKey/,
     );
   });
 });

@@ -1,0 +1,142 @@
+import type { CommandName, Commands } from './commands/index.js';
+import { ORDERING_BASE_KEYS } from './commands/ordering.js';
+import type { RedisClient } from './connection.js';
+import type { Keys } from './keys.js';
+
+export { PARK_MS } from './commands/ordering.js';
+
+/** One message of an ordering key in one queue. */
+export interface OrderedJob {
+  topic: string;
+  queue: string;
+  orderingKey: string;
+  jobId: string;
+}
+
+/** The most entries one ordering command carries (its KEYS grow with them). */
+const MAX_ENTRIES_PER_CALL = 500;
+
+/**
+ * Ordering keys (docs/PATTERNS.md#ordering-keys): each key's messages of a queue wait in a line,
+ * and only the key's head is deliverable. The publisher parks the messages and records them as
+ * pending in its own call; `enqueue` lines them up; `finished` advances a key once its head is
+ * delivered or dead-lettered; `sweep` repairs what a gateway killed between two steps left behind.
+ */
+export function createOrdering(options: { client: RedisClient; commands: Commands; keys: Keys }) {
+  const { client, commands, keys } = options;
+
+  /** Runs a command once per queue and chunk of entries, with each entry's line in KEYS. */
+  async function run(name: CommandName, jobs: readonly OrderedJob[]): Promise<number> {
+    const byQueue = new Map<string, OrderedJob[]>();
+    for (const job of jobs) {
+      const id = `${job.topic}\u0000${job.queue}`;
+      let list = byQueue.get(id);
+      if (!list) {
+        list = [];
+        byQueue.set(id, list);
+      }
+      list.push(job);
+    }
+    let total = 0;
+    for (const list of byQueue.values()) {
+      for (let at = 0; at < list.length; at += MAX_ENTRIES_PER_CALL) {
+        const chunk = list.slice(at, at + MAX_ENTRIES_PER_CALL);
+        const { topic, queue } = chunk[0] as OrderedJob;
+        const ordering = keys.ordering(topic, queue);
+        const bull = keys.bull(topic, queue);
+        const callKeys = [
+          ordering.pending,
+          ordering.heads,
+          bull.delayed,
+          bull.wait,
+          bull.paused,
+          bull.meta,
+          bull.prioritized,
+          bull.active,
+          bull.pc,
+          bull.events,
+          bull.marker,
+          bull.failed,
+        ];
+        const lines = new Map<string, number>();
+        const args: string[] = [bull.jobPrefix, String(Date.now())];
+        for (const job of chunk) {
+          let position = lines.get(job.orderingKey);
+          if (position === undefined) {
+            callKeys.push(ordering.line(job.orderingKey));
+            position = callKeys.length;
+            lines.set(job.orderingKey, position);
+          }
+          args.push(String(position), job.orderingKey, job.jobId);
+        }
+        if (callKeys.length < ORDERING_BASE_KEYS) throw new Error('ordering: keys out of step with its Lua');
+        total += Number(await commands.run(name, callKeys, args));
+      }
+    }
+    return total;
+  }
+
+  /** The ordering key of a stored job, or null (no job, or a message without one). */
+  async function keyOf(topic: string, queue: string, jobId: string): Promise<string | null> {
+    const data = await client.hget(keys.bull(topic, queue).job(jobId), 'data');
+    if (data === null) return null;
+    const message = JSON.parse(data) as { orderingKey?: string | null };
+    return typeof message.orderingKey === 'string' ? message.orderingKey : null;
+  }
+
+  return {
+    /** Lines up messages the publisher stored as pending, in the order given. Idempotent. */
+    enqueue: (jobs: readonly OrderedJob[]): Promise<number> =>
+      jobs.length === 0 ? Promise.resolve(0) : run('ordering-enqueue-n', jobs),
+
+    /** After a message of a key was delivered or dead-lettered: the next of its key becomes deliverable. */
+    async finished(topic: string, queue: string, jobId: string, orderingKey?: string | null): Promise<void> {
+      const key = orderingKey === undefined ? await keyOf(topic, queue, jobId) : orderingKey;
+      if (key === null) return;
+      await run('ordering-advance-n', [{ topic, queue, orderingKey: key, jobId }]);
+    },
+
+    /**
+     * Repairs one queue after a gateway died between two steps: lines up messages pending for longer
+     * than `graceMs` (their publish never reached `enqueue`), and advances every key whose head is
+     * finished (its delivery ended but `finished` never ran). Answers how many it repaired.
+     */
+    async sweep(topic: string, queue: string, graceMs: number): Promise<number> {
+      const ordering = keys.ordering(topic, queue);
+      const [pending, heads] = await Promise.all([
+        client.hkeys(ordering.pending),
+        client.hkeys(ordering.heads),
+      ]);
+      let repaired = 0;
+      if (pending.length > 0) {
+        const stale: (OrderedJob & { at: number })[] = [];
+        const cutoff = Date.now() - graceMs;
+        for (const jobId of pending) {
+          const job = keys.bull(topic, queue).job(jobId);
+          const [data, timestamp] = await client.hmget(job, 'data', 'timestamp');
+          if (data === null || data === undefined) {
+            await client.hdel(ordering.pending, jobId);
+            continue;
+          }
+          const at = Number(timestamp);
+          if (at > cutoff) continue;
+          const message = JSON.parse(data) as { orderingKey?: string | null };
+          if (typeof message.orderingKey === 'string')
+            stale.push({ topic, queue, orderingKey: message.orderingKey, jobId, at });
+        }
+        // Their publishes' order, as near as the job timestamps tell it.
+        stale.sort((a, b) => a.at - b.at);
+        repaired += await run('ordering-enqueue-n', stale);
+      }
+      if (heads.length > 0) {
+        repaired += await run(
+          'ordering-advance-n',
+          heads.map((orderingKey) => ({ topic, queue, orderingKey, jobId: '' })),
+        );
+      }
+      return repaired;
+    },
+  };
+}
+
+export type Ordering = ReturnType<typeof createOrdering>;

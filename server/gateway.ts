@@ -86,9 +86,9 @@ export interface Gateway {
   /** Listens on `config.host:config.port` (0 picks a free port); answers the actual port. Once only. */
   start(): Promise<{ port: number; url: string }>;
   /**
-   * Drains and closes: new requests get 503 UNAVAILABLE, websockets close with 1001, in-flight requests
-   * finish, then the engine closes (waiting for in-flight deliveries). Bounded by
-   * `config.shutdownTimeoutMs`, after which connections are cut and the promise rejects; deliveries that
+   * Drains and closes: the engine takes no new work (no webhook delivery or consumer fetch starts),
+   * new requests get 503 UNAVAILABLE, websockets close with 1001, in-flight requests finish, then the
+   * engine closes (waiting for the deliveries under way). Bounded by `config.shutdownTimeoutMs`, after which connections are cut and the promise rejects; deliveries that
    * did not finish are redelivered by BullMQ, so nothing acknowledged is lost. Idempotent.
    */
   stop(): Promise<void>;
@@ -283,6 +283,8 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
 
   async function drain(): Promise<void> {
     phase = 'draining';
+    // Nothing new starts from here: no webhook delivery, no fetch for a consume stream or a receive.
+    const workStopped = engine.stopTakingWork();
     // Subscriptions over HTTP (SSE) would keep their requests in flight for ever: end them first.
     subscriptionDrain.drain();
     // So would a request waiting for its reply, until its timeout: it answers UNAVAILABLE now.
@@ -296,7 +298,7 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     await new Promise<void>((resolve) => setImmediate(resolve));
     await websocket?.dispose();
     server.closeAllConnections();
-    await Promise.all([closed, requestsStopped, engine.close(), bullBoard?.close()]);
+    await Promise.all([closed, requestsStopped, workStopped, engine.close(), bullBoard?.close()]);
   }
 
   async function shutdown(): Promise<void> {

@@ -67,6 +67,8 @@ export function createConsumerPush(options: ConsumerPushOptions) {
   const running = new Set<Promise<void>>();
   let stopSettledChannel: Promise<() => void> | null = null;
   let closed = false;
+  /** Set by pause(): pumps fetch nothing more; streams stay open and acks still give credit back. */
+  let paused = false;
 
   function giveBack(deliveryId: string): void {
     const subscriber = owners.get(deliveryId);
@@ -146,7 +148,7 @@ export function createConsumerPush(options: ConsumerPushOptions) {
         return;
       }
       reclaimExpired(pump, Date.now());
-      if (![...pump.subscribers].some((subscriber) => subscriber.credits > 0)) {
+      if (paused || ![...pump.subscribers].some((subscriber) => subscriber.credits > 0)) {
         await waitForWake(pump, SWEEP_MS);
         continue;
       }
@@ -169,7 +171,8 @@ export function createConsumerPush(options: ConsumerPushOptions) {
         continue;
       }
       if (delivery === null || delivery === 'expired') continue;
-      const target = closed ? null : nextWithCredit(pump);
+      // Fetched in the race with close() or pause(): back to the queue, never pushed.
+      const target = closed || paused ? null : nextWithCredit(pump);
       if (!target) {
         release(delivery.id);
         continue;
@@ -245,6 +248,15 @@ export function createConsumerPush(options: ConsumerPushOptions) {
       let subscribers = 0;
       for (const pump of pumps.values()) subscribers += pump.subscribers.size;
       return { subscribers, unacked: owners.size };
+    },
+
+    /**
+     * Stops every pump fetching (a blocking fetch under way hands back what it gets), while the streams
+     * stay open and their unacked deliveries can still be acked: the first step of a drain. Idempotent.
+     */
+    pause(): void {
+      paused = true;
+      for (const pump of pumps.values()) pump.wake();
     },
 
     /**

@@ -66,6 +66,8 @@ export function createConsumers(options: ConsumersOptions) {
   const inFlight = new Map<string, HeldDelivery>();
   let lastSweep = 0;
   let closing: Promise<void> | null = null;
+  /** Set by stopTaking(): receive and take hand out nothing more; acks and nacks still work. */
+  let stopped = false;
   const redact = options.redact ?? createRedactor();
   const workers = createConsumerWorkers(options, inFlight);
   const { workerFor } = workers;
@@ -141,7 +143,7 @@ export function createConsumers(options: ConsumersOptions) {
   async function receive(topic: string, name: string, max = 1, waitMs = 0): Promise<Delivery[]> {
     assertInt('max', max, 1, RECEIVE_LIMITS.max);
     assertInt('waitMs', waitMs, 0, RECEIVE_LIMITS.waitMs);
-    if (closing) return [];
+    if (closing || stopped) return [];
     const queue = await consumerQueue(topic, name);
     const waitUntil = Date.now() + waitMs;
     const deliveries: Delivery[] = [];
@@ -149,7 +151,7 @@ export function createConsumers(options: ConsumersOptions) {
     // instead of max, and an empty one still costs one take per poll. Redis runs one round's takes in
     // the order they were sent, so the deliveries keep the queue's order.
     let round = 1;
-    while (deliveries.length < max && !closing) {
+    while (deliveries.length < max && !closing && !stopped) {
       const wanted = Math.min(round, max - deliveries.length);
       const taken = await Promise.allSettled(Array.from({ length: wanted }, () => takeOne(queue, false)));
       let drained = false;
@@ -185,7 +187,15 @@ export function createConsumers(options: ConsumersOptions) {
     /** The queue `topic`/`name` if it is a CONSUMER queue; NOT_FOUND or BAD_USER_INPUT otherwise. */
     consumerQueue,
     /** One delivery for `consume`; see takeOne. Null once closing. */
-    take: (queue: QueueRecord, block: boolean) => (closing ? Promise.resolve(null) : takeOne(queue, block)),
+    take: (queue: QueueRecord, block: boolean) =>
+      closing || stopped ? Promise.resolve(null) : takeOne(queue, block),
+    /**
+     * Hands out nothing more: a receive under way answers what it has (its long poll ends), and later
+     * ones answer none, while acks, nacks and replies still settle what was handed out. For a drain.
+     */
+    stopTaking(): void {
+      stopped = true;
+    },
     release: settlement.release,
     onSettled: settlement.onSettled,
     drop: workers.drop,

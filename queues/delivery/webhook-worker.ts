@@ -117,6 +117,8 @@ async function answerRequest(
 export function createWebhookWorkers(options: WebhookWorkersOptions) {
   const running = new Map<string, Running>();
   let closing: Promise<void> | null = null;
+  /** Set by pause(): no worker fetches, and a job fetched in the race goes back untouched. */
+  let paused = false;
   const redact = options.redact ?? createRedactor();
 
   /** Reports a breaker error and answers `fallback`: the delivery's own outcome matters more. */
@@ -141,6 +143,9 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     // Back to the queue without spending an attempt; the limiter key holds every worker back meanwhile.
     if (gate.kind === 'wait') throw Worker.RateLimitError();
     const probe = gate.kind === 'probe';
+    // Paused while the breaker was asked: back to the queue before any POST (a probe goes ahead, so
+    // that the half-open circuit gets its answer).
+    if (paused && !probe) throw Worker.RateLimitError();
     const message = job.data;
     // Not attemptsStarted: a delivery the circuit sent back to the queue started, but was no attempt.
     const attempt = job.attemptsMade + job.stalledCounter + 1;
@@ -237,7 +242,11 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
   function start(queue: QueueRecord): Running {
     const id = queueId(queue);
     const current = () => running.get(id)?.record ?? queue;
-    const worker = new Worker<MessageRecord>(queue.name, (job) => tracedDeliver(job, current(), target), {
+    // A job a paused worker still fetched (a blocking fetch under way, a completion that fetched the
+    // next) goes back to the queue unattempted, like one the circuit holds back: no POST starts.
+    const processJob = (job: Job<MessageRecord>) =>
+      paused ? Promise.reject(Worker.RateLimitError()) : tracedDeliver(job, current(), target);
+    const worker = new Worker<MessageRecord>(queue.name, processJob, {
       ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
       ...WEBHOOK_LOCKS,
       // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one. A
@@ -277,7 +286,7 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
         (error: Error) => options.onError?.(error),
       );
     });
-    void worker.run().catch((error: Error) => options.onError?.(error));
+    if (!paused) void worker.run().catch((error: Error) => options.onError?.(error));
     const entry = { worker, record: queue };
     running.set(id, entry);
     return entry;
@@ -313,6 +322,15 @@ export function createWebhookWorkers(options: WebhookWorkersOptions) {
     },
     get size() {
       return running.size;
+    },
+    /**
+     * Stops every worker fetching, without waiting for the deliveries under way (BullMQ's
+     * `pause(true)`): they finish and complete as usual; nothing new starts on this instance, and a
+     * worker the registry asks for afterwards is created idle. For a drain, before close(). Idempotent.
+     */
+    async pause(): Promise<void> {
+      paused = true;
+      await Promise.allSettled([...running.values()].map(({ worker }) => worker.pause(true)));
     },
     /** Lets in-flight deliveries finish (BullMQ's close waits for them), then stops. Idempotent. */
     close(): Promise<void> {

@@ -95,6 +95,11 @@ export function formatSigterm(title: string, result: SigtermResult): string {
     `kept-alive connection: long poll in flight at the SIGTERM answered ${result.keptAlive.first ?? '—'}, ` +
       `the next request on it: ${JSON.stringify(result.keptAlive.second)}`,
     `new requests while draining: ${JSON.stringify(result.drainAnswers)}; websocket closes: ${JSON.stringify(result.websocketCloses)}, the first ${result.websocketClosedMs} ms after the SIGTERM`,
+    `webhook POSTs by the drained gateway: ${result.webhookStartsByA} from the slow receiver's start on (about 3.6 s before the SIGTERM), ` +
+      `${result.webhookStartsByAAfterTerm.length} started after its drain began (${result.webhookStartsByAAfterTerm.join(', ') || '—'} ms); ` +
+      (result.exitAfterSecondSignalMs === null
+        ? `exit ${result.exitAfterHeldAnsweredMs ?? '—'} ms after the last delivery under way was answered`
+        : 'the second signal cut the deliveries under way short'),
     `webhook deliveries under way: ${result.webhookInFlight}, delivered again: ${result.webhookInFlightRedelivered}, ` +
       `all finished ${result.webhookRecoveryMs ?? '—'} ms after the SIGTERM`,
     `unacked consumer deliveries held: ${result.consumerHeld}, all with another consumer after ${result.handBackMs ?? '—'} ms ` +

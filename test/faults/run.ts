@@ -114,6 +114,7 @@ const sigtermChecks =
           '503 UNAVAILABLE with Retry-After on an open connection':
             result.keptAlive.second?.status === 503 && result.keptAlive.second.retryAfter !== null,
           'websockets closed with 1001': result.websocketCloses.includes(1001),
+          'no webhook delivery started once the drain began': result.webhookStartsByAAfterTerm.length === 0,
           'deliveries under way finished, not redelivered': result.webhookInFlightRedelivered === 0,
           'unacked consumer deliveries handed back within 10 s': (result.handBackMs ?? 1e9) < 10_000,
           'no acknowledged publish lost': result.lost === 0,

@@ -29,6 +29,14 @@ describe('fault: SIGTERM of a gateway under load', () => {
       context,
     ).toBeLessThanOrEqual(1);
     expect(result.websocketCloses, context).toContain(1001);
+    // Nothing new starts once the drain began: A delivered before the SIGTERM (its connections are
+    // told from B's), and no POST of A reached the receiver after its drain began.
+    expect(result.webhookStartsByA, context).toBeGreaterThan(0);
+    expect(result.webhookStartsByAAfterTerm, context).toEqual([]);
+    // The exit waits for the deliveries under way (a 4 s receiver), not for new ones started meanwhile:
+    // it comes soon after the last of them was answered (it came 3.9 s after before the fix).
+    expect(result.exitAfterHeldAnsweredMs, context).not.toBeNull();
+    expect(result.exitAfterHeldAnsweredMs ?? Number.POSITIVE_INFINITY, context).toBeLessThan(2_000);
     expect(result.webhookInFlight, context).toBeGreaterThan(0);
     expect(result.webhookInFlightRedelivered, context).toBe(0);
     expect(result.webhookRecoveryMs, context).not.toBeNull();

@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   body: string;
+  /** When the body was read. */
   at: number;
+  /** When the request reached the server (its headers), and the client's port: who sent it. */
+  startedAt: number;
+  remotePort: number | null;
 }
 
 export interface Receiver {
@@ -29,10 +33,18 @@ export async function startReceiver(): Promise<Receiver> {
   // Slow answers still pending at close would otherwise fire into closed sockets after the test.
   const pending = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
+    const startedAt = Date.now();
+    const remotePort = req.socket.remotePort ?? null;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const request = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() };
+      const request = {
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: Date.now(),
+        startedAt,
+        remotePort,
+      };
       const index = receiver.requests.length;
       receiver.requests.push(request);
       const answer = receiver.respond(index, request);

@@ -5,6 +5,7 @@
  * deliveries hang: the process must end within a second, and what it held must come again.
  */
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   codeOf,
@@ -50,6 +51,17 @@ export interface SigtermResult {
   /** Close codes A's websocket subscriber saw, and when the first came after the SIGTERM. */
   websocketCloses: number[];
   websocketClosedMs: number | null;
+  /**
+   * Webhook POSTs A started (reached the receiver, told apart from B's by the connection's port) in
+   * all, and those that started after A began draining: ms after its "Shutting down" log line.
+   */
+  webhookStartsByA: number;
+  webhookStartsByAAfterTerm: number[];
+  /**
+   * From the answer to the last POST A started before its drain (its start plus the receiver's delay)
+   * to its exit: what the exit waited for beyond the deliveries under way (null: A started none).
+   */
+  exitAfterHeldAnsweredMs: number | null;
   /** Webhook deliveries under way at the SIGTERM (either instance), and how many of them came twice. */
   webhookInFlight: number;
   webhookInFlightRedelivered: number;
@@ -114,6 +126,9 @@ export async function runSigterm(options: SigtermOptions): Promise<SigtermResult
       'mutation { createQueue(input: { topic: "idle", name: "poll", target: CONSUMER }) { name } }',
     );
     fixture.receiver.respond = () => ({ status: 204, delayMs: options.receiverDelayMs });
+    const receiverPort = Number(new URL(fixture.receiver.url).port);
+    const watchedFrom = Date.now();
+    const aPorts = watchTcpPorts(a.pid, receiverPort);
     await sleep(3_000);
     const held = holder.got.filter((delivery) => !delivery.acked).map((delivery) => delivery.messageId);
     const hookInFlight = await fixture.hook.activeIds();
@@ -169,6 +184,18 @@ export async function runSigterm(options: SigtermOptions): Promise<SigtermResult
     const exit = await a.exited;
     const exitAt = Date.now();
     aUp = false;
+    aPorts.stop();
+    // The drain begins right after this line (server/index.ts); the signal itself may wait a moment.
+    const drainAt =
+      a
+        .logLines()
+        .map((line) => (String(line.msg).startsWith('Shutting down') ? Number(line.time) : Number.NaN))
+        .find((time) => Number.isFinite(time)) ?? termAt;
+    const startsByA = fixture.receiver.requests.filter(
+      (request) => request.startedAt >= watchedFrom && aPorts.owned(request.remotePort, request.startedAt),
+    );
+    const heldStarts = startsByA.filter((request) => request.startedAt <= drainAt);
+    const lastHeldStart = heldStarts.length === 0 ? null : Math.max(...heldStarts.map((r) => r.startedAt));
     fixture.receiver.respond = () => ({ status: 204 });
 
     // What A's subscriber held must reach the other consumers at once (not after its visibility
@@ -223,6 +250,12 @@ export async function runSigterm(options: SigtermOptions): Promise<SigtermResult
       drainAnswers,
       websocketCloses: [...new Set(holder.closes)],
       websocketClosedMs: (holder.closedAt.find((at) => at >= termAt) ?? termAt - 1) - termAt,
+      webhookStartsByA: startsByA.length,
+      webhookStartsByAAfterTerm: startsByA
+        .filter((request) => request.startedAt > drainAt)
+        .map((request) => request.startedAt - drainAt),
+      exitAfterHeldAnsweredMs:
+        lastHeldStart === null ? null : exitAt - (lastHeldStart + options.receiverDelayMs),
       webhookInFlight: hookInFlight.length,
       webhookInFlightRedelivered: redelivered,
       consumerHeld: held.length,
@@ -238,4 +271,59 @@ export async function runSigterm(options: SigtermOptions): Promise<SigtermResult
     await Promise.allSettled([holder.stop(), other.stop(), puller.stop()]);
     await fixture.close();
   }
+}
+
+/**
+ * Which local ports process `pid` has TCP connections from to `remotePort` on loopback, polled every
+ * 50 ms from /proc (the process's socket inodes against the namespace's TCP table): tells its webhook
+ * POSTs apart from another gateway's at the receiver. Each port is kept with when it was first and
+ * last seen, so that a port the kernel hands to the other process later is not mistaken for this one's.
+ */
+function watchTcpPorts(pid: number, remotePort: number) {
+  const seen = new Map<number, { first: number; last: number }>();
+  let stopped = false;
+  const poll = async () => {
+    for (let i = 0; i < 20 * 120 && !stopped; i++) {
+      const now = Date.now();
+      for (const port of await tcpPortsTo(pid, remotePort)) {
+        const entry = seen.get(port);
+        if (entry) entry.last = now;
+        else seen.set(port, { first: now, last: now });
+      }
+      await sleep(50);
+    }
+  };
+  const polling = poll();
+  return {
+    stop(): void {
+      stopped = true;
+      void polling;
+    },
+    /** Whether `port` was this process's at about `at` (a poll's slack either side). */
+    owned(port: number | null, at: number): boolean {
+      const entry = port === null ? undefined : seen.get(port);
+      return entry !== undefined && at >= entry.first - 200 && at <= entry.last + 200;
+    },
+  };
+}
+
+async function tcpPortsTo(pid: number, remotePort: number): Promise<number[]> {
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  const inodes = new Set<string>();
+  for (const fd of fds) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const match = /^socket:\[(\d+)\]$/.exec(link);
+    if (match?.[1]) inodes.add(match[1]);
+  }
+  const table = await readFile(`/proc/${pid}/net/tcp`, 'utf8').catch(() => '');
+  const ports: number[] = [];
+  for (const line of table.split('\n').slice(1)) {
+    const columns = line.trim().split(/\s+/);
+    const [local, remote, inode] = [columns[1], columns[2], columns[9]];
+    if (!local || !remote || !inode || !inodes.has(inode)) continue;
+    if (Number.parseInt(remote.split(':')[1] ?? '', 16) === remotePort) {
+      ports.push(Number.parseInt(local.split(':')[1] ?? '', 16));
+    }
+  }
+  return ports;
 }

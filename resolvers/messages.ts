@@ -6,11 +6,13 @@ interface MessagesArgs {
   bindingKey?: string | null;
   headers?: unknown;
   headerMatch?: HeaderMatch | null;
+  after?: string | null;
+  from?: Date | null;
 }
 
 export const messages = (args: MessagesArgs, ctx: Context) =>
-  ctx.engine.messages(args.topic, {
-    bindingKey: args.bindingKey,
-    headers: args.headers,
-    headerMatch: args.headerMatch,
-  });
+  ctx.engine.messages(
+    args.topic,
+    { bindingKey: args.bindingKey, headers: args.headers, headerMatch: args.headerMatch },
+    { after: args.after, from: args.from },
+  );

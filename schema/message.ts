@@ -1,7 +1,7 @@
 import type { MessageRecord } from '../queues/core/index.js';
 import type { LiveMessage } from '../queues/live/index.js';
 import { messages } from '../resolvers/messages.js';
-import { notBuilt, withoutUnbuilt } from '../resolvers/not-built.js';
+import { notBuilt } from '../resolvers/not-built.js';
 import { builder } from './builder.js';
 import { HeaderMatch } from './enums.js';
 import { TrailEntry } from './trail.js';
@@ -67,12 +67,12 @@ export const Message = builder.objectRef<MessageRecord>('Message').implement({
       description: 'The ordering key it was published with (PublishInput.orderingKey); null when none.',
       resolve: (message) => message.orderingKey ?? null,
     }),
-    // Null is true today: no topic keeps a history yet (CreateTopicInput.history is refused).
     cursor: t.string({
       nullable: true,
       description:
-        "Its place in the topic's history; null when the topic keeps none, which is every topic today.",
-      resolve: () => null,
+        "Its place in the topic's history (a stream id; pass it as `after`), on messages read from the " +
+        'history (topicHistory, message) or the live tail of a topic that keeps one; null elsewhere.',
+      resolve: (message) => message.cursor ?? null,
     }),
     // No honest answer exists before the trail is recorded: an empty list would claim "no history".
     trail: t.field({
@@ -87,7 +87,8 @@ builder.subscriptionField('messages', (t) =>
   t.field({
     type: Message,
     description:
-      'Live tail of a topic, at-most-once: messages published from now on, on any gateway instance. ' +
+      'Live tail of a topic, at-most-once: messages published from now on, on any gateway instance; with ' +
+      "`after` or `from`, the topic's history first. " +
       '`bindingKey` and `headers` filter with the routing rules of queues. Needs subscribe:<pattern> ' +
       'matching the topic (or admin). See docs/PROTOCOL.md.',
     args: {
@@ -105,16 +106,17 @@ builder.subscriptionField('messages', (t) =>
         description: 'Whether all of `headers` must match, or any.',
       }),
       after: t.arg.string({
-        description: 'Not built yet: a subscription that sets it is refused with UNAVAILABLE.',
+        description:
+          "Start with the topic's history after this cursor (Message.cursor), then go live, with no gap and " +
+          'no duplicate at the seam. Only on a topic that keeps a history (BAD_USER_INPUT otherwise).',
       }),
       from: t.arg({
         type: 'DateTime',
-        description: 'Not built yet: a subscription that sets it is refused with UNAVAILABLE.',
+        description: "Start with the topic's history from this time, then go live, like `after` (not both).",
       }),
     },
     authScopes: (_root, args) => ({ subscribe: args.topic }),
-    subscribe: (_root, args, ctx) =>
-      messages(withoutUnbuilt('Subscription.messages', args, ['after', 'from']), ctx),
+    subscribe: (_root, args, ctx) => messages(args, ctx),
     resolve: (message: LiveMessage) => message,
   }),
 );

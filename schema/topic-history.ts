@@ -1,12 +1,14 @@
 import type { MessageRecord } from '../queues/core/index.js';
+import { message } from '../resolvers/message.js';
 import { notBuilt } from '../resolvers/not-built.js';
+import { topicHistory } from '../resolvers/topic-history.js';
 import { builder } from './builder.js';
 import { describeValues } from './enums.js';
 import { Message } from './message.js';
 import { PageInfo, type PageInfoShape } from './page-info.js';
 
-// Topic history and replay tasks (the contract's second wave). Not built yet: every operation here answers
-// UNAVAILABLE after its scope check, and changes nothing.
+// Topic history (built) and replay tasks (the contract's second wave, not built yet: those operations
+// answer UNAVAILABLE after their scope check, and change nothing).
 
 interface MessageEdgeShape {
   cursor: string;
@@ -46,8 +48,7 @@ const MessageEdge = builder.objectRef<MessageEdgeShape>('MessageEdge').implement
 });
 
 const MessageConnection = builder.objectRef<MessageConnectionShape>('MessageConnection').implement({
-  description:
-    "A page of a topic's history, oldest first. Not built yet: Query.topicHistory answers UNAVAILABLE.",
+  description: "A page of a topic's history, oldest first.",
   fields: (t) => ({
     edges: t.expose('edges', {
       type: [MessageEdge],
@@ -107,8 +108,8 @@ builder.queryFields((t) => ({
   topicHistory: t.field({
     type: MessageConnection,
     description:
-      "A topic's retained history, oldest first. Needs subscribe:<pattern> matching the topic (or admin). " +
-      'Not built yet: answers UNAVAILABLE.',
+      "A topic's retained history, oldest first (BAD_USER_INPUT for a topic that keeps none; give from or " +
+      'after, not both). Needs subscribe:<pattern> matching the topic (or admin).',
     args: {
       topic: t.arg.string({ required: true, description: 'The topic name.' }),
       from: t.arg({
@@ -116,23 +117,23 @@ builder.queryFields((t) => ({
         description: 'Start with the messages published at or after this time.',
       }),
       after: t.arg.string({ description: 'Start after this cursor (Message.cursor or an edge cursor).' }),
-      first: t.arg.int({ defaultValue: 100, description: 'Page size.' }),
+      first: t.arg.int({ defaultValue: 100, description: 'Page size, 1 to 1000.' }),
     },
     authScopes: (_root, args) => ({ subscribe: args.topic }),
-    resolve: () => notBuilt('Query.topicHistory'),
+    resolve: (_root, args, ctx) => topicHistory(args, ctx),
   }),
   message: t.field({
     type: Message,
     nullable: true,
     description:
       'One message, from history, a queue or the dead letters; null when gone. Needs subscribe:<pattern> ' +
-      'matching the topic (or admin). Not built yet: answers UNAVAILABLE.',
+      'matching the topic (or admin). Finding it in the history scans it (the history has no index by id).',
     args: {
       topic: t.arg.string({ required: true, description: 'The topic name.' }),
       id: t.arg.id({ required: true, description: 'Message.id.' }),
     },
     authScopes: (_root, args) => ({ subscribe: args.topic }),
-    resolve: () => notBuilt('Query.message'),
+    resolve: (_root, args, ctx) => message(args, ctx),
   }),
   // Replay tasks are an operator's view, like alerts and counters: the stats scope reads them.
   replayTask: t.withAuth({ stats: true }).field({

@@ -1,15 +1,15 @@
 import type { TopicRecord } from '../queues/core/index.js';
 import { createTopic } from '../resolvers/create-topic.js';
 import { deleteTopic } from '../resolvers/delete-topic.js';
-import { withoutUnbuilt } from '../resolvers/not-built.js';
 import { topic } from '../resolvers/topic.js';
+import { topicHistoryInfo } from '../resolvers/topic-history-info.js';
 import { topicQueues } from '../resolvers/topic-queues.js';
 import { topics } from '../resolvers/topics.js';
 import { builder } from './builder.js';
 import { TopicKind } from './enums.js';
 import { Queue } from './queue.js';
 
-/** A topic's retained log; no topic keeps one until topic history is built. */
+/** A topic's retained log (queues/history/). */
 interface TopicHistoryShape {
   maxAgeMs: number | null;
   maxMessages: number | null;
@@ -18,7 +18,7 @@ interface TopicHistoryShape {
 }
 
 const TopicHistory = builder.objectRef<TopicHistoryShape>('TopicHistory').implement({
-  description: "A topic's retained log of what was published. Not built yet: no topic keeps one.",
+  description: "A topic's retained log of what was published (a Redis Stream, written with each publish).",
   fields: (t) => ({
     maxAgeMs: t.exposeInt('maxAgeMs', {
       nullable: true,
@@ -28,7 +28,7 @@ const TopicHistory = builder.objectRef<TopicHistoryShape>('TopicHistory').implem
       nullable: true,
       description: 'How many messages the log keeps at most, the oldest dropped first; null: no count limit.',
     }),
-    length: t.exposeInt('length', { description: 'Messages in the log now.' }),
+    length: t.exposeInt('length', { description: 'Messages in the log now (none older than maxAgeMs).' }),
     oldestAt: t.expose('oldestAt', {
       type: 'DateTime',
       nullable: true,
@@ -38,11 +38,15 @@ const TopicHistory = builder.objectRef<TopicHistoryShape>('TopicHistory').implem
 });
 
 const TopicHistoryInput = builder.inputType('TopicHistoryInput', {
-  description:
-    "How much of a topic's publishes to keep. Not built yet: createTopic refuses it with UNAVAILABLE.",
+  description: "How much of a topic's publishes to keep: at least one of the two (BAD_USER_INPUT otherwise).",
   fields: (t) => ({
-    maxAgeMs: t.int({ description: 'Keep messages this long, in ms; null: no age limit.' }),
-    maxMessages: t.int({ description: 'Keep at most this many messages; null: no count limit.' }),
+    maxAgeMs: t.int({
+      description: 'Keep messages this long, in ms, 1 to 2073600000 (24 days); null: no age limit.',
+    }),
+    maxMessages: t.int({
+      description:
+        'Keep at most this many messages, 1 to 10000000, the oldest dropped first; null: no count limit.',
+    }),
   }),
 });
 
@@ -76,12 +80,11 @@ export const Topic = builder.objectRef<TopicRecord>('Topic').implement({
       description: 'Its queues, ordered by name.',
       resolve: (parent, _args, ctx) => topicQueues(parent, ctx),
     }),
-    // True today: nothing can give a topic a history yet (CreateTopicInput.history is refused).
     history: t.field({
       type: TopicHistory,
       nullable: true,
-      description: 'Null when the topic keeps no history, which is every topic until history is built.',
-      resolve: () => null,
+      description: 'Its retained log of what was published; null when the topic keeps none.',
+      resolve: (parent, _args, ctx) => topicHistoryInfo(parent, ctx),
     }),
   }),
 });
@@ -111,7 +114,9 @@ const CreateTopicInput = builder.inputType('CreateTopicInput', {
     }),
     history: t.field({
       type: TopicHistoryInput,
-      description: 'Not built yet: a createTopic that sets it is refused with UNAVAILABLE.',
+      description:
+        'Keep a history of what is published (Query.topicHistory, Subscription.messages with after or from); ' +
+        'fixed at creation. None: no history.',
     }),
   }),
 });
@@ -138,8 +143,7 @@ builder.mutationFields((t) => ({
     type: Topic,
     description: 'Admin only. Answers the new topic; CONFLICT when the name is taken.',
     args: { input: t.arg({ type: CreateTopicInput, required: true, description: 'The topic to create.' }) },
-    resolve: (_root, args, ctx) =>
-      createTopic({ input: withoutUnbuilt('CreateTopicInput', args.input, ['history']) }, ctx),
+    resolve: (_root, args, ctx) => createTopic(args, ctx),
   }),
   deleteTopic: t.withAuth({ admin: true }).boolean({
     description:

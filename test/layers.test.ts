@@ -14,6 +14,7 @@ const LAYERS = [
   'registry',
   'security',
   'publish',
+  'history',
   'live',
   'delivery',
   'stats',

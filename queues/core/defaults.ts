@@ -54,4 +54,7 @@ export const LIMITS = {
   headerValueLength: 4096,
   descriptionLength: 1024,
   urlLength: 2048,
+  /** A topic history's longest retention: 24 days, within GraphQL's Int. */
+  historyMaxAgeMs: 24 * DAY,
+  historyMaxMessages: 10_000_000,
 } as const;

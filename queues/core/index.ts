@@ -43,6 +43,7 @@ export {
   TARGET_KINDS,
   type TargetKind,
   TOPIC_KINDS,
+  type TopicHistorySettings,
   type TopicKind,
   type TopicRecord,
 } from './types.js';

@@ -37,6 +37,14 @@ export interface TopicRecord {
   /** A JSON Schema every payload must satisfy, or null. */
   payloadSchema: unknown;
   createdAt: string;
+  /** The retained log of what is published to it; absent or null: it keeps none. */
+  history?: TopicHistorySettings | null;
+}
+
+/** How much of a topic's publishes its history keeps; null: no limit of that kind (never both null). */
+export interface TopicHistorySettings {
+  maxAgeMs: number | null;
+  maxMessages: number | null;
 }
 
 export interface RetryPolicy {
@@ -121,6 +129,8 @@ export interface MessageRecord {
    * so such a message's stored JSON is what it was before ordering keys.
    */
   orderingKey?: string;
+  /** Its place (stream id) in the topic's history, on messages read from it or the live tail; absent otherwise. */
+  cursor?: string;
 }
 
 /** One failed attempt, kept in order in the job's BullMQ log. */

@@ -9,6 +9,7 @@ import {
   createRequests,
   createWebhookWorkers,
 } from '../delivery/index.js';
+import { createHistory } from '../history/index.js';
 import { createLive } from '../live/index.js';
 import { createPayloadSchemas, createPublisher } from '../publish/index.js';
 import {
@@ -90,8 +91,9 @@ export async function createCoreParts(
   });
   await Promise.all([registry.ready(), security.ready()]);
   const handles = createQueueHandles(client, keys);
+  const history = createHistory({ client, keys });
   const live = await createLive(
-    { redis: redisTarget(options), client, keys, registry, handles, events, losses, onError },
+    { redis: redisTarget(options), client, keys, registry, handles, events, losses, history, onError },
     options.live,
   );
   const deadLetters = createDeadLetters({
@@ -121,6 +123,7 @@ export async function createCoreParts(
   });
   const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
   return {
+    history,
     ...connections,
     keys,
     schemas,

@@ -1,10 +1,12 @@
 import type { DeliveryEvent, EventBus, Losses, MessageRecord } from '../core/index.js';
-import { assertName, MiB, notFound } from '../core/index.js';
+import { assertName, badInput, MiB, notFound } from '../core/index.js';
+import type { History, HistoryStart } from '../history/index.js';
 import type { LiveWrites } from '../publish/index.js';
 import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { createLiveBuffer } from './buffer.js';
 import { compileLiveFilter, type LiveMessageFilter } from './filter.js';
+import { CATCH_UP_PAGE, historyThenLive } from './history-tail.js';
 import type { LiveInterest } from './interest.js';
 import { mapLive } from './iterator.js';
 
@@ -44,6 +46,8 @@ export interface LiveEventsOptions {
   limits?: LiveLimits;
   /** Counts what a slow subscriber's stream drops (queues/core/losses.ts). @default not counted */
   losses?: Losses;
+  /** Topic histories, for `messages` from a cursor or a time. @default none: such a stream is refused */
+  history?: History;
   onError?: (error: Error) => void;
 }
 
@@ -118,7 +122,7 @@ export function createLiveEvents(options: LiveEventsOptions) {
     tap: {
       append(writes: LiveWrites, message: MessageRecord): void {
         const messages = channels.messages(message.topic);
-        if (interest.wants(messages)) writes.publish(messages, JSON.stringify(message));
+        if (interest.wants(messages)) writes.publish(messages, JSON.stringify(message), true);
         const targets = [channels.events(message.topic), channels.allEvents].filter((channel) =>
           interest.wants(channel),
         );
@@ -135,9 +139,12 @@ export function createLiveEvents(options: LiveEventsOptions) {
     async messages(
       topicName: string,
       filter: LiveMessageFilter = {},
+      start: HistoryStart = {},
     ): Promise<AsyncIterableIterator<LiveMessage>> {
       const topic = await requireTopic(topicName);
       const matches = compileLiveFilter(topic, filter);
+      const fromHistory = start.after != null || start.from != null;
+      if (fromHistory && !options.history) throw badInput('This engine reads no topic history');
       let stop = () => {};
       const buffer = createLiveBuffer<MessageRecord>({
         maxItems: limits.maxBufferedMessages,
@@ -151,12 +158,22 @@ export function createLiveEvents(options: LiveEventsOptions) {
       });
       streams.add(buffer);
       stop = await listen(channels.messages(topic.name), (payload) => {
-        if (isMessage(payload) && matches(payload)) buffer.push(payload);
+        // From history, every message counts (its cursor moves the seam on): the tail filters.
+        if (isMessage(payload) && (fromHistory || matches(payload))) buffer.push(payload);
       }).catch(async (error: unknown) => {
         await buffer.return();
         throw error;
       });
-      return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
+      if (!fromHistory || !options.history) {
+        return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
+      }
+      // Subscribed to the live messages first, then the history read: no gap (history-tail.ts).
+      const history = options.history;
+      const firstPage = await history.read(topic, start, CATCH_UP_PAGE).catch(async (error: unknown) => {
+        await buffer.return();
+        throw error;
+      });
+      return historyThenLive({ history, topic, start, live: buffer, matches, firstPage });
     },
 
     /** Delivery events from now on, of one topic (and queue) or of all. Lossy like `messages`. */

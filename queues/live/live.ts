@@ -1,4 +1,5 @@
 import type { EventBus, Losses } from '../core/index.js';
+import type { History } from '../history/index.js';
 import type { Keys, QueueHandles, RedisClient, RedisTarget } from '../redis/index.js';
 import { createPubSub, openRedis } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
@@ -31,6 +32,8 @@ export interface LiveDeps {
   events: EventBus;
   /** Counts what the `messages` streams drop for slow subscribers. @default not counted */
   losses?: Losses;
+  /** Topic histories, for `messages` from a cursor or a time. @default none */
+  history?: History;
   onError: (error: Error) => void;
 }
 
@@ -62,6 +65,7 @@ export async function createLive(deps: LiveDeps, options: LiveOptions = {}) {
       events,
       limits: options,
       losses: deps.losses,
+      history: deps.history,
       onError,
     });
     const stats = await createLiveStats({

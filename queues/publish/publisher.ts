@@ -1,4 +1,4 @@
-import type { MessageRecord, QueueRecord } from '../core/index.js';
+import type { MessageRecord, QueueRecord, TopicHistorySettings } from '../core/index.js';
 import { badInput, ENGINE_DEFAULTS, ErrorCode, SwitchyardError } from '../core/index.js';
 import type { Commands, Keys, OrderedJob, Ordering, QueueHandles, RedisClient } from '../redis/index.js';
 import { createGroupCommit, type PublishCommit } from '../redis/index.js';
@@ -13,7 +13,11 @@ export { buildMessage, messageAdd } from './message.js';
 
 /** Where the live streams' PUBLISHes of a message go, sent only if the message is stored. */
 export interface LiveWrites {
-  publish(channel: string, message: string): void;
+  /**
+   * `withCursor`: `message` is the message's JSON object, and when its topic keeps a history the
+   * stream id the message got there is added to it as `cursor` (in the same Redis call).
+   */
+  publish(channel: string, message: string, withCursor?: boolean): void;
 }
 
 export interface PublishResult {
@@ -73,6 +77,8 @@ interface Routed {
   queues: QueueRecord[];
   delayMs: number;
   timestamp: number;
+  /** The topic's history settings; null when it keeps none. */
+  history: TopicHistorySettings | null;
 }
 
 interface Draft extends Routed {
@@ -134,6 +140,7 @@ export function createPublisher(options: PublisherOptions) {
       queues,
       delayMs: input.delayMs ?? 0,
       timestamp: now,
+      history: topic.history ?? null,
     };
   }
 
@@ -149,7 +156,20 @@ export function createPublisher(options: PublisherOptions) {
         commit.hincrby(pending, message.id, prepared.timestamp + prepared.delayMs);
       }
     }
-    options.live?.append(commit, message);
+    if (prepared.history === null) {
+      options.live?.append(commit, message);
+    } else {
+      // In the same call as the adds: in the history iff the publish is applied (publish-commit).
+      const { maxMessages, maxAgeMs } = prepared.history;
+      const write = commit.history(keys.topicHistory(message.topic), prepared.json, maxMessages, maxAgeMs);
+      options.live?.append(
+        {
+          publish: (channel, text, withCursor) =>
+            withCursor ? commit.publishWithCursor(write, channel, text) : commit.publish(channel, text),
+        },
+        message,
+      );
+    }
     if (message.idempotencyKey !== null) {
       commit.set(keys.idempotency(message.topic, message.idempotencyKey), message.id, options.dedupWindowMs);
     }
@@ -253,11 +273,12 @@ export function createPublisher(options: PublisherOptions) {
     // Every message of the call encoded into one buffer.
     const jsons = messageJsons(drafts);
     return drafts.map(
-      ({ message, queues, delayMs, timestamp }, index): Prepared => ({
+      ({ message, queues, delayMs, timestamp, history }, index): Prepared => ({
         message,
         queues,
         delayMs,
         timestamp,
+        history,
         json: jsons[index] as Buffer,
       }),
     );

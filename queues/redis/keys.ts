@@ -17,6 +17,12 @@ export interface Keys {
   bullPrefix(topic: string): string;
   /** BullMQ's own keys of one queue, as its `Queue.toKey` names them, for reads and Lua without a handle. */
   bull(topic: string, queue: string): BullKeys;
+  /**
+   * Stream: a topic's history (queues/history/), one entry per stored publish, field `m` the message JSON
+   * its jobs store; written by publish-commit in the publish's own call, trimmed there by the topic's
+   * maxMessages and maxAgeMs.
+   */
+  topicHistory(topic: string): string;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
   /** Hash: a webhook queue's circuit breaker (queues/delivery/circuit-breaker.ts); absent while closed and clean. */
@@ -177,6 +183,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     },
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
+    topicHistory: (topic) => `${topicTag(topic)}:~history`,
     idempotency: (topic, key) => `${topicTag(topic)}:~idem:${key}`,
     circuit: (topic, queue) => `${topicTag(topic)}:~circuit:${queue}`,
     apiKeys: `${registry}:apikeys`,

@@ -14,7 +14,9 @@ export class PublishCommit {
   owner = 0;
   private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[] }>();
   private readonly writeKeys = new Map<string, number>();
-  private readonly writes: (string | number)[] = [];
+  private readonly writes: (string | number | Buffer)[] = [];
+  /** How many history writes (`X`) the call holds; each is named by its number from 1. */
+  private historyWrites = 0;
   /** Owners whose first job is already named in the call (see `add`). */
   private readonly probed = new Set<number>();
 
@@ -50,6 +52,24 @@ export class PublishCommit {
   /** PUBLISH channel message, sent only if the owner's writes are applied. */
   publish(channel: string, message: string): void {
     this.writes.push('P', this.owner, channel, message);
+  }
+
+  /**
+   * XADD of a message (the JSON its jobs store) to its topic's history stream, trimmed to the topic's
+   * limits (null: none of that kind). Answers the write's number, for {@link publishWithCursor}.
+   */
+  history(key: string, message: Buffer, maxMessages: number | null, maxAgeMs: number | null): number {
+    this.writes.push('X', this.owner, this.keyAt(key), maxMessages ?? 0, maxAgeMs ?? 0, message);
+    this.historyWrites += 1;
+    return this.historyWrites;
+  }
+
+  /**
+   * PUBLISH of a message JSON object with `"cursor":"<stream id>"` added: the id its history write
+   * (`historyWrite`, as {@link history} answered it) got.
+   */
+  publishWithCursor(historyWrite: number, channel: string, message: string): void {
+    this.writes.push('C', this.owner, historyWrite, channel, message);
   }
 
   /**

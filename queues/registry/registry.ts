@@ -18,6 +18,7 @@ import {
   TARGET_KINDS,
   type TargetKind,
   TOPIC_KINDS,
+  type TopicHistorySettings,
   type TopicKind,
   type TopicRecord,
 } from '../core/index.js';
@@ -37,6 +38,23 @@ export interface CreateTopicInput {
   description?: string | null;
   maxMessageBytes?: number | null;
   payloadSchema?: unknown;
+  /** Keep a history of what is published (at least one limit); null or absent: none. */
+  history?: { maxAgeMs?: number | null; maxMessages?: number | null } | null;
+}
+
+/** A topic's history settings, checked: positive integers within LIMITS, at least one of them set. */
+function historySettings(input: CreateTopicInput['history']): TopicHistorySettings | null {
+  if (input == null) return null;
+  const maxAgeMs = input.maxAgeMs ?? null;
+  const maxMessages = input.maxMessages ?? null;
+  if (maxAgeMs === null && maxMessages === null) {
+    throw badInput('history needs maxAgeMs, maxMessages or both: an unbounded history is refused', {
+      field: 'history',
+    });
+  }
+  if (maxAgeMs !== null) assertInt('history.maxAgeMs', maxAgeMs, 1, LIMITS.historyMaxAgeMs);
+  if (maxMessages !== null) assertInt('history.maxMessages', maxMessages, 1, LIMITS.historyMaxMessages);
+  return { maxAgeMs, maxMessages };
 }
 
 export interface QueueSettingsInput {
@@ -102,6 +120,7 @@ export function createRegistry(options: RegistryOptions) {
     assertInt('maxMessageBytes', maxMessageBytes, 1, LIMITS.maxMessageBytes);
     const payloadSchema = input.payloadSchema ?? null;
     if (payloadSchema !== null) options.checkPayloadSchema(payloadSchema);
+    const history = historySettings(input.history);
     const topic: TopicRecord = {
       name: input.name,
       kind: input.kind,
@@ -109,6 +128,7 @@ export function createRegistry(options: RegistryOptions) {
       maxMessageBytes,
       payloadSchema,
       createdAt: new Date().toISOString(),
+      ...(history ? { history } : {}),
     };
     const created = await client.hsetnx(keys.topics, topic.name, JSON.stringify(topic));
     if (created === 0) throw conflict(`Topic ${topic.name} already exists`);
@@ -124,6 +144,8 @@ export function createRegistry(options: RegistryOptions) {
     );
     if (result === -1) throw notFound(`Topic ${name} does not exist`);
     if (result === -2) throw conflict(`Topic ${name} still has queues; delete them first`);
+    // Its history goes with it: a topic created again under the name starts with none.
+    await client.del(keys.topicHistory(name));
     await announce({ topic: name });
   }
 

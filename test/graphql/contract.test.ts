@@ -51,12 +51,6 @@ interface NotYetImplemented {
  */
 const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
   {
-    coordinate: 'CreateTopicInput.history',
-    operation:
-      'mutation { createTopic(input: { name: "history", kind: FANOUT, history: { maxMessages: 10 } }) { name } }',
-    unchanged: { query: '{ topic(name: "history") { name } }', data: { topic: null } },
-  },
-  {
     coordinate: 'Message.trail',
     setup: [
       'mutation { createTopic(input: { name: "trail", kind: FANOUT }) { name } }',
@@ -65,11 +59,6 @@ const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
     ],
     operation: 'mutation { receive(topic: "trail", queue: "q") { message { trail { hash } } } }',
   },
-  {
-    coordinate: 'Query.topicHistory',
-    operation: '{ topicHistory(topic: "t") { edges { cursor } } }',
-  },
-  { coordinate: 'Query.message', operation: '{ message(topic: "t", id: "m") { id } }' },
   { coordinate: 'Query.replayTask', operation: '{ replayTask(id: "r") { id } }' },
   { coordinate: 'Query.replayTasks', operation: '{ replayTasks { id } }' },
   {
@@ -77,14 +66,6 @@ const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
     operation: 'mutation { replayTopic(topic: "t", queue: "q", from: "2024-01-01T00:00:00Z") { id } }',
   },
   { coordinate: 'Mutation.cancelReplayTask', operation: 'mutation { cancelReplayTask(id: "r") { id } }' },
-  {
-    coordinate: 'Subscription.messages(after:)',
-    operation: 'subscription { messages(topic: "t", after: "c") { id } }',
-  },
-  {
-    coordinate: 'Subscription.messages(from:)',
-    operation: 'subscription { messages(topic: "t", from: "2024-01-01T00:00:00Z") { id } }',
-  },
 ];
 
 /** Whether a coordinate names a field, an argument or an input field of the contract. */

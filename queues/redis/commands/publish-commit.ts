@@ -6,7 +6,9 @@
  * type of every key they touch, and that the counters BullMQ increments hold integers) without
  * writing, marks every publish (an "owner") that would touch a bad key as failed, and only then
  * writes, for the publishes left: BullMQ's own adds (queues/commands/add-jobs.ts), then their
- * idempotency keys, counters and live-stream PUBLISHes. Under maxmemory the first write of the
+ * idempotency keys, counters, topic-history entries and live-stream PUBLISHes. A message is in its
+ * topic's history (a stream, checked like every other key) if and only if its publish was applied,
+ * and the live message carries the stream id it got. Under maxmemory the first write of the
  * script is refused before anything is written (and Redis lets a script that has written go on),
  * so an out-of-memory Redis refuses every publish of the call, whole.
  *
@@ -15,7 +17,11 @@
  * ARGV[1]: how many queues; ARGV[2]: how many owners; then per queue its adds (encodeAdds) and each
  * add's owner (32-bit big-endian, one after another); then the writes, each a code and its owner:
  * `S owner key value ms` (SET … PX), `H owner key field increment` (HINCRBY),
- * `P owner channel message` (PUBLISH), `E owner key` (the owner's first job: when it exists, this call
+ * `P owner channel message` (PUBLISH), `X owner key maxMessages maxAgeMs message` (XADD of field `m`
+ * to a topic's history, trimmed exactly to at most maxMessages entries and to none older than maxAgeMs
+ * before the new entry's time, 0 meaning no such limit), `C owner x channel message` (PUBLISH of a
+ * message JSON object with `"cursor":"<stream id>"` added, the id the x-th `X` write of the call got,
+ * counted from 1), `E owner key` (the owner's first job: when it exists, this call
  * already ran, its answer lost, and was sent again: the owner is answered as applied and nothing of it
  * is written twice), `key` being the write's position among the write keys.
  * Output: per owner, 1 when its writes were applied, or why none of them were.
@@ -70,6 +76,23 @@ local function wrongType(key, expected)
 end
 local function ownerAt(list, index) return struct.unpack('>I4', list, (index - 1) * 4 + 1) end
 local function fail(owner, why) if not failed[owner] then failed[owner] = why end end
+-- The stream ids the X writes got, by their number among the call's X writes.
+local historyIds = {}
+local XADD, PUBLISH_CURSOR = {}, {}
+local function historyAdd(key, maxMessages, maxAgeMs, message)
+  local id
+  if maxMessages > 0 then
+    id = redis.call('XADD', key, 'MAXLEN', '=', maxMessages, '*', 'm', message)
+  else
+    id = redis.call('XADD', key, '*', 'm', message)
+  end
+  if maxAgeMs > 0 then
+    local ms = tonumber(string.match(id, '^(%d+)'))
+    redis.call('XTRIM', key, 'MINID', '=', ms - maxAgeMs)
+  end
+  return id
+end
+local xCount = 0
 
 -- 1. Check, writing nothing.
 for q = 1, queues do
@@ -108,6 +131,15 @@ while ARGV[at] do
   elseif code == 'P' then
     writes[#writes + 1] = { owner, 'PUBLISH', ARGV[at + 2], ARGV[at + 3] }
     at = at + 4
+  elseif code == 'X' then
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
+    local problem = wrongType(key, 'stream')
+    if problem then fail(owner, problem) end
+    writes[#writes + 1] = { owner, XADD, key, tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), ARGV[at + 5] }
+    at = at + 6
+  elseif code == 'C' then
+    writes[#writes + 1] = { owner, PUBLISH_CURSOR, tonumber(ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4] }
+    at = at + 5
   elseif code == 'E' then
     if redis.call('EXISTS', KEYS[writeKeysAt + tonumber(ARGV[at + 2])]) == 1 then applied[owner] = true end
     at = at + 3
@@ -144,8 +176,21 @@ for q = 1, queues do
     end
   end
 end
+-- X writes are numbered over the whole call (passed or not), as PublishCommit numbers them.
 for _, write in ipairs(writes) do
-  if not failed[write[1]] and not applied[write[1]] then redis.call(unpack(write, 2)) end
+  local skip = failed[write[1]] or applied[write[1]]
+  if write[2] == XADD then
+    xCount = xCount + 1
+    if not skip then historyIds[xCount] = historyAdd(write[3], write[4], write[5], write[6]) end
+  elseif skip then
+    -- nothing of a refused or already applied owner is written
+  elseif write[2] == PUBLISH_CURSOR then
+    local id, message = historyIds[write[3]], write[5]
+    if id then message = string.sub(message, 1, -2) .. ',"cursor":"' .. id .. '"}' end
+    redis.call('PUBLISH', write[4], message)
+  else
+    redis.call(unpack(write, 2))
+  end
 end
 
 local results = {}

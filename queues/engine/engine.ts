@@ -61,6 +61,17 @@ export async function createEngine(options: EngineOptions) {
      * gateway's drain, so a waiting request does not hold the drain until its timeout. Idempotent.
      */
     stopRequests: (): Promise<void> => parts.requests.close(),
+    /**
+     * Takes no new work on this instance, without waiting for the work under way: webhook workers stop
+     * fetching (BullMQ `pause(true)`) while their deliveries finish, `consume` pumps stop fetching, and
+     * `receive` hands out nothing more (one under way answers what it has). Acks, nacks and replies still
+     * work. The first step of a gateway's drain, before close(); there is no resuming. Idempotent.
+     */
+    async stopTakingWork(): Promise<void> {
+      consumers.stopTaking();
+      push.pause();
+      await webhooks.pause();
+    },
     /** This instance's `consume` subscribers and their unacked deliveries. */
     get consumeSize() {
       return push.size;

@@ -43,6 +43,8 @@ export function publishClosed(args: PublishArgs): Promise<LoopResult> {
 export interface PublishBatchArgs extends Omit<PublishArgs, 'count'> {
   batches: number;
   batchSize: number;
+  /** Spread the messages over this many ordering keys, in turn (`k0`, `k1`, ...); none when absent. */
+  orderingKeys?: number;
 }
 
 /** `publishBatch` of `batchSize` messages, `concurrency` batches in flight; `done` counts batches. */
@@ -54,10 +56,11 @@ export function publishBatchClosed(args: PublishBatchArgs): Promise<LoopResult> 
     timeoutMs: args.timeoutMs,
     op: () =>
       graphql.request(PUBLISH_BATCH, {
-        is: Array.from({ length: args.batchSize }, () => ({
-          topic: args.topic,
-          payload: makePayload(seq++),
-        })),
+        is: Array.from({ length: args.batchSize }, () => {
+          const n = seq++;
+          const orderingKey = args.orderingKeys ? `k${n % args.orderingKeys}` : undefined;
+          return { topic: args.topic, payload: makePayload(n), orderingKey };
+        }),
       }),
   });
 }

@@ -6,6 +6,7 @@ import { ingestBatch } from './ingest-batch.js';
 import { ingestSingle } from './ingest-single.js';
 import { latency } from './latency.js';
 import { memory } from './memory.js';
+import { orderingKeys } from './ordering-keys.js';
 import { requestReply } from './request-reply.js';
 import { retry } from './retry.js';
 
@@ -20,4 +21,5 @@ export const SCENARIOS: readonly Scenario[] = [
   retry,
   memory,
   requestReply,
+  orderingKeys,
 ];

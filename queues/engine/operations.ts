@@ -81,6 +81,7 @@ export function topologyOperations(parts: Parts, reconcile: () => Promise<void>)
         Object.values(held).reduce((sum, n) => sum + n, 0),
       );
       await deadLetters.dropQueue(topic, name);
+      await parts.ordering.drop(topic, name);
       await circuit.drop(topic, name);
       await handles.drop(topic, name);
     },

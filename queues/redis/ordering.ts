@@ -85,6 +85,13 @@ export function createOrdering(options: { client: RedisClient; commands: Command
   }
 
   return {
+    /** Forgets a deleted queue's ordering keys: its heads, its lines (a line exists only beside a head) and its pending ids. */
+    async drop(topic: string, queue: string): Promise<void> {
+      const ordering = keys.ordering(topic, queue);
+      const heads = await client.hkeys(ordering.heads);
+      for (const orderingKey of heads) await client.del(ordering.line(orderingKey));
+      await client.del(ordering.heads, ordering.pending);
+    },
     /** Lines up messages the publisher stored as pending, in the order given. Idempotent. */
     enqueue: (jobs: readonly OrderedJob[]): Promise<number> =>
       jobs.length === 0 ? Promise.resolve(0) : run('ordering-enqueue-n', jobs),

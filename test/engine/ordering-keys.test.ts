@@ -174,6 +174,11 @@ describe('ordering keys on a CONSUMER queue', () => {
     await engine.ack(next.id);
     const last = await eventually(async () => (await engine.receive('o', 'q', 10, 200))[0]);
     expect(last.message.payload).toEqual({ key: 'a', seq: 2 });
+    // Deleting the queue deletes its ordering keys with its messages.
+    const redis = harness.redis.client();
+    expect(await redis.keys(`${engine.keys.bullPrefix('o')}:~ok:*`)).not.toEqual([]);
+    await engine.deleteQueue('o', 'q');
+    expect(await redis.keys(`${engine.keys.bullPrefix('o')}:~ok:*`)).toEqual([]);
   });
 
   it("should keep every key's order when a gateway holding deliveries closes without settling them", async () => {

@@ -79,9 +79,13 @@ while ARGV[at] do
   if due then
     redis.call('HDEL', pendingKey, jobId)
     if redis.call('EXISTS', prefix .. jobId) == 1 then
-      redis.call('RPUSH', lineKey, jobId .. '|' .. due)
       count = count + 1
-      if redis.call('HEXISTS', headsKey, orderingKey) == 0 then advance(lineKey, orderingKey) end
+      -- HSETNX: a key without a head takes this message as its head at once (its line is empty then).
+      if redis.call('HSETNX', headsKey, orderingKey, jobId) == 1 then
+        release(jobId, tonumber(due))
+      else
+        redis.call('RPUSH', lineKey, jobId .. '|' .. due)
+      end
     end
   end
 end

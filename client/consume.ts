@@ -109,6 +109,13 @@ export function createConsumer(
     { query: ClientConsumeDocument.toString(), variables },
     {
       next(result) {
+        // A Redis outage notice (docs/PROTOCOL.md): the subscription stays, deliveries resume by themselves.
+        if (
+          result.errors?.length &&
+          result.errors.every((error) => error.extensions?.notice === 'REDIS_OUTAGE')
+        ) {
+          return;
+        }
         if (result.errors?.length) {
           failure ??= fromGraphQLErrors(result.errors);
           stop();

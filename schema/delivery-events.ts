@@ -1,6 +1,7 @@
-import type { DeliveryEvent as DeliveryEventRecord } from '../queues/core/index.js';
+import type { DeliveryEvent as DeliveryEventRecord, SwitchyardError } from '../queues/core/index.js';
 import type { LiveDeliveryEvent } from '../queues/live/index.js';
 import { deliveryEvents } from '../resolvers/delivery-events.js';
+import { throwNotice } from '../resolvers/redis-notices.js';
 import { EVERY_TOPIC } from './auth-scopes.js';
 import { builder } from './builder.js';
 import { DeliveryEventKind, FailureReason } from './enums.js';
@@ -60,6 +61,7 @@ builder.subscriptionField('deliveryEvents', (t) =>
     // Without a topic the stream carries every topic's events: that needs subscribe:# (or admin).
     authScopes: (_root, args) => ({ subscribe: args.topic ?? EVERY_TOPIC }),
     subscribe: (_root, args, ctx) => deliveryEvents(args, ctx),
-    resolve: (event: LiveDeliveryEvent) => event,
+    // A Redis outage notice (resolvers/redis-notices.ts) becomes this event's UNAVAILABLE error.
+    resolve: (item: LiveDeliveryEvent | SwitchyardError) => throwNotice(item),
   }),
 );

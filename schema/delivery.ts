@@ -1,8 +1,10 @@
+import type { SwitchyardError } from '../queues/core/index.js';
 import { type Delivery as DeliveryRecord, decodeDeliveryId } from '../queues/delivery/index.js';
 import { ack } from '../resolvers/ack.js';
 import { consume } from '../resolvers/consume.js';
 import { nack } from '../resolvers/nack.js';
 import { receive } from '../resolvers/receive.js';
+import { throwNotice } from '../resolvers/redis-notices.js';
 import { builder } from './builder.js';
 import { FailureReason } from './enums.js';
 import { Message } from './message.js';
@@ -97,6 +99,7 @@ builder.subscriptionField('consume', (t) =>
     },
     authScopes: (_root, args) => ({ consume: args.topic }),
     subscribe: (_root, args, ctx) => consume(args, ctx),
-    resolve: (delivery: DeliveryRecord) => delivery,
+    // A Redis outage notice (resolvers/redis-notices.ts) becomes this event's UNAVAILABLE error.
+    resolve: (item: DeliveryRecord | SwitchyardError) => throwNotice(item),
   }),
 );

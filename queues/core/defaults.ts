@@ -24,6 +24,10 @@ export const ENGINE_DEFAULTS = {
    * (queues/redis/ordering.ts): a key is held back at most about this long by such a death.
    */
   orderingSweepMs: 2 * SECOND,
+  /** How often the engine PINGs Redis to know whether it answers (queues/engine/redis-watch.ts). */
+  redisPingIntervalMs: 250,
+  /** A PING unanswered this long marks Redis unavailable until one answers. */
+  redisUnresponsiveAfterMs: 300,
 } as const;
 
 /** Defaults for what a client leaves out, in one literal (see API.graphql for the public ones). */

@@ -12,6 +12,7 @@ import {
   type Parts,
   redisTarget,
 } from './parts.js';
+import { watchRedis } from './redis-watch.js';
 
 export type { EngineOptions } from './options.js';
 
@@ -25,6 +26,11 @@ export async function createEngine(options: EngineOptions) {
   const core = await createCoreParts(options, connections, onError);
   const parts: Parts = { ...core, ...createDeliveryParts(core, options, onError) };
   const { client, subscriber, workerConnection } = connections;
+  const redisWatch = watchRedis(client, {
+    pingIntervalMs: options.redisWatch?.pingIntervalMs ?? ENGINE_DEFAULTS.redisPingIntervalMs,
+    unresponsiveAfterMs: options.redisWatch?.unresponsiveAfterMs ?? ENGINE_DEFAULTS.redisUnresponsiveAfterMs,
+    onError,
+  });
   const { keys, events, registry, security, live, deadLetters, consumers, push, webhooks, handles } = parts;
   const monitoring = createMonitoring(parts, options, onError);
   const { alerts, metrics } = monitoring;
@@ -72,6 +78,16 @@ export async function createEngine(options: EngineOptions) {
       push.pause();
       await webhooks.pause();
     },
+    /**
+     * Whether Redis answers right now, by the engine's watchdog (a PING every 250 ms; one unanswered
+     * for 300 ms, or a dropped connection, is an outage), and who is told of each change.
+     */
+    redis: {
+      get available() {
+        return redisWatch.available;
+      },
+      onChange: redisWatch.onChange,
+    },
     /** This instance's `consume` subscribers and their unacked deliveries. */
     get consumeSize() {
       return push.size;
@@ -102,6 +118,7 @@ export async function createEngine(options: EngineOptions) {
         await registry.close();
         await handles.close();
         metrics.close();
+        redisWatch.close();
         await Promise.allSettled([client.quit(), subscriber.quit(), workerConnection.quit()]);
         const failure = results.find((result) => result.status === 'rejected');
         if (failure) throw failure.reason;

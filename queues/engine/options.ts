@@ -27,6 +27,13 @@ export interface EngineOptions extends SecurityOptions {
    * @default 5000
    */
   commandTimeoutMs?: number;
+  /**
+   * The watchdog on Redis (redis-watch.ts): a PING every `pingIntervalMs`; one unanswered for
+   * `unresponsiveAfterMs` (or a dropped connection) marks Redis unavailable until a PING answers.
+   * Live subscriptions are told of each outage (docs/PROTOCOL.md).
+   * @default ENGINE_DEFAULTS.redisPingIntervalMs (250) and redisUnresponsiveAfterMs (300)
+   */
+  redisWatch?: { pingIntervalMs?: number; unresponsiveAfterMs?: number };
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
   keyPrefix?: string;
   /** How long an idempotency key is remembered. @default 24 h */

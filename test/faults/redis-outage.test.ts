@@ -32,6 +32,12 @@ describe.each(modes)('fault: Redis unreachable (%s)', (mode) => {
       console.warn(`load average ${loadavg()[0]} on ${cpus().length} cores: P99 bound ${bound} ms`);
     expect(result.latency.p99, context).toBeLessThan(bound);
     expect(result.health.statuses, context).toEqual([503, 503, 503]);
+    // The websocket `consume` subscriber is told (one `next` with UNAVAILABLE) and stays subscribed.
+    expect(
+      result.subscriber.errors.filter((error) => error.startsWith('Redis is unreachable')),
+      context,
+    ).toHaveLength(1);
+    expect(result.subscriber.closes, context).toEqual([]);
     expect(result.resumeMs.webhook, context).not.toBeNull();
     expect(result.resumeMs.consumer, context).not.toBeNull();
     expect(result.resumeMs.webhook ?? Infinity, context).toBeLessThanOrEqual(5_000);

@@ -523,7 +523,7 @@ export type TestWebReceiveAllMutationVariables = Exact<{
 }>;
 
 
-export type TestWebReceiveAllMutation = { receive: Array<{ id: string, message: { id: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, correlationId: string | null, idempotencyKey: string | null } }> };
+export type TestWebReceiveAllMutation = { receive: Array<{ id: string, message: { id: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, correlationId: string | null, idempotencyKey: string | null, orderingKey: string | null } }> };
 
 export type TestWebDeadLetterCountQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -1294,6 +1294,7 @@ export const TestWebReceiveAllDocument = new TypedDocumentString(`
       priority
       correlationId
       idempotencyKey
+      orderingKey
     }
   }
 }

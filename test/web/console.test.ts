@@ -79,6 +79,7 @@ describe('publish', () => {
     await page.fill('input[name="ttlMs"]', '60000');
     await page.fill('input[name="correlationId"]', 'corr-1');
     await page.fill('input[name="idempotencyKey"]', 'idem-1');
+    await page.fill('input[name="orderingKey"]', 'customer-1');
     await page.click(PUBLISH);
     const shown = page.locator('.result code[data-message-id]');
     await shown.waitFor();
@@ -94,6 +95,7 @@ describe('publish', () => {
       priority: 7,
       correlationId: 'corr-1',
       idempotencyKey: 'idem-1',
+      orderingKey: 'customer-1',
     });
 
     // The same idempotency key again: not enqueued twice, and the page says so.

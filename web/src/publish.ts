@@ -42,6 +42,7 @@ export function mountPublish(root: HTMLElement): () => void {
   const ttl = input('ttlMs', 'TTL (ms)', { type: 'number', min: 1, step: 1 });
   const correlationId = input('correlationId', 'correlation id', { autocomplete: 'off' });
   const idempotencyKey = input('idempotencyKey', 'idempotency key', { autocomplete: 'off' });
+  const orderingKey = input('orderingKey', 'ordering key', { autocomplete: 'off' });
   const schema = h('details', { class: 'schema' });
   const result = h('div', { role: 'status', class: 'result' });
   const form = h(
@@ -60,12 +61,14 @@ export function mountPublish(root: HTMLElement): () => void {
       ttl.element,
       correlationId.element,
       idempotencyKey.element,
+      orderingKey.element,
     ),
     h('button', { type: 'submit' }, 'Publish'),
     h(
       'p',
       { class: 'muted' },
-      'Ordering keys and request mode (waiting for a reply) are not built in the gateway yet, so they are not offered.',
+      'Messages with the same ordering key are delivered one at a time, in publish order, in each queue. ' +
+        'Request mode (waiting for a reply) is not offered here: use the request mutation (docs/PATTERNS.md).',
     ),
   );
 
@@ -120,6 +123,7 @@ export function mountPublish(root: HTMLElement): () => void {
         ttlMs: readInt(ttl.field, 'TTL'),
         correlationId: correlationId.field.value.trim() || undefined,
         idempotencyKey: idempotencyKey.field.value.trim() || undefined,
+        orderingKey: orderingKey.field.value.trim() || undefined,
       };
       const { publish } = await request(DashboardPublishDocument, { input });
       const routed = publish.routedTo.length ? publish.routedTo.join(', ') : 'no queue (unrouted)';

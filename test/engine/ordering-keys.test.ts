@@ -181,6 +181,25 @@ describe('ordering keys on a CONSUMER queue', () => {
     expect(await redis.keys(`${engine.keys.bullPrefix('o')}:~ok:*`)).toEqual([]);
   });
 
+  it('should hold a key behind its delayed first message, and deliver that one when due', async () => {
+    const engine = await harness.engine();
+    await engine.createTopic({ name: 'o', kind: 'FANOUT' });
+    await engine.createQueue({ topic: 'o', name: 'q', target: 'CONSUMER' });
+    const publishedAt = Date.now();
+    await engine.publish({ topic: 'o', payload: { key: 'a', seq: 0 }, orderingKey: 'a', delayMs: 400 });
+    await engine.publish({ topic: 'o', payload: { key: 'a', seq: 1 }, orderingKey: 'a', priority: 9 });
+    // Publish order wins over the later message's priority and the earlier one's delay.
+    expect(await engine.receive('o', 'q', 10, 0)).toEqual([]);
+    const first = await eventually(async () => (await engine.receive('o', 'q', 10, 100))[0], {
+      timeoutMs: 5_000,
+    });
+    expect(first.message.payload).toEqual({ key: 'a', seq: 0 });
+    expect(Date.now() - publishedAt).toBeGreaterThanOrEqual(400);
+    await engine.ack(first.id);
+    const second = await eventually(async () => (await engine.receive('o', 'q', 10, 100))[0]);
+    expect(second.message.payload).toEqual({ key: 'a', seq: 1 });
+  });
+
   it("should keep every key's order when a gateway holding deliveries closes without settling them", async () => {
     const keyPrefix = uniquePrefix();
     const doomed = await harness.engine({ keyPrefix });

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TopicKind } from '../queues/core/index.js';
-import type { CreateQueueInput } from '../queues/registry/index.js';
+import type { CreateQueueInput, CreateTopicInput } from '../queues/registry/index.js';
 import { importBuiltGateway } from './built-gateway.js';
 import { serveRpc } from './rpc.js';
 
@@ -13,6 +13,8 @@ export interface TopologyArgs {
   topic: string;
   kind: TopicKind;
   queues: readonly Omit<CreateQueueInput, 'topic'>[];
+  /** The topic's history settings (docs/HISTORY.md); none: no history. */
+  history?: CreateTopicInput['history'];
 }
 
 /** How long a new WEBHOOK queue may take to get its worker. */
@@ -28,7 +30,7 @@ const api = {
   /** Creates a topic and its queues and waits until every WEBHOOK queue has its worker. */
   async createTopology(args: TopologyArgs): Promise<void> {
     const before = engine.webhookWorkers;
-    await engine.createTopic({ name: args.topic, kind: args.kind });
+    await engine.createTopic({ name: args.topic, kind: args.kind, history: args.history ?? null });
     for (const queue of args.queues) await engine.createQueue({ ...queue, topic: args.topic });
     const expected = before + args.queues.filter((queue) => queue.target === 'WEBHOOK').length;
     const deadline = Date.now() + WORKER_START_TIMEOUT_MS;

@@ -25,8 +25,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         .slice('--only='.length)
         .split(',')
         .map((id) => Number(id.trim()));
-      if (ids.some((id) => !Number.isInteger(id) || id < 1 || id > 10)) {
-        throw new Error(`--only takes scenario numbers 1 to 10, got ${arg}`);
+      if (ids.some((id) => !Number.isInteger(id) || id < 1 || id > 11)) {
+        throw new Error(`--only takes scenario numbers 1 to 11, got ${arg}`);
       }
       options.only = new Set(ids);
     } else throw new Error(`unknown option ${arg}; use --quick, --only=1,2, --profile or --cluster`);

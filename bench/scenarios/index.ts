@@ -9,6 +9,7 @@ import { memory } from './memory.js';
 import { orderingKeys } from './ordering-keys.js';
 import { requestReply } from './request-reply.js';
 import { retry } from './retry.js';
+import { topicHistory } from './topic-history.js';
 
 /** Every scenario, in the order. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -22,4 +23,5 @@ export const SCENARIOS: readonly Scenario[] = [
   memory,
   requestReply,
   orderingKeys,
+  topicHistory,
 ];

@@ -172,7 +172,10 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
   const inFlight = createInFlight();
 
   async function health(): Promise<HealthReport> {
-    const redis = await Promise.race([engine.redisHealthy(), sleep(HEALTH_PING_TIMEOUT_MS, false)]);
+    // The watchdog's verdict first: a frozen Redis answers 503 at once, not after the ping's timeout.
+    const redis =
+      engine.redis.available &&
+      (await Promise.race([engine.redisHealthy(), sleep(HEALTH_PING_TIMEOUT_MS, false)]));
     return {
       ok: redis && phase === 'listening',
       redis,

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { ErrorCode, isRedisUnavailable } from '../queues/core/index.js';
+import { ErrorCode, isRedisUnavailable, SwitchyardError } from '../queues/core/index.js';
 import type { ApiKeys, Caller, RateLimiter } from '../queues/security/index.js';
 import { type Authenticator, presentedByConnection, presentedByRequest } from './auth.js';
 import { createRevocableStreams } from './revocable-streams.js';
@@ -65,7 +65,9 @@ async function unlessRedisDown<T>(check: () => Promise<T>, http: boolean): Promi
   try {
     return await check();
   } catch (error) {
-    if (isRedisUnavailable(error)) return redisUnavailable(http);
+    // The engine's watchdog refuses lookups at once while Redis does not answer (queues/engine/redis-watch.ts).
+    const refused = error instanceof SwitchyardError && error.code === ErrorCode.Unavailable;
+    if (refused || isRedisUnavailable(error)) return redisUnavailable(http);
     throw error;
   }
 }

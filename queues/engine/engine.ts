@@ -12,7 +12,7 @@ import {
   type Parts,
   redisTarget,
 } from './parts.js';
-import { watchRedis } from './redis-watch.js';
+import { gated, gatedMethods, publishOutcomeUnknown, watchRedis } from './redis-watch.js';
 
 export type { EngineOptions } from './options.js';
 
@@ -42,6 +42,7 @@ export async function createEngine(options: EngineOptions) {
   deadLetters.start();
   const stopOrderingSweep = startOrderingSweep(parts, options, onError);
 
+  const messaging = messagingOperations(parts);
   let closed: Promise<void> | null = null;
   return {
     keys,
@@ -50,15 +51,27 @@ export async function createEngine(options: EngineOptions) {
     losses: parts.losses,
     registry,
     /** API keys: create, list, revoke, authenticate, onRevoked (api-keys.ts). */
-    apiKeys: security.apiKeys,
+    // Key lookups and rate-limit buckets read Redis on every request: refused at once while the
+    // watchdog holds Redis for unresponsive, like the calls below.
+    apiKeys: gatedMethods(redisWatch, security.apiKeys, ['authenticate']),
     /** The audit log of admin mutations (audit-log.ts). */
     auditLog: security.auditLog,
     /** Per-key token buckets shared by every instance, or null when rate limiting is off. */
-    rateLimiter: security.rateLimiter,
+    rateLimiter: security.rateLimiter && gatedMethods(redisWatch, security.rateLimiter, ['take']),
     /** The webhook targets this engine allows besides public addresses. */
     webhookPolicy: security.webhookPolicy,
     ...topologyOperations(parts, reconciler.reconcile),
-    ...messagingOperations(parts),
+    ...messaging,
+    // While the watchdog holds Redis for unresponsive (a PING unanswered for 300 ms), these answer
+    // UNAVAILABLE at once, having sent nothing, instead of waiting out a frozen Redis for the command
+    // timeout. One under way when Redis froze answers then too; a publish's outcome is then unknown.
+    publish: gated(redisWatch, messaging.publish, publishOutcomeUnknown),
+    publishBatch: gated(redisWatch, messaging.publishBatch, publishOutcomeUnknown),
+    request: gated(redisWatch, messaging.request, publishOutcomeUnknown),
+    receive: gated(redisWatch, messaging.receive),
+    ack: gated(redisWatch, messaging.ack),
+    nack: gated(redisWatch, messaging.nack),
+    reply: gated(redisWatch, messaging.reply),
     ...statsOperations(parts, monitoring),
     ...circuitOperations(parts),
     ...historyOperations(parts),

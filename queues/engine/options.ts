@@ -30,7 +30,8 @@ export interface EngineOptions extends SecurityOptions {
   /**
    * The watchdog on Redis (redis-watch.ts): a PING every `pingIntervalMs`; one unanswered for
    * `unresponsiveAfterMs` (or a dropped connection) marks Redis unavailable until a PING answers.
-   * Live subscriptions are told of each outage (docs/PROTOCOL.md).
+   * Meanwhile publish, receive, ack and key lookups answer UNAVAILABLE at once, and live subscriptions
+   * are told of each outage (docs/PROTOCOL.md).
    * @default ENGINE_DEFAULTS.redisPingIntervalMs (250) and redisUnresponsiveAfterMs (300)
    */
   redisWatch?: { pingIntervalMs?: number; unresponsiveAfterMs?: number };

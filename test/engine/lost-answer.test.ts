@@ -8,9 +8,13 @@ const harness = useEngineHarness();
 
 /**
  * A TCP proxy in front of the harness Redis that can lose an answer: once armed with a marker, the
- * connection that sends a command containing it is cut as soon as Redis answers, so Redis has run
- * the command and the client never hears of it. `refuse` keeps new connections out meanwhile.
+ * connection that sends a command containing it is cut when publish-commit's answer for one publish
+ * (`*1\r\n:1\r\n`) comes back on it, so Redis has run the command and the client never hears of it.
+ * Answers to commands sent before the marker pass, or the cut could come before Redis read it.
+ * `refuse` keeps new connections out meanwhile.
  */
+const ONE_PUBLISH_APPLIED = '*1\r\n:1\r\n';
+
 async function lossyProxy(redisPort: number) {
   const sockets = new Set<Socket>();
   let marker: string | null = null;
@@ -31,7 +35,7 @@ async function lossyProxy(redisPort: number) {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (doomed) {
+      if (doomed && chunk.includes(ONE_PUBLISH_APPLIED)) {
         client.destroy();
         upstream.destroy();
         return;

@@ -1,14 +1,13 @@
 import type { MessageRecord } from '../queues/core/index.js';
 import { message } from '../resolvers/message.js';
-import { notBuilt } from '../resolvers/not-built.js';
+import { cancelReplayTask, replayTask, replayTasks, replayTopic } from '../resolvers/replay-topic.js';
 import { topicHistory } from '../resolvers/topic-history.js';
 import { builder } from './builder.js';
 import { describeValues } from './enums.js';
 import { Message } from './message.js';
 import { PageInfo, type PageInfoShape } from './page-info.js';
 
-// Topic history (built) and replay tasks (the contract's second wave, not built yet: those operations
-// answer UNAVAILABLE after their scope check, and change nothing).
+// Topic history and replay tasks (docs/HISTORY.md).
 
 interface MessageEdgeShape {
   cursor: string;
@@ -72,7 +71,9 @@ const ReplayTaskState = builder.enumType('ReplayTaskState', {
 });
 
 const ReplayTask = builder.objectRef<ReplayTaskShape>('ReplayTask').implement({
-  description: "A tracked replay of a topic's history into a queue. Not built yet: no task exists.",
+  description:
+    "A tracked replay of a topic's history into a queue, at a bounded rate; it survives a gateway restart and " +
+    'replays nothing twice.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'What replayTask and cancelReplayTask take.' }),
     topic: t.exposeString('topic', { description: 'The topic whose history is replayed.' }),
@@ -93,7 +94,7 @@ const ReplayTask = builder.objectRef<ReplayTaskShape>('ReplayTask').implement({
     dryRun: t.exposeBoolean('dryRun', { description: 'True: counts the range without replaying anything.' }),
     state: t.expose('state', { type: ReplayTaskState, description: 'Where it stands.' }),
     total: t.exposeInt('total', { description: 'Messages in the range.' }),
-    done: t.exposeInt('done', { description: 'Messages replayed so far.' }),
+    done: t.exposeInt('done', { description: 'Messages replayed so far (0 on a dry run).' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When replayTopic created it.' }),
     finishedAt: t.expose('finishedAt', {
       type: 'DateTime',
@@ -139,15 +140,14 @@ builder.queryFields((t) => ({
   replayTask: t.withAuth({ stats: true }).field({
     type: ReplayTask,
     nullable: true,
-    description:
-      'One replay task; null when there is none. Needs the stats scope (or admin). Not built yet: answers UNAVAILABLE.',
+    description: 'One replay task; null when there is none. Needs the stats scope (or admin).',
     args: { id: t.arg.id({ required: true, description: 'ReplayTask.id.' }) },
-    resolve: () => notBuilt('Query.replayTask'),
+    resolve: (_root, args, ctx) => replayTask(args, ctx),
   }),
   replayTasks: t.withAuth({ stats: true }).field({
     type: [ReplayTask],
-    description: 'Every replay task. Needs the stats scope (or admin). Not built yet: answers UNAVAILABLE.',
-    resolve: () => notBuilt('Query.replayTasks'),
+    description: 'Every replay task, oldest first. Needs the stats scope (or admin).',
+    resolve: (_root, _args, ctx) => replayTasks(ctx),
   }),
 }));
 
@@ -155,8 +155,9 @@ builder.mutationFields((t) => ({
   replayTopic: t.withAuth({ admin: true }).field({
     type: ReplayTask,
     description:
-      "Admin only. Replays a span of a topic's history into one of its queues, as a tracked task. Not built " +
-      'yet: answers UNAVAILABLE.',
+      "Admin only. Replays a span of a topic's history into one of its queues, as a tracked task: " +
+      'BAD_USER_INPUT for a topic without history, NOT_FOUND for a missing queue, CONFLICT while the queue ' +
+      'has a task running.',
     args: {
       topic: t.arg.string({ required: true, description: 'The topic whose history to replay.' }),
       queue: t.arg.string({ required: true, description: 'A queue of that topic to replay into.' }),
@@ -166,15 +167,17 @@ builder.mutationFields((t) => ({
         description: 'Replay messages published at or after this.',
       }),
       to: t.arg({ type: 'DateTime', description: 'And at or before this; default: now.' }),
-      ratePerSecond: t.arg.int({ description: 'Most messages per second; default: no limit.' }),
+      ratePerSecond: t.arg.int({ description: 'Most messages per second, 1 to 10000; default: no limit.' }),
       dryRun: t.arg.boolean({ defaultValue: false, description: 'True: count the range, replay nothing.' }),
     },
-    resolve: () => notBuilt('Mutation.replayTopic'),
+    resolve: (_root, args, ctx) => replayTopic(args, ctx),
   }),
   cancelReplayTask: t.withAuth({ admin: true }).field({
     type: ReplayTask,
-    description: 'Admin only. Stops a running replay task. Not built yet: answers UNAVAILABLE.',
+    description:
+      'Admin only. Stops a running replay task after its batch under way (what was replayed stays ' +
+      'replayed); answers it; NOT_FOUND when there is none.',
     args: { id: t.arg.id({ required: true, description: 'ReplayTask.id.' }) },
-    resolve: () => notBuilt('Mutation.cancelReplayTask'),
+    resolve: (_root, args, ctx) => cancelReplayTask(args, ctx),
   }),
 }));

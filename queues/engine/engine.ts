@@ -40,6 +40,7 @@ export async function createEngine(options: EngineOptions) {
   await parts.requests.listen();
   await reconciler.reconcile();
   deadLetters.start();
+  parts.replayTasks.start();
   const stopOrderingSweep = startOrderingSweep(parts, options, onError);
 
   const messaging = messagingOperations(parts);
@@ -114,6 +115,8 @@ export async function createEngine(options: EngineOptions) {
         // Waiting requests fail with UNAVAILABLE at once, not at their timeouts.
         const requestsClosed = parts.requests.close();
         stopWatching();
+        // Before the connections go: each running replay task stops after its batch, lease released.
+        await parts.replayTasks.close();
         await stopOrderingSweep();
         const reconciled = reconciler.stop();
         await alerts.close();

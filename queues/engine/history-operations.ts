@@ -1,11 +1,11 @@
 import type { MessageRecord, TopicRecord } from '../core/index.js';
 import { assertName, notFound } from '../core/index.js';
-import type { HistoryStart } from '../history/index.js';
+import type { HistoryStart, ReplayTopicInput } from '../history/index.js';
 import type { Parts } from './parts.js';
 
 /** Topic history: pages of it, a topic's history settings and length, and one message by id. */
 export function historyOperations(parts: Parts) {
-  const { registry, history, client, keys } = parts;
+  const { registry, history, client, keys, replayTasks } = parts;
 
   async function requireTopic(name: string): Promise<TopicRecord> {
     assertName('topic', name);
@@ -41,5 +41,15 @@ export function historyOperations(parts: Parts) {
       const topic = await requireTopic(topicName);
       return (await history.find(topic, id)) ?? (await fromQueues(topic.name, id));
     },
+    /** A tracked replay of a span of a topic's history into one of its queues (replay-tasks.ts). */
+    replayTopic: (input: ReplayTopicInput) => replayTasks.replayTopic(input),
+    /** One replay task; null when there is none. */
+    replayTask: (id: string) => replayTasks.get(id),
+    /** Every replay task, oldest first. */
+    replayTasks: () => replayTasks.list(),
+    /** Stops a running replay task; NOT_FOUND when there is none. */
+    cancelReplayTask: (id: string) => replayTasks.cancel(id),
+    /** Resolves once this instance's replay tasks are idle (tests). */
+    replayTasksIdle: () => replayTasks.idle(),
   };
 }

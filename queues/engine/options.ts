@@ -1,5 +1,6 @@
 import type { DeadLetterSettings } from '../dead-letters/index.js';
 import type { CircuitOptions } from '../delivery/index.js';
+import type { ReplayTasksOptions } from '../history/index.js';
 import type { LiveOptions } from '../live/index.js';
 import type { PublisherOptions } from '../publish/index.js';
 import type { RedisTarget } from '../redis/index.js';
@@ -54,6 +55,11 @@ export interface EngineOptions extends SecurityOptions {
   beforeExec?: PublisherOptions['beforeExec'];
   /** Dead-letter retention, archive folder, redaction and maintenance interval (see dead-letters.ts). */
   deadLetters?: DeadLetterSettings;
+  /**
+   * Replay tasks (queues/history/replay-tasks.ts): how often an instance looks for tasks no instance
+   * runs, and how long a running task's lease lasts. @default every 2 s; 10 s
+   */
+  replayTasks?: Pick<ReplayTasksOptions, 'resumeEveryMs' | 'leaseMs'>;
   /** The most messages one publishBatch takes. @default 1000 */
   maxBatchSize?: number;
   /**

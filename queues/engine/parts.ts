@@ -9,7 +9,7 @@ import {
   createRequests,
   createWebhookWorkers,
 } from '../delivery/index.js';
-import { createHistory } from '../history/index.js';
+import { createHistory, createReplayTasks } from '../history/index.js';
 import { createLive } from '../live/index.js';
 import { createPayloadSchemas, createPublisher } from '../publish/index.js';
 import {
@@ -122,8 +122,18 @@ export async function createCoreParts(
     ordering,
   });
   const bullQueue = (queue: Pick<QueueRecord, 'topic' | 'name'>) => handles.get(queue.topic, queue.name);
+  const replayTasks = createReplayTasks({
+    client,
+    keys,
+    commands,
+    registry,
+    handles,
+    onError,
+    ...options.replayTasks,
+  });
   return {
     history,
+    replayTasks,
     ...connections,
     keys,
     schemas,

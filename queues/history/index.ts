@@ -13,3 +13,13 @@ export {
   MAX_HISTORY_PAGE,
   parseCursor,
 } from './history.js';
+export {
+  createReplayTasks,
+  MAX_REPLAY_RATE,
+  REPLAY_TASK_STATES,
+  type ReplayTaskRecord,
+  type ReplayTaskState,
+  type ReplayTasks,
+  type ReplayTasksOptions,
+  type ReplayTopicInput,
+} from './replay-tasks.js';

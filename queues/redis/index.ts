@@ -15,7 +15,14 @@ export {
   type RedisTarget,
 } from './connection.js';
 export { CommitRefusedError, createGroupCommit, MAX_TRANSACTION_ADDS } from './group-commit.js';
-export { type BullKeys, createKeys, type Keys, type LiveChannels, type OrderingKeys } from './keys.js';
+export {
+  type BullKeys,
+  createKeys,
+  type Keys,
+  type LiveChannels,
+  type OrderingKeys,
+  type ReplayTaskKeys,
+} from './keys.js';
 export { createOrdering, type OrderedJob, type Ordering, PARK_MS } from './ordering.js';
 export { PublishCommit, type RunPublishCommit } from './publish-commit.js';
 export { createPubSub, type PubSub } from './pubsub.js';

@@ -23,6 +23,8 @@ export interface Keys {
    * maxMessages and maxAgeMs.
    */
   topicHistory(topic: string): string;
+  /** Replay tasks of topic histories (queues/history/replay-tasks.ts). */
+  replayTasks: ReplayTaskKeys;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
   /** Hash: a webhook queue's circuit breaker (queues/delivery/circuit-breaker.ts); absent while closed and clean. */
@@ -75,6 +77,20 @@ export interface OrderingKeys {
   heads: string;
   /** List: the key's messages after its head, in publish order, each `<id>|<due ms>`. */
   line(orderingKey: string): string;
+}
+
+/** A replay task's keys: its record and position in the topic's hash tag, so each batch is one call. */
+export interface ReplayTaskKeys {
+  /** Hash: task id -> its topic, for finding a task by id and listing every task. */
+  index: string;
+  /** Hash: the task's record (topic, queue, range, rate, state, total, done, times). */
+  task(topic: string, id: string): string;
+  /** String: the stream id of the last message replayed, written in the same call as its add. */
+  position(topic: string, id: string): string;
+  /** String: the instance running the task, with an expiry it renews while it runs. */
+  lease(topic: string, id: string): string;
+  /** String: the id of the one task replaying into a queue now (CONFLICT for a second). */
+  queueLock(topic: string, queue: string): string;
 }
 
 /**
@@ -184,6 +200,13 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
     topicHistory: (topic) => `${topicTag(topic)}:~history`,
+    replayTasks: {
+      index: `${registry}:replay-tasks`,
+      task: (topic, id) => `${topicTag(topic)}:~replay:${id}`,
+      position: (topic, id) => `${topicTag(topic)}:~replay:${id}:position`,
+      lease: (topic, id) => `${topicTag(topic)}:~replay:${id}:lease`,
+      queueLock: (topic, queue) => `${topicTag(topic)}:~replay-queue:${queue}`,
+    },
     idempotency: (topic, key) => `${topicTag(topic)}:~idem:${key}`,
     circuit: (topic, queue) => `${topicTag(topic)}:~circuit:${queue}`,
     apiKeys: `${registry}:apikeys`,

@@ -59,13 +59,6 @@ const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [
     ],
     operation: 'mutation { receive(topic: "trail", queue: "q") { message { trail { hash } } } }',
   },
-  { coordinate: 'Query.replayTask', operation: '{ replayTask(id: "r") { id } }' },
-  { coordinate: 'Query.replayTasks', operation: '{ replayTasks { id } }' },
-  {
-    coordinate: 'Mutation.replayTopic',
-    operation: 'mutation { replayTopic(topic: "t", queue: "q", from: "2024-01-01T00:00:00Z") { id } }',
-  },
-  { coordinate: 'Mutation.cancelReplayTask', operation: 'mutation { cancelReplayTask(id: "r") { id } }' },
 ];
 
 /** Whether a coordinate names a field, an argument or an input field of the contract. */

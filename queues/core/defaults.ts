@@ -26,8 +26,13 @@ export const ENGINE_DEFAULTS = {
   orderingSweepMs: 2 * SECOND,
   /** How often the engine PINGs Redis to know whether it answers (queues/engine/redis-watch.ts). */
   redisPingIntervalMs: 250,
-  /** A PING unanswered this long marks Redis unavailable until one answers. */
-  redisUnresponsiveAfterMs: 300,
+  /**
+   * A PING unanswered this long marks Redis unavailable until one answers. Not shorter: Redis answers
+   * nothing while it runs one long script (a publishBatch of 1,000 messages into 10 queues keeps it
+   * busy for about 250 ms here, twice that on a loaded machine), and a watchdog that took that for an
+   * outage would refuse requests while Redis is fine (seen in the cluster bench at 300 ms).
+   */
+  redisUnresponsiveAfterMs: 750,
 } as const;
 
 /** Defaults for what a client leaves out, in one literal (see API.graphql for the public ones). */

@@ -63,7 +63,7 @@ export async function createEngine(options: EngineOptions) {
     webhookPolicy: security.webhookPolicy,
     ...topologyOperations(parts, reconciler.reconcile),
     ...messaging,
-    // While the watchdog holds Redis for unresponsive (a PING unanswered for 300 ms), these answer
+    // While the watchdog holds Redis for unresponsive (a PING unanswered for redisUnresponsiveAfterMs), these answer
     // UNAVAILABLE at once, having sent nothing, instead of waiting out a frozen Redis for the command
     // timeout. One under way when Redis froze answers then too; a publish's outcome is then unknown.
     publish: gated(redisWatch, messaging.publish, publishOutcomeUnknown),
@@ -94,7 +94,7 @@ export async function createEngine(options: EngineOptions) {
     },
     /**
      * Whether Redis answers right now, by the engine's watchdog (a PING every 250 ms; one unanswered
-     * for 300 ms, or a dropped connection, is an outage), and who is told of each change.
+     * for redisUnresponsiveAfterMs, or a dropped connection, is an outage), and who is told of each change.
      */
     redis: {
       get available() {

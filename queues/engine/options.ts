@@ -33,7 +33,7 @@ export interface EngineOptions extends SecurityOptions {
    * `unresponsiveAfterMs` (or a dropped connection) marks Redis unavailable until a PING answers.
    * Meanwhile publish, receive, ack and key lookups answer UNAVAILABLE at once, and live subscriptions
    * are told of each outage (docs/PROTOCOL.md).
-   * @default ENGINE_DEFAULTS.redisPingIntervalMs (250) and redisUnresponsiveAfterMs (300)
+   * @default ENGINE_DEFAULTS.redisPingIntervalMs (250) and redisUnresponsiveAfterMs (750)
    */
   redisWatch?: { pingIntervalMs?: number; unresponsiveAfterMs?: number };
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */

@@ -48,6 +48,12 @@ export type DeliveryEventKind =
   | 'DISCARDED'
   | 'EXPIRED';
 
+export type ReplayTaskState =
+  | 'RUNNING'
+  | 'DONE'
+  | 'CANCELLED'
+  | 'FAILED';
+
 export type CircuitState =
   | 'CLOSED'
   | 'OPEN'
@@ -330,6 +336,80 @@ export type TestVersionQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type TestVersionQuery = { health: { version: string } };
+
+export type TestTopicHistoryFragment = { maxAgeMs: number | null, maxMessages: number | null, length: number, oldestAt: string | null };
+
+export type TestReplayTaskFragment = { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null };
+
+export type TestCreateHistoryTopicMutationVariables = Exact<{
+  input: CreateTopicInput;
+}>;
+
+
+export type TestCreateHistoryTopicMutation = { createTopic: { name: string, history: { maxAgeMs: number | null, maxMessages: number | null, length: number, oldestAt: string | null } | null } };
+
+export type TestHistoryOfTopicQueryVariables = Exact<{
+  name: string;
+}>;
+
+
+export type TestHistoryOfTopicQuery = { topic: { history: { maxAgeMs: number | null, maxMessages: number | null, length: number, oldestAt: string | null } | null } | null };
+
+export type TestHistoryPublishBatchMutationVariables = Exact<{
+  inputs: Array<PublishInput> | PublishInput;
+}>;
+
+
+export type TestHistoryPublishBatchMutation = { publishBatch: Array<{ messageId: string }> };
+
+export type TestTopicHistoryPageQueryVariables = Exact<{
+  topic: string;
+  after?: string | null | undefined;
+  from?: string | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type TestTopicHistoryPageQuery = { topicHistory: { edges: Array<{ cursor: string, node: { id: string, payload: unknown, cursor: string | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type TestHistoryMessageQueryVariables = Exact<{
+  topic: string;
+  id: string | number;
+}>;
+
+
+export type TestHistoryMessageQuery = { message: { id: string, payload: unknown, cursor: string | null } | null };
+
+export type TestReplayTopicMutationVariables = Exact<{
+  topic: string;
+  queue: string;
+  from: string;
+  to?: string | null | undefined;
+  ratePerSecond?: number | null | undefined;
+  dryRun?: boolean | null | undefined;
+}>;
+
+
+export type TestReplayTopicMutation = { replayTopic: { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null } };
+
+export type TestReplayTaskQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type TestReplayTaskQuery = { replayTask: { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null } | null };
+
+export type TestReplayTasksQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TestReplayTasksQuery = { replayTasks: Array<{ id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null }> };
+
+export type TestCancelReplayTaskMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type TestCancelReplayTaskMutation = { cancelReplayTask: { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null } };
 
 export type TestDeadLetterPublishMutationVariables = Exact<{
   key: string;
@@ -634,6 +714,30 @@ export const TestQueueFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"TestQueue"}) as unknown as TypedDocumentString<TestQueueFragment, unknown>;
+export const TestTopicHistoryFragmentDoc = new TypedDocumentString(`
+    fragment TestTopicHistory on TopicHistory {
+  maxAgeMs
+  maxMessages
+  length
+  oldestAt
+}
+    `, {"fragmentName":"TestTopicHistory"}) as unknown as TypedDocumentString<TestTopicHistoryFragment, unknown>;
+export const TestReplayTaskFragmentDoc = new TypedDocumentString(`
+    fragment TestReplayTask on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}
+    `, {"fragmentName":"TestReplayTask"}) as unknown as TypedDocumentString<TestReplayTaskFragment, unknown>;
 export const TestLiveStatsFieldsFragmentDoc = new TypedDocumentString(`
     fragment TestLiveStatsFields on Stats {
   at
@@ -998,6 +1102,156 @@ export const TestVersionDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<TestVersionQuery, TestVersionQueryVariables>;
+export const TestCreateHistoryTopicDocument = new TypedDocumentString(`
+    mutation TestCreateHistoryTopic($input: CreateTopicInput!) {
+  createTopic(input: $input) {
+    name
+    history {
+      ...TestTopicHistory
+    }
+  }
+}
+    fragment TestTopicHistory on TopicHistory {
+  maxAgeMs
+  maxMessages
+  length
+  oldestAt
+}`) as unknown as TypedDocumentString<TestCreateHistoryTopicMutation, TestCreateHistoryTopicMutationVariables>;
+export const TestHistoryOfTopicDocument = new TypedDocumentString(`
+    query TestHistoryOfTopic($name: String!) {
+  topic(name: $name) {
+    history {
+      ...TestTopicHistory
+    }
+  }
+}
+    fragment TestTopicHistory on TopicHistory {
+  maxAgeMs
+  maxMessages
+  length
+  oldestAt
+}`) as unknown as TypedDocumentString<TestHistoryOfTopicQuery, TestHistoryOfTopicQueryVariables>;
+export const TestHistoryPublishBatchDocument = new TypedDocumentString(`
+    mutation TestHistoryPublishBatch($inputs: [PublishInput!]!) {
+  publishBatch(inputs: $inputs) {
+    messageId
+  }
+}
+    `) as unknown as TypedDocumentString<TestHistoryPublishBatchMutation, TestHistoryPublishBatchMutationVariables>;
+export const TestTopicHistoryPageDocument = new TypedDocumentString(`
+    query TestTopicHistoryPage($topic: String!, $after: String, $from: DateTime, $first: Int) {
+  topicHistory(topic: $topic, after: $after, from: $from, first: $first) {
+    edges {
+      cursor
+      node {
+        id
+        payload
+        cursor
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestTopicHistoryPageQuery, TestTopicHistoryPageQueryVariables>;
+export const TestHistoryMessageDocument = new TypedDocumentString(`
+    query TestHistoryMessage($topic: String!, $id: ID!) {
+  message(topic: $topic, id: $id) {
+    id
+    payload
+    cursor
+  }
+}
+    `) as unknown as TypedDocumentString<TestHistoryMessageQuery, TestHistoryMessageQueryVariables>;
+export const TestReplayTopicDocument = new TypedDocumentString(`
+    mutation TestReplayTopic($topic: String!, $queue: String!, $from: DateTime!, $to: DateTime, $ratePerSecond: Int, $dryRun: Boolean) {
+  replayTopic(
+    topic: $topic
+    queue: $queue
+    from: $from
+    to: $to
+    ratePerSecond: $ratePerSecond
+    dryRun: $dryRun
+  ) {
+    ...TestReplayTask
+  }
+}
+    fragment TestReplayTask on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<TestReplayTopicMutation, TestReplayTopicMutationVariables>;
+export const TestReplayTaskDocument = new TypedDocumentString(`
+    query TestReplayTask($id: ID!) {
+  replayTask(id: $id) {
+    ...TestReplayTask
+  }
+}
+    fragment TestReplayTask on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<TestReplayTaskQuery, TestReplayTaskQueryVariables>;
+export const TestReplayTasksDocument = new TypedDocumentString(`
+    query TestReplayTasks {
+  replayTasks {
+    ...TestReplayTask
+  }
+}
+    fragment TestReplayTask on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<TestReplayTasksQuery, TestReplayTasksQueryVariables>;
+export const TestCancelReplayTaskDocument = new TypedDocumentString(`
+    mutation TestCancelReplayTask($id: ID!) {
+  cancelReplayTask(id: $id) {
+    ...TestReplayTask
+  }
+}
+    fragment TestReplayTask on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<TestCancelReplayTaskMutation, TestCancelReplayTaskMutationVariables>;
 export const TestDeadLetterPublishDocument = new TypedDocumentString(`
     mutation TestDeadLetterPublish($key: String!, $total: Int!) {
   publish(input: {topic: "orders", routingKey: $key, payload: {total: $total}}) {

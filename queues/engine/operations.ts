@@ -8,6 +8,7 @@ import {
   tracePublishBatch,
 } from '../core/index.js';
 import { MAX_REQUEST_TIMEOUT_MS, type Reply } from '../delivery/index.js';
+import { publishedEvent } from '../live/index.js';
 import type { PublishInput, PublishResult } from '../publish/index.js';
 import type { CreateQueueInput, CreateTopicInput, QueueSettingsInput } from '../registry/index.js';
 import { queueStats, topicCounters } from '../stats/index.js';
@@ -104,19 +105,7 @@ export function messagingOperations(parts: Parts) {
       if (message && routedTo.length === 0) parts.losses.count(message.topic, null, 'unrouted');
     }
     if (events.size === 0) return;
-    for (const { message } of results) {
-      if (!message) continue;
-      events.emit({
-        kind: 'PUBLISHED',
-        at: message.publishedAt,
-        topic: message.topic,
-        queue: null,
-        messageId: message.id,
-        attempt: null,
-        reason: null,
-        error: null,
-      });
-    }
+    for (const { message } of results) if (message) events.emit(publishedEvent(message));
   }
 
   /** Reply addresses are the gateway's own: a publish cannot forge one. */

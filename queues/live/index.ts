@@ -4,7 +4,7 @@
  */
 export { createLiveAlerts, type LiveAlerts } from './alerts.js';
 export { createLiveBuffer, type LiveBuffer } from './buffer.js';
-export type { LiveDeliveryEvent, LiveMessage } from './events.js';
+export { type LiveDeliveryEvent, type LiveMessage, publishedEvent } from './events.js';
 export { mapLive } from './iterator.js';
 export { createLive, type LiveOptions } from './live.js';
 export type { StatsSnapshot } from './stats.js';

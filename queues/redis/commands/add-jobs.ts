@@ -39,7 +39,7 @@ export interface EncodedAdd {
 }
 
 /** The kind's byte, then the lengths of the three parts (big-endian, 32 bits each). */
-export const HEADER_BYTES = 13;
+const HEADER_BYTES = 13;
 
 /**
  * `add-jobs`'s one argument: the adds one after another, each its kind's byte, the byte lengths of
@@ -90,6 +90,20 @@ export function addFunctionsLua(): string {
     };
   });
   return `${kinds.map((kind) => kind.define).join('\n')}
+-- The add starting at byte 'at' of 'adds' (encodeAdds): its kind's byte, the ARGV BullMQ's add script takes
+-- for it, and where the next add starts; nil when the bytes there are not a whole add.
+local function cutAdd(adds, at)
+  local size = #adds
+  if at + ${HEADER_BYTES - 1} > size then return nil end
+  local argsLength, dataLength, optsLength, argsAt = struct.unpack('>I4I4I4', adds, at + 1)
+  local dataAt = argsAt + argsLength
+  local optsAt = dataAt + dataLength
+  local nextAt = optsAt + optsLength
+  if nextAt > size + 1 then return nil end
+  return string.sub(adds, at, at), {
+    string.sub(adds, argsAt, dataAt - 1), string.sub(adds, dataAt, optsAt - 1), string.sub(adds, optsAt, nextAt - 1)
+  }, nextAt
+end
 local function addKinds(keyAt)
   local function pick(indexes)
     local keys = {}
@@ -109,19 +123,11 @@ local kinds = addKinds(function(index) return KEYS[index] end)
 local adds = ARGV[1]
 local at, size, added = 1, #adds, 0
 while at <= size do
-  local kind = kinds[string.sub(adds, at, at)]
-  if not kind or at + ${HEADER_BYTES - 1} > size then
-    return redis.error_reply('ERR add-jobs: malformed add at byte ' .. at)
-  end
-  local argsLength, dataLength, optsLength, argsAt = struct.unpack('>I4I4I4', adds, at + 1)
-  local dataAt = argsAt + argsLength
-  local optsAt = dataAt + dataLength
-  local nextAt = optsAt + optsLength
-  if nextAt > size + 1 then return redis.error_reply('ERR add-jobs: malformed add at byte ' .. at) end
+  local code, argv, nextAt = cutAdd(adds, at)
+  local kind = code and kinds[code]
+  if not kind then return redis.error_reply('ERR add-jobs: malformed add at byte ' .. at) end
   at = nextAt
-  local result = kind[1](kind[2], {
-    string.sub(adds, argsAt, dataAt - 1), string.sub(adds, dataAt, optsAt - 1), string.sub(adds, optsAt, nextAt - 1)
-  })
+  local result = kind[1](kind[2], argv)
   if type(result) == 'number' and result < 0 then
     return redis.error_reply('ERR add-jobs: BullMQ add failed with code ' .. result)
   end

@@ -26,7 +26,7 @@
  * is written twice), `key` being the write's position among the write keys.
  * Output: per owner, 1 when its writes were applied, or why none of them were.
  */
-import { ADD_JOBS_KEYS, addFunctionsLua, HEADER_BYTES } from './add-jobs.js';
+import { ADD_JOBS_KEYS, addFunctionsLua } from './add-jobs.js';
 
 /** What BullMQ keeps under each of its keys that an add touches. */
 const KEY_TYPES: Record<string, string> = {
@@ -156,20 +156,13 @@ for q = 1, queues do
   local position, size, index = 1, #adds, 0
   while position <= size do
     index = index + 1
-    local kind = kinds[string.sub(adds, position, position)]
-    if not kind or position + ${HEADER_BYTES - 1} > size then
-      return redis.error_reply('ERR publish-commit: malformed add at byte ' .. position)
-    end
-    local argsLength, dataLength, optsLength, argsAt = struct.unpack('>I4I4I4', adds, position + 1)
-    local dataAt = argsAt + argsLength
-    local optsAt = dataAt + dataLength
-    local nextAt = optsAt + optsLength
+    local code, argv, nextAt = cutAdd(adds, position)
+    local kind = code and kinds[code]
+    if not kind then return redis.error_reply('ERR publish-commit: malformed add at byte ' .. position) end
     position = nextAt
     local owner = ownerAt(list, index)
     if not failed[owner] and not applied[owner] then
-      local result = kind[1](kind[2], {
-        string.sub(adds, argsAt, dataAt - 1), string.sub(adds, dataAt, optsAt - 1), string.sub(adds, optsAt, nextAt - 1)
-      })
+      local result = kind[1](kind[2], argv)
       if type(result) == 'number' and result < 0 then
         return redis.error_reply('ERR publish-commit: BullMQ add failed with code ' .. result)
       end

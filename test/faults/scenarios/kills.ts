@@ -2,7 +2,7 @@
 import type { Fixture } from '../fixture.js';
 import { type LoadRunOptions, type LoadRunResult, runUnderLoad } from './load-run.js';
 
-type Sizing = Omit<LoadRunOptions, 'inject'>;
+export type Sizing = Omit<LoadRunOptions, 'inject'>;
 
 /** kill -9 of gateway A (of two), started again on the same port at once. */
 export async function killGateway(fixture: Fixture): Promise<void> {

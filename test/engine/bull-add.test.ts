@@ -3,17 +3,19 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/redis/bull-add.js';
 import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/redis/commands/add-jobs.js';
-import { defineCommands, queueCommand } from '../../queues/redis/commands/index.js';
+import { type Commands, defineCommands, queueCommand } from '../../queues/redis/commands/index.js';
+import { PublishCommit } from '../../queues/redis/publish-commit.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import { serializedAdd } from '../helpers/serialized-add.js';
 
 let redis: TestRedis;
 let client: Redis;
+let commands: Commands;
 const queues: Queue[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
   client = redis.client();
-  defineCommands(client);
+  commands = defineCommands(client);
 });
 afterAll(async () => {
   await Promise.allSettled(queues.map((queue) => queue.close()));
@@ -275,5 +277,38 @@ describe('add-jobs', () => {
       new RegExp(`malformed add at byte ${valid.length + 1}$`),
     );
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
+  });
+});
+
+describe('publish-commit', () => {
+  // The publish path's own call, not add-jobs: the jobs it stores must be BullMQ's too.
+  it('should store the jobs of every kind as Job.addJob does, in order, for several publishes at once', async () => {
+    const [theirs, ours] = await Promise.all([openQueue(), openQueue()]);
+    const adds = cases.flatMap(([, add], index) =>
+      [0, 1].map((copy) => ({ ...add, jobId: `job-${index}-${copy}`, timestamp: Date.now() + index })),
+    );
+    for (const add of adds) await addTheBullmqWay(theirs, add);
+    const commit = new PublishCommit();
+    adds.forEach((add, index) => {
+      commit.owner = index;
+      commit.add(ours, add);
+    });
+    const refusals = await commit.run(
+      (keys, args) => commands.run('publish-commit-n', keys, args),
+      adds.length,
+    );
+    expect(refusals).toEqual(adds.map(() => null));
+
+    for (const add of adds) {
+      const expected = await stored(theirs, add.jobId);
+      const actual = await stored(ours, add.jobId);
+      expect({ ...actual, timestamp: 0 }).toEqual({ ...expected, timestamp: 0 });
+    }
+    const layout = async (queue: Queue) => ({
+      waiting: await client.lrange(queue.keys.wait as string, 0, -1),
+      prioritized: await client.zrange(queue.keys.prioritized as string, 0, -1, 'WITHSCORES'),
+      delayed: await client.zrange(queue.keys.delayed as string, 0, -1),
+    });
+    expect(await layout(ours)).toEqual(await layout(theirs));
   });
 });

@@ -57,6 +57,22 @@ export type AlertKind =
   | 'FAILURE_RATE'
   | 'RETRIES';
 
+export type AlertTransition =
+  | 'FIRING'
+  | 'RESOLVED';
+
+export type TrailAction =
+  | 'PUBLISHED'
+  | 'REPLAYED'
+  | 'EDITED'
+  | 'REPLAYED_TO_QUEUE';
+
+export type ReplayTaskState =
+  | 'RUNNING'
+  | 'DONE'
+  | 'CANCELLED'
+  | 'FAILED';
+
 export type CircuitState =
   | 'CLOSED'
   | 'OPEN'
@@ -464,6 +480,83 @@ export type DashboardResumeMutationVariables = Exact<{
 
 export type DashboardResumeMutation = { resumeQueue: { paused: boolean } };
 
+export type DashboardRequestMutationVariables = Exact<{
+  input: PublishInput;
+  timeoutMs?: number | null | undefined;
+}>;
+
+
+export type DashboardRequestMutation = { request: { messageId: string, queue: string, payload: unknown, headers: unknown, repliedAt: string } };
+
+export type DashboardAlertEventsSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardAlertEventsSubscription = { alerts: { transition: AlertTransition, at: string, alert: { id: string, kind: AlertKind, message: string, since: string } } };
+
+export type DashboardHistoryTopicsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardHistoryTopicsQuery = { topics: Array<{ name: string, history: { maxAgeMs: number | null, maxMessages: number | null, length: number, oldestAt: string | null } | null, queues: Array<{ name: string }> }> };
+
+export type DashboardTopicHistoryQueryVariables = Exact<{
+  topic: string;
+  from?: string | null | undefined;
+  after?: string | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type DashboardTopicHistoryQuery = { topicHistory: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, routingKey: string | null, payload: unknown, publishedAt: string, sizeBytes: number } }> } };
+
+export type DashboardMessageQueryVariables = Exact<{
+  topic: string;
+  id: string | number;
+}>;
+
+
+export type DashboardMessageQuery = { message: { id: string, topic: string, routingKey: string | null, headers: unknown, payload: unknown, priority: number, correlationId: string | null, replyTo: string | null, idempotencyKey: string | null, orderingKey: string | null, publishedAt: string, expiresAt: string | null, sha256: string, sizeBytes: number, cursor: string | null } | null };
+
+export type DashboardMessageTrailQueryVariables = Exact<{
+  topic: string;
+  id: string | number;
+}>;
+
+
+export type DashboardMessageTrailQuery = { message: { trail: Array<{ action: TrailAction, at: string, by: string | null, queue: string | null, sha256: string, prevHash: string | null, hash: string }> } | null };
+
+export type DashboardReplayTaskFieldsFragment = { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null };
+
+export type DashboardReplayTopicMutationVariables = Exact<{
+  topic: string;
+  queue: string;
+  from: string;
+  to?: string | null | undefined;
+  ratePerSecond?: number | null | undefined;
+  dryRun?: boolean | null | undefined;
+}>;
+
+
+export type DashboardReplayTopicMutation = { replayTopic: { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null } };
+
+export type DashboardReplayTaskQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DashboardReplayTaskQuery = { replayTask: { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null } | null };
+
+export type DashboardReplayTasksQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DashboardReplayTasksQuery = { replayTasks: Array<{ id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null }> };
+
+export type DashboardCancelReplayTaskMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DashboardCancelReplayTaskMutation = { cancelReplayTask: { id: string, topic: string, queue: string, from: string, to: string | null, ratePerSecond: number | null, dryRun: boolean, state: ReplayTaskState, total: number, done: number, createdAt: string, finishedAt: string | null } };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -586,6 +679,22 @@ export const DashboardStatsFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"DashboardStatsFields"}) as unknown as TypedDocumentString<DashboardStatsFieldsFragment, unknown>;
+export const DashboardReplayTaskFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DashboardReplayTaskFields on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}
+    `, {"fragmentName":"DashboardReplayTaskFields"}) as unknown as TypedDocumentString<DashboardReplayTaskFieldsFragment, unknown>;
 export const ClientPublishDocument = new TypedDocumentString(`
     mutation ClientPublish($input: PublishInput!) {
   publish(input: $input) {
@@ -1184,3 +1293,187 @@ export const DashboardResumeDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DashboardResumeMutation, DashboardResumeMutationVariables>;
+export const DashboardRequestDocument = new TypedDocumentString(`
+    mutation DashboardRequest($input: PublishInput!, $timeoutMs: Int) {
+  request(input: $input, timeoutMs: $timeoutMs) {
+    messageId
+    queue
+    payload
+    headers
+    repliedAt
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardRequestMutation, DashboardRequestMutationVariables>;
+export const DashboardAlertEventsDocument = new TypedDocumentString(`
+    subscription DashboardAlertEvents {
+  alerts {
+    transition
+    at
+    alert {
+      id
+      kind
+      message
+      since
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardAlertEventsSubscription, DashboardAlertEventsSubscriptionVariables>;
+export const DashboardHistoryTopicsDocument = new TypedDocumentString(`
+    query DashboardHistoryTopics {
+  topics {
+    name
+    history {
+      maxAgeMs
+      maxMessages
+      length
+      oldestAt
+    }
+    queues {
+      name
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardHistoryTopicsQuery, DashboardHistoryTopicsQueryVariables>;
+export const DashboardTopicHistoryDocument = new TypedDocumentString(`
+    query DashboardTopicHistory($topic: String!, $from: DateTime, $after: String, $first: Int) {
+  topicHistory(topic: $topic, from: $from, after: $after, first: $first) {
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+    edges {
+      cursor
+      node {
+        id
+        routingKey
+        payload
+        publishedAt
+        sizeBytes
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardTopicHistoryQuery, DashboardTopicHistoryQueryVariables>;
+export const DashboardMessageDocument = new TypedDocumentString(`
+    query DashboardMessage($topic: String!, $id: ID!) {
+  message(topic: $topic, id: $id) {
+    id
+    topic
+    routingKey
+    headers
+    payload
+    priority
+    correlationId
+    replyTo
+    idempotencyKey
+    orderingKey
+    publishedAt
+    expiresAt
+    sha256
+    sizeBytes
+    cursor
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardMessageQuery, DashboardMessageQueryVariables>;
+export const DashboardMessageTrailDocument = new TypedDocumentString(`
+    query DashboardMessageTrail($topic: String!, $id: ID!) {
+  message(topic: $topic, id: $id) {
+    trail {
+      action
+      at
+      by
+      queue
+      sha256
+      prevHash
+      hash
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DashboardMessageTrailQuery, DashboardMessageTrailQueryVariables>;
+export const DashboardReplayTopicDocument = new TypedDocumentString(`
+    mutation DashboardReplayTopic($topic: String!, $queue: String!, $from: DateTime!, $to: DateTime, $ratePerSecond: Int, $dryRun: Boolean) {
+  replayTopic(
+    topic: $topic
+    queue: $queue
+    from: $from
+    to: $to
+    ratePerSecond: $ratePerSecond
+    dryRun: $dryRun
+  ) {
+    ...DashboardReplayTaskFields
+  }
+}
+    fragment DashboardReplayTaskFields on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<DashboardReplayTopicMutation, DashboardReplayTopicMutationVariables>;
+export const DashboardReplayTaskDocument = new TypedDocumentString(`
+    query DashboardReplayTask($id: ID!) {
+  replayTask(id: $id) {
+    ...DashboardReplayTaskFields
+  }
+}
+    fragment DashboardReplayTaskFields on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<DashboardReplayTaskQuery, DashboardReplayTaskQueryVariables>;
+export const DashboardReplayTasksDocument = new TypedDocumentString(`
+    query DashboardReplayTasks {
+  replayTasks {
+    ...DashboardReplayTaskFields
+  }
+}
+    fragment DashboardReplayTaskFields on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<DashboardReplayTasksQuery, DashboardReplayTasksQueryVariables>;
+export const DashboardCancelReplayTaskDocument = new TypedDocumentString(`
+    mutation DashboardCancelReplayTask($id: ID!) {
+  cancelReplayTask(id: $id) {
+    ...DashboardReplayTaskFields
+  }
+}
+    fragment DashboardReplayTaskFields on ReplayTask {
+  id
+  topic
+  queue
+  from
+  to
+  ratePerSecond
+  dryRun
+  state
+  total
+  done
+  createdAt
+  finishedAt
+}`) as unknown as TypedDocumentString<DashboardCancelReplayTaskMutation, DashboardCancelReplayTaskMutationVariables>;

@@ -655,6 +655,23 @@ export type TestWebCreateApiKeyMutationVariables = Exact<{
 
 export type TestWebCreateApiKeyMutation = { createApiKey: { secret: string, key: { id: string } } };
 
+export type TestWebReceiveWaitingMutationVariables = Exact<{
+  topic: string;
+  queue: string;
+}>;
+
+
+export type TestWebReceiveWaitingMutation = { receive: Array<{ id: string, message: { id: string, payload: unknown } }> };
+
+export type TestWebReplyMutationVariables = Exact<{
+  deliveryId: string | number;
+  payload: unknown;
+  headers?: unknown;
+}>;
+
+
+export type TestWebReplyMutation = { reply: boolean };
+
 export class TypedDocumentString<TResult, TVariables>
   extends String
   implements DocumentTypeDecoration<TResult, TVariables>
@@ -1619,3 +1636,19 @@ export const TestWebCreateApiKeyDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<TestWebCreateApiKeyMutation, TestWebCreateApiKeyMutationVariables>;
+export const TestWebReceiveWaitingDocument = new TypedDocumentString(`
+    mutation TestWebReceiveWaiting($topic: String!, $queue: String!) {
+  receive(topic: $topic, queue: $queue, max: 1, waitMs: 5000) {
+    id
+    message {
+      id
+      payload
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestWebReceiveWaitingMutation, TestWebReceiveWaitingMutationVariables>;
+export const TestWebReplyDocument = new TypedDocumentString(`
+    mutation TestWebReply($deliveryId: ID!, $payload: JSON!, $headers: JSON) {
+  reply(deliveryId: $deliveryId, payload: $payload, headers: $headers)
+}
+    `) as unknown as TypedDocumentString<TestWebReplyMutation, TestWebReplyMutationVariables>;

@@ -403,6 +403,13 @@ describe('the web dashboard', () => {
     });
     expect(await page.locator('section[data-topic]').count()).toBe(0);
 
+    // The socket opens as the key is taken (the alerts follow it), so it is watched from before.
+    const pushes: string[] = [];
+    page.on('websocket', (socket) =>
+      socket.on('framereceived', ({ payload }) => {
+        if (typeof payload === 'string' && /"type":"(next|error)"/.test(payload)) pushes.push(payload);
+      }),
+    );
     await page.fill('#key', ADMIN_KEY);
     await page.click('#key-form button[type="submit"]');
     await page.locator('section[data-topic="orders"]').waitFor();
@@ -410,12 +417,6 @@ describe('the web dashboard', () => {
 
     // The live views use the same key over the websocket: the overview's figures come over HTTP
     // first, so wait for the stream's own push.
-    const pushes: string[] = [];
-    page.on('websocket', (socket) =>
-      socket.on('framereceived', ({ payload }) => {
-        if (typeof payload === 'string' && /"type":"(next|error)"/.test(payload)) pushes.push(payload);
-      }),
-    );
     await page.click('nav a[href="#overview"]');
     await page.locator('[data-figure="published"]').waitFor();
     await waitFor(() => pushes.length > 0, { message: 'a stats push over the websocket' });

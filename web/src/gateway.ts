@@ -84,6 +84,16 @@ export async function request<TResult, TVariables>(
 }
 
 let socket: Client | null = null;
+const reconnected = new Set<() => void>();
+
+/**
+ * Calls `listener` each time the live connection comes back after a break: what a stream pushed
+ * meanwhile is lost, so views that keep state from one (the alerts) read it again. The answer stops it.
+ */
+export function onReconnected(listener: () => void): () => void {
+  reconnected.add(listener);
+  return () => reconnected.delete(listener);
+}
 
 function liveClient(): Client {
   socket ??= createClient({
@@ -94,6 +104,11 @@ function liveClient(): Client {
     },
     // A dashboard left open should outlive a gateway restart; graphql-ws backs off between tries.
     retryAttempts: 30,
+    on: {
+      connected: (_socket, _payload, wasRetry) => {
+        if (wasRetry) for (const listener of reconnected) listener();
+      },
+    },
   });
   return socket;
 }

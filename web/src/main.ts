@@ -1,11 +1,11 @@
 import './style.css';
-import { DashboardAlertsDocument } from '../../client/generated/graphql.js';
+import { followAlerts } from './alerts.js';
 import { type Capabilities, capabilities, forgetCapabilities } from './capabilities.js';
 import { mountCharts, resetCharts } from './charts.js';
 import { mountDeadLetters } from './dead-letters.js';
-import { formatTime, h, replaceChildren } from './dom.js';
+import { h, replaceChildren } from './dom.js';
 import { mountEvents } from './events.js';
-import { apiKey, request, setApiKey } from './gateway.js';
+import { apiKey, setApiKey } from './gateway.js';
 import { mountKeys } from './keys.js';
 import { mountOverview } from './overview.js';
 import { mountPublish } from './publish.js';
@@ -100,29 +100,18 @@ async function checkHealth(): Promise<void> {
   }
 }
 
-/**
- * The alerts firing now, above every view. A key without the stats scope cannot read them; then the
- * list stays hidden rather than repeating the refusal the views already show.
- */
-async function checkAlerts(): Promise<void> {
-  const list = element<HTMLUListElement>('alerts');
-  try {
-    const { alerts } = await request(DashboardAlertsDocument);
-    replaceChildren(
-      list,
-      ...alerts.map((alert) =>
-        h(
-          'li',
-          { 'data-alert': alert.id },
-          h('strong', {}, alert.kind),
-          ` ${alert.message} (since ${formatTime(alert.since)})`,
-        ),
-      ),
-    );
-    list.hidden = alerts.length === 0;
-  } catch {
-    list.hidden = true;
-  }
+let stopAlerts: () => void = () => {};
+let alertFollows = 0;
+
+/** The alerts above every view, followed again whenever the key changes. */
+async function restartAlerts(): Promise<void> {
+  alertFollows += 1;
+  const mine = alertFollows;
+  stopAlerts();
+  stopAlerts = () => {};
+  const can = await capabilities().catch(() => NOTHING);
+  if (mine !== alertFollows) return;
+  stopAlerts = followAlerts(element<HTMLUListElement>('alerts'), can.stats);
 }
 
 const keyInput = element<HTMLInputElement>('key');
@@ -133,7 +122,7 @@ element<HTMLFormElement>('key-form').addEventListener('submit', (event) => {
   forgetCapabilities();
   resetCharts();
   void route();
-  void checkAlerts();
+  void restartAlerts();
 });
 element<HTMLButtonElement>('forget-key').addEventListener('click', () => {
   keyInput.value = '';
@@ -141,13 +130,11 @@ element<HTMLButtonElement>('forget-key').addEventListener('click', () => {
   forgetCapabilities();
   resetCharts();
   void route();
+  void restartAlerts();
 });
 
 window.addEventListener('hashchange', () => void route());
 void route();
 void checkHealth();
-void checkAlerts();
-setInterval(() => {
-  void checkHealth();
-  void checkAlerts();
-}, HEALTH_EVERY_MS);
+void restartAlerts();
+setInterval(() => void checkHealth(), HEALTH_EVERY_MS);

@@ -22,25 +22,16 @@ export function indexSets(keys: Keys, topic: string, queue: string): string[] {
   ];
 }
 
-/** KEYS and the queue list (ARGV[10]) of dead-letter-page-n walking `set` of a topic with these queues. */
-export function pageKeys(
+/** KEYS and ARGV of one dead-letter-index-n call: index these jobs of one queue, if still dead letters. */
+export function indexCall(
   keys: Keys,
   topic: string,
-  set: string,
-  queues: readonly string[],
-): { keys: string[]; queues: string } {
-  const sets = keys.deadLetters(topic);
+  queue: string,
+  jobIds: readonly string[],
+): { keys: string[]; args: string[] } {
+  const bull = keys.bull(topic, queue);
   return {
-    keys: [
-      set,
-      sets.base,
-      ...FAILURE_REASONS.map((reason) => sets.reason(reason)),
-      ...queues.flatMap((queue) => [
-        keys.bull(topic, queue).failed,
-        sets.queue(queue),
-        ...FAILURE_REASONS.map((reason) => sets.queueReason(queue, reason)),
-      ]),
-    ],
-    queues: queues.join(','),
+    keys: [bull.failed, ...indexSets(keys, topic, queue), ...jobIds.map((jobId) => bull.job(jobId))],
+    args: [queue, REASONS_ARG, STALLED_ARG, ...jobIds],
   };
 }

@@ -1,7 +1,8 @@
 import type { Keys, RedisClient } from '../redis/index.js';
 import { defineCommands, execGrouped } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { indexSets, pageKeys, REASONS_ARG, STALLED_ARG } from './commands.js';
+import { indexCall } from './commands.js';
+import { type PageWalk, walkIndex } from './page.js';
 
 export interface DeadLetterIndexOptions {
   client: RedisClient;
@@ -18,6 +19,20 @@ export interface QueueRef {
 const CHUNK = 1000;
 /** The newest failed jobs a quick sync looks at: failures whose index write is still on its way. */
 const QUICK = 256;
+
+/** A prune's walk: every entry, counted only, dropping those of queues not listed. */
+const PRUNE: Omit<PageWalk, 'topic' | 'set' | 'queues' | 'rank'> = {
+  max: '+inf',
+  min: '-inf',
+  cursorId: '',
+  cursorMember: '',
+  want: 0,
+  budget: CHUNK,
+  search: '',
+  countOnly: true,
+  hydrate: false,
+  dropUnlisted: true,
+};
 
 const queueId = (ref: QueueRef) => `${ref.topic}/${ref.queue}`;
 
@@ -45,15 +60,10 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
     return promise;
   }
 
-  async function write(ref: QueueRef, ids: string[]): Promise<void> {
-    const bull = keys.bull(ref.topic, ref.queue);
-    const sets = indexSets(keys, ref.topic, ref.queue);
+  async function write(ref: QueueRef, ids: readonly string[]): Promise<void> {
     for (let start = 0; start < ids.length; start += CHUNK) {
-      await commands.run(
-        'dead-letter-index-n',
-        [bull.failed, ...sets],
-        ['ids', bull.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, ...ids.slice(start, start + CHUNK)],
-      );
+      const call = indexCall(keys, ref.topic, ref.queue, ids.slice(start, start + CHUNK));
+      await commands.run('dead-letter-index-n', call.keys, call.args);
     }
   }
 
@@ -80,16 +90,13 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
 
   /** Indexes what the failed set holds and the index lacks, newest first; `limit` jobs at most. */
   async function addMissing(ref: QueueRef, limit: number): Promise<void> {
-    const bull = keys.bull(ref.topic, ref.queue);
-    const sets = indexSets(keys, ref.topic, ref.queue);
+    const failed = keys.bull(ref.topic, ref.queue).failed;
     for (let rank = 0; rank < limit; rank += CHUNK) {
       const count = Math.min(CHUNK, limit - rank);
-      const [looked] = (await commands.run(
-        'dead-letter-index-n',
-        [bull.failed, ...sets],
-        ['scan', bull.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, rank, count],
-      )) as [number, number];
-      if (looked < count) return;
+      // The ids first, then the index call with their keys, which checks each against the failed set again.
+      const ids = await client.zrevrange(failed, rank, rank + count - 1);
+      await write(ref, ids);
+      if (ids.length < count) return;
     }
   }
 
@@ -97,28 +104,17 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
    * Walks one index set and drops every entry whose job is no longer in its queue's failed set; `queues`
    * are the queues whose entries it may hold, and an entry of any other queue (a deleted one) is dropped.
    */
-  async function prune(topic: string, setKey: string, queues: readonly string[]): Promise<void> {
-    const page = pageKeys(keys, topic, setKey, queues);
-    const bound = (await client.zcard(setKey)) / CHUNK + 2;
+  async function prune(topic: string, set: string, queues: readonly string[]): Promise<void> {
+    const bound = (await client.zcard(set)) / CHUNK + 2;
     let rank = -1;
     for (let round = 0; round < bound; round++) {
-      const [next] = (await commands.run('dead-letter-page-n', page.keys, [
-        '+inf',
-        '-inf',
-        '',
-        '',
-        `${topic}/`,
+      const { next } = await walkIndex(client, commands, keys, {
+        ...PRUNE,
+        topic,
+        set,
+        queues,
         rank,
-        0,
-        CHUNK,
-        keys.bullPrefix(topic),
-        page.queues,
-        REASONS_ARG,
-        '',
-        '1',
-        '0',
-        '1',
-      ])) as [number, number];
+      });
       if (next < 0) return;
       rank = next;
     }

@@ -2,9 +2,9 @@ import { assertName, badInput, FAILURE_REASONS, type FailureReason, notFound } f
 import type { Keys, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { pageKeys, REASONS_ARG } from './commands.js';
 import { type Cursor, type DeadLetterRef, newestFirst } from './ids.js';
 import type { DeadLetterIndex, QueueRef } from './indexer.js';
+import { type PageWalk, walkIndex } from './page.js';
 import type { RawDeadLetter } from './record.js';
 
 /** What a dead-letter query, bulk replay or bulk discard selects. Every field narrows; none means all. */
@@ -44,9 +44,6 @@ interface Plan {
 const SELECT_BUDGET = 2000;
 const COUNT_BUDGET = 10_000;
 const SEARCH_MAX = 256;
-
-/** One entry of the page command's answer: member, score, then (hydrated) the job's fields and logs. */
-type Entry = [string, string, ...(string | null | string[])[]];
 
 export interface DeadLetterQueryOptions {
   client: RedisClient;
@@ -125,42 +122,26 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
     want: number,
     hydrate: boolean,
   ): Promise<SelectedRef[]> {
-    const page = pageKeys(
-      keys,
-      scope.topic,
-      scope.set,
-      scope.queues.map((ref) => ref.queue),
-    );
     const prefix = `${scope.topic}/`;
     const useCursor = after !== null && (plan.max === '+inf' || after.failedAt <= Number(plan.max));
-    const max = useCursor && after ? String(after.failedAt) : plan.max;
     const cursorId = useCursor && after ? after.id : '';
-    const cursorMember = cursorId.startsWith(prefix) ? cursorId.slice(prefix.length) : '';
+    const request = {
+      ...scopeWalk(plan, scope),
+      max: useCursor && after ? String(after.failedAt) : plan.max,
+      cursorId,
+      cursorMember: cursorId.startsWith(prefix) ? cursorId.slice(prefix.length) : '',
+      budget: SELECT_BUDGET,
+      hydrate,
+    };
     const found: SelectedRef[] = [];
     let rank = -1;
-    // A call that neither ends the walk nor fills the page has looked at SELECT_BUDGET entries, so
-    // this bound (read only when a page needs a second call) is never what ends a walk.
+    // A walk that neither ends nor fills the page has looked at SELECT_BUDGET entries, so this
+    // bound (read only when a page needs a second walk) is never what ends a walk.
     let bound = 2;
     for (let round = 0; round < bound && found.length < want; round++) {
       if (round === 1) bound = (await client.zcard(scope.set)) / SELECT_BUDGET + 2;
-      const answer = (await commands.run('dead-letter-page-n', page.keys, [
-        max,
-        plan.min,
-        cursorId,
-        cursorMember,
-        prefix,
-        rank,
-        want - found.length,
-        SELECT_BUDGET,
-        keys.bullPrefix(scope.topic),
-        page.queues,
-        REASONS_ARG,
-        plan.search,
-        '0',
-        hydrate ? '1' : '0',
-        '0',
-      ])) as [number, number, ...Entry[]];
-      for (const [member, score, failedAt = null, ...rest] of answer.slice(2) as Entry[]) {
+      const answer = await walkIndex(client, commands, keys, { ...request, rank, want: want - found.length });
+      for (const [member, score, failedAt = null, ...rest] of answer.entries) {
         const slash = member.indexOf('/');
         const logs = (rest.pop() ?? []) as string[];
         found.push({
@@ -174,7 +155,7 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
             : undefined,
         });
       }
-      rank = Number(answer[0]);
+      rank = answer.next;
       if (rank < 0) break;
     }
     return found;
@@ -182,33 +163,16 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
 
   async function countScope(plan: Plan, scope: Scope): Promise<number> {
     if (plan.search === '') return client.zcount(scope.set, plan.min, plan.max);
-    const page = pageKeys(
-      keys,
-      scope.topic,
-      scope.set,
-      scope.queues.map((ref) => ref.queue),
-    );
     let total = 0;
     let rank = -1;
     const bound = (await client.zcard(scope.set)) / COUNT_BUDGET + 2;
     for (let round = 0; round < bound; round++) {
-      const [next, matches] = (await commands.run('dead-letter-page-n', page.keys, [
-        plan.max,
-        plan.min,
-        '',
-        '',
-        `${scope.topic}/`,
+      const { next, matches } = await walkIndex(client, commands, keys, {
+        ...scopeWalk(plan, scope),
         rank,
-        0,
-        COUNT_BUDGET,
-        keys.bullPrefix(scope.topic),
-        page.queues,
-        REASONS_ARG,
-        plan.search,
-        '1',
-        '0',
-        '0',
-      ])) as [number, number];
+        budget: COUNT_BUDGET,
+        countOnly: true,
+      });
       total += matches;
       if (next < 0) break;
       rank = next;
@@ -251,6 +215,26 @@ export function createDeadLetterQuery(options: DeadLetterQueryOptions) {
 }
 
 export type DeadLetterQuery = ReturnType<typeof createDeadLetterQuery>;
+
+/** A walk over one scope's set under the plan's filter, from its start, answering nothing yet. */
+function scopeWalk(plan: Plan, scope: Scope): PageWalk {
+  return {
+    topic: scope.topic,
+    set: scope.set,
+    queues: scope.queues.map((ref) => ref.queue),
+    max: plan.max,
+    min: plan.min,
+    cursorId: '',
+    cursorMember: '',
+    rank: -1,
+    want: 0,
+    budget: 0,
+    search: plan.search,
+    countOnly: false,
+    hydrate: false,
+    dropUnlisted: false,
+  };
+}
 
 function timeOf(field: string, value: Date | null | undefined): number | null {
   if (value == null) return null;

@@ -4,38 +4,34 @@
   Idempotent: an entry already indexed with the same score is left alone, one with another score (the
   job was retried and failed again) is moved to its new score and reason.
 
-  Every index set comes in KEYS, named by queues/redis/keys.ts (DeadLetterKeys.queueSets); the
-  script builds none. A job's hash is BullMQ's key '<job key prefix><job id>', as BullMQ's own
-  scripts name it from its prefix (in scan mode the ids are only known here).
-  Redis Cluster: those job keys carry the topic's hash tag {t:<topic>}, like every key in KEYS, so
-  they lie in the slot the call is routed to (Redis refuses only keys of another slot).
+  The caller names the jobs (the ones that just failed, or a range it read from the failed set) and
+  passes each one's hash in KEYS; every key comes from queues/redis/keys.ts and the script builds
+  none. Whatever happened to a job since the caller read its id, the check against the failed set
+  here decides: a job that left it is not indexed.
 
   Input:
     KEYS[1] the queue's failed set (BullMQ)
     KEYS[2] the topic's index of every dead letter
     KEYS[3] the queue's index
-    KEYS[4 .. 3+R] the topic's index per reason, in the order of ARGV[5]
+    KEYS[4 .. 3+R] the topic's index per reason, in the order of ARGV[2]
     KEYS[4+R .. 3+2R] the queue's index per reason, in the same order
+    KEYS[4+2R ..] each job's hash (BullMQ), in the order of ARGV[4..]
 
-    ARGV[1] mode: 'ids' (ARGV[7..] are job ids) or 'scan' (ARGV[7] first rank from the newest,
-            ARGV[8] how many failed jobs to look at)
-    ARGV[2] job key prefix of the queue ('<bull prefix>:<queue>:')
-    ARGV[3] (unused)
-    ARGV[4] queue name
-    ARGV[5] the known failure reasons, comma-separated (R of them); a failedReason '<REASON>: …' names one
-    ARGV[6] the failedReason BullMQ writes for a job that stalled too often (indexed as TIMEOUT)
+    ARGV[1] queue name
+    ARGV[2] the known failure reasons, comma-separated (R of them); a failedReason '<REASON>: …' names one
+    ARGV[3] the failedReason BullMQ writes for a job that stalled too often (indexed as TIMEOUT)
+    ARGV[4..] job ids
 
   Output:
-    ids:  number of entries written
-    scan: { jobs looked at, entries written }
+    number of entries written
 ]]
 local rcall = redis.call
 local failedKey, allKey, queueKey = KEYS[1], KEYS[2], KEYS[3]
-local jobPrefix, queue = ARGV[2], ARGV[4]
+local queue = ARGV[1]
 
 local reasons = {}
 local known = {}
-for reason in string.gmatch(ARGV[5], '[^,]+') do
+for reason in string.gmatch(ARGV[2], '[^,]+') do
   reasons[#reasons + 1] = reason
   known[reason] = #reasons
 end
@@ -45,12 +41,15 @@ end
 local function queueReasonKey(reason)
   return KEYS[3 + #reasons + known[reason]]
 end
+local function jobKey(i)
+  return KEYS[3 + 2 * #reasons + i]
+end
 
 local function reasonOf(failedReason)
   if not failedReason then
     return 'UNKNOWN'
   end
-  if failedReason == ARGV[6] then
+  if failedReason == ARGV[3] then
     return 'TIMEOUT'
   end
   local colon = string.find(failedReason, ':', 1, true)
@@ -63,13 +62,13 @@ local function reasonOf(failedReason)
   return 'UNKNOWN'
 end
 
-local function index(jobId, score)
+local function index(i, jobId, score)
   local member = queue .. '/' .. jobId
   local current = rcall('ZSCORE', queueKey, member)
   if current and tonumber(current) == tonumber(score) then
     return 0
   end
-  local reason = reasonOf(rcall('HGET', jobPrefix .. jobId, 'failedReason'))
+  local reason = reasonOf(rcall('HGET', jobKey(i), 'failedReason'))
   for _, other in ipairs(reasons) do
     if other ~= reason then
       rcall('ZREM', reasonKey(other), member)
@@ -83,21 +82,12 @@ local function index(jobId, score)
   return 1
 end
 
-if ARGV[1] == 'ids' then
-  local written = 0
-  for i = 7, #ARGV do
-    local score = rcall('ZSCORE', failedKey, ARGV[i])
-    if score then
-      written = written + index(ARGV[i], score)
-    end
-  end
-  return written
-end
-
-local first = tonumber(ARGV[7])
-local jobs = rcall('ZREVRANGE', failedKey, first, first + tonumber(ARGV[8]) - 1, 'WITHSCORES')
 local written = 0
-for i = 1, #jobs, 2 do
-  written = written + index(jobs[i], jobs[i + 1])
+for i = 1, #ARGV - 3 do
+  local jobId = ARGV[3 + i]
+  local score = rcall('ZSCORE', failedKey, jobId)
+  if score then
+    written = written + index(i, jobId, score)
+  end
 end
-return { #jobs / 2, written }
+return written

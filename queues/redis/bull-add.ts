@@ -71,37 +71,29 @@ export function encodeAdd(queue: Queue, add: SerializedAdd): EncodedAdd {
  * is not rolled back), as when they were separate commands of one MULTI.
  */
 export class JobAdds {
-  /** Per queue: its adds, encoded for their script, and each add's owner. */
-  private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[] }>();
-  /** Who the adds being made belong to: a group commit's caller, for telling whom a failure hits. */
-  owner = 0;
+  /** Per queue: its adds, encoded for their script. */
+  private readonly queues = new Map<Queue, EncodedAdd[]>();
 
   add(queue: Queue, add: SerializedAdd): void {
-    let entry = this.queues.get(queue);
-    if (!entry) {
-      entry = { adds: [], owners: [] };
-      this.queues.set(queue, entry);
+    let adds = this.queues.get(queue);
+    if (!adds) {
+      adds = [];
+      this.queues.set(queue, adds);
     }
-    entry.adds.push(encodeAdd(queue, add));
-    entry.owners.push(this.owner);
+    adds.push(encodeAdd(queue, add));
   }
 
-  /**
-   * Queues one command per queue (per MAX_ADDS_PER_COMMAND adds of it); answers the owners of each
-   * command, in the order they were queued.
-   */
-  write(transaction: ChainableCommander): Set<number>[] {
-    const owners: Set<number>[] = [];
-    for (const [queue, entry] of this.queues) {
+  /** Queues one command per queue (per MAX_ADDS_PER_COMMAND adds of it), in the order the queues came. */
+  write(transaction: ChainableCommander): void {
+    for (const [queue, adds] of this.queues) {
       const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
-      for (let at = 0; at < entry.owners.length; at += MAX_ADDS_PER_COMMAND) {
-        const end = at + MAX_ADDS_PER_COMMAND;
-        queueCommand(transaction, 'add-jobs-11', keys, [encodeAdds(entry.adds.slice(at, end))]);
-        owners.push(new Set(entry.owners.slice(at, end)));
+      for (let at = 0; at < adds.length; at += MAX_ADDS_PER_COMMAND) {
+        queueCommand(transaction, 'add-jobs-11', keys, [
+          encodeAdds(adds.slice(at, at + MAX_ADDS_PER_COMMAND)),
+        ]);
       }
     }
     this.queues.clear();
-    return owners;
   }
 }
 

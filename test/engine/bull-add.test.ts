@@ -175,14 +175,12 @@ describe('JobAdds', () => {
     }
     const batch = new JobAdds();
     adds.forEach((add, index) => {
-      batch.owner = index % 2;
       batch.add(oursA as Queue, add);
       if (index % 2 === 1) batch.add(oursB as Queue, add);
     });
     const transaction = createIORedisClient(client).multi() as unknown as ChainableCommander;
-    const owners = batch.write(transaction);
+    batch.write(transaction);
     expect(transaction.length).toBe(3); // MULTI and one command per queue
-    expect(owners).toEqual([new Set([0, 1]), new Set([1])]);
     const answers = await transaction.exec();
     expect(answers).toEqual([
       [null, adds.length],

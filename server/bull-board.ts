@@ -15,7 +15,7 @@
  *   request, so a revoked key is refused at once and no instance keeps sessions;
  * - scripts and tools may send `Authorization: Bearer <key>` instead.
  * Everything is served from the installed packages: the UI's web-font link is removed from the page,
- * and a Content-Security-Policy lets the page load and connect only to its own origin.
+ * which gets our accessibility fixes instead (server/bull-board-a11y.ts), and a Content-Security-Policy lets the page load and connect only to its own origin.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
@@ -25,6 +25,13 @@ import { Queue } from 'bullmq';
 import type { Engine } from '../queues/engine/index.js';
 import { openRedis, type RedisClient, type RedisTarget } from '../queues/redis/index.js';
 import { type Authenticator, bearerSecret, type Presented } from './auth.js';
+import {
+  A11Y_SCRIPT,
+  A11Y_SCRIPT_PATH,
+  A11Y_STYLE,
+  A11Y_STYLE_PATH,
+  withA11yFixes,
+} from './bull-board-a11y.js';
 
 /** Where bull-board is served. */
 export const BULL_BOARD_PATH = '/queues';
@@ -266,8 +273,15 @@ export function createBullBoardMount(options: BullBoardOptions) {
       });
       await refreshing;
     }
+    if (path === `${BULL_BOARD_PATH}${A11Y_STYLE_PATH}` || path === `${BULL_BOARD_PATH}${A11Y_SCRIPT_PATH}`) {
+      const style = path.endsWith('.css');
+      send(res, 200, style ? A11Y_STYLE : A11Y_SCRIPT, {
+        'content-type': style ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
+      });
+      return;
+    }
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    stripWebFonts(res);
+    rewritePage(res);
     const { router } = setUp();
     // As express's app.use(BULL_BOARD_PATH, …) would: the router's routes are relative to the mount.
     req.url = (req.url ?? '/').slice(BULL_BOARD_PATH.length) || '/';
@@ -314,16 +328,16 @@ export type BullBoardMount = ReturnType<typeof createBullBoardMount>;
 
 /**
  * bull-board's page links web fonts from the internet; nothing served here may load from elsewhere,
- * so the link goes (the page falls back to system fonts). Express sets Content-Length before `end`,
- * so it is set again for the shorter page.
+ * so the link goes (the page falls back to system fonts). It gets our accessibility fixes
+ * (server/bull-board-a11y.ts). Express sets Content-Length before `end`, so it is set again.
  */
-function stripWebFonts(res: ServerResponse): void {
+function rewritePage(res: ServerResponse): void {
   const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
   res.end = ((...args: unknown[]) => {
     const [chunk] = args;
     const type = String(res.getHeader('content-type') ?? '');
     if (type.startsWith('text/html') && (typeof chunk === 'string' || Buffer.isBuffer(chunk))) {
-      const page = chunk.toString().replace(WEB_FONTS, '');
+      const page = withA11yFixes(chunk.toString().replace(WEB_FONTS, ''), BULL_BOARD_PATH);
       if (!res.headersSent) res.setHeader('content-length', Buffer.byteLength(page));
       return end(page, ...args.slice(1));
     }

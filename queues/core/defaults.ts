@@ -24,15 +24,30 @@ export const ENGINE_DEFAULTS = {
    * (queues/redis/ordering.ts): a key is held back at most about this long by such a death.
    */
   orderingSweepMs: 2 * SECOND,
-  /** How often the engine PINGs Redis to know whether it answers (queues/engine/redis-watch.ts). */
-  redisPingIntervalMs: 250,
   /**
-   * A PING unanswered this long marks Redis unavailable until one answers. Not shorter: Redis answers
-   * nothing while it runs one long script (a publishBatch of 1,000 messages into 10 queues keeps it
-   * busy for about 250 ms here, twice that on a loaded machine), and a watchdog that took that for an
-   * outage would refuse requests while Redis is fine (seen in the cluster bench at 300 ms).
+   * How often the engine PINGs Redis to know whether it answers (queues/engine/redis-watch.ts): one
+   * PING on the request connection per 20 ms, which Redis answers in microseconds.
    */
-  redisUnresponsiveAfterMs: 750,
+  redisPingIntervalMs: 20,
+  /**
+   * The least time a PING may go unanswered before Redis counts as not answering: with the PING
+   * interval, a frozen Redis is refused within 80 ms, where Redis answered fast in the last minute.
+   */
+  redisUnresponsiveAfterMs: 60,
+  /**
+   * The most. The limit between is learned (four times the slowest PING answer of the last minute),
+   * because silence alone cannot tell a frozen Redis from one running a long script: a publishBatch of
+   * 1,000 messages into 10 queues keeps it busy for about 250 ms here, twice that on a loaded machine,
+   * and a watchdog that took that for an outage would refuse requests while Redis is fine (seen in the
+   * cluster bench at a fixed 300 ms).
+   */
+  redisMaxUnresponsiveAfterMs: 750,
+  /**
+   * What one message in a group commit is announced to cost Redis, so our own big commit is no
+   * outage: a batch of 1,000 into 10 queues held a Redis with `appendfsync always` silent for up to
+   * 560 ms here.
+   */
+  redisBusyPerMessageMs: 1,
 } as const;
 
 /** Defaults for what a client leaves out, in one literal (see API.graphql for the public ones). */

@@ -29,8 +29,13 @@ export async function createEngine(options: EngineOptions) {
   const redisWatch = watchRedis(client, {
     pingIntervalMs: options.redisWatch?.pingIntervalMs ?? ENGINE_DEFAULTS.redisPingIntervalMs,
     unresponsiveAfterMs: options.redisWatch?.unresponsiveAfterMs ?? ENGINE_DEFAULTS.redisUnresponsiveAfterMs,
+    maxUnresponsiveAfterMs: Math.max(
+      options.redisWatch?.maxUnresponsiveAfterMs ?? ENGINE_DEFAULTS.redisMaxUnresponsiveAfterMs,
+      options.redisWatch?.unresponsiveAfterMs ?? 0,
+    ),
     onError,
   });
+  const busyPerMessageMs = ENGINE_DEFAULTS.redisBusyPerMessageMs;
   const { keys, events, registry, security, live, deadLetters, consumers, push, webhooks, handles } = parts;
   const monitoring = createMonitoring(parts, options, onError);
   const { alerts, metrics } = monitoring;
@@ -63,12 +68,19 @@ export async function createEngine(options: EngineOptions) {
     webhookPolicy: security.webhookPolicy,
     ...topologyOperations(parts, reconciler.reconcile),
     ...messaging,
-    // While the watchdog holds Redis for unresponsive (a PING unanswered for redisUnresponsiveAfterMs), these answer
+    // While the watchdog holds Redis for unresponsive (a PING unanswered past its limit), these answer
     // UNAVAILABLE at once, having sent nothing, instead of waiting out a frozen Redis for the command
     // timeout. One under way when Redis froze answers then too; a publish's outcome is then unknown.
-    publish: gated(redisWatch, messaging.publish, publishOutcomeUnknown),
-    publishBatch: gated(redisWatch, messaging.publishBatch, publishOutcomeUnknown),
-    request: gated(redisWatch, messaging.request, publishOutcomeUnknown),
+    publish: gated(redisWatch, messaging.publish, publishOutcomeUnknown, () => busyPerMessageMs),
+    // A group commit's one script keeps Redis busy in proportion to the messages in it: each call
+    // announces its share, so that our own big commit is not taken for a frozen Redis (redis-watch.ts).
+    publishBatch: gated(
+      redisWatch,
+      messaging.publishBatch,
+      publishOutcomeUnknown,
+      (inputs) => inputs.length * busyPerMessageMs,
+    ),
+    request: gated(redisWatch, messaging.request, publishOutcomeUnknown, () => busyPerMessageMs),
     receive: gated(redisWatch, messaging.receive),
     ack: gated(redisWatch, messaging.ack),
     nack: gated(redisWatch, messaging.nack),
@@ -93,12 +105,16 @@ export async function createEngine(options: EngineOptions) {
       await webhooks.pause();
     },
     /**
-     * Whether Redis answers right now, by the engine's watchdog (a PING every 250 ms; one unanswered
-     * for redisUnresponsiveAfterMs, or a dropped connection, is an outage), and who is told of each change.
+     * Whether Redis answers right now, by the engine's watchdog (a PING every 20 ms; one unanswered
+     * past the watchdog's limit, or a dropped connection, is an outage), and who is told of each change.
      */
     redis: {
       get available() {
         return redisWatch.available;
+      },
+      /** How long a PING may go unanswered now before Redis counts as not answering. */
+      get limitMs() {
+        return redisWatch.limitMs;
       },
       onChange: redisWatch.onChange,
     },

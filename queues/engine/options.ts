@@ -29,13 +29,14 @@ export interface EngineOptions extends SecurityOptions {
    */
   commandTimeoutMs?: number;
   /**
-   * The watchdog on Redis (redis-watch.ts): a PING every `pingIntervalMs`; one unanswered for
-   * `unresponsiveAfterMs` (or a dropped connection) marks Redis unavailable until a PING answers.
-   * Meanwhile publish, receive, ack and key lookups answer UNAVAILABLE at once, and live subscriptions
-   * are told of each outage (docs/PROTOCOL.md).
-   * @default ENGINE_DEFAULTS.redisPingIntervalMs (250) and redisUnresponsiveAfterMs (750)
+   * The watchdog on Redis (redis-watch.ts): a PING every `pingIntervalMs`; one unanswered past the
+   * limit (or a dropped connection) marks Redis unavailable until a PING answers. The limit is four
+   * times the slowest PING answer of the last minute, within `unresponsiveAfterMs` and
+   * `maxUnresponsiveAfterMs`. Meanwhile publish, receive, ack and key lookups answer UNAVAILABLE at
+   * once, and live subscriptions are told of each outage (docs/PROTOCOL.md).
+   * @default ENGINE_DEFAULTS.redisPingIntervalMs (20), redisUnresponsiveAfterMs (60), redisMaxUnresponsiveAfterMs (750)
    */
-  redisWatch?: { pingIntervalMs?: number; unresponsiveAfterMs?: number };
+  redisWatch?: { pingIntervalMs?: number; unresponsiveAfterMs?: number; maxUnresponsiveAfterMs?: number };
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
   keyPrefix?: string;
   /** How long an idempotency key is remembered. @default 24 h */

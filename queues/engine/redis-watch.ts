@@ -5,12 +5,20 @@ import type { RedisClient } from '../redis/index.js';
 export interface RedisWatch {
   /** False from the moment a PING went unanswered too long or the connection dropped, until one answers. */
   readonly available: boolean;
+  /** How long a PING may go unanswered right now before Redis counts as not answering (see {@link watchRedis}). */
+  readonly limitMs: number;
   /**
    * Told of each change, with the new state and, for an outage, how it was seen: `silent` (a PING
    * unanswered: frozen, or a partition) or `closed` (the connection dropped, or refused the PING).
    * Answers the function that stops telling.
    */
   onChange(listener: (available: boolean, how: 'silent' | 'closed' | null) => void): () => void;
+  /**
+   * Says that a command this process sent may keep a quiet Redis busy for up to `ms` (a big
+   * publishBatch): the limit grows by `ms`, scaled by how much slower than the floor Redis answered
+   * lately, until the answered function is called, so our own long script is not taken for a frozen Redis.
+   */
+  expectBusy(ms: number): () => void;
   /** Stops the PINGs. Idempotent. */
   close(): void;
 }
@@ -18,24 +26,72 @@ export interface RedisWatch {
 export interface RedisWatchOptions {
   /** How often a PING is sent (never more than one in flight). */
   pingIntervalMs: number;
-  /** A PING unanswered this long marks Redis unavailable (a frozen server, a silent partition). */
+  /** The least time a PING may go unanswered before Redis counts as not answering. */
   unresponsiveAfterMs: number;
+  /** The most: however slow Redis was lately, a PING unanswered this long is an outage. */
+  maxUnresponsiveAfterMs: number;
   onError?: (error: Error) => void;
+}
+
+/** The limit is this many times the slowest PING answer of the last minute, within its bounds. */
+const SLOWEST_FACTOR = 4;
+/** The slowest answers are kept per 10 s slot, six slots: what was slow a minute ago is forgotten. */
+const SLOT_MS = 10_000;
+const SLOTS = 6;
+
+/**
+ * The slowest PING round trips of the last minute, per 10 s slot: what the watchdog learns of how
+ * long this Redis, with this load, may take to answer while it is well.
+ */
+function slowestAnswers(now: () => number) {
+  const slots: Array<{ at: number; ms: number }> = [];
+  return {
+    record(ms: number) {
+      const at = Math.floor(now() / SLOT_MS);
+      const last = slots[slots.length - 1];
+      if (last?.at === at) last.ms = Math.max(last.ms, ms);
+      else slots.push({ at, ms });
+      while (slots.length > 0 && (slots[0]?.at ?? at) <= at - SLOTS) slots.shift();
+    },
+    get slowestMs() {
+      const oldest = Math.floor(now() / SLOT_MS) - SLOTS;
+      return slots.reduce((slowest, slot) => (slot.at > oldest ? Math.max(slowest, slot.ms) : slowest), 0);
+    },
+  };
 }
 
 /**
  * The engine's watchdog on its request client: a PING every `pingIntervalMs`, at most one in flight.
- * A PING refused (no connection: the client has no offline queue) or unanswered for
- * `unresponsiveAfterMs` marks Redis unavailable at once; the next PING answered marks it available.
- * A stopped Redis is seen by the connection closing, a frozen one (SIGSTOP, a partition that drops
- * packets, a disk stall under `appendfsync always`) only by the PING's silence: both within about
- * `unresponsiveAfterMs + pingIntervalMs`.
+ * A PING refused (no connection: the client has no offline queue) or unanswered for the current
+ * limit marks Redis unavailable at once; the next PING answered marks it available. A stopped Redis is
+ * seen by the connection closing, a frozen one (SIGSTOP, a partition that drops packets, a disk stall
+ * under `appendfsync always`) only by the PING's silence: within the limit plus `pingIntervalMs`.
+ *
+ * Silence alone cannot tell a frozen Redis from one busy with a long script, so the limit learns: it is
+ * four times the slowest PING answer of the last minute, at least `unresponsiveAfterMs` (fast on a
+ * quiet Redis) and at most `maxUnresponsiveAfterMs`, plus what this process announced with
+ * `expectBusy` for its own long commands (scaled by the same slowness). A script from another client longer than the limit is taken
+ * for an outage once (calls under way answer UNAVAILABLE, safe to retry), and learned from then on.
  */
 export function watchRedis(client: RedisClient, options: RedisWatchOptions): RedisWatch {
   const listeners = new Set<(available: boolean, how: 'silent' | 'closed' | null) => void>();
+  const slowest = slowestAnswers(() => Date.now());
+  const busy = new Set<{ ms: number }>();
   let available = true;
-  let inFlight = false;
+  let inFlight: { sentAt: number } | null = null;
   let closed = false;
+
+  const limit = () => {
+    const learned = Math.min(
+      options.maxUnresponsiveAfterMs,
+      Math.max(options.unresponsiveAfterMs, SLOWEST_FACTOR * slowest.slowestMs),
+    );
+    let announced = 0;
+    for (const lease of busy) announced += lease.ms;
+    // Announced costs are what a quiet Redis takes; one that answers PINGs N times slower than the
+    // floor lately (a loaded machine) is taken to run our script N times slower too.
+    return learned + (announced * learned) / options.unresponsiveAfterMs;
+  };
 
   const set = (next: boolean, how: 'silent' | 'closed' | null = null) => {
     if (closed || next === available) return;
@@ -49,27 +105,34 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
     }
   };
 
+  // Checked after the event loop's I/O phase (setImmediate): when this process itself was stalled
+  // past the limit, an answer already waiting in the socket is read first, and is no outage.
+  const checkSilence = () =>
+    setImmediate(() => {
+      if (closed || !inFlight) return;
+      const waited = performance.now() - inFlight.sentAt;
+      if (waited >= limit()) set(false, 'silent');
+      else overdue = setTimeout(checkSilence, limit() - waited);
+    });
+  let overdue: NodeJS.Timeout | undefined;
+
   const ping = () => {
     if (closed || inFlight) return;
-    inFlight = true;
-    // Checked after the event loop's I/O phase (setImmediate): when this process itself was stalled
-    // past the limit, an answer already waiting in the socket is read first, and is no outage.
-    const overdue = setTimeout(
-      () =>
-        setImmediate(() => {
-          if (inFlight) set(false, 'silent');
-        }),
-      options.unresponsiveAfterMs,
-    );
+    const sent = { sentAt: performance.now() };
+    inFlight = sent;
+    overdue = setTimeout(checkSilence, limit());
     client
       .ping()
       .then(
-        () => set(true),
+        () => {
+          slowest.record(performance.now() - sent.sentAt);
+          set(true);
+        },
         () => set(false, 'closed'),
       )
       .finally(() => {
         clearTimeout(overdue);
-        inFlight = false;
+        inFlight = null;
       });
   };
 
@@ -84,14 +147,23 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
     get available() {
       return available;
     },
+    get limitMs() {
+      return limit();
+    },
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    expectBusy(ms) {
+      const lease = { ms };
+      busy.add(lease);
+      return () => busy.delete(lease);
     },
     close() {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      clearTimeout(overdue);
       client.off('close', onClose);
       client.off('ready', ping);
       listeners.clear();
@@ -111,21 +183,27 @@ export const redisNotAnswering = () =>
  * waiting for a frozen Redis until the command timeout: the gate the issue's "under 100 ms" needs.
  */
 export function gated<A extends unknown[], R>(
-  watch: Pick<RedisWatch, 'available' | 'onChange'>,
+  watch: Pick<RedisWatch, 'available' | 'onChange' | 'expectBusy'>,
   fn: (...args: A) => Promise<R>,
   inFlight: () => SwitchyardError = redisStoppedAnswering,
+  busyMs?: (...args: A) => number,
 ): (...args: A) => Promise<R> {
   return (...args) => {
     if (!watch.available) return Promise.reject(redisNotAnswering());
+    const done = busyMs ? watch.expectBusy(busyMs(...args)) : undefined;
     // A call under way when Redis froze would wait for the command timeout: it answers now, with
     // `inFlight`'s error (whatever it sent may or may not have been run). A dropped connection fails
     // the call's own commands at once, and is left to them (a publish then asks whether it was stored).
     return new Promise<R>((resolve, reject) => {
-      const stop = watch.onChange((available, how) => {
+      const unwatch = watch.onChange((available, how) => {
         if (available || how !== 'silent') return;
         stop();
         reject(inFlight());
       });
+      const stop = () => {
+        unwatch();
+        done?.();
+      };
       fn(...args).then(
         (value) => {
           stop();
@@ -158,7 +236,7 @@ export const publishOutcomeUnknown = () =>
 
 /** `target` with `names` gated (see {@link gated}); everything else read through to `target`. */
 export function gatedMethods<T extends object, K extends keyof T>(
-  watch: Pick<RedisWatch, 'available' | 'onChange'>,
+  watch: Pick<RedisWatch, 'available' | 'onChange' | 'expectBusy'>,
   target: T,
   names: K[],
 ): T {

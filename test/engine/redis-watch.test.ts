@@ -4,9 +4,11 @@
  * answer UNAVAILABLE at once instead of waiting for the command timeout; a call under way when it
  * froze answers then too (a publish saying its outcome is unknown); all is well again after SIGCONT.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchyardError } from '../../queues/core/errors.js';
 import { createEngine, type Engine } from '../../queues/engine/engine.js';
+import { watchRedis } from '../../queues/engine/redis-watch.js';
 import { type FaultRedis, startFaultRedis } from '../faults/processes.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 
@@ -46,6 +48,8 @@ describe('the Redis watchdog', () => {
     const [held] = await e.receive('jobs', 'work', 1, 0);
     expect(e.redis.available).toBe(true);
 
+    // Learned from a quiet Redis: near the 60 ms floor (more on a loaded machine, where PINGs wait).
+    const limitAtFreeze = e.redis.limitMs;
     const frozenAt = Date.now();
     r.pause();
     // Under way when Redis froze: answered when the watchdog sees it, not after the 5 s command timeout.
@@ -55,6 +59,8 @@ describe('the Redis watchdog', () => {
     expect(underWay.ms).toBeLessThan(2_000);
     await waitFor(() => !e.redis.available, { timeoutMs: 2_000 });
     const noticedMs = Date.now() - frozenAt;
+    // Within the limit and one PING interval (20 ms), with room for timers late on a busy machine.
+    expect(noticedMs).toBeLessThan(limitAtFreeze + 20 + 250);
 
     const calls = [
       () => e.publish({ topic: 'jobs', payload: 3 }),
@@ -71,7 +77,7 @@ describe('the Redis watchdog', () => {
     expect(refused.filter((entry) => 'outcome' in entry.details)).toEqual([]);
     expect(Math.max(...refused.map((entry) => entry.ms))).toBeLessThan(50);
     console.log(
-      `frozen Redis noticed after ${noticedMs} ms; ${refused.length} calls refused in ${Math.max(...refused.map((entry) => entry.ms)).toFixed(1)} ms at most`,
+      `frozen Redis noticed after ${noticedMs} ms (limit ${limitAtFreeze.toFixed(0)} ms); ${refused.length} calls refused in ${Math.max(...refused.map((entry) => entry.ms)).toFixed(1)} ms at most`,
     );
 
     r.resume();
@@ -79,4 +85,116 @@ describe('the Redis watchdog', () => {
     expect((await e.publish({ topic: 'jobs', payload: 5 })).message?.id).toBeDefined();
     expect(await e.ack(held?.id ?? '')).toBe(true);
   }, 30_000);
+});
+
+/** Keeps Redis busy in one script for `ms`, as a long script of another client would. */
+async function busyScript(redis: Redis, ms: number): Promise<number> {
+  const started = performance.now();
+  await redis.eval(
+    "local t = redis.call('TIME'); local stop = t[1] * 1000000 + t[2] + tonumber(ARGV[1]) * 1000 " +
+      "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop return 1",
+    0,
+    ms,
+  );
+  return performance.now() - started;
+}
+
+describe('the watchdog limit', () => {
+  it('should take one long script of another client for an outage once, then learn it', async () => {
+    const r = redis as FaultRedis;
+    const watched = new Redis(r.url, { enableOfflineQueue: false, lazyConnect: true });
+    const other = new Redis(r.url);
+    await watched.connect();
+    const watch = watchRedis(watched, {
+      pingIntervalMs: 20,
+      unresponsiveAfterMs: 60,
+      maxUnresponsiveAfterMs: 750,
+    });
+    const outages: string[] = [];
+    watch.onChange((available, how) => {
+      if (!available) outages.push(how ?? '?');
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const quietLimit = watch.limitMs;
+      const firstMs = await busyScript(other, 300);
+      await waitFor(() => watch.available, { timeoutMs: 2_000 });
+      // 300 ms of silence from a quiet Redis is past the limit: an outage, seen as silence.
+      expect(quietLimit).toBeLessThan(300);
+      expect(outages).toEqual(['silent']);
+      // Learned: four times the slowest answer, within the bounds, so the same script is no outage.
+      await waitFor(() => watch.limitMs >= Math.min(750, 4 * 250), { timeoutMs: 2_000 });
+      const secondMs = await busyScript(other, 300);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(outages).toEqual(['silent']);
+      expect(watch.available).toBe(true);
+      console.log(
+        `limit ${quietLimit.toFixed(0)} ms quiet, ${watch.limitMs.toFixed(0)} ms after a ${firstMs.toFixed(0)} ms script; a second (${secondMs.toFixed(0)} ms) was no outage`,
+      );
+    } finally {
+      watch.close();
+      watched.disconnect();
+      other.disconnect();
+    }
+  }, 30_000);
+
+  it('should not take a long command this process announced for an outage', async () => {
+    const r = redis as FaultRedis;
+    const watched = new Redis(r.url, { enableOfflineQueue: false, lazyConnect: true });
+    const other = new Redis(r.url);
+    await watched.connect();
+    const watch = watchRedis(watched, {
+      pingIntervalMs: 20,
+      unresponsiveAfterMs: 60,
+      maxUnresponsiveAfterMs: 750,
+    });
+    const outages: string[] = [];
+    watch.onChange((available) => {
+      if (!available) outages.push('outage');
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const before = watch.limitMs;
+      const done = watch.expectBusy(600);
+      // 600 ms as a quiet Redis takes it, more where PINGs waited past the 60 ms floor lately.
+      expect(watch.limitMs).toBeGreaterThanOrEqual(before + 600);
+      await busyScript(other, 300);
+      done();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(outages).toEqual([]);
+      // Once answered, the announcement is gone: the limit is what was learned (the script's 300 ms
+      // PING wait, times four, capped at 750 ms), no longer 600 ms above it.
+      expect(watch.limitMs).toBeLessThanOrEqual(750);
+    } finally {
+      watch.close();
+      watched.disconnect();
+      other.disconnect();
+    }
+  }, 30_000);
+
+  it("should not take the engine's own big publishBatch for an outage", async () => {
+    const r = redis as FaultRedis;
+    const e = await createEngine({ redisUrl: r.url, keyPrefix: uniquePrefix(), runWorkers: false });
+    const outages: string[] = [];
+    e.redis.onChange((available) => {
+      if (!available) outages.push('outage');
+    });
+    try {
+      await e.createTopic({ name: 'bulk', kind: 'FANOUT' });
+      for (let q = 0; q < 10; q++) await e.createQueue({ topic: 'bulk', name: `q${q}`, target: 'CONSUMER' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const inputs = Array.from({ length: 1_000 }, (_, i) => ({
+        topic: 'bulk',
+        payload: { i, pad: 'x'.repeat(200) },
+      }));
+      const started = performance.now();
+      const results = await e.publishBatch(inputs);
+      const ms = performance.now() - started;
+      expect(results).toHaveLength(1_000);
+      expect(outages).toEqual([]);
+      console.log(`publishBatch of 1,000 into 10 queues took ${ms.toFixed(0)} ms; no outage seen`);
+    } finally {
+      await e.close();
+    }
+  }, 60_000);
 });

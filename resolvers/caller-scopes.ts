@@ -39,3 +39,6 @@ export function canSeeTopic(ctx: Context, topic: string): boolean {
   const scopes = scopesOf(ctx);
   return scopes.can('stats') || TOPIC_ACTIONS.some((action) => scopes.can(action, topic));
 }
+
+/** Who is calling, as a provenance trail records it: the API key's name; null when keyless (admin key, no auth). */
+export const callerName = (ctx: Context): string | null => ctx.auth?.key?.name ?? null;

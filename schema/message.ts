@@ -1,7 +1,7 @@
 import type { MessageRecord } from '../queues/core/index.js';
 import type { LiveMessage } from '../queues/live/index.js';
+import { messageTrail } from '../resolvers/message-trail.js';
 import { messages } from '../resolvers/messages.js';
-import { notBuilt } from '../resolvers/not-built.js';
 import { builder } from './builder.js';
 import { HeaderMatch } from './enums.js';
 import { TrailEntry } from './trail.js';
@@ -74,11 +74,14 @@ export const Message = builder.objectRef<MessageRecord>('Message').implement({
         'history (topicHistory, message) or the live tail of a topic that keeps one; null elsewhere.',
       resolve: (message) => message.cursor ?? null,
     }),
-    // No honest answer exists before the trail is recorded: an empty list would claim "no history".
+    // Readable by whoever may read the message: the trail says where it went and who sent it there.
     trail: t.field({
       type: [TrailEntry],
-      description: 'Provenance, oldest first. Not built yet: answers UNAVAILABLE when selected.',
-      resolve: () => notBuilt('Message.trail'),
+      description:
+        'Provenance, oldest first: every publish, replay, edited replay and replay into another queue, ' +
+        'each hash-chained to the one before (docs/PROVENANCE.md spells out the bytes, so anyone can check it). ' +
+        'Empty once the trail has expired (its retention runs from its last step).',
+      resolve: (message, _args, ctx) => messageTrail(message, ctx),
     }),
   }),
 });

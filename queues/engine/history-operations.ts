@@ -1,6 +1,7 @@
 import type { MessageRecord, TopicRecord } from '../core/index.js';
 import { assertName, notFound } from '../core/index.js';
 import type { HistoryStart, ReplayTopicInput } from '../history/index.js';
+import { readTrails, type TrailEntry } from '../publish/index.js';
 import type { Parts } from './parts.js';
 
 /** Topic history: pages of it, a topic's history settings and length, and one message by id. */
@@ -40,6 +41,14 @@ export function historyOperations(parts: Parts) {
     async message(topicName: string, id: string): Promise<MessageRecord | null> {
       const topic = await requireTopic(topicName);
       return (await history.find(topic, id)) ?? (await fromQueues(topic.name, id));
+    },
+    /**
+     * A message's provenance trail, oldest first (docs/PROVENANCE.md); empty once it has expired or
+     * for a message the gateway never stored.
+     */
+    async messageTrail(topic: string, id: string): Promise<TrailEntry[]> {
+      const [trail] = await readTrails(client, [keys.trail(topic, id)]);
+      return trail ?? [];
     },
     /** A tracked replay of a span of a topic's history into one of its queues (replay-tasks.ts). */
     replayTopic: (input: ReplayTopicInput) => replayTasks.replayTopic(input),

@@ -13,3 +13,19 @@ export {
   type PublishInput,
   type PublishResult,
 } from './publisher.js';
+export {
+  chainEntry,
+  headHash,
+  parseEntry,
+  readHeads,
+  readTrails,
+  storedEntry,
+  TRAIL_ACTIONS,
+  TRAIL_LAYOUT,
+  TRAIL_RETENTION_MS,
+  type TrailAction,
+  type TrailEntry,
+  type TrailStep,
+  trailHash,
+  trailTtl,
+} from './trail.js';

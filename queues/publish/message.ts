@@ -27,6 +27,11 @@ export interface PublishInput {
   idempotencyKey?: string | null;
   /** Messages of one key are delivered one at a time, in publish order, in each queue. */
   orderingKey?: string | null;
+  /**
+   * Who publishes: the API key's name, recorded in the message's provenance trail (null: keyless).
+   * Set by the gateway from the caller, never taken from a client.
+   */
+  by?: string | null;
 }
 
 /** The job name every message carries in BullMQ (what bull-board shows). */

@@ -1,4 +1,4 @@
-import { ErrorCode, type MessageRecord, type QueueRecord, SwitchyardError } from '../core/index.js';
+import { ErrorCode, type MessageRecord, SwitchyardError } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 
 /**
@@ -19,29 +19,27 @@ const SETTLE_POLL_MS = 50;
 
 interface Written {
   message: MessageRecord;
-  queues: QueueRecord[];
 }
 
 /**
  * After an answer lost in transit: was the publish call stored? Each call is all or nothing
- * (publish-commit), so one job of it tells for all; answers true or false once Redis answers again,
- * or throws UNAVAILABLE saying the outcome is unknown when it does not within SETTLE_TIMEOUT_MS.
- * A call whose messages matched no queue stored nothing deliverable: false.
+ * (publish-commit), so the trail its first message starts tells for all (docs/PROVENANCE.md), routed
+ * or not; answers true or false once Redis answers again, or throws UNAVAILABLE saying the outcome is
+ * unknown when it does not within SETTLE_TIMEOUT_MS.
  */
 export async function wasStored(
   client: RedisClient,
   keys: Keys,
   written: readonly Written[],
 ): Promise<boolean> {
-  const probe = written.find(({ queues }) => queues.length > 0);
+  const [probe] = written;
   if (!probe) return false;
-  const [queue] = probe.queues as [QueueRecord];
-  const jobKey = keys.bull(queue.topic, queue.name).job(probe.message.id);
+  const trailKey = keys.trail(probe.message.topic, probe.message.id);
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (;;) {
     if (client.status === 'ready') {
       try {
-        return (await client.exists(jobKey)) === 1;
+        return (await client.exists(trailKey)) === 1;
       } catch {
         // Gone again: keep trying until the deadline.
       }

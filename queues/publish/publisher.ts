@@ -1,12 +1,22 @@
 import type { MessageRecord, QueueRecord, TopicHistorySettings } from '../core/index.js';
 import { badInput, ENGINE_DEFAULTS, ErrorCode, SwitchyardError } from '../core/index.js';
-import type { Commands, Keys, OrderedJob, Ordering, QueueHandles, RedisClient } from '../redis/index.js';
+import type {
+  Commands,
+  GroupCommit,
+  Keys,
+  OrderedJob,
+  Ordering,
+  QueueHandles,
+  RedisClient,
+} from '../redis/index.js';
 import { createGroupCommit, type PublishCommit } from '../redis/index.js';
 import type { Registry, RoutingTable } from '../registry/index.js';
+import { claimKeys, releaseKeys } from './claims.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
 import { messageJsons } from './message-json.js';
 import { outcomeUnknown, wasStored } from './outcome.js';
 import type { PayloadSchemas } from './payload-schema.js';
+import { chainEntry, storedEntry, trailTtl } from './trail.js';
 
 export type { PublishInput } from './message.js';
 export { buildMessage, messageAdd } from './message.js';
@@ -64,13 +74,16 @@ export interface PublisherOptions {
    * @default none: a message with an ordering key is refused with UNAVAILABLE
    */
   ordering?: Ordering;
+  /**
+   * How long a message's provenance trail is kept after its last step, at least (a topic history
+   * that keeps messages longer keeps their trails as long); docs/PROVENANCE.md#retention.
+   * @default TRAIL_RETENTION_MS (14 days, the dead-letter retention's default)
+   */
+  trailRetentionMs?: number;
 }
 
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
 export const DEFAULT_MAX_BATCH_SIZE = ENGINE_DEFAULTS.maxBatchSize;
-
-/** How long an idempotency key stays claimed by a publish that has not finished (crash safety). */
-const CLAIM_MS = 10_000;
 
 interface Routed {
   message: MessageRecord;
@@ -79,6 +92,8 @@ interface Routed {
   timestamp: number;
   /** The topic's history settings; null when it keeps none. */
   history: TopicHistorySettings | null;
+  /** Who publishes, for the trail (PublishInput.by). */
+  by: string | null;
 }
 
 interface Draft extends Routed {
@@ -113,238 +128,223 @@ function refuseSpanningTopics(inputs: PublishInput[]): void {
   }
 }
 
-/**
- * The publish path: check, hash, route, then one MULTI that puts the message into every matching
- * BullMQ queue (with BullMQ's own add commands) and counts it, so a publish reaches all its queues or none.
- */
-export function createPublisher(options: PublisherOptions) {
-  const { client, keys, registry, handles, schemas, commands } = options;
+/** What the publish path's steps share: the options, and the group commit its writes go through. */
+interface PublishPath {
+  options: PublisherOptions;
+  commits: GroupCommit;
+}
 
-  function prepare(table: RoutingTable, input: PublishInput, now: number): Draft {
-    const topic = table.topic(input.topic);
-    if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
-    const { message, canonicalPayload } = checkAndBuild(topic, input, now, schemas);
-    const queues = table.route(topic.name, message.routingKey, message.headers);
-    if (message.orderingKey !== undefined && !options.ordering) {
-      throw new SwitchyardError(ErrorCode.Unavailable, 'This engine keeps no ordering keys');
-    }
-    const exactlyOnce = queues.find((queue) => queue.deliveryMode === 'EXACTLY_ONCE');
-    if (exactlyOnce && message.idempotencyKey === null) {
-      throw badInput(`Queue ${exactlyOnce.name} is EXACTLY_ONCE: publish with an idempotencyKey`, {
-        field: 'idempotencyKey',
-      });
-    }
-    return {
-      message,
-      canonicalPayload,
-      queues,
-      delayMs: input.delayMs ?? 0,
-      timestamp: now,
-      history: topic.history ?? null,
-    };
+function prepare(path: PublishPath, table: RoutingTable, input: PublishInput, now: number): Draft {
+  const topic = table.topic(input.topic);
+  if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
+  const { message, canonicalPayload } = checkAndBuild(topic, input, now, path.options.schemas);
+  const queues = table.route(topic.name, message.routingKey, message.headers);
+  if (message.orderingKey !== undefined && !path.options.ordering) {
+    throw new SwitchyardError(ErrorCode.Unavailable, 'This engine keeps no ordering keys');
   }
-
-  function enqueue(commit: PublishCommit, prepared: Prepared): void {
-    const { message, queues } = prepared;
-    for (const queue of queues) {
-      const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
-      commit.add(handles.get(queue.topic, queue.name), add);
-      // Recorded with the add, so a message stored but never lined up (the gateway died between the
-      // two calls) is found and lined up by the sweep (queues/redis/ordering.ts).
-      if (message.orderingKey !== undefined) {
-        const pending = keys.ordering(queue.topic, queue.name).pending;
-        commit.hincrby(pending, message.id, prepared.timestamp + prepared.delayMs);
-      }
-    }
-    if (prepared.history === null) {
-      options.live?.append(commit, message);
-    } else {
-      // In the same call as the adds: in the history iff the publish is applied (publish-commit).
-      const { maxMessages, maxAgeMs } = prepared.history;
-      const write = commit.history(keys.topicHistory(message.topic), prepared.json, maxMessages, maxAgeMs);
-      options.live?.append(
-        {
-          publish: (channel, text, withCursor) =>
-            withCursor ? commit.publishWithCursor(write, channel, text) : commit.publish(channel, text),
-        },
-        message,
-      );
-    }
-    if (message.idempotencyKey !== null) {
-      commit.set(keys.idempotency(message.topic, message.idempotencyKey), message.id, options.dedupWindowMs);
-    }
-  }
-
-  /** One HINCRBY per topic and counter for a whole batch, not one per message. */
-  function countPublished(commit: PublishCommit, fresh: Prepared[]): void {
-    const counts = new Map<string, { published: number; unrouted: number }>();
-    for (const { message, queues } of fresh) {
-      let count = counts.get(message.topic);
-      if (!count) {
-        count = { published: 0, unrouted: 0 };
-        counts.set(message.topic, count);
-      }
-      count.published++;
-      if (queues.length === 0) count.unrouted++;
-    }
-    for (const [topic, { published, unrouted }] of counts) {
-      const stats = keys.topicStats(topic);
-      commit.hincrby(stats, 'published', published);
-      if (unrouted > 0) commit.hincrby(stats, 'unrouted', unrouted);
-    }
-  }
-
-  /** Claims idempotency keys in one round trip; answers the earlier message id for each duplicate. */
-  async function claim(prepared: Prepared[]): Promise<Map<number, string>> {
-    const duplicates = new Map<number, string>();
-    const firstInBatch = new Map<string, number>();
-    const claimed: number[] = [];
-    const claims: [string, string][] = [];
-    prepared.forEach(({ message }, index) => {
-      if (message.idempotencyKey === null) return;
-      const key = keys.idempotency(message.topic, message.idempotencyKey);
-      const earlier = firstInBatch.get(key);
-      if (earlier !== undefined) {
-        duplicates.set(index, (prepared[earlier] as Prepared).message.id);
-        return;
-      }
-      firstInBatch.set(key, index);
-      claimed.push(index);
-      claims.push([key, `pending:${message.id}`]);
+  const exactlyOnce = queues.find((queue) => queue.deliveryMode === 'EXACTLY_ONCE');
+  if (exactlyOnce && message.idempotencyKey === null) {
+    throw badInput(`Queue ${exactlyOnce.name} is EXACTLY_ONCE: publish with an idempotencyKey`, {
+      field: 'idempotencyKey',
     });
-    // Most publishes carry no key: they must not pay for a pipeline (ioredis builds a sizeable object per pipeline).
-    if (claims.length === 0) return duplicates;
-    const pipeline = client.pipeline();
-    for (const [key, marker] of claims) pipeline.call('SET', key, marker, 'PX', CLAIM_MS, 'NX', 'GET');
-    const answers = (await pipeline.exec()) ?? [];
-    const ours: Prepared[] = [];
-    let inProgress: string | null = null;
-    for (const [position, [error, previous]] of answers.entries()) {
-      if (error) throw error;
-      const index = claimed[position] as number;
-      const mine = prepared[index] as Prepared;
-      if (previous === null) ours.push(mine);
-      else if (String(previous).startsWith('pending:')) inProgress = mine.message.idempotencyKey;
-      else duplicates.set(index, String(previous));
-    }
-    if (inProgress !== null) {
-      await release(ours);
-      throw new SwitchyardError(
-        ErrorCode.Conflict,
-        `A publish with idempotency key ${inProgress} is in progress; retry once it has finished`,
-      );
-    }
-    return duplicates;
   }
+  return {
+    message,
+    canonicalPayload,
+    queues,
+    delayMs: input.delayMs ?? 0,
+    timestamp: now,
+    history: topic.history ?? null,
+    by: input.by ?? null,
+  };
+}
 
-  async function release(prepared: Prepared[]): Promise<void> {
-    await Promise.allSettled(
-      prepared
-        .filter(({ message }) => message.idempotencyKey !== null)
-        .map(({ message }) =>
-          commands.run<number>(
-            'release-claim-1',
-            [keys.idempotency(message.topic, message.idempotencyKey as string)],
-            [`pending:${message.id}`],
-          ),
-        ),
-    );
+/** The history write and the live PUBLISHes of a stored message (the cursor comes from the former). */
+function historyAndLive(options: PublisherOptions, commit: PublishCommit, prepared: Prepared): void {
+  const { message } = prepared;
+  if (prepared.history === null) {
+    options.live?.append(commit, message);
+    return;
   }
+  // In the same call as the adds: in the history iff the publish is applied (publish-commit).
+  const { maxMessages, maxAgeMs } = prepared.history;
+  const write = commit.history(
+    options.keys.topicHistory(message.topic),
+    prepared.json,
+    maxMessages,
+    maxAgeMs,
+  );
+  options.live?.append(
+    {
+      publish: (channel, text, withCursor) =>
+        withCursor ? commit.publishWithCursor(write, channel, text) : commit.publish(channel, text),
+    },
+    message,
+  );
+}
 
-  const commits = createGroupCommit({
-    run: (keys, args) => commands.run('publish-commit-n', keys, args),
-    beforeExec: options.beforeExec,
+/** The trail's first entry, PUBLISHED, in the publish's own call (docs/PROVENANCE.md). */
+function trailPublished(options: PublisherOptions, commit: PublishCommit, prepared: Prepared): void {
+  const { message } = prepared;
+  const entry = chainEntry(message.id, null, {
+    action: 'PUBLISHED',
+    at: message.publishedAt,
+    by: prepared.by,
+    queue: null,
+    sha256: message.sha256,
   });
-  /** Checks, routes and encodes every input; the drafts, and their canonical texts, die here. */
-  function prepareAll(table: RoutingTable, inputs: PublishInput[], now: number): Prepared[] {
-    const drafts = inputs.map((input, index) => {
-      try {
-        return prepare(table, input, now);
-      } catch (error) {
-        if (inputs.length > 1 && error instanceof SwitchyardError) {
-          throw new SwitchyardError(error.code, `inputs[${index}]: ${error.message}`, {
-            ...error.details,
-            index,
-          });
-        }
-        throw error;
-      }
-    });
-    // Every message of the call encoded into one buffer.
-    const jsons = messageJsons(drafts);
-    return drafts.map(
-      ({ message, queues, delayMs, timestamp, history }, index): Prepared => ({
-        message,
-        queues,
-        delayMs,
-        timestamp,
-        history,
-        json: jsons[index] as Buffer,
-      }),
-    );
-  }
+  const ttl = trailTtl(options.trailRetentionMs, prepared.history);
+  commit.trail(options.keys.trail(message.topic, message.id), null, entry.hash, storedEntry(entry), ttl);
+}
 
-  /**
-   * Puts the stored messages with an ordering key into their keys' lines, in publish order, before
-   * the publish answers: a client that publishes one message after another gets them in that order.
-   */
-  async function lineUp(fresh: Prepared[]): Promise<void> {
-    const ordered: OrderedJob[] = [];
-    for (const { message, queues } of fresh) {
-      if (message.orderingKey === undefined) continue;
-      for (const queue of queues) {
-        ordered.push({
-          topic: queue.topic,
-          queue: queue.name,
-          orderingKey: message.orderingKey,
-          jobId: message.id,
+function enqueue(options: PublisherOptions, commit: PublishCommit, prepared: Prepared): void {
+  const { keys, handles } = options;
+  const { message, queues } = prepared;
+  for (const queue of queues) {
+    const add = messageAdd(queue, message, prepared.json, prepared.timestamp, prepared.delayMs);
+    commit.add(handles.get(queue.topic, queue.name), add);
+    // Recorded with the add, so a message stored but never lined up (the gateway died between the
+    // two calls) is found and lined up by the sweep (queues/redis/ordering.ts).
+    if (message.orderingKey !== undefined) {
+      const pending = keys.ordering(queue.topic, queue.name).pending;
+      commit.hincrby(pending, message.id, prepared.timestamp + prepared.delayMs);
+    }
+  }
+  trailPublished(options, commit, prepared);
+  historyAndLive(options, commit, prepared);
+  if (message.idempotencyKey !== null) {
+    commit.set(keys.idempotency(message.topic, message.idempotencyKey), message.id, options.dedupWindowMs);
+  }
+}
+
+/** One HINCRBY per topic and counter for a whole batch, not one per message. */
+function countPublished(keys: Keys, commit: PublishCommit, fresh: Prepared[]): void {
+  const counts = new Map<string, { published: number; unrouted: number }>();
+  for (const { message, queues } of fresh) {
+    let count = counts.get(message.topic);
+    if (!count) {
+      count = { published: 0, unrouted: 0 };
+      counts.set(message.topic, count);
+    }
+    count.published++;
+    if (queues.length === 0) count.unrouted++;
+  }
+  for (const [topic, { published, unrouted }] of counts) {
+    const stats = keys.topicStats(topic);
+    commit.hincrby(stats, 'published', published);
+    if (unrouted > 0) commit.hincrby(stats, 'unrouted', unrouted);
+  }
+}
+
+/** Checks, routes and encodes every input; the drafts, and their canonical texts, die here. */
+function prepareAll(path: PublishPath, table: RoutingTable, inputs: PublishInput[], now: number): Prepared[] {
+  const drafts = inputs.map((input, index) => {
+    try {
+      return prepare(path, table, input, now);
+    } catch (error) {
+      if (inputs.length > 1 && error instanceof SwitchyardError) {
+        throw new SwitchyardError(error.code, `inputs[${index}]: ${error.message}`, {
+          ...error.details,
+          index,
         });
       }
+      throw error;
     }
-    if (ordered.length === 0) return;
-    // The messages are stored, so the publish answers as stored whatever happens here: one left
-    // pending is lined up by the sweep (queues/redis/ordering.ts) within its grace time.
-    await options.ordering?.enqueue(ordered).catch(() => {});
-  }
+  });
+  // Every message of the call encoded into one buffer.
+  const jsons = messageJsons(drafts);
+  return drafts.map(
+    ({ message, queues, delayMs, timestamp, history, by }, index): Prepared => ({
+      message,
+      queues,
+      delayMs,
+      timestamp,
+      history,
+      by,
+      json: jsons[index] as Buffer,
+    }),
+  );
+}
 
-  async function publishMany(inputs: PublishInput[]): Promise<PublishResult[]> {
-    if (options.cluster) refuseSpanningTopics(inputs);
-    const prepared = prepareAll(await registry.table(), inputs, Date.now());
-    const duplicates = await claim(prepared);
-    const fresh = prepared.filter((_, index) => !duplicates.has(index));
-    if (fresh.length > 0) {
-      try {
-        let adds = 0;
-        for (const { queues } of fresh) adds += queues.length;
-        await commits.commit(
-          (commit) => {
-            for (const item of fresh) enqueue(commit, item);
-            countPublished(commit, fresh);
-          },
-          Math.max(adds, 1),
-          // One topic per call on a cluster (refuseSpanningTopics), so its tag names the call's slot.
-          options.cluster ? (fresh[0] as Prepared).message.topic : '',
-        );
-      } catch (error) {
-        // An answer lost on the way back: say what Redis did, never an error for a stored publish.
-        if (!(outcomeUnknown(error) && (await wasStored(client, keys, fresh)))) {
-          await release(fresh);
-          throw error;
-        }
-      }
-      await lineUp(fresh);
+/**
+ * Puts the stored messages with an ordering key into their keys' lines, in publish order, before
+ * the publish answers: a client that publishes one message after another gets them in that order.
+ */
+async function lineUp(options: PublisherOptions, fresh: Prepared[]): Promise<void> {
+  const ordered: OrderedJob[] = [];
+  for (const { message, queues } of fresh) {
+    if (message.orderingKey === undefined) continue;
+    for (const queue of queues) {
+      ordered.push({
+        topic: queue.topic,
+        queue: queue.name,
+        orderingKey: message.orderingKey,
+        jobId: message.id,
+      });
     }
-    return prepared.map(({ message, queues }, index) => {
-      const earlier = duplicates.get(index);
-      return earlier !== undefined
-        ? { messageId: earlier, duplicate: true, routedTo: [], message: null }
-        : { messageId: message.id, duplicate: false, routedTo: queues.map((queue) => queue.name), message };
-    });
   }
+  if (ordered.length === 0) return;
+  // The messages are stored, so the publish answers as stored whatever happens here: one left
+  // pending is lined up by the sweep (queues/redis/ordering.ts) within its grace time.
+  await options.ordering?.enqueue(ordered).catch(() => {});
+}
 
+/** One group-commit entry for the fresh messages of a call: all of them stored, or none. */
+async function store(path: PublishPath, fresh: Prepared[]): Promise<void> {
+  const { options } = path;
+  try {
+    let adds = 0;
+    for (const { queues } of fresh) adds += queues.length;
+    await path.commits.commit(
+      (commit) => {
+        for (const item of fresh) enqueue(options, commit, item);
+        countPublished(options.keys, commit, fresh);
+      },
+      Math.max(adds, 1),
+      // One topic per call on a cluster (refuseSpanningTopics), so its tag names the call's slot.
+      options.cluster ? (fresh[0] as Prepared).message.topic : '',
+    );
+  } catch (error) {
+    // An answer lost on the way back: say what Redis did, never an error for a stored publish.
+    if (!(outcomeUnknown(error) && (await wasStored(options.client, options.keys, fresh)))) {
+      await releaseKeys(options, fresh);
+      throw error;
+    }
+  }
+}
+
+async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<PublishResult[]> {
+  const { options } = path;
+  if (options.cluster) refuseSpanningTopics(inputs);
+  const prepared = prepareAll(path, await options.registry.table(), inputs, Date.now());
+  const duplicates = await claimKeys(options, prepared);
+  const fresh = prepared.filter((_, index) => !duplicates.has(index));
+  if (fresh.length > 0) {
+    await store(path, fresh);
+    await lineUp(options, fresh);
+  }
+  return prepared.map(({ message, queues }, index) => {
+    const earlier = duplicates.get(index);
+    return earlier !== undefined
+      ? { messageId: earlier, duplicate: true, routedTo: [], message: null }
+      : { messageId: message.id, duplicate: false, routedTo: queues.map((queue) => queue.name), message };
+  });
+}
+
+/**
+ * The publish path: check, hash, route, then one `publish-commit` call that puts the message into
+ * every matching BullMQ queue (with BullMQ's own add commands), counts it and starts its provenance
+ * trail, so a publish reaches all its queues or none.
+ */
+export function createPublisher(options: PublisherOptions) {
+  const commits = createGroupCommit({
+    run: (keys, args) => options.commands.run('publish-commit-n', keys, args),
+    beforeExec: options.beforeExec,
+  });
+  const path: PublishPath = { options, commits };
   return {
     async publish(input: PublishInput): Promise<PublishResult> {
-      const [result] = await publishMany([input]);
+      const [result] = await publishMany(path, [input]);
       return result as PublishResult;
     },
     publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
@@ -357,7 +357,7 @@ export function createPublisher(options: PublisherOptions) {
           }),
         );
       }
-      return publishMany(inputs);
+      return publishMany(path, inputs);
     },
   };
 }

@@ -14,7 +14,12 @@ export {
   type RedisClient,
   type RedisTarget,
 } from './connection.js';
-export { CommitRefusedError, createGroupCommit, MAX_TRANSACTION_ADDS } from './group-commit.js';
+export {
+  CommitRefusedError,
+  createGroupCommit,
+  type GroupCommit,
+  MAX_TRANSACTION_ADDS,
+} from './group-commit.js';
 export {
   type BullKeys,
   createKeys,
@@ -24,6 +29,6 @@ export {
   type ReplayTaskKeys,
 } from './keys.js';
 export { createOrdering, type OrderedJob, type Ordering, PARK_MS } from './ordering.js';
-export { PublishCommit, type RunPublishCommit } from './publish-commit.js';
+export { PublishCommit, type RunPublishCommit, TRAIL_MOVED } from './publish-commit.js';
 export { createPubSub, type PubSub } from './pubsub.js';
 export { createQueueHandles, type QueueHandles } from './queue-handles.js';

@@ -25,6 +25,11 @@ export interface Keys {
   topicHistory(topic: string): string;
   /** Replay tasks of topic histories (queues/history/replay-tasks.ts). */
   replayTasks: ReplayTaskKeys;
+  /**
+   * List: a message's provenance trail, one JSON entry per step, oldest first (docs/PROVENANCE.md);
+   * appended by each step's own call, expiring a retention after its last step.
+   */
+  trail(topic: string, messageId: string): string;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
   /** Hash: a webhook queue's circuit breaker (queues/delivery/circuit-breaker.ts); absent while closed and clean. */
@@ -200,6 +205,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
     topicHistory: (topic) => `${topicTag(topic)}:~history`,
+    trail: (topic, messageId) => `${topicTag(topic)}:~trail:${messageId}`,
     replayTasks: {
       index: `${registry}:replay-tasks`,
       task: (topic, id) => `${topicTag(topic)}:~replay:${id}`,

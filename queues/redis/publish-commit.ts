@@ -5,6 +5,9 @@ import { ADD_JOBS_KEYS, type EncodedAdd, encodeAdds } from './commands/add-jobs.
 /** Runs `publish-commit` (queues/commands/publish-commit.ts) with these keys and arguments. */
 export type RunPublishCommit = (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
 
+/** How a refusal starts when a trail's chain head moved after its entry was made: make it again. */
+export const TRAIL_MOVED = 'TRAIL_MOVED';
+
 /**
  * The writes of several publishes ("owners"), gathered for one `publish-commit` call that applies
  * each owner's writes whole or not at all. Set `owner` before writing an owner's part.
@@ -62,6 +65,15 @@ export class PublishCommit {
     this.writes.push('X', this.owner, this.keyAt(key), maxMessages ?? 0, maxAgeMs ?? 0, message);
     this.historyWrites += 1;
     return this.historyWrites;
+  }
+
+  /**
+   * RPUSH of a provenance trail entry (its stored JSON), the key's expiry raised to `ttlMs`, only if
+   * the trail's last entry still has hash `prevHash` (null: the trail is empty); else the owner is
+   * refused with a reason starting {@link TRAIL_MOVED}, nothing of it written.
+   */
+  trail(key: string, prevHash: string | null, hash: string, entry: string, ttlMs: number): void {
+    this.writes.push('T', this.owner, this.keyAt(key), prevHash ?? '', hash, entry, ttlMs);
   }
 
   /**

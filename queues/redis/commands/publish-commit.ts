@@ -6,7 +6,8 @@
  * type of every key they touch, and that the counters BullMQ increments hold integers) without
  * writing, marks every publish (an "owner") that would touch a bad key as failed, and only then
  * writes, for the publishes left: BullMQ's own adds (queues/commands/add-jobs.ts), then their
- * idempotency keys, counters, topic-history entries and live-stream PUBLISHes. A message is in its
+ * idempotency keys, counters, topic-history entries, provenance trail entries (docs/PROVENANCE.md)
+ * and live-stream PUBLISHes. A message is in its
  * topic's history (a stream, checked like every other key) if and only if its publish was applied,
  * and the live message carries the stream id it got. Under maxmemory the first write of the
  * script is refused before anything is written (and Redis lets a script that has written go on),
@@ -21,7 +22,11 @@
  * to a topic's history, trimmed exactly to at most maxMessages entries and to none older than maxAgeMs
  * before the new entry's time, 0 meaning no such limit), `C owner x channel message` (PUBLISH of a
  * message JSON object with `"cursor":"<stream id>"` added, the id the x-th `X` write of the call got,
- * counted from 1), `E owner key` (the owner's first job: when it exists, this call
+ * counted from 1), `T owner key prevHash hash entry ttlMs` (RPUSH of a provenance trail entry, the
+ * key's expiry raised to ttlMs: checked first that the trail's last entry has hash prevHash, '' for an
+ * empty trail, else the owner is refused with `TRAIL_MOVED…`, which the caller answers by making its
+ * entry again; a trail headed by this very hash means the call ran before, as with `E`),
+ * `E owner key` (the owner's first job: when it exists, this call
  * already ran, its answer lost, and was sent again: the owner is answered as applied and nothing of it
  * is written twice), `key` being the write's position among the write keys.
  * Output: per owner, 1 when its writes were applied, or why none of them were.
@@ -93,6 +98,23 @@ local function historyAdd(key, maxMessages, maxAgeMs, message)
   return id
 end
 local xCount = 0
+-- Each trail's chain head as the call's earlier checks leave it, so two appends to one trail chain.
+local trailHeads = {}
+local function storedHash(entry)
+  if not entry then return '' end
+  local ok, decoded = pcall(cjson.decode, entry)
+  if ok and type(decoded) == 'table' and type(decoded['hash']) == 'string' then return decoded['hash'] end
+  return ''
+end
+local function trailHead(key)
+  if trailHeads[key] == nil then trailHeads[key] = storedHash(redis.call('LINDEX', key, -1)) end
+  return trailHeads[key]
+end
+local function trailAppend(key, entry, ttl)
+  redis.call('RPUSH', key, entry)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+local TRAIL = {}
 
 -- 1. Check, writing nothing.
 for q = 1, queues do
@@ -140,6 +162,23 @@ while ARGV[at] do
   elseif code == 'C' then
     writes[#writes + 1] = { owner, PUBLISH_CURSOR, tonumber(ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4] }
     at = at + 5
+  elseif code == 'T' then
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
+    local problem = wrongType(key, 'list')
+    if not problem then
+      local head = trailHead(key)
+      if head == ARGV[at + 4] then
+        -- Our own entry heads the trail: this call ran before, its answer lost (see E).
+        applied[owner] = true
+      elseif head ~= ARGV[at + 3] then
+        problem = 'TRAIL_MOVED: the trail of ' .. key .. ' moved on since its entry was made; make it again'
+      else
+        trailHeads[key] = ARGV[at + 4]
+      end
+    end
+    if problem then fail(owner, problem) end
+    writes[#writes + 1] = { owner, TRAIL, key, ARGV[at + 5], tonumber(ARGV[at + 6]) }
+    at = at + 7
   elseif code == 'E' then
     if redis.call('EXISTS', KEYS[writeKeysAt + tonumber(ARGV[at + 2])]) == 1 then applied[owner] = true end
     at = at + 3
@@ -177,6 +216,8 @@ for _, write in ipairs(writes) do
     if not skip then historyIds[xCount] = historyAdd(write[3], write[4], write[5], write[6]) end
   elseif skip then
     -- nothing of a refused or already applied owner is written
+  elseif write[2] == TRAIL then
+    trailAppend(write[3], write[4], write[5])
   elseif write[2] == PUBLISH_CURSOR then
     local id, message = historyIds[write[3]], write[5]
     if id then message = string.sub(message, 1, -2) .. ',"cursor":"' .. id .. '"}' end

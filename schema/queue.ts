@@ -67,7 +67,23 @@ export const Queue = builder.objectRef<QueueRecord>('Queue').implement({
     retry: t.expose('retry', { type: RetryPolicy, description: 'How failed deliveries are retried.' }),
     concurrency: t.exposeInt('concurrency', {
       description:
-        'WEBHOOK: deliveries in flight at once per gateway process. CONSUMER queues do not use it.',
+        'WEBHOOK: deliveries in flight at once per gateway process: the fixed value or, with a range, the ' +
+        "value each instance's worker starts at; Queue.stats.concurrency is where an instance stands now. " +
+        'CONSUMER queues do not use it.',
+    }),
+    minConcurrency: t.int({
+      nullable: true,
+      description:
+        'WEBHOOK: the lowest concurrency each instance scales down to when the backlog is gone ' +
+        '(docs/DELIVERY.md#concurrency-and-autoscaling); null for a fixed concurrency.',
+      resolve: (queue) => queue.minConcurrency ?? null,
+    }),
+    maxConcurrency: t.int({
+      nullable: true,
+      description:
+        'WEBHOOK: the highest concurrency each instance scales up to while messages wait or lag; null ' +
+        'for a fixed concurrency.',
+      resolve: (queue) => queue.maxConcurrency ?? null,
     }),
     ackTimeoutMs: t.exposeInt('ackTimeoutMs', {
       description:
@@ -158,7 +174,17 @@ const CreateQueueInput = builder.inputType('CreateQueueInput', {
       description: 'Default: 5 attempts, EXPONENTIAL from 1 s up to 60 s, jitter.',
     }),
     concurrency: t.int({
-      description: 'WEBHOOK: deliveries at once per gateway process, 1 to 1000, default 10.',
+      description:
+        'WEBHOOK: deliveries at once per gateway process, 1 to 1000, default 10. With a range: where each ' +
+        "instance's worker starts, within it (default minConcurrency).",
+    }),
+    minConcurrency: t.int({
+      description:
+        'WEBHOOK: with maxConcurrency, makes the concurrency a range, 1 to 1000, that each instance moves ' +
+        'its worker in by backlog and lag (docs/DELIVERY.md#concurrency-and-autoscaling). Both or neither; at most maxConcurrency.',
+    }),
+    maxConcurrency: t.int({
+      description: 'WEBHOOK: the top of the range, 1 to 1000, at least minConcurrency. Both or neither.',
     }),
     ackTimeoutMs: t.int({
       description:
@@ -184,7 +210,18 @@ const UpdateQueueInput = builder.inputType('UpdateQueueInput', {
     url: t.string({ description: 'WEBHOOK queues: the new endpoint, checked as in CreateQueueInput.' }),
     deliveryMode: t.field({ type: DeliveryMode, description: 'The new delivery mode.' }),
     retry: t.field({ type: RetryPolicyInput, description: 'Only the retry fields given change.' }),
-    concurrency: t.int({ description: 'WEBHOOK: deliveries at once per gateway process, 1 to 1000.' }),
+    concurrency: t.int({
+      description:
+        'WEBHOOK: deliveries at once per gateway process, 1 to 1000; with a range, the start within it.',
+    }),
+    minConcurrency: t.int({
+      description:
+        'WEBHOOK: the bottom of the range; alone it moves that end of an existing range. Null on both ' +
+        'ends makes the concurrency fixed again (at concurrency).',
+    }),
+    maxConcurrency: t.int({
+      description: 'WEBHOOK: the top of the range; alone it moves that end of an existing range.',
+    }),
     ackTimeoutMs: t.int({ description: 'As in CreateQueueInput: in ms, 100 to 43200000 (12 h).' }),
     alerts: t.field({
       type: AlertThresholdsInput,

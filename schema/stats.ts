@@ -39,6 +39,13 @@ const QueueStats = builder.objectRef<QueueStatsRecord>('QueueStats').implement({
         "The queue's lag: how long the oldest message that could be delivered now has waited, in ms " +
         '(a delayed message counts from the end of its delay). Null when none waits.',
     }),
+    concurrency: t.exposeInt('concurrency', {
+      nullable: true,
+      description:
+        "WEBHOOK: deliveries the answering instance's worker may run at once now: the queue's fixed " +
+        'concurrency, or where its autoscaler stands within minConcurrency..maxConcurrency (each instance ' +
+        'scales its own). Null when that instance runs no worker for the queue (CONSUMER queues).',
+    }),
   }),
 });
 

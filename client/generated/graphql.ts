@@ -105,6 +105,8 @@ export type CreateQueueInput = {
   deliveryMode?: DeliveryMode | null | undefined;
   retry?: RetryPolicyInput | null | undefined;
   concurrency?: number | null | undefined;
+  minConcurrency?: number | null | undefined;
+  maxConcurrency?: number | null | undefined;
   ackTimeoutMs?: number | null | undefined;
   maxPriority?: number | null | undefined;
   alerts?: AlertThresholdsInput | null | undefined;
@@ -118,6 +120,8 @@ export type UpdateQueueInput = {
   deliveryMode?: DeliveryMode | null | undefined;
   retry?: RetryPolicyInput | null | undefined;
   concurrency?: number | null | undefined;
+  minConcurrency?: number | null | undefined;
+  maxConcurrency?: number | null | undefined;
   ackTimeoutMs?: number | null | undefined;
   alerts?: AlertThresholdsInput | null | undefined;
 };

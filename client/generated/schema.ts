@@ -137,6 +137,8 @@ export type CreateQueueInput = {
   deliveryMode?: InputMaybe<DeliveryMode>;
   retry?: InputMaybe<RetryPolicyInput>;
   concurrency?: InputMaybe<Scalars['Int']['input']>;
+  minConcurrency?: InputMaybe<Scalars['Int']['input']>;
+  maxConcurrency?: InputMaybe<Scalars['Int']['input']>;
   ackTimeoutMs?: InputMaybe<Scalars['Int']['input']>;
   maxPriority?: InputMaybe<Scalars['Int']['input']>;
   alerts?: InputMaybe<AlertThresholdsInput>;
@@ -150,6 +152,8 @@ export type UpdateQueueInput = {
   deliveryMode?: InputMaybe<DeliveryMode>;
   retry?: InputMaybe<RetryPolicyInput>;
   concurrency?: InputMaybe<Scalars['Int']['input']>;
+  minConcurrency?: InputMaybe<Scalars['Int']['input']>;
+  maxConcurrency?: InputMaybe<Scalars['Int']['input']>;
   ackTimeoutMs?: InputMaybe<Scalars['Int']['input']>;
   alerts?: InputMaybe<AlertThresholdsInput>;
 };
@@ -236,6 +240,8 @@ export type Queue = {
   deliveryMode: DeliveryMode;
   retry: RetryPolicy;
   concurrency: Scalars['Int']['output'];
+  minConcurrency: Maybe<Scalars['Int']['output']>;
+  maxConcurrency: Maybe<Scalars['Int']['output']>;
   ackTimeoutMs: Scalars['Int']['output'];
   maxPriority: Scalars['Int']['output'];
   paused: Scalars['Boolean']['output'];
@@ -382,6 +388,7 @@ export type QueueStats = {
   deadLettered: Scalars['Int']['output'];
   paused: Scalars['Boolean']['output'];
   oldestWaitingAgeMs: Maybe<Scalars['Float']['output']>;
+  concurrency: Maybe<Scalars['Int']['output']>;
 };
 
 export type TopicStats = {

@@ -77,7 +77,18 @@ export interface QueueRecord {
   previousSigningSecrets?: PreviousSigningSecret[];
   deliveryMode: DeliveryMode;
   retry: RetryPolicy;
+  /**
+   * WEBHOOK: deliveries in flight at once per gateway process: the fixed value, or, with a range, the
+   * value each instance's worker starts at (always within the range).
+   */
   concurrency: number;
+  /**
+   * WEBHOOK: with maxConcurrency, the range each instance's worker moves its concurrency in, by the
+   * queue's backlog and lag (queues/delivery/autoscaler.ts). Both or neither; absent (never null) on a
+   * queue of fixed concurrency, so such a record is what it was before ranges.
+   */
+  minConcurrency?: number;
+  maxConcurrency?: number;
   ackTimeoutMs: number;
   /**
    * The highest priority the queue orders by; a message above it counts as this. 0 makes a FIFO queue,

@@ -3,7 +3,15 @@
  * attempt history.
  * The folder's public face: other folders import it only through this file.
  */
+
 export { attemptsSinceReplay, parseAttemptLog, reasonOf, STALLED_OUT } from './attempt-history.js';
+export {
+  AUTOSCALE_DEFAULTS,
+  type AutoscaleSettings,
+  type BacklogSample,
+  concurrencyRange,
+  nextScale,
+} from './autoscaler.js';
 export {
   CIRCUIT_DEFAULTS,
   type CircuitOptions,
@@ -24,4 +32,4 @@ export {
   type Requests,
 } from './request-reply.js';
 export { postWebhook } from './webhook-http.js';
-export { createWebhookWorkers } from './webhook-worker.js';
+export { createWebhookWorkers, type WebhookWorkers } from './webhook-worker.js';

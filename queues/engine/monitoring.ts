@@ -29,7 +29,7 @@ export function createMonitoring(parts: Parts, options: EngineOptions, onError: 
     return Promise.all(
       queues.map(async (queue) => ({
         queue,
-        stats: await queueStats(parts.bullQueue(queue), commands),
+        stats: await queueStats(parts.bullQueue(queue), commands, parts.webhooks.concurrencyOf(queue)),
         circuit: queue.target === 'WEBHOOK' ? (await circuit.state(queue.topic, queue.name)).state : null,
       })),
     );

@@ -194,7 +194,8 @@ export function statsOperations(parts: Parts, monitoring: Monitoring) {
   const { client, keys, registry, commands, bullQueue } = parts;
   const { redisHealthy, alerts, metrics } = monitoring;
   return {
-    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) => queueStats(bullQueue(queue), commands),
+    queueStats: (queue: Pick<QueueRecord, 'topic' | 'name'>) =>
+      queueStats(bullQueue(queue), commands, parts.webhooks.concurrencyOf(queue)),
     async topicStats(topic: string) {
       const [counters, queues] = await Promise.all([
         topicCounters(client, keys, topic),

@@ -1,5 +1,5 @@
 import type { DeadLetterSettings } from '../dead-letters/index.js';
-import type { CircuitOptions } from '../delivery/index.js';
+import type { AutoscaleSettings, CircuitOptions } from '../delivery/index.js';
 import type { ReplayTasksOptions } from '../history/index.js';
 import type { LiveOptions } from '../live/index.js';
 import type { PublisherOptions } from '../publish/index.js';
@@ -87,4 +87,10 @@ export interface EngineOptions extends SecurityOptions {
   live?: LiveOptions;
   /** When a failing webhook endpoint's circuit opens, and for how long (see circuit-breaker.ts). */
   circuit?: CircuitOptions;
+  /**
+   * How WEBHOOK queues with a concurrency range move their workers on this instance: how often the
+   * backlog is sampled and how many samples in a row make a step (autoscaler.ts, docs/DELIVERY.md).
+   * @default AUTOSCALE_DEFAULTS: every second, up after 2 pressed samples, down after 5 calm ones
+   */
+  autoscale?: Partial<AutoscaleSettings>;
 }

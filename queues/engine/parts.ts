@@ -24,6 +24,7 @@ import {
 } from '../redis/index.js';
 import { createRegistry } from '../registry/index.js';
 import { createSecurity } from '../security/index.js';
+import { queueBacklog } from '../stats/index.js';
 import type { EngineOptions } from './options.js';
 
 /** The engine's three connections to Redis. */
@@ -205,6 +206,9 @@ export function createDeliveryParts(
     onError,
     circuit,
     replies,
+    // Ranged queues scale by their backlog and lag, read the way Queue.stats reads them.
+    measure: (queue) => queueBacklog(core.bullQueue(queue), commands),
+    autoscale: options.autoscale,
     ...failures,
   });
   return { consumers, push, circuit, webhooks, replies, requests };

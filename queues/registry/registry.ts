@@ -65,6 +65,12 @@ export interface QueueSettingsInput {
   deliveryMode?: DeliveryMode | null;
   retry?: Partial<{ [K in keyof RetryPolicy]: RetryPolicy[K] | null }> | null;
   concurrency?: number | null;
+  /**
+   * WEBHOOK: a concurrency range, given together (on update, one alone moves that end of an existing
+   * range); null for both makes the concurrency fixed again. See applyConcurrency.
+   */
+  minConcurrency?: number | null;
+  maxConcurrency?: number | null;
   ackTimeoutMs?: number | null;
   /**
    * The queue's own alert thresholds: each field given replaces the stored one (null: back to the
@@ -317,6 +323,7 @@ function applySettings(
     throw badInput('retry.maxDelayMs must be at least retry.delayMs', { field: 'retry.maxDelayMs' });
   }
   assertInt('concurrency', next.concurrency, 1, LIMITS.concurrency);
+  applyConcurrencyRange(current, next, input, creating);
   assertInt('ackTimeoutMs', next.ackTimeoutMs, LIMITS.ackTimeoutMs.min, LIMITS.ackTimeoutMs.max);
   assertInt('maxPriority', next.maxPriority, PRIORITY.min, PRIORITY.max);
   if (next.target === 'WEBHOOK') {
@@ -327,6 +334,61 @@ function applySettings(
   }
   if (next.bindingKey !== null) assertString('bindingKey', next.bindingKey, LIMITS.routingKeyLength);
   return next;
+}
+
+/**
+ * Sets or clears a queue's concurrency range. Both ends or neither; on an update one end alone moves
+ * that end of the range the queue has. `concurrency` with a range is where each instance's worker
+ * starts: a given value must lie within the range; left out, it is the range's minimum on create and
+ * the stored value pulled into the range on update.
+ */
+function applyConcurrencyRange(
+  current: QueueRecord,
+  next: QueueRecord,
+  input: QueueSettingsInput,
+  creating: boolean,
+): void {
+  const stored = (value: number | undefined) => (creating ? null : (value ?? null));
+  const min = input.minConcurrency !== undefined ? input.minConcurrency : stored(current.minConcurrency);
+  const max = input.maxConcurrency !== undefined ? input.maxConcurrency : stored(current.maxConcurrency);
+  if (min === null && max === null) {
+    delete next.minConcurrency;
+    delete next.maxConcurrency;
+    return;
+  }
+  if (min === null || max === null) {
+    const missing = min === null ? 'minConcurrency' : 'maxConcurrency';
+    throw badInput(
+      `A concurrency range needs both minConcurrency and maxConcurrency; ${missing} is missing`,
+      {
+        field: missing,
+      },
+    );
+  }
+  assertInt('minConcurrency', min, 1, LIMITS.concurrency);
+  assertInt('maxConcurrency', max, 1, LIMITS.concurrency);
+  if (min > max) {
+    throw badInput(`minConcurrency (${min}) must be at most maxConcurrency (${max})`, {
+      field: 'minConcurrency',
+    });
+  }
+  if (next.target !== 'WEBHOOK') {
+    throw badInput('Only WEBHOOK queues take a concurrency range: consumers pace CONSUMER queues', {
+      field: 'minConcurrency',
+    });
+  }
+  if (input.concurrency != null && (input.concurrency < min || input.concurrency > max)) {
+    throw badInput(
+      `concurrency (${input.concurrency}) must lie within minConcurrency..maxConcurrency (${min}..${max})`,
+      {
+        field: 'concurrency',
+      },
+    );
+  }
+  next.minConcurrency = min;
+  next.maxConcurrency = max;
+  if (input.concurrency == null)
+    next.concurrency = creating ? min : Math.min(max, Math.max(min, next.concurrency));
 }
 
 /** GraphQL's Int, the widest a threshold can arrive as. */

@@ -20,4 +20,4 @@ export {
   queueThresholds,
 } from './alerts.js';
 export { createMetrics, type QueueReading } from './metrics.js';
-export { type QueueStats, queueStats, type TopicStats, topicCounters } from './stats.js';
+export { type QueueStats, queueBacklog, queueStats, type TopicStats, topicCounters } from './stats.js';

@@ -199,6 +199,19 @@ export function createMetrics(options: MetricsOptions) {
     },
   });
   new Gauge({
+    name: 'switchyard_queue_concurrency',
+    help: "Deliveries this instance's worker for a webhook queue may run at once now: its fixed concurrency, or where its autoscaler stands within minConcurrency..maxConcurrency. Per instance: sum over instances.",
+    labelNames: ['topic', 'queue'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const { queue, stats } of await readOnce()) {
+        if (stats.concurrency !== null)
+          this.set({ topic: queue.topic, queue: queue.name }, stats.concurrency);
+      }
+    },
+  });
+  new Gauge({
     name: 'switchyard_queue_paused',
     help: '1 while a queue is paused.',
     labelNames: ['topic', 'queue'] as const,

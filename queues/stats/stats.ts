@@ -15,6 +15,12 @@ export interface QueueStats {
    * its delay, not from its publish.
    */
   oldestWaitingAgeMs: number | null;
+  /**
+   * How many deliveries this instance's worker for the queue may run at once now: the fixed
+   * concurrency, or where the autoscaler stands within the queue's range. Null when this instance
+   * runs no worker for it (a CONSUMER queue, or a gateway started without workers).
+   */
+  concurrency: number | null;
 }
 
 export interface TopicStats {
@@ -27,7 +33,11 @@ export interface TopicStats {
  * Queue depths straight from BullMQ. A job waiting for its retry sits in `delayed`, so `failed`
  * holds only jobs that failed for good: our dead letters.
  */
-export async function queueStats(queue: Queue, commands: Commands): Promise<QueueStats> {
+export async function queueStats(
+  queue: Queue,
+  commands: Commands,
+  concurrency: number | null,
+): Promise<QueueStats> {
   const [counts, completed, paused, oldestSince] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'paused', 'waiting-children'),
     queue.getMetrics('completed', 0, 0),
@@ -44,6 +54,25 @@ export async function queueStats(queue: Queue, commands: Commands): Promise<Queu
     deadLettered: count('failed'),
     paused,
     oldestWaitingAgeMs: oldestSince === null ? null : Math.max(0, Date.now() - oldestSince),
+    concurrency,
+  };
+}
+
+/**
+ * What the autoscaler samples: the messages deliverable now (not delayed ones, nor those of a paused
+ * queue) and how long the oldest of them has waited, in two reads.
+ */
+export async function queueBacklog(
+  queue: Queue,
+  commands: Commands,
+): Promise<{ waiting: number; lagMs: number | null }> {
+  const [counts, oldestSince] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized'),
+    oldestWaitingSince(queue, commands),
+  ]);
+  return {
+    waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+    lagMs: oldestSince === null ? null : Math.max(0, Date.now() - oldestSince),
   };
 }
 

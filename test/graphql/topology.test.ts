@@ -306,6 +306,50 @@ describe('queues', () => {
     expect(await queue('orders', 'q')).toEqual(before);
   });
 
+  it('should take a concurrency range, show it, and refuse a bad one changing nothing', async () => {
+    type Range = { concurrency: number; minConcurrency: number | null; maxConcurrency: number | null };
+    const create = (range: string) =>
+      h.gql<{ createQueue: Range }>(
+        `mutation { createQueue(input: { topic: "orders", name: "hook", bindingKey: "#", target: WEBHOOK, url: "http://127.0.0.1:9/", ${range} }) { concurrency minConcurrency maxConcurrency } }`,
+      );
+    refused(await create('minConcurrency: 4, maxConcurrency: 2'), 'BAD_USER_INPUT', /minConcurrency \(4\)/);
+    refused(await create('minConcurrency: 2'), 'BAD_USER_INPUT', /maxConcurrency is missing/);
+    refused(await create('minConcurrency: 1, maxConcurrency: 1001'), 'BAD_USER_INPUT', /maxConcurrency/);
+    expect((await topics())[0]?.queues).toEqual([]);
+    expect(ok(await create('minConcurrency: 2, maxConcurrency: 6')).createQueue).toEqual({
+      concurrency: 2,
+      minConcurrency: 2,
+      maxConcurrency: 6,
+    });
+    const read =
+      '{ queue(topic: "orders", name: "hook") { concurrency minConcurrency maxConcurrency stats { concurrency } } }';
+    expect(ok(await h.gql<{ queue: Range }>(read)).queue).toEqual({
+      concurrency: 2,
+      minConcurrency: 2,
+      maxConcurrency: 6,
+      // This harness runs no webhook workers (test/engine/autoscaling.test.ts runs them).
+      stats: { concurrency: null },
+    });
+    refused(
+      await h.gql(
+        'mutation { updateQueue(topic: "orders", name: "hook", input: { concurrency: 7 }) { name } }',
+      ),
+      'BAD_USER_INPUT',
+      /must lie within minConcurrency..maxConcurrency \(2..6\)/,
+    );
+    ok(
+      await h.gql(
+        'mutation { updateQueue(topic: "orders", name: "hook", input: { minConcurrency: null, maxConcurrency: null, concurrency: 5 }) { name } }',
+      ),
+    );
+    expect(ok(await h.gql<{ queue: Range }>(read)).queue).toEqual({
+      concurrency: 5,
+      minConcurrency: null,
+      maxConcurrency: null,
+      stats: { concurrency: null },
+    });
+  });
+
   it('should create a FIFO queue and refuse to change maxPriority in place', async () => {
     const { createQueue: created } = ok(
       await createQueue({ topic: 'orders', name: 'q', bindingKey: '#', target: 'CONSUMER', maxPriority: 0 }),

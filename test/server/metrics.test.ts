@@ -102,6 +102,9 @@ describe('/metrics', () => {
       sample(text, 'switchyard_queue_oldest_waiting_age_seconds', { topic: 'orders', queue: 'hook' }),
     ).toBe(0);
     expect(sample(text, 'switchyard_queue_paused', pull)).toBe(0);
+    // This instance's webhook worker at its fixed (default) concurrency; a CONSUMER queue has none.
+    expect(sample(text, 'switchyard_queue_concurrency', { topic: 'orders', queue: 'hook' })).toBe(10);
+    expect(sample(text, 'switchyard_queue_concurrency', pull)).toBeUndefined();
     expect(sample(text, 'switchyard_circuit_state', { queue: 'hook', state: 'CLOSED' })).toBe(1);
     expect(sample(text, 'switchyard_circuit_state', { queue: 'hook', state: 'OPEN' })).toBe(0);
     expect(sample(text, 'switchyard_circuit_state', { queue: 'pull' })).toBeUndefined();

@@ -1,6 +1,6 @@
 import type { EventBus } from '../core/index.js';
 import { assertInt, ENGINE_DEFAULTS, MINUTE } from '../core/index.js';
-import { createRedactor, DEFAULT_REDACTED_HEADERS } from '../delivery/index.js';
+import { createRedactor, DEFAULT_REDACTED_HEADERS, type Redact } from '../delivery/index.js';
 import type { PayloadSchemas } from '../publish/index.js';
 import type { Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
@@ -8,7 +8,7 @@ import type { Registry } from '../registry/index.js';
 import { createDeadLetterDiscard } from './discard.js';
 import { decodeCursor, encodeCursor, newestFirst, parseDeadLetterId } from './ids.js';
 import { createDeadLetterIndex } from './indexer.js';
-import { createDeadLetterQuery, type DeadLetterFilter } from './query.js';
+import { createDeadLetterQuery, type DeadLetterFilter, type DeadLetterQuery } from './query.js';
 import { type DeadLetterRecord, readDeadLetters, toRecord } from './record.js';
 import { createDeadLetterReplay, type ReplayOptions } from './replay.js';
 import { createDeadLetterRetention } from './retention.js';
@@ -78,34 +78,9 @@ const FULL_REPAIR_EVERY = 60;
  * an index in each topic's hash tag, replayed, discarded, and removed after the retention age.
  */
 export function createDeadLetters(options: DeadLettersOptions) {
-  const { client, keys, registry, handles, schemas, events } = options;
+  const { client, keys, registry } = options;
   const onError = options.onError ?? (() => {});
-  const commands = defineCommands(client);
-  const redact = createRedactor(options.redactHeaders ?? DEFAULT_REDACTED_HEADERS);
-  const index = createDeadLetterIndex({ client, keys, registry });
-  const query = createDeadLetterQuery({ client, keys, registry, index });
-  const discarding = createDeadLetterDiscard({ client, keys, handles, query, events });
-  const replaying = createDeadLetterReplay({
-    client,
-    keys,
-    registry,
-    handles,
-    schemas,
-    query,
-    events,
-    redact,
-  });
-  const retention = createDeadLetterRetention({
-    client,
-    keys,
-    registry,
-    commands,
-    index,
-    discard: discarding,
-    redact,
-    retentionMs: options.retentionMs ?? ENGINE_DEFAULTS.deadLetterRetentionMs,
-    archiveDir: options.archiveDir ?? null,
-  });
+  const { redact, index, query, discarding, replaying, retention } = createParts(options);
 
   let closed: Promise<void> | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -119,13 +94,7 @@ export function createDeadLetters(options: DeadLettersOptions) {
       try {
         if (full) await index.repairAll(() => closed !== null);
         else {
-          const table = await registry.table();
-          const queues = table
-            .topics()
-            .flatMap((topic) =>
-              table.queues(topic.name).map((queue) => ({ topic: topic.name, queue: queue.name })),
-            );
-          await index.check(queues);
+          await index.check(await allQueues(registry));
         }
         if (!closed) await retention.sweep();
       } catch (error) {
@@ -135,41 +104,6 @@ export function createDeadLetters(options: DeadLettersOptions) {
     return maintaining;
   }
 
-  async function page(
-    filter: DeadLetterFilter = {},
-    { first = 50, after = null }: { first?: number; after?: string | null } = {},
-  ): Promise<DeadLetterPage> {
-    assertInt('first', first, 0, PAGE_SIZE_MAX);
-    const cursor = after === null ? null : decodeCursor(after);
-    const prepared = await query.prepare(filter);
-    const [{ refs, hasMore }, hasPreviousPage] = await Promise.all([
-      first === 0 ? { refs: [], hasMore: false } : prepared.select(cursor, first, true),
-      // Something comes before the page when the newest selected dead letter is at or before the cursor.
-      cursor === null
-        ? false
-        : prepared.select(null, 1).then(({ refs: [newest] }) => !!newest && newestFirst(newest, cursor) <= 0),
-    ]);
-    const edges = refs.flatMap((ref) => {
-      const node = ref.raw ? toRecord(ref, ref.raw, redact) : null;
-      return node ? [{ cursor: encodeCursor(ref), node }] : [];
-    });
-    const [start, last] = [refs.at(0), refs.at(-1)];
-    let counted: Promise<number> | null = null;
-    return {
-      edges,
-      pageInfo: {
-        hasNextPage: hasMore,
-        hasPreviousPage,
-        startCursor: start ? encodeCursor(start) : null,
-        endCursor: last ? encodeCursor(last) : null,
-      },
-      totalCount: () => {
-        counted ??= prepared.count();
-        return counted;
-      },
-    };
-  }
-
   return {
     /** The redactor the delivery paths run error texts through before they are stored. */
     redact,
@@ -177,14 +111,16 @@ export function createDeadLetters(options: DeadLettersOptions) {
     record(topic: string, queue: string, jobId: string): Promise<void> {
       return index.record(topic, queue, jobId).catch((error: Error) => onError(error));
     },
-    page,
+    page: (filter: DeadLetterFilter = {}, pageOptions: { first?: number; after?: string | null } = {}) =>
+      readPage(query, redact, filter, pageOptions),
     /** One dead letter by id, or null when there is none (any more). */
     async get(id: string): Promise<DeadLetterRecord | null> {
       const [record] = await readDeadLetters(client, keys, [parseDeadLetterId(id)], redact);
       return record ?? null;
     },
     replay: (id: string, replayOptions?: ReplayOptions) => replaying.replay(id, replayOptions),
-    replayMany: (filter: DeadLetterFilter, limit = 1000) => replaying.replayMany(filter, limit),
+    replayMany: (filter: DeadLetterFilter, limit = 1000, by: string | null = null) =>
+      replaying.replayMany(filter, limit, by),
     discard: (id: string) => discarding.discard(id),
     discardMany: (filter: DeadLetterFilter) => discarding.discardMany(filter),
     /** Runs the retention sweep now (it also runs on the maintenance timer). */
@@ -216,3 +152,80 @@ export function createDeadLetters(options: DeadLettersOptions) {
 }
 
 export type DeadLetters = ReturnType<typeof createDeadLetters>;
+
+/** The parts dead letters are made of, each on the same client and keys. */
+function createParts(options: DeadLettersOptions) {
+  const { client, keys, registry, handles, schemas, events } = options;
+  const redact = createRedactor(options.redactHeaders ?? DEFAULT_REDACTED_HEADERS);
+  const index = createDeadLetterIndex({ client, keys, registry });
+  const query = createDeadLetterQuery({ client, keys, registry, index });
+  const discarding = createDeadLetterDiscard({ client, keys, handles, query, events });
+  const replaying = createDeadLetterReplay({
+    client,
+    keys,
+    registry,
+    handles,
+    schemas,
+    query,
+    events,
+    redact,
+  });
+  const retention = createDeadLetterRetention({
+    client,
+    keys,
+    registry,
+    commands: defineCommands(client),
+    index,
+    discard: discarding,
+    redact,
+    retentionMs: options.retentionMs ?? ENGINE_DEFAULTS.deadLetterRetentionMs,
+    archiveDir: options.archiveDir ?? null,
+  });
+  return { redact, index, query, discarding, replaying, retention };
+}
+
+/** Every queue of every topic, for the maintenance run's counts check. */
+async function allQueues(registry: Registry): Promise<{ topic: string; queue: string }[]> {
+  const table = await registry.table();
+  return table
+    .topics()
+    .flatMap((topic) => table.queues(topic.name).map((queue) => ({ topic: topic.name, queue: queue.name })));
+}
+
+/** One page of dead letters, newest first, after the cursor. */
+async function readPage(
+  query: DeadLetterQuery,
+  redact: Redact,
+  filter: DeadLetterFilter,
+  { first = 50, after = null }: { first?: number; after?: string | null },
+): Promise<DeadLetterPage> {
+  assertInt('first', first, 0, PAGE_SIZE_MAX);
+  const cursor = after === null ? null : decodeCursor(after);
+  const prepared = await query.prepare(filter);
+  const [{ refs, hasMore }, hasPreviousPage] = await Promise.all([
+    first === 0 ? { refs: [], hasMore: false } : prepared.select(cursor, first, true),
+    // Something comes before the page when the newest selected dead letter is at or before the cursor.
+    cursor === null
+      ? false
+      : prepared.select(null, 1).then(({ refs: [newest] }) => !!newest && newestFirst(newest, cursor) <= 0),
+  ]);
+  const edges = refs.flatMap((ref) => {
+    const node = ref.raw ? toRecord(ref, ref.raw, redact) : null;
+    return node ? [{ cursor: encodeCursor(ref), node }] : [];
+  });
+  const [start, last] = [refs.at(0), refs.at(-1)];
+  let counted: Promise<number> | null = null;
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: hasMore,
+      hasPreviousPage,
+      startCursor: start ? encodeCursor(start) : null,
+      endCursor: last ? encodeCursor(last) : null,
+    },
+    totalCount: () => {
+      counted ??= prepared.count();
+      return counted;
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import type { Keys, RedisClient } from '../redis/index.js';
+import type { Commands, Keys, RedisClient } from '../redis/index.js';
 import { defineCommands, execGrouped } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { indexCall } from './commands.js';
@@ -36,6 +36,81 @@ const PRUNE: Omit<PageWalk, 'topic' | 'set' | 'queues' | 'rank'> = {
 
 const queueId = (ref: QueueRef) => `${ref.topic}/${ref.queue}`;
 
+/** What the index's Redis work runs on. */
+interface IndexRedis {
+  client: RedisClient;
+  keys: Keys;
+  commands: Commands;
+}
+
+/** Indexes these jobs of one queue, each only while still a dead letter; CHUNK jobs per call. */
+async function write({ keys, commands }: IndexRedis, ref: QueueRef, ids: readonly string[]): Promise<void> {
+  for (let start = 0; start < ids.length; start += CHUNK) {
+    const call = indexCall(keys, ref.topic, ref.queue, ids.slice(start, start + CHUNK));
+    await commands.run('dead-letter-index-n', call.keys, call.args);
+  }
+}
+
+/** Indexes what the failed set holds and the index lacks, newest first; `limit` jobs at most. */
+async function addMissing(redis: IndexRedis, ref: QueueRef, limit: number): Promise<void> {
+  const failed = redis.keys.bull(ref.topic, ref.queue).failed;
+  for (let rank = 0; rank < limit; rank += CHUNK) {
+    const count = Math.min(CHUNK, limit - rank);
+    // The ids first, then the index call with their keys, which checks each against the failed set again.
+    const ids = await redis.client.zrevrange(failed, rank, rank + count - 1);
+    await write(redis, ref, ids);
+    if (ids.length < count) return;
+  }
+}
+
+/**
+ * Walks one index set and drops every entry whose job is no longer in its queue's failed set; `queues`
+ * are the queues whose entries it may hold, and an entry of any other queue (a deleted one) is dropped.
+ */
+async function prune(
+  { client, keys, commands }: IndexRedis,
+  topic: string,
+  set: string,
+  queues: readonly string[],
+): Promise<void> {
+  const bound = (await client.zcard(set)) / CHUNK + 2;
+  let rank = -1;
+  for (let round = 0; round < bound; round++) {
+    const { next } = await walkIndex(client, commands, keys, {
+      ...PRUNE,
+      topic,
+      set,
+      queues,
+      rank,
+    });
+    if (next < 0) return;
+    rank = next;
+  }
+}
+
+/** Each queue's failed count and index count, in one round trip (one per topic on a Redis Cluster). */
+async function counts(
+  { client, keys }: IndexRedis,
+  refs: readonly QueueRef[],
+): Promise<{ failed: number; indexed: number }[]> {
+  // One pipeline per topic on a Redis Cluster (a pipeline stays on one node).
+  const results = await execGrouped(
+    client,
+    refs,
+    (ref) => ref.topic,
+    (pipeline, ref) => {
+      pipeline.zcard(keys.bull(ref.topic, ref.queue).failed);
+      pipeline.zcard(keys.deadLetters(ref.topic).queue(ref.queue));
+    },
+  );
+  return refs.map((_, index) => {
+    const [failedError, failed] = results[index * 2] ?? [null, 0];
+    const [indexedError, indexed] = results[index * 2 + 1] ?? [null, 0];
+    if (failedError || indexedError) throw failedError ?? indexedError;
+    return { failed: Number(failed), indexed: Number(indexed) };
+  });
+}
+
 /**
  * The dead-letter index: sorted sets per topic that answer filtered pages without scanning every
  * failed job. BullMQ's failed sets stay the truth; the index follows them.
@@ -48,7 +123,7 @@ const queueId = (ref: QueueRef) => `${ref.topic}/${ref.queue}`;
  */
 export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
   const { client, keys, registry } = options;
-  const commands = defineCommands(client);
+  const redis: IndexRedis = { client, keys, commands: defineCommands(client) };
   const batches = new Map<string, { ids: string[]; done: Promise<void> }>();
   const writes = new Set<Promise<unknown>>();
   const syncing = new Map<string, Promise<void>>();
@@ -58,13 +133,6 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
     const forget = () => writes.delete(promise);
     promise.then(forget, forget);
     return promise;
-  }
-
-  async function write(ref: QueueRef, ids: readonly string[]): Promise<void> {
-    for (let start = 0; start < ids.length; start += CHUNK) {
-      const call = indexCall(keys, ref.topic, ref.queue, ids.slice(start, start + CHUNK));
-      await commands.run('dead-letter-index-n', call.keys, call.args);
-    }
   }
 
   /**
@@ -79,7 +147,7 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
       const ids: string[] = [];
       const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         batches.delete(id);
-        return write(ref, ids);
+        return write(redis, ref, ids);
       });
       batch = { ids, done: track(done) };
       batches.set(id, batch);
@@ -88,57 +156,6 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
     return batch.done;
   }
 
-  /** Indexes what the failed set holds and the index lacks, newest first; `limit` jobs at most. */
-  async function addMissing(ref: QueueRef, limit: number): Promise<void> {
-    const failed = keys.bull(ref.topic, ref.queue).failed;
-    for (let rank = 0; rank < limit; rank += CHUNK) {
-      const count = Math.min(CHUNK, limit - rank);
-      // The ids first, then the index call with their keys, which checks each against the failed set again.
-      const ids = await client.zrevrange(failed, rank, rank + count - 1);
-      await write(ref, ids);
-      if (ids.length < count) return;
-    }
-  }
-
-  /**
-   * Walks one index set and drops every entry whose job is no longer in its queue's failed set; `queues`
-   * are the queues whose entries it may hold, and an entry of any other queue (a deleted one) is dropped.
-   */
-  async function prune(topic: string, set: string, queues: readonly string[]): Promise<void> {
-    const bound = (await client.zcard(set)) / CHUNK + 2;
-    let rank = -1;
-    for (let round = 0; round < bound; round++) {
-      const { next } = await walkIndex(client, commands, keys, {
-        ...PRUNE,
-        topic,
-        set,
-        queues,
-        rank,
-      });
-      if (next < 0) return;
-      rank = next;
-    }
-  }
-
-  const counts = async (refs: readonly QueueRef[]): Promise<{ failed: number; indexed: number }[]> => {
-    // One pipeline per topic on a Redis Cluster (a pipeline stays on one node).
-    const results = await execGrouped(
-      client,
-      refs,
-      (ref) => ref.topic,
-      (pipeline, ref) => {
-        pipeline.zcard(keys.bull(ref.topic, ref.queue).failed);
-        pipeline.zcard(keys.deadLetters(ref.topic).queue(ref.queue));
-      },
-    );
-    return refs.map((_, index) => {
-      const [failedError, failed] = results[index * 2] ?? [null, 0];
-      const [indexedError, indexed] = results[index * 2 + 1] ?? [null, 0];
-      if (failedError || indexedError) throw failedError ?? indexedError;
-      return { failed: Number(failed), indexed: Number(indexed) };
-    });
-  };
-
   /** Brings one queue's index in step: the newest failures first, the whole queue only if still off. */
   function syncQueue(ref: QueueRef, full: boolean): Promise<void> {
     const id = queueId(ref);
@@ -146,13 +163,13 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
     if (running) return running;
     const sync = (async () => {
       if (!full) {
-        await addMissing(ref, QUICK);
-        const [after] = await counts([ref]);
+        await addMissing(redis, ref, QUICK);
+        const [after] = await counts(redis, [ref]);
         if (after && after.failed === after.indexed) return;
       }
-      const [size] = await counts([ref]);
-      await addMissing(ref, (size?.failed ?? 0) + CHUNK);
-      await prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue), [ref.queue]);
+      const [size] = await counts(redis, [ref]);
+      await addMissing(redis, ref, (size?.failed ?? 0) + CHUNK);
+      await prune(redis, ref.topic, keys.deadLetters(ref.topic).queue(ref.queue), [ref.queue]);
     })().finally(() => syncing.delete(id));
     syncing.set(id, sync);
     return track(sync);
@@ -163,7 +180,7 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
     /** Syncs each queue whose failed count differs from its index count. One round trip when none does. */
     async check(refs: readonly QueueRef[]): Promise<void> {
       if (refs.length === 0) return;
-      const found = await counts(refs);
+      const found = await counts(redis, refs);
       await Promise.all(
         refs.map((ref, index) => {
           const count = found[index];
@@ -181,12 +198,12 @@ export function createDeadLetterIndex(options: DeadLetterIndexOptions) {
           await syncQueue({ topic: topic.name, queue }, true);
         }
         if (isStopped()) return;
-        await track(prune(topic.name, keys.deadLetters(topic.name).base, queues));
+        await track(prune(redis, topic.name, keys.deadLetters(topic.name).base, queues));
       }
     },
     /** Drops the index of a deleted queue (its BullMQ keys are gone, so every entry is stale). */
     dropQueue: (ref: QueueRef) =>
-      track(prune(ref.topic, keys.deadLetters(ref.topic).queue(ref.queue), [ref.queue])),
+      track(prune(redis, ref.topic, keys.deadLetters(ref.topic).queue(ref.queue), [ref.queue])),
     /** Waits for every index write and sync in progress, e.g. before the connection closes. */
     async flush(): Promise<void> {
       while (writes.size > 0) await Promise.allSettled([...writes]);

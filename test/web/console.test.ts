@@ -426,7 +426,7 @@ describe("the key's scopes", () => {
     const { page, problems } = await open(base, 'publish', { key: createApiKey.secret });
     await page.locator('select[name="topic"] option[value="payments"]').waitFor({ state: 'attached' });
     const links = await page.locator('nav a').allTextContents();
-    expect(links).toEqual(['Topics & queues', 'Publish', 'Live tail', 'Dead letters', 'Events']);
+    expect(links).toEqual(['Topics & queues', 'Publish', 'Live tail', 'History', 'Dead letters', 'Events']);
     await expectAccessible(page, 'the publish form of a scoped key');
 
     await page.locator('select[name="topic"]').selectOption('payments');
@@ -451,6 +451,7 @@ describe("the key's scopes", () => {
       'Topics & queues',
       'Publish',
       'Live tail',
+      'History',
       'Dead letters',
       'Charts',
       'Events',
@@ -477,6 +478,7 @@ describe('every view', () => {
       topology: 'section[data-topic="orders"]',
       publish: 'select[name="topic"] option[value="orders"]',
       tail: 'select[name="topic"] option[value="orders"]',
+      history: '[data-history-about]',
       'dead-letters': 'button[data-action="edit"]',
       charts: 'figure[data-chart="depth"] canvas',
       events: 'form.filter',

@@ -6,6 +6,7 @@ import { mountDeadLetters } from './dead-letters.js';
 import { h, replaceChildren } from './dom.js';
 import { mountEvents } from './events.js';
 import { apiKey, setApiKey } from './gateway.js';
+import { mountHistory } from './history.js';
 import { mountKeys } from './keys.js';
 import { mountOverview } from './overview.js';
 import { mountPublish } from './publish.js';
@@ -21,6 +22,7 @@ const VIEWS: ReadonlyArray<{ id: string; label: string; mount: Mount; needs?: ke
   { id: 'topology', label: 'Topics & queues', mount: mountTopology },
   { id: 'publish', label: 'Publish', mount: mountPublish },
   { id: 'tail', label: 'Live tail', mount: mountTail },
+  { id: 'history', label: 'History', mount: mountHistory },
   { id: 'dead-letters', label: 'Dead letters', mount: mountDeadLetters },
   { id: 'charts', label: 'Charts', mount: mountCharts, needs: 'stats' },
   { id: 'events', label: 'Events', mount: mountEvents },

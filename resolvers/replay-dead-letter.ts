@@ -1,3 +1,4 @@
+import { callerName } from './caller-scopes.js';
 import type { Context } from './context.js';
 
 interface ReplayDeadLetterArgs {
@@ -11,4 +12,5 @@ export const replayDeadLetter = (args: ReplayDeadLetterArgs, ctx: Context) =>
   ctx.engine.deadLetters.replay(args.id, {
     payload: args.payload ?? undefined,
     toQueue: args.toQueue ?? null,
+    by: callerName(ctx),
   });

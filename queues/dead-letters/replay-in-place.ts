@@ -1,55 +1,105 @@
+import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import type { FailureReason } from '../core/index.js';
-import type { Keys, QueueHandles } from '../redis/index.js';
+import type { FailureReason, TopicRecord } from '../core/index.js';
+import { conflict } from '../core/index.js';
+import type { Keys } from '../redis/index.js';
 import { answers, queueCommand } from '../redis/index.js';
 import { indexSets, REASONS_ARG } from './commands.js';
+import {
+  assertLinked,
+  type ReplayTrail,
+  type ReplayWatch,
+  type TrailStepOf,
+  trailArgs,
+  WATCH_TRIES,
+} from './replay-watch.js';
 
-/** One dead letter of a replay, as the release command takes it. */
+/** One dead letter of a replay, as the release command takes it, with its trail step. */
 export interface ReplayItem {
   jobId: string;
   /** New job data, or '' to keep it. */
   data: string;
   messageId: string;
   reason: FailureReason | null;
+  /** The trail entry the replay appends (docs/PROVENANCE.md). */
+  step: TrailStepOf;
 }
 
-/** Replays jobs of one queue where they are. Answers the job ids replayed. */
-export async function replayInPlace(
-  handles: QueueHandles,
-  keys: Keys,
-  topic: string,
+export interface InPlaceContext {
+  watch: ReplayWatch;
+  keys: Keys;
+  trail: ReplayTrail;
+}
+
+/**
+ * Replays jobs of one queue where they are, each with its trail entry, in one MULTI under WATCH of
+ * their trails: trail-append-n, our release command and BullMQ's reprocessJob all check the failed
+ * set, so for each job all three act or none does. Answers the job ids replayed.
+ */
+export function replayInPlace(
+  context: InPlaceContext,
+  topic: TopicRecord,
   queue: string,
   items: readonly ReplayItem[],
 ): Promise<Set<string>> {
-  const bull = handles.get(topic, queue);
-  const keysOf = keys.bull(topic, queue);
-  const transaction = (await bull.client).multi();
-  const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
-  queueCommand(
-    transaction as unknown as ChainableCommander,
-    'dead-letter-release-n',
-    [keysOf.failed, ...indexSets(keys, topic, queue)],
-    [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
-  );
-  for (const { jobId } of items) {
-    bull.scripts.execCommand(transaction, 'reprocessJob', [
-      keysOf.job(jobId),
-      keysOf.events,
-      keysOf.failed,
-      keysOf.wait,
-      keysOf.meta,
-      keysOf.paused,
-      keysOf.active,
-      keysOf.marker,
-      jobId,
-      'LPUSH',
-      'failedReason',
-      'failed',
-      '1',
-      '1',
-    ]);
-  }
-  const [released, ...reprocessed] = answers(await transaction.exec()) as [number[], ...number[]];
+  const { keys } = context;
+  const keysOf = keys.bull(topic.name, queue);
+  return context.watch.run(keys.bullPrefix(topic.name), queue, async (watching, bull) => {
+    for (let attempt = 0; attempt < WATCH_TRIES; attempt++) {
+      const trailKeysOf = items.map((item) => keys.trail(topic.name, item.step.message.id));
+      if (trailKeysOf.length > 0) await watching.watch(...trailKeysOf);
+      const steps = items.map((item) => ({ jobId: item.jobId, step: item.step }));
+      const { trailKeys, args } = await trailArgs(watching, keys, topic, steps, context.trail);
+      // BullMQ's own MULTI on the watching connection: it runs BullMQ's scripts, and ours are defined there too.
+      const multi = (await bull.client).multi();
+      const transaction = multi as unknown as ChainableCommander;
+      queueCommand(transaction, 'trail-append-n', [keysOf.failed, ...trailKeys], args);
+      const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
+      queueCommand(
+        transaction,
+        'dead-letter-release-n',
+        [keysOf.failed, ...indexSets(keys, topic.name, queue)],
+        [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
+      );
+      for (const { jobId } of items) reprocess(bull, multi, keysOf, jobId);
+      const results = await multi.exec();
+      if (results === null) continue;
+      const [appended, released, ...reprocessed] = answers(results) as [number[], number[], ...number[]];
+      assertLinked(appended);
+      return replayedOf(items, released, reprocessed);
+    }
+    throw conflict(`Dead letters of ${topic.name}/${queue} kept changing during the replay; try again`);
+  });
+}
+
+type BullKeysOf = ReturnType<Keys['bull']>;
+
+/** BullMQ's own reprocessJob: the job back to waiting, attempts reset (queued on the MULTI). */
+function reprocess(
+  bull: Queue,
+  multi: Parameters<Queue['scripts']['execCommand']>[0],
+  keysOf: BullKeysOf,
+  jobId: string,
+): void {
+  bull.scripts.execCommand(multi, 'reprocessJob', [
+    keysOf.job(jobId),
+    keysOf.events,
+    keysOf.failed,
+    keysOf.wait,
+    keysOf.meta,
+    keysOf.paused,
+    keysOf.active,
+    keysOf.marker,
+    jobId,
+    'LPUSH',
+    'failedReason',
+    'failed',
+    '1',
+    '1',
+  ]);
+}
+
+function replayedOf(items: readonly ReplayItem[], released: number[], reprocessed: number[]): Set<string> {
   const replayed = new Set<string>();
   items.forEach((item, index) => {
     const count = Number(released[index]);

@@ -39,8 +39,8 @@ export function circuitOperations(parts: Parts) {
       ...deadLetters,
       replay: async (id: string, replayOptions?: ReplayOptions) =>
         probeReplayed(await deadLetters.replay(id, replayOptions), replayOptions?.toQueue ?? null),
-      replayMany: async (filter: DeadLetterFilter, limit: number) =>
-        probeReplayed(await deadLetters.replayMany(filter, limit), null),
+      replayMany: async (filter: DeadLetterFilter, limit: number, by: string | null = null) =>
+        probeReplayed(await deadLetters.replayMany(filter, limit, by), null),
     },
     /**
      * Closes a webhook queue's circuit breaker for every instance (an operator fixed the endpoint):

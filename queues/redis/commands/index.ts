@@ -19,6 +19,7 @@ const COMMANDS = [
   'dead-letter-page-n',
   'dead-letter-release-n',
   'dead-letter-discard-n',
+  'trail-append-n',
   'circuit-failure-2',
   'circuit-success-2',
   'circuit-gate-2',

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import type { Engine } from '../../queues/engine/engine.js';
+import { useEngineHarness } from '../engine/harness.js';
+import { waitFor } from '../helpers/redis.js';
+import { type ChainEntry, firstBreak, payloadSha256 } from '../helpers/trail-chain.js';
+
+const harness = useEngineHarness();
+
+async function setUp(): Promise<Engine> {
+  const engine = await harness.engine({ runWorkers: false });
+  await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+  for (const name of ['a', 'b']) {
+    await engine.createQueue({ topic: 'orders', name, target: 'CONSUMER', retry: { maxAttempts: 1 } });
+  }
+  return engine;
+}
+
+/** Takes the message's delivery from the queue and fails it for good; waits for the dead letter. */
+async function deadLetter(engine: Engine, queue: string, messageId: string): Promise<string> {
+  const [delivery] = await engine.receive('orders', queue, 1, 2_000);
+  expect(delivery?.message.id).toBe(messageId);
+  await engine.nack(delivery?.id ?? '', 'REJECTED', 'declined');
+  const id = `orders/${queue}/${messageId}`;
+  await waitFor(async () => (await engine.deadLetters.get(id)) !== null, { message: 'no dead letter' });
+  return id;
+}
+
+async function storedTrail(engine: Engine, id: string): Promise<ChainEntry[]> {
+  const lines = await harness.redis.client().lrange(engine.keys.trail('orders', id), 0, -1);
+  return lines.map((line) => JSON.parse(line) as ChainEntry);
+}
+
+describe('provenance trail: dead-letter replays', () => {
+  it('should chain REPLAYED, EDITED and REPLAYED_TO_QUEUE after PUBLISHED, the edit keeping the old hash', async () => {
+    const engine = await setUp();
+    await engine.deleteQueue('orders', 'b');
+    const { messageId } = await engine.publish({ topic: 'orders', payload: { v: 1 }, by: 'shop' });
+    await engine.createQueue({ topic: 'orders', name: 'b', target: 'CONSUMER', retry: { maxAttempts: 1 } });
+
+    await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId), { by: 'ops' });
+    await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId), {
+      payload: { v: 2 },
+      by: 'ops',
+    });
+    await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId), { toQueue: 'b' });
+
+    const trail = await storedTrail(engine, messageId);
+    expect(trail.map(({ action, by, queue }) => [action, by, queue])).toEqual([
+      ['PUBLISHED', 'shop', null],
+      ['REPLAYED', 'ops', 'a'],
+      ['EDITED', 'ops', 'a'],
+      ['REPLAYED_TO_QUEUE', null, 'b'],
+    ]);
+    expect(trail.map((entry) => entry.sha256)).toEqual([
+      payloadSha256({ v: 1 }),
+      payloadSha256({ v: 1 }),
+      payloadSha256({ v: 2 }),
+      payloadSha256({ v: 2 }),
+    ]);
+    expect(firstBreak(messageId, trail)).toBe(-1);
+    const [delivery] = await engine.receive('orders', 'b', 1, 2_000);
+    expect(delivery?.message.payload).toEqual({ v: 2 });
+  });
+
+  it('should chain every message of a bulk replay', async () => {
+    const engine = await setUp();
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) ids.push((await engine.publish({ topic: 'orders', payload: n })).messageId);
+    for (const id of ids) await deadLetter(engine, 'a', id);
+    const result = await engine.deadLetters.replayMany({ queue: 'a' }, 10, 'bulk');
+    expect(result.replayed).toBe(3);
+    for (const id of ids) {
+      const trail = await storedTrail(engine, id);
+      expect(trail.map((entry) => [entry.action, entry.by, entry.queue])).toEqual([
+        ['PUBLISHED', null, null],
+        ['REPLAYED', 'bulk', 'a'],
+      ]);
+      expect(firstBreak(id, trail)).toBe(-1);
+    }
+  });
+
+  it('should chain two replays of one fanned-out message made at once, one after the other', async () => {
+    const engine = await setUp();
+    const { messageId } = await engine.publish({ topic: 'orders', payload: 'fan' });
+    const fromA = await deadLetter(engine, 'a', messageId);
+    const fromB = await deadLetter(engine, 'b', messageId);
+    await Promise.all([engine.deadLetters.replay(fromA), engine.deadLetters.replay(fromB)]);
+    const trail = await storedTrail(engine, messageId);
+    expect(trail.map((entry) => entry.action)).toEqual(['PUBLISHED', 'REPLAYED', 'REPLAYED']);
+    expect(
+      trail
+        .slice(1)
+        .map((entry) => entry.queue)
+        .sort(),
+    ).toEqual(['a', 'b']);
+    expect(firstBreak(messageId, trail)).toBe(-1);
+  });
+
+  it('should append nothing when the replay is refused (no longer a dead letter, a bad payload)', async () => {
+    const engine = await setUp();
+    const { messageId } = await engine.publish({ topic: 'orders', payload: 1 });
+    const id = await deadLetter(engine, 'a', messageId);
+    await engine.deadLetters.replay(id);
+    await expect(engine.deadLetters.replay(id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(engine.deadLetters.replay(id, { toQueue: 'b' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect((await storedTrail(engine, messageId)).map((entry) => entry.action)).toEqual([
+      'PUBLISHED',
+      'REPLAYED',
+    ]);
+  });
+
+  it('should show a changed entry as the chain broken exactly there', async () => {
+    const engine = await setUp();
+    const { messageId } = await engine.publish({ topic: 'orders', payload: 1 });
+    await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId));
+    await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId), { payload: 2 });
+    const key = engine.keys.trail('orders', messageId);
+    const client = harness.redis.client();
+    const [, second] = await storedTrail(engine, messageId);
+    await client.lset(key, 1, JSON.stringify({ ...second, by: 'someone-else' }));
+    const trail = await storedTrail(engine, messageId);
+    expect(firstBreak(messageId, trail)).toBe(1);
+    expect(await engine.messageTrail('orders', messageId)).toEqual(trail);
+  });
+});

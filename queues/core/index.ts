@@ -14,8 +14,10 @@ export {
 } from './events.js';
 export { createLosses, LOSS_REASONS, type Loss, type Losses, type LossReason } from './losses.js';
 export {
+  type ConsumerSpan,
   formatTraceparent,
   parseTraceparent,
+  startConsumerSpan,
   TRACEPARENT,
   TRACER_NAME,
   TRACESTATE,

@@ -5,8 +5,8 @@
  * is, from publish to the webhook request and the consumer's delivery. With an SDK, a publish span
  * continues the trace its `traceparent` header names (or the host's active context), the message
  * carries the publish span's `traceparent` instead, and each webhook attempt is a span under it whose
- * own `traceparent` goes with the request. Contexts are passed explicitly, so this works without a
- * context manager too.
+ * own `traceparent` goes with the request; each consumer delivery is a span from hand-out to
+ * settle. Contexts are passed explicitly, so this works without a context manager too.
  */
 import {
   type Attributes,
@@ -193,4 +193,51 @@ export async function traceDelivery<R>(
   } finally {
     span.end();
   }
+}
+
+/** How a consumer delivery ended, as its span records it. */
+export type ConsumerSpanEnd =
+  | { outcome: 'ack' | 'reply' | 'release' }
+  | { outcome: 'nack' | 'timeout'; reason: string; error: string };
+
+/** A consumer delivery's span, open from hand-out to settle. Ending it twice ends it once. */
+export interface ConsumerSpan {
+  end(how: ConsumerSpanEnd, at?: number): void;
+}
+
+/**
+ * Starts the CONSUMER span of one delivery to a consumer, `receive <topic>/<queue>` (pull) or
+ * `consume <topic>/<queue>` (the websocket push), under the message's `traceparent`. Unlike a webhook
+ * attempt it outlives the call that made it: it ends when the delivery is acked, replied to, nacked,
+ * put back, or its visibility timeout runs out (`at`, when given, is when that was).
+ */
+export function startConsumerSpan(delivery: TracedDelivery, via: 'receive' | 'consume'): ConsumerSpan {
+  const span = tracer().startSpan(
+    `${via} ${delivery.topic}/${delivery.queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': TRACER_NAME,
+        'messaging.operation.type': 'receive',
+        'messaging.destination.name': delivery.topic,
+        'messaging.consumer.group.name': delivery.queue,
+        'messaging.message.id': delivery.messageId,
+        'switchyard.attempt': delivery.attempt,
+      },
+    },
+    parentOf(delivery.headers),
+  );
+  let ended = false;
+  return {
+    end(how, at) {
+      if (ended) return;
+      ended = true;
+      span.setAttribute('switchyard.outcome', how.outcome);
+      if (how.outcome === 'nack' || how.outcome === 'timeout') {
+        span.setAttribute('switchyard.reason', how.reason);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: how.error });
+      }
+      span.end(at);
+    },
+  };
 }

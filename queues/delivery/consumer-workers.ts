@@ -1,5 +1,5 @@
 import { Job, Worker } from 'bullmq';
-import type { MessageRecord, QueueRecord } from '../core/index.js';
+import type { ConsumerSpan, MessageRecord, QueueRecord } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { recordAttempt } from './attempt-history.js';
 import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
@@ -9,6 +9,8 @@ export interface HeldDelivery {
   job: Job<MessageRecord>;
   queue: QueueRecord;
   deadline: number;
+  /** Its trace span, ended when the delivery is settled, put back or lapses (docs/TRACING.md). */
+  span: ConsumerSpan;
 }
 
 export interface ConsumerWorkersOptions {
@@ -74,10 +76,12 @@ export function createConsumerWorkers(options: ConsumerWorkersOptions, inFlight:
       // The attempt is the one that was handed out: read it from our own hand-out when we have it,
       // since by the time the job is fetched again another receive may already have taken it.
       let handedOut: Job<MessageRecord> | undefined;
+      const error = `not acknowledged within ackTimeoutMs (${ackTimeoutMs} ms)`;
       for (const [deliveryId, held] of inFlight) {
         if (held.job.id === jobId && held.queue.name === worker.name) {
           handedOut = held.job;
           inFlight.delete(deliveryId);
+          held.span.end({ outcome: 'timeout', reason: 'TIMEOUT', error }, held.deadline);
         }
       }
       const job = handedOut ?? (await Job.fromId<MessageRecord>(worker, jobId));
@@ -86,7 +90,7 @@ export function createConsumerWorkers(options: ConsumerWorkersOptions, inFlight:
         attempt: job.attemptsStarted,
         at: new Date().toISOString(),
         reason: 'TIMEOUT',
-        error: `not acknowledged within ackTimeoutMs (${ackTimeoutMs} ms)`,
+        error,
         durationMs: ackTimeoutMs,
       });
     } catch (error) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
-import { assertInt, assertName, badInput } from '../core/index.js';
+import { assertInt, assertName, badInput, startConsumerSpan } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
@@ -56,6 +56,124 @@ const IN_FLIGHT_GRACE_MS = 30_000;
 /** How often a waiting receive() looks for new messages. */
 const POLL_MS = 25;
 
+/** How often this instance looks for deliveries past their deadline whose span is still open. */
+const LAPSE_CHECK_MS = 1_000;
+
+type Taken = Delivery | 'expired' | null;
+
+/** Fails an expired message for good instead of handing it out. */
+async function expire(options: ConsumersOptions, job: Job<MessageRecord>, token: string): Promise<void> {
+  const detail = `message expired at ${job.data.expiresAt}`;
+  await recordAttempt(job, {
+    attempt: job.attemptsStarted,
+    at: new Date().toISOString(),
+    reason: 'EXPIRED',
+    error: detail,
+    durationMs: 0,
+  });
+  await job.moveToFailed(new FinalDeliveryFailure('EXPIRED', detail), token, false);
+  if (job.id) await options.onDeadLetter?.(job.data.topic, job.queueName, job.id);
+  options.events.emit({
+    kind: 'EXPIRED',
+    at: new Date().toISOString(),
+    topic: job.data.topic,
+    queue: job.queueName,
+    messageId: job.data.id,
+    attempt: job.attemptsStarted,
+    reason: 'EXPIRED',
+    error: detail,
+  });
+}
+
+/**
+ * Takes in rounds of 1, 2, 4… at once: a full queue answers max in a handful of round trips instead
+ * of max, and an empty one still costs one take per poll. Redis runs one round's takes in the order
+ * they were sent, so the deliveries keep the queue's order.
+ */
+async function takeInRounds(
+  take: () => Promise<Taken>,
+  max: number,
+  waitUntil: number,
+  stopped: () => boolean,
+): Promise<Delivery[]> {
+  const deliveries: Delivery[] = [];
+  let round = 1;
+  while (deliveries.length < max && !stopped()) {
+    const wanted = Math.min(round, max - deliveries.length);
+    const taken = await Promise.allSettled(Array.from({ length: wanted }, take));
+    let drained = false;
+    let failed: { reason: unknown } | null = null;
+    for (const outcome of taken) {
+      if (outcome.status === 'rejected') failed ??= outcome;
+      else if (outcome.value === null) drained = true;
+      else if (outcome.value !== 'expired') deliveries.push(outcome.value);
+    }
+    if (failed) {
+      // What was taken is handed out; with nothing taken, the caller learns why.
+      if (deliveries.length === 0) throw failed.reason;
+      break;
+    }
+    if (!drained) {
+      round *= 2;
+      continue;
+    }
+    if (deliveries.length > 0 || Date.now() >= waitUntil) break;
+    round = 1;
+    await sleep(Math.min(POLL_MS, Math.max(1, waitUntil - Date.now())));
+  }
+  return deliveries;
+}
+
+/**
+ * Ends the span of a delivery past its deadline that was not settled here: acked through another
+ * instance (the job completed, or is gone: completed jobs are removed), or else timed out or nacked
+ * elsewhere, which cannot be told apart from here.
+ */
+async function endLapsedSpan(held: HeldDelivery): Promise<void> {
+  const state = await held.job.getState().catch(() => 'unreadable');
+  if (state === 'completed' || state === 'unknown') held.span.end({ outcome: 'ack' });
+  else {
+    const error = `not settled through this instance within ackTimeoutMs (${held.queue.ackTimeoutMs} ms)`;
+    held.span.end({ outcome: 'timeout', reason: 'TIMEOUT', error }, held.deadline);
+  }
+}
+
+/** The deliveries this instance handed out, by delivery id, swept of lapsed ones now and then. */
+function createInFlight() {
+  const inFlight = new Map<string, HeldDelivery>();
+  const lapsing = new WeakSet<HeldDelivery>();
+  let lastSweep = 0;
+  let timer: NodeJS.Timeout | null = null;
+
+  function checkLapsed(): void {
+    const now = Date.now();
+    for (const held of inFlight.values()) {
+      if (held.deadline > now || lapsing.has(held)) continue;
+      lapsing.add(held);
+      void endLapsedSpan(held);
+    }
+  }
+  return {
+    inFlight,
+    hold(id: string, held: HeldDelivery): void {
+      inFlight.set(id, held);
+      if (timer) return;
+      timer = setInterval(checkLapsed, LAPSE_CHECK_MS);
+      timer.unref();
+    },
+    sweep(now: number): void {
+      if (now - lastSweep < 1_000) return;
+      lastSweep = now;
+      // Kept a while past the deadline: the stalled check that notices the lapse reads the attempt here.
+      for (const [id, held] of inFlight) if (held.deadline + IN_FLIGHT_GRACE_MS <= now) inFlight.delete(id);
+    },
+    close(): void {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
 /**
  * CONSUMER queues: no processor, clients pull with receive() (and, later, push over websockets).
  * Each fetch takes a BullMQ job with a fresh lock token; the lock's duration is the visibility
@@ -63,22 +181,14 @@ const POLL_MS = 25;
  */
 export function createConsumers(options: ConsumersOptions) {
   /** Deliveries this instance handed out, so an ack here needs no lookup: BullMQ's script checks the lock. */
-  const inFlight = new Map<string, HeldDelivery>();
-  let lastSweep = 0;
+  const held = createInFlight();
+  const { inFlight } = held;
   let closing: Promise<void> | null = null;
   /** Set by stopTaking(): receive and take hand out nothing more; acks and nacks still work. */
   let stopped = false;
   const redact = options.redact ?? createRedactor();
   const workers = createConsumerWorkers(options, inFlight);
-  const { workerFor } = workers;
   const settlement = createSettlement({ ...options, redact, inFlight, workers });
-
-  function sweep(now: number): void {
-    if (now - lastSweep < 1_000) return;
-    lastSweep = now;
-    // Kept a while past the deadline: the stalled check that notices the lapse reads the attempt here.
-    for (const [id, held] of inFlight) if (held.deadline + IN_FLIGHT_GRACE_MS <= now) inFlight.delete(id);
-  }
 
   async function consumerQueue(topic: string, name: string): Promise<QueueRecord> {
     assertName('topic', topic);
@@ -89,48 +199,31 @@ export function createConsumers(options: ConsumersOptions) {
     return queue;
   }
 
-  /** Fails an expired message for good instead of handing it out. */
-  async function expire(job: Job<MessageRecord>, token: string): Promise<void> {
-    const detail = `message expired at ${job.data.expiresAt}`;
-    await recordAttempt(job, {
-      attempt: job.attemptsStarted,
-      at: new Date().toISOString(),
-      reason: 'EXPIRED',
-      error: detail,
-      durationMs: 0,
-    });
-    await job.moveToFailed(new FinalDeliveryFailure('EXPIRED', detail), token, false);
-    if (job.id) await options.onDeadLetter?.(job.data.topic, job.queueName, job.id);
-    options.events.emit({
-      kind: 'EXPIRED',
-      at: new Date().toISOString(),
-      topic: job.data.topic,
-      queue: job.queueName,
-      messageId: job.data.id,
-      attempt: job.attemptsStarted,
-      reason: 'EXPIRED',
-      error: detail,
-    });
-  }
-
   /**
    * Takes one message off the queue as a delivery, or answers null when there is none (after waiting
    * up to the worker's drain delay when `block`). An expired message is failed on the way, and
    * answers 'expired' so the caller can take another.
    */
-  async function takeOne(queue: QueueRecord, block: boolean): Promise<Delivery | 'expired' | null> {
-    const worker = workerFor(queue);
+  async function takeOne(queue: QueueRecord, block: boolean, via: 'receive' | 'consume'): Promise<Taken> {
+    const worker = workers.workerFor(queue);
     const token = randomUUID();
     const job = (await worker.getNextJob(token, { block })) as Job<MessageRecord> | undefined;
     if (!job) return null;
     if (isExpired(job.data)) {
-      await expire(job, token);
+      await expire(options, job, token);
       return 'expired';
     }
     const id = encodeDeliveryId(queue.topic, queue.name, job.id as string, token);
     const deadline = Date.now() + queue.ackTimeoutMs;
-    sweep(Date.now());
-    inFlight.set(id, { job, queue, deadline });
+    const about = {
+      topic: queue.topic,
+      queue: queue.name,
+      messageId: job.data.id,
+      attempt: job.attemptsStarted,
+    };
+    const span = startConsumerSpan({ ...about, headers: job.data.headers }, via);
+    held.sweep(Date.now());
+    held.hold(id, { job, queue, deadline, span });
     return {
       id,
       message: job.data,
@@ -145,36 +238,13 @@ export function createConsumers(options: ConsumersOptions) {
     assertInt('waitMs', waitMs, 0, RECEIVE_LIMITS.waitMs);
     if (closing || stopped) return [];
     const queue = await consumerQueue(topic, name);
-    const waitUntil = Date.now() + waitMs;
-    const deliveries: Delivery[] = [];
-    // Takes in rounds of 1, 2, 4… at once: a full queue answers max in a handful of round trips
-    // instead of max, and an empty one still costs one take per poll. Redis runs one round's takes in
-    // the order they were sent, so the deliveries keep the queue's order.
-    let round = 1;
-    while (deliveries.length < max && !closing && !stopped) {
-      const wanted = Math.min(round, max - deliveries.length);
-      const taken = await Promise.allSettled(Array.from({ length: wanted }, () => takeOne(queue, false)));
-      let drained = false;
-      let failed: { reason: unknown } | null = null;
-      for (const outcome of taken) {
-        if (outcome.status === 'rejected') failed ??= outcome;
-        else if (outcome.value === null) drained = true;
-        else if (outcome.value !== 'expired') deliveries.push(outcome.value);
-      }
-      if (failed) {
-        // What was taken is handed out; with nothing taken, the caller learns why.
-        if (deliveries.length === 0) throw failed.reason;
-        break;
-      }
-      if (!drained) {
-        round *= 2;
-        continue;
-      }
-      if (deliveries.length > 0 || Date.now() >= waitUntil) break;
-      round = 1;
-      await sleep(Math.min(POLL_MS, Math.max(1, waitUntil - Date.now())));
-    }
-    sweep(Date.now());
+    const deliveries = await takeInRounds(
+      () => takeOne(queue, false, 'receive'),
+      max,
+      Date.now() + waitMs,
+      () => closing !== null || stopped,
+    );
+    held.sweep(Date.now());
     return deliveries;
   }
 
@@ -188,7 +258,7 @@ export function createConsumers(options: ConsumersOptions) {
     consumerQueue,
     /** One delivery for `consume`; see takeOne. Null once closing. */
     take: (queue: QueueRecord, block: boolean) =>
-      closing || stopped ? Promise.resolve(null) : takeOne(queue, block),
+      closing || stopped ? Promise.resolve(null) : takeOne(queue, block, 'consume'),
     /**
      * Hands out nothing more: a receive under way answers what it has (its long poll ends), and later
      * ones answer none, while acks, nacks and replies still settle what was handed out. For a drain.
@@ -200,6 +270,7 @@ export function createConsumers(options: ConsumersOptions) {
     onSettled: settlement.onSettled,
     drop: workers.drop,
     close(): Promise<void> {
+      held.close();
       const done = closing ?? workers.close().then(() => undefined);
       closing = done;
       return done;

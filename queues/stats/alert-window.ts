@@ -66,40 +66,129 @@ type Counts = Map<string, number>;
 const isFailedAttempt = (event: DeliveryEvent) =>
   FAILED_ATTEMPT_KINDS.includes(event.kind) && !(event.kind === 'FAILED' && event.reason === 'CIRCUIT_OPEN');
 
+/** Counts not yet in Redis, by slot, then by `<topic>/<queue>`. */
+type Pending = Map<number, Map<string, { topic: string; queue: string; counts: Counts }>>;
+
+/** The hash fields one delivery event adds one to; none for an event that is no attempt. */
+function fieldsOf(event: DeliveryEvent): string[] {
+  const delivered = event.kind === 'DELIVERED';
+  if (event.queue === null || (!delivered && !isFailedAttempt(event))) return [];
+  const fields = ['a'];
+  if (!delivered) fields.push('f');
+  if (delivered && event.latencyMs !== undefined && Number.isFinite(event.latencyMs)) {
+    fields.push(`h${latencyBucket(Math.max(0, event.latencyMs))}`);
+  }
+  if (event.attempt !== null && event.attempt > 0) fields.push(`n${event.attempt}`);
+  return fields;
+}
+
+function count(pending: Pending, slot: number, topic: string, queue: string, field: string): void {
+  let queues = pending.get(slot);
+  if (!queues) {
+    queues = new Map();
+    pending.set(slot, queues);
+  }
+  const id = `${topic}/${queue}`;
+  let entry = queues.get(id);
+  if (!entry) {
+    entry = { topic, queue, counts: new Map() };
+    queues.set(id, entry);
+  }
+  entry.counts.set(field, (entry.counts.get(field) ?? 0) + 1);
+}
+
+/** Adds the counts taken to their slots' hashes, each kept a slot past the window. */
+async function writeCounts(
+  options: AlertWindowOptions,
+  taken: Pending,
+  windowMs: number,
+  slotMs: number,
+): Promise<void> {
+  const writes = [...taken].flatMap(([slot, queues]) =>
+    [...queues.values()].map((entry) => ({ slot, ...entry })),
+  );
+  // One pipeline per topic on a Redis Cluster (a pipeline stays on one node), one on one Redis.
+  const results = await execGrouped(
+    options.client,
+    writes,
+    ({ topic }) => topic,
+    (pipeline, write) => {
+      const key = options.keys.alertWindow(write.topic, write.queue, write.slot);
+      for (const [field, n] of write.counts) pipeline.hincrby(key, field, n);
+      // Kept a slot past the window, so a slot is never read after it expired in part.
+      pipeline.pexpire(key, windowMs + 2 * slotMs);
+    },
+  );
+  const failed = results.find(([error]) => error !== null)?.[0];
+  if (failed) throw failed;
+}
+
+/** The window's figures of each queue asked for, in their order, from the slots up to `last`. */
+async function readFigures(
+  options: AlertWindowOptions,
+  queues: ReadonlyArray<{ topic: string; name: string }>,
+  last: number,
+): Promise<AlertWindowFigures[]> {
+  const first = last - SLOTS + 1;
+  const results = await execGrouped(
+    options.client,
+    queues,
+    ({ topic }) => topic,
+    (pipeline, queue) => {
+      for (let slot = first; slot <= last; slot++)
+        pipeline.hgetall(options.keys.alertWindow(queue.topic, queue.name, slot));
+    },
+  );
+  return queues.map((_queue, index) =>
+    figuresOf(
+      Array.from({ length: SLOTS }, (_, offset) => {
+        const [error, value] = results[index * SLOTS + offset] ?? [null, null];
+        if (error) throw error;
+        return (value ?? {}) as Record<string, string>;
+      }),
+    ),
+  );
+}
+
+/** A queue's figures, added up over the hashes of its window's slots. */
+function figuresOf(slots: readonly Record<string, string>[]): AlertWindowFigures {
+  let attempts = 0;
+  let failed = 0;
+  let maxAttempt = 0;
+  const latency = new Map<number, number>();
+  for (const slot of slots) {
+    for (const [field, text] of Object.entries(slot)) {
+      const n = Number(text);
+      if (!Number.isFinite(n) || n <= 0) continue;
+      const kind = field[0];
+      const rest = Number(field.slice(1));
+      if (field === 'a') attempts += n;
+      else if (field === 'f') failed += n;
+      else if (kind === 'h' && Number.isInteger(rest)) latency.set(rest, (latency.get(rest) ?? 0) + n);
+      else if (kind === 'n' && Number.isInteger(rest)) maxAttempt = Math.max(maxAttempt, rest);
+    }
+  }
+  return {
+    attempts,
+    failed,
+    failureRate: attempts > 0 ? failed / attempts : 0,
+    latencyP95Ms: histogramPercentile(latency, 95),
+    maxAttempt,
+  };
+}
+
 export function createAlertWindow(options: AlertWindowOptions) {
   const windowMs = options.windowMs ?? 60_000;
   const slotMs = Math.max(1, Math.ceil(windowMs / SLOTS));
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => {});
-  /** Counts not yet in Redis, by slot, then by `<topic>/<queue>`. */
-  let pending = new Map<number, Map<string, { topic: string; queue: string; counts: Counts }>>();
-
-  function count(event: DeliveryEvent, field: string): void {
-    if (event.queue === null) return;
-    const slot = Math.floor(now() / slotMs);
-    let queues = pending.get(slot);
-    if (!queues) {
-      queues = new Map();
-      pending.set(slot, queues);
-    }
-    const id = `${event.topic}/${event.queue}`;
-    let entry = queues.get(id);
-    if (!entry) {
-      entry = { topic: event.topic, queue: event.queue, counts: new Map() };
-      queues.set(id, entry);
-    }
-    entry.counts.set(field, (entry.counts.get(field) ?? 0) + 1);
-  }
+  let pending: Pending = new Map();
 
   const stopCounting = options.events.on((event) => {
-    const delivered = event.kind === 'DELIVERED';
-    if (!delivered && !isFailedAttempt(event)) return;
-    count(event, 'a');
-    if (!delivered) count(event, 'f');
-    if (delivered && event.latencyMs !== undefined && Number.isFinite(event.latencyMs)) {
-      count(event, `h${latencyBucket(Math.max(0, event.latencyMs))}`);
-    }
-    if (event.attempt !== null && event.attempt > 0) count(event, `n${event.attempt}`);
+    const fields = fieldsOf(event);
+    if (fields.length === 0 || event.queue === null) return;
+    const slot = Math.floor(now() / slotMs);
+    for (const field of fields) count(pending, slot, event.topic, event.queue, field);
   });
 
   let flushing: Promise<void> = Promise.resolve();
@@ -110,23 +199,7 @@ export function createAlertWindow(options: AlertWindowOptions) {
       if (pending.size === 0) return;
       const taken = pending;
       pending = new Map();
-      const writes = [...taken].flatMap(([slot, queues]) =>
-        [...queues.values()].map((entry) => ({ slot, ...entry })),
-      );
-      // One pipeline per topic on a Redis Cluster (a pipeline stays on one node), one on one Redis.
-      const results = await execGrouped(
-        options.client,
-        writes,
-        ({ topic }) => topic,
-        (pipeline, write) => {
-          const key = options.keys.alertWindow(write.topic, write.queue, write.slot);
-          for (const [field, n] of write.counts) pipeline.hincrby(key, field, n);
-          // Kept a slot past the window, so a slot is never read after it expired in part.
-          pipeline.pexpire(key, windowMs + 2 * slotMs);
-        },
-      );
-      const failed = results.find(([error]) => error !== null)?.[0];
-      if (failed) throw failed;
+      await writeCounts(options, taken, windowMs, slotMs);
     });
     return flushing.catch(onError);
   }
@@ -139,51 +212,10 @@ export function createAlertWindow(options: AlertWindowOptions) {
       : null;
   timer?.unref();
 
-  /** The window's figures of each queue asked for, in their order. */
-  async function read(queues: ReadonlyArray<{ topic: string; name: string }>): Promise<AlertWindowFigures[]> {
-    if (queues.length === 0) return [];
-    const last = Math.floor(now() / slotMs);
-    const first = last - SLOTS + 1;
-    const results = await execGrouped(
-      options.client,
-      queues,
-      ({ topic }) => topic,
-      (pipeline, queue) => {
-        for (let slot = first; slot <= last; slot++)
-          pipeline.hgetall(options.keys.alertWindow(queue.topic, queue.name, slot));
-      },
-    );
-    return queues.map((_queue, index) => {
-      let attempts = 0;
-      let failed = 0;
-      let maxAttempt = 0;
-      const latency = new Map<number, number>();
-      for (let offset = 0; offset < SLOTS; offset++) {
-        const [error, value] = results[index * SLOTS + offset] ?? [null, null];
-        if (error) throw error;
-        for (const [field, text] of Object.entries((value ?? {}) as Record<string, string>)) {
-          const n = Number(text);
-          if (!Number.isFinite(n) || n <= 0) continue;
-          const kind = field[0];
-          const rest = Number(field.slice(1));
-          if (field === 'a') attempts += n;
-          else if (field === 'f') failed += n;
-          else if (kind === 'h' && Number.isInteger(rest)) latency.set(rest, (latency.get(rest) ?? 0) + n);
-          else if (kind === 'n' && Number.isInteger(rest)) maxAttempt = Math.max(maxAttempt, rest);
-        }
-      }
-      return {
-        attempts,
-        failed,
-        failureRate: attempts > 0 ? failed / attempts : 0,
-        latencyP95Ms: histogramPercentile(latency, 95),
-        maxAttempt,
-      };
-    });
-  }
-
   return {
-    read,
+    /** The window's figures of each queue asked for, in their order. */
+    read: async (queues: ReadonlyArray<{ topic: string; name: string }>): Promise<AlertWindowFigures[]> =>
+      queues.length === 0 ? [] : readFigures(options, queues, Math.floor(now() / slotMs)),
     flush,
     windowMs,
     /** Stops counting and adds what was counted to Redis. */

@@ -214,6 +214,117 @@ export function isAlertTransition(value: unknown): value is AlertTransition {
   return (state === 'FIRING' || state === 'RESOLVED') && isAlert(alert) && typeof at === 'string';
 }
 
+/** Posts a transition to the alerts webhook, retrying what may pass on a later try, until `signal` aborts. */
+async function notify(
+  options: AlertsOptions,
+  transition: AlertTransition,
+  signal: AbortSignal,
+  onError: (error: Error) => void,
+): Promise<void> {
+  const webhook = options.webhook;
+  if (!webhook) return;
+  const id = `alert_${randomUUID()}`;
+  const body = JSON.stringify({
+    type: `alert.${transition.state.toLowerCase()}`,
+    at: transition.at,
+    alert: transition.alert,
+  });
+  for (let attempt = 1; attempt <= NOTIFY_ATTEMPTS && !signal.aborted; attempt += 1) {
+    const outcome = await postWebhook({
+      url: webhook.url,
+      body,
+      headers: {
+        'content-type': 'application/json',
+        ...(webhook.secret ? webhookHeaders([webhook.secret], id, body) : {}),
+      },
+      timeoutMs: webhook.timeoutMs ?? 5_000,
+      dispatcher: options.dispatcher,
+    });
+    if (outcome.ok) return;
+    if (!outcome.retryable || attempt === NOTIFY_ATTEMPTS) {
+      // The URL may carry a token in its path (chat webhooks do): only its origin is named.
+      onError(new Error(`Alert notification to ${new URL(webhook.url).origin} failed: ${outcome.error}`));
+      return;
+    }
+    await sleep(NOTIFY_BACKOFF_MS * attempt, undefined, { signal }).catch(() => {});
+  }
+}
+
+/** The alerts firing now, over every instance, oldest first. */
+async function listAlerts(options: AlertsOptions): Promise<Alert[]> {
+  const stored = await options.client.hgetall(options.keys.alerts);
+  const alerts: Alert[] = [];
+  for (const json of Object.values(stored)) {
+    try {
+      const alert: unknown = JSON.parse(json);
+      if (isAlert(alert)) alerts.push(alert);
+    } catch {
+      // Not ours to interpret; the next evaluation rewrites or resolves it.
+    }
+  }
+  return alerts.sort((a, b) => a.since.localeCompare(b.since) || a.id.localeCompare(b.id));
+}
+
+/** Stores an alert's state (alert-set-1); answers whether this call changed whether it fires. */
+async function setAlert(
+  options: AlertsOptions,
+  id: string,
+  alert: Alert | null,
+  value: number,
+  message: string,
+) {
+  const changed = await options.commands.run<number>(
+    'alert-set-1',
+    [options.keys.alerts],
+    [id, alert ? JSON.stringify(alert) : '', String(value), message],
+  );
+  return changed === 1;
+}
+
+/**
+ * Checks every condition of every queue read against the thresholds and stores what changed; answers
+ * the transitions this instance won (another instance evaluating at once wins the others).
+ */
+async function transitionsOf(
+  options: AlertsOptions,
+  thresholds: AlertThresholds,
+  readings: readonly AlertReading[],
+  firing: readonly Alert[],
+): Promise<AlertTransition[]> {
+  const byId = new Map(firing.map((alert) => [alert.id, alert]));
+  const seen = new Set<string>();
+  const transitions: AlertTransition[] = [];
+  for (const reading of readings) {
+    for (const condition of conditions(reading, thresholds)) {
+      const id = `${condition.kind}:${reading.queue.topic}/${reading.queue.name}`;
+      seen.add(id);
+      const fires = condition.on && condition.value >= condition.threshold;
+      if (!fires && !byId.has(id)) continue;
+      const alert: Alert = {
+        id,
+        kind: condition.kind,
+        topic: reading.queue.topic,
+        queue: reading.queue.name,
+        value: condition.value,
+        threshold: condition.threshold,
+        since: byId.get(id)?.since ?? new Date().toISOString(),
+        message: condition.message,
+      };
+      if (await setAlert(options, id, fires ? alert : null, condition.value, condition.message)) {
+        transitions.push({ state: fires ? 'FIRING' : 'RESOLVED', alert, at: new Date().toISOString() });
+      }
+    }
+  }
+  // A deleted queue's alerts resolve with it.
+  for (const alert of firing) {
+    if (seen.has(alert.id)) continue;
+    if (await setAlert(options, alert.id, null, 0, '')) {
+      transitions.push({ state: 'RESOLVED', alert, at: new Date().toISOString() });
+    }
+  }
+  return transitions;
+}
+
 export function createAlerts(options: AlertsOptions) {
   const thresholds = { ...DEFAULT_ALERT_THRESHOLDS, ...options.thresholds };
   const onError = options.onError ?? (() => {});
@@ -221,84 +332,18 @@ export function createAlerts(options: AlertsOptions) {
   let evaluating: Promise<AlertTransition[]> | null = null;
   const closing = new AbortController();
 
-  async function notify(transition: AlertTransition): Promise<void> {
-    const webhook = options.webhook;
-    if (!webhook) return;
-    const id = `alert_${randomUUID()}`;
-    const body = JSON.stringify({
-      type: `alert.${transition.state.toLowerCase()}`,
-      at: transition.at,
-      alert: transition.alert,
-    });
-    for (let attempt = 1; attempt <= NOTIFY_ATTEMPTS && !closing.signal.aborted; attempt += 1) {
-      const outcome = await postWebhook({
-        url: webhook.url,
-        body,
-        headers: {
-          'content-type': 'application/json',
-          ...(webhook.secret ? webhookHeaders([webhook.secret], id, body) : {}),
-        },
-        timeoutMs: webhook.timeoutMs ?? 5_000,
-        dispatcher: options.dispatcher,
-      });
-      if (outcome.ok) return;
-      if (!outcome.retryable || attempt === NOTIFY_ATTEMPTS) {
-        // The URL may carry a token in its path (chat webhooks do): only its origin is named.
-        onError(new Error(`Alert notification to ${new URL(webhook.url).origin} failed: ${outcome.error}`));
-        return;
-      }
-      await sleep(NOTIFY_BACKOFF_MS * attempt, undefined, { signal: closing.signal }).catch(() => {});
-    }
-  }
-
   function announce(transition: AlertTransition): void {
     options.onTransition?.(transition);
-    const sending = notify(transition).catch((error: unknown) => onError(error as Error));
+    const sending = notify(options, transition, closing.signal, onError).catch((error: unknown) =>
+      onError(error as Error),
+    );
     notifications.add(sending);
     void sending.finally(() => notifications.delete(sending));
   }
 
   async function runEvaluation(): Promise<AlertTransition[]> {
-    const [readings, firing] = await Promise.all([options.readQueues(), list()]);
-    const byId = new Map(firing.map((alert) => [alert.id, alert]));
-    const seen = new Set<string>();
-    const transitions: AlertTransition[] = [];
-    for (const reading of readings) {
-      for (const condition of conditions(reading, thresholds)) {
-        const id = `${condition.kind}:${reading.queue.topic}/${reading.queue.name}`;
-        seen.add(id);
-        const fires = condition.on && condition.value >= condition.threshold;
-        if (!fires && !byId.has(id)) continue;
-        const alert: Alert = {
-          id,
-          kind: condition.kind,
-          topic: reading.queue.topic,
-          queue: reading.queue.name,
-          value: condition.value,
-          threshold: condition.threshold,
-          since: byId.get(id)?.since ?? new Date().toISOString(),
-          message: condition.message,
-        };
-        const changed = await options.commands.run<number>(
-          'alert-set-1',
-          [options.keys.alerts],
-          [id, fires ? JSON.stringify(alert) : '', String(condition.value), condition.message],
-        );
-        if (changed === 1) {
-          transitions.push({ state: fires ? 'FIRING' : 'RESOLVED', alert, at: new Date().toISOString() });
-        }
-      }
-    }
-    // A deleted queue's alerts resolve with it.
-    for (const alert of firing) {
-      if (seen.has(alert.id)) continue;
-      const changed = await options.commands.run<number>(
-        'alert-set-1',
-        [options.keys.alerts],
-        [alert.id, '', '0', ''],
-      );
-      if (changed === 1) transitions.push({ state: 'RESOLVED', alert, at: new Date().toISOString() });
-    }
+    const [readings, firing] = await Promise.all([options.readQueues(), listAlerts(options)]);
+    const transitions = await transitionsOf(options, thresholds, readings, firing);
     for (const transition of transitions) announce(transition);
     return transitions;
   }
@@ -309,21 +354,6 @@ export function createAlerts(options: AlertsOptions) {
       evaluating = null;
     });
     return evaluating;
-  }
-
-  /** The alerts firing now, over every instance, oldest first. */
-  async function list(): Promise<Alert[]> {
-    const stored = await options.client.hgetall(options.keys.alerts);
-    const alerts: Alert[] = [];
-    for (const json of Object.values(stored)) {
-      try {
-        const alert: unknown = JSON.parse(json);
-        if (isAlert(alert)) alerts.push(alert);
-      } catch {
-        // Not ours to interpret; the next evaluation rewrites or resolves it.
-      }
-    }
-    return alerts.sort((a, b) => a.since.localeCompare(b.since) || a.id.localeCompare(b.id));
   }
 
   const intervalMs = options.intervalMs ?? 15_000;
@@ -337,7 +367,8 @@ export function createAlerts(options: AlertsOptions) {
 
   return {
     evaluate,
-    list,
+    /** The alerts firing now, over every instance, oldest first. */
+    list: () => listAlerts(options),
     thresholds,
     /** Stops evaluating and waits for notifications already on their way (their retries stop). */
     async close(): Promise<void> {

@@ -77,16 +77,11 @@ function childrenOf<T>(make: (...values: string[]) => T): (...values: string[]) 
   };
 }
 
-export function createMetrics(options: MetricsOptions) {
-  const registry = new Registry();
-  if (options.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry });
-    // prom-client names three of its gauges like counters, which `promtool check metrics` flags; each
-    // is the sum of the gauge beside it (nodejs_active_handles{type} and so on), so drop them.
-    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
-  }
-  const registers = [registry];
-
+/**
+ * The counters of what this instance did, fed by its delivery events, dropped replies and losses;
+ * answers the function that stops feeding them.
+ */
+function countInstance(options: MetricsOptions, registers: Registry[]): () => void {
   const published = new Counter({
     name: 'switchyard_messages_published_total',
     help: 'Messages published through this instance (a duplicate idempotency key counts once).',
@@ -161,15 +156,15 @@ export function createMetrics(options: MetricsOptions) {
     else if (event.latencyMs !== undefined)
       latencyOf(event.topic, queue).observe(Math.max(0, event.latencyMs) / 1000);
   });
-
-  // The gauges below are filled by one read of Redis per scrape, shared by all of them.
-  let reading: Promise<QueueReading[]> | null = null;
-  const readOnce = () => {
-    reading ??= options.readQueues().finally(() => {
-      reading = null;
-    });
-    return reading;
+  return () => {
+    stopCounting();
+    stopCountingReplies?.();
+    stopCountingLosses?.();
   };
+}
+
+/** The gauges of what each queue holds, filled at each scrape from one read shared by all of them. */
+function queueGauges(registers: Registry[], readOnce: () => Promise<QueueReading[]>): void {
   new Gauge({
     name: 'switchyard_queue_messages',
     help: 'Messages in a queue now, by state: waiting, active (delivering or received, not yet acked), delayed (incl. retries in backoff), dead_lettered.',
@@ -241,6 +236,10 @@ export function createMetrics(options: MetricsOptions) {
       }
     },
   });
+}
+
+/** The gauges of the gateway as a whole: alerts firing and whether Redis answers. */
+function gatewayGauges(options: MetricsOptions, registers: Registry[]): void {
   new Gauge({
     name: 'switchyard_alerts_firing',
     help: 'Built-in alerts firing now (1 each), by kind (AlertKind) and queue.',
@@ -260,6 +259,28 @@ export function createMetrics(options: MetricsOptions) {
       this.set((await options.redisUp()) ? 1 : 0);
     },
   });
+}
+
+export function createMetrics(options: MetricsOptions) {
+  const registry = new Registry();
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three of its gauges like counters, which `promtool check metrics` flags; each
+    // is the sum of the gauge beside it (nodejs_active_handles{type} and so on), so drop them.
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
+  const registers = [registry];
+  const stopCounting = countInstance(options, registers);
+
+  // The queue gauges are filled by one read of Redis per scrape, shared by all of them.
+  let reading: Promise<QueueReading[]> | null = null;
+  queueGauges(registers, () => {
+    reading ??= options.readQueues().finally(() => {
+      reading = null;
+    });
+    return reading;
+  });
+  gatewayGauges(options, registers);
 
   return {
     /** The exposition format's content type, for the HTTP answer. */
@@ -268,8 +289,6 @@ export function createMetrics(options: MetricsOptions) {
     render: () => registry.metrics(),
     close(): void {
       stopCounting();
-      stopCountingReplies?.();
-      stopCountingLosses?.();
       registry.clear();
     },
   };

@@ -73,95 +73,140 @@ function findForm() {
   return { form, id };
 }
 
+/** The details panel: one message, or one replay, at a time; `stop` runs when it closes. */
+function detailsPanel() {
+  const panel = h('section', { class: 'editor', 'aria-label': 'Details', hidden: true });
+  let stopShown: () => void = () => {};
+  const close = () => {
+    stopShown();
+    stopShown = () => {};
+    panel.hidden = true;
+    replaceChildren(panel);
+  };
+  const open = (content: HTMLElement, stop: () => void = () => {}) => {
+    stopShown();
+    stopShown = stop;
+    replaceChildren(panel, content, button('Close', close, { 'data-action': 'close-panel' }));
+    panel.hidden = false;
+    panel.querySelector<HTMLElement>('h3')?.focus();
+  };
+  return { panel, open, close };
+}
+
+interface RowActions {
+  admin: boolean;
+  openMessage(topic: string, id: string): void;
+  openReplay(topic: Topic, edge: Edge): void;
+}
+
+function historyRow(topic: Topic, edge: Edge, actions: RowActions): Child[] {
+  const { node } = edge;
+  return [
+    formatTime(node.publishedAt),
+    button(node.id, () => actions.openMessage(topic.name, node.id), {
+      class: 'link',
+      'data-action': 'open-message',
+      'data-message-id': node.id,
+      'aria-label': `Message ${node.id}`,
+    }),
+    node.routingKey ?? '—',
+    `${node.sizeBytes} B`,
+    h('code', { class: 'payload' }, preview(node.payload)),
+    actions.admin && topic.queues.length > 0
+      ? button('Replay from here…', () => actions.openReplay(topic, edge), {
+          'data-action': 'replay-from',
+          'aria-label': `Replay from here… (message ${node.id})`,
+        })
+      : '',
+  ];
+}
+
+/** Offers the topics the key has not been refused; keeps the one chosen, else the first with a history. */
+function offerTopics(select: HTMLSelectElement, topics: readonly Topic[]): number {
+  const offered = topics.filter((topic) => mayDo('subscribe', topic.name));
+  const before = select.value;
+  replaceChildren(
+    select,
+    ...offered.map((topic) =>
+      h('option', { value: topic.name }, topic.history ? topic.name : `${topic.name} (no history)`),
+    ),
+  );
+  const keep =
+    offered.find((topic) => topic.name === before) ?? offered.find((topic) => topic.history) ?? offered[0];
+  if (keep) select.value = keep.name;
+  return offered.length;
+}
+
+/** The replay tasks, read again every second while one runs; the answer stops reading. */
+function taskList(tasks: HTMLElement, can: Capabilities) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const load = async (): Promise<void> => {
+    clearTimeout(timer);
+    if (!can.stats || stopped) return;
+    await reported(async () => {
+      const shown = await replayTaskList(can.admin, () => void load());
+      if (stopped) return;
+      replaceChildren(tasks, h('h3', {}, 'Replay tasks'), shown.element);
+      if (shown.running) timer = setTimeout(() => void load(), TASKS_EVERY_MS);
+    });
+  };
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+  return { load, stop };
+}
+
 export function mountHistory(root: HTMLElement, can: Capabilities): () => void {
   let topics: Topic[] = [];
   const filter = filterForm();
   const find = findForm();
   const about = h('p', { class: 'muted', 'data-history-about': '' });
   const list = h('div');
-  const panel = h('section', { class: 'editor', 'aria-label': 'Details', hidden: true });
+  const details = detailsPanel();
   const tasks = h('section', { 'aria-label': 'Replay tasks' });
-  let stopPanel: () => void = () => {};
+  const replayTasks = taskList(tasks, can);
   let after: string | null = null;
   let stopped = false;
-  let tasksTimer: ReturnType<typeof setTimeout> | undefined;
 
-  const chosen = () => topics.find((topic) => topic.name === filter.topic.value);
-
-  function openPanel(content: HTMLElement, stop: () => void = () => {}): void {
-    stopPanel();
-    stopPanel = stop;
-    replaceChildren(panel, content, button('Close', closePanel, { 'data-action': 'close-panel' }));
-    panel.hidden = false;
-    panel.querySelector<HTMLElement>('h3')?.focus();
-  }
-
-  function closePanel(): void {
-    stopPanel();
-    stopPanel = () => {};
-    panel.hidden = true;
-    replaceChildren(panel);
-  }
-
-  function openMessage(topic: string, id: string): void {
-    openPanel(messagePanel(topic, id));
-  }
-
-  function openReplay(topic: Topic, edge: Edge): void {
-    const replay = replayPanel(
-      topic.name,
-      topic.queues.map((queue) => queue.name),
-      edge.cursor,
-      () => void loadTasks(),
-    );
-    openPanel(replay.element, replay.stop);
-  }
-
-  function row(topic: Topic, edge: Edge): Child[] {
-    const { node } = edge;
-    return [
-      formatTime(node.publishedAt),
-      button(node.id, () => openMessage(topic.name, node.id), {
-        class: 'link',
-        'data-action': 'open-message',
-        'data-message-id': node.id,
-        'aria-label': `Message ${node.id}`,
-      }),
-      node.routingKey ?? '—',
-      `${node.sizeBytes} B`,
-      h('code', { class: 'payload' }, preview(node.payload)),
-      can.admin && topic.queues.length > 0
-        ? button('Replay from here…', () => openReplay(topic, edge), {
-            'data-action': 'replay-from',
-            'aria-label': `Replay from here… (message ${node.id})`,
-          })
-        : '',
-    ];
-  }
+  const actions: RowActions = {
+    admin: can.admin,
+    openMessage: (topic, id) => details.open(messagePanel(topic, id)),
+    openReplay: (topic, edge) => {
+      const queues = topic.queues.map((queue) => queue.name);
+      const replay = replayPanel(topic.name, queues, edge.cursor, () => void replayTasks.load());
+      details.open(replay.element, replay.stop);
+    },
+  };
 
   function renderPage(topic: Topic, page: Page): void {
     after = page.pageInfo.endCursor ?? after;
+    const next = page.pageInfo.hasNextPage;
     replaceChildren(
       list,
       table(
         ['published', 'message', 'routing key', 'size', 'payload', ''],
         page.edges,
-        (edge) => row(topic, edge),
+        (edge) => historyRow(topic, edge, actions),
         'No messages in this part of the history.',
       ),
       h(
         'p',
         { class: 'actions' },
         button('From the start', () => load(null), { 'data-action': 'first-page' }),
-        page.pageInfo.hasNextPage
-          ? button('Next page', () => load(after), { 'data-action': 'next-page' })
-          : null,
+        next ? button('Next page', () => load(after), { 'data-action': 'next-page' }) : null,
       ),
     );
   }
 
+  function renderTopics(): void {
+    if (offerTopics(filter.topic, topics) === 0)
+      replaceChildren(list, h('p', { class: 'muted' }, 'This key can read no topic (or there is none yet).'));
+  }
+
   async function load(cursor: string | null): Promise<void> {
-    const topic = chosen();
+    const topic = topics.find((candidate) => candidate.name === filter.topic.value);
     replaceChildren(about, describeHistory(topic));
     replaceChildren(list);
     if (!topic?.history) return;
@@ -183,34 +228,6 @@ export function mountHistory(root: HTMLElement, can: Capabilities): () => void {
     }
   }
 
-  /** The task list, read again every second while a task runs. */
-  async function loadTasks(): Promise<void> {
-    clearTimeout(tasksTimer);
-    if (!can.stats || stopped) return;
-    await reported(async () => {
-      const shown = await replayTaskList(can.admin, () => void loadTasks());
-      if (stopped) return;
-      replaceChildren(tasks, h('h3', {}, 'Replay tasks'), shown.element);
-      if (shown.running) tasksTimer = setTimeout(() => void loadTasks(), TASKS_EVERY_MS);
-    });
-  }
-
-  function renderTopics(): void {
-    const offered = topics.filter((topic) => mayDo('subscribe', topic.name));
-    const before = filter.topic.value;
-    replaceChildren(
-      filter.topic,
-      ...offered.map((topic) =>
-        h('option', { value: topic.name }, topic.history ? topic.name : `${topic.name} (no history)`),
-      ),
-    );
-    const keep =
-      offered.find((topic) => topic.name === before) ?? offered.find((topic) => topic.history) ?? offered[0];
-    if (keep) filter.topic.value = keep.name;
-    if (offered.length === 0)
-      replaceChildren(list, h('p', { class: 'muted' }, 'This key can read no topic (or there is none yet).'));
-  }
-
   filter.form.addEventListener('submit', (event) => {
     event.preventDefault();
     void load(null);
@@ -220,21 +237,21 @@ export function mountHistory(root: HTMLElement, can: Capabilities): () => void {
     event.preventDefault();
     const id = find.id.value.trim();
     if (!filter.topic.value) return showStatus('Choose a topic first', 'error');
-    if (id) openMessage(filter.topic.value, id);
+    if (id) actions.openMessage(filter.topic.value, id);
   });
-  replaceChildren(root, h('h2', {}, 'History'), filter.form, about, panel, list, find.form, tasks);
+  replaceChildren(root, h('h2', {}, 'History'), filter.form, about, details.panel, list, find.form, tasks);
   request(DashboardHistoryTopicsDocument).then(
     (data) => {
       topics = data.topics;
       renderTopics();
       void load(null);
-      void loadTasks();
+      void replayTasks.load();
     },
     (error: unknown) => showError(error),
   );
   return () => {
     stopped = true;
-    clearTimeout(tasksTimer);
-    stopPanel();
+    replayTasks.stop();
+    details.close();
   };
 }

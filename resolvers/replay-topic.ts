@@ -1,4 +1,5 @@
 import type { ReplayTaskRecord } from '../queues/history/index.js';
+import { callerName } from './caller-scopes.js';
 import type { Context } from './context.js';
 
 /** A replay task as the schema's ReplayTask answers it. */
@@ -27,7 +28,7 @@ export const replayTopic = async (
     dryRun?: boolean | null;
   },
   ctx: Context,
-) => replayTaskShape(await ctx.engine.replayTopic(args));
+) => replayTaskShape(await ctx.engine.replayTopic({ ...args, by: callerName(ctx) }));
 
 export const replayTask = async (args: { id: string }, ctx: Context) => {
   const task = await ctx.engine.replayTask(args.id);

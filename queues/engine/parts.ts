@@ -129,6 +129,7 @@ export async function createCoreParts(
     commands,
     registry,
     handles,
+    events,
     onError,
     ...options.replayTasks,
   });

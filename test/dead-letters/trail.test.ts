@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../queues/engine/engine.js';
 import { useEngineHarness } from '../engine/harness.js';
-import { waitFor } from '../helpers/redis.js';
+import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { type ChainEntry, firstBreak, payloadSha256 } from '../helpers/trail-chain.js';
 
 const harness = useEngineHarness();
 
-async function setUp(): Promise<Engine> {
-  const engine = await harness.engine({ runWorkers: false });
+async function setUp(keyPrefix?: string): Promise<Engine> {
+  const engine = await harness.engine({ runWorkers: false, ...(keyPrefix ? { keyPrefix } : {}) });
   await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
   for (const name of ['a', 'b']) {
     await engine.createQueue({ topic: 'orders', name, target: 'CONSUMER', retry: { maxAttempts: 1 } });
@@ -79,12 +79,14 @@ describe('provenance trail: dead-letter replays', () => {
     }
   });
 
-  it('should chain two replays of one fanned-out message made at once, one after the other', async () => {
-    const engine = await setUp();
+  it('should chain two replays of one fanned-out message made at once on two instances', async () => {
+    const keyPrefix = uniquePrefix();
+    const engine = await setUp(keyPrefix);
+    const other = await harness.engine({ runWorkers: false, keyPrefix });
     const { messageId } = await engine.publish({ topic: 'orders', payload: 'fan' });
     const fromA = await deadLetter(engine, 'a', messageId);
     const fromB = await deadLetter(engine, 'b', messageId);
-    await Promise.all([engine.deadLetters.replay(fromA), engine.deadLetters.replay(fromB)]);
+    await Promise.all([engine.deadLetters.replay(fromA), other.deadLetters.replay(fromB)]);
     const trail = await storedTrail(engine, messageId);
     expect(trail.map((entry) => entry.action)).toEqual(['PUBLISHED', 'REPLAYED', 'REPLAYED']);
     expect(

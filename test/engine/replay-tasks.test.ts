@@ -3,9 +3,15 @@ import { ErrorCode } from '../../queues/core/errors.js';
 import type { MessageRecord } from '../../queues/core/types.js';
 import type { Engine } from '../../queues/engine/engine.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
+import { type ChainEntry, firstBreak } from '../helpers/trail-chain.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
+
+async function storedTrail(engine: Engine, id: string): Promise<ChainEntry[]> {
+  const lines = await harness.redis.client().lrange(engine.keys.trail('log', id), 0, -1);
+  return lines.map((line) => JSON.parse(line) as ChainEntry);
+}
 const EPOCH = new Date(0);
 
 async function logTopic(engine: Engine, messages: number) {
@@ -135,6 +141,12 @@ describe('replayTopic', () => {
     expect(jobs.size).toBe(60);
     expect(new Set([...jobs.values()].map((message) => message.id)).size).toBe(60);
     expect((await second.queueStats({ topic: 'log', name: 'b' })).waiting).toBe(120);
+    // Each message's trail holds the replay once, however often the task changed hands.
+    for (const message of jobs.values()) {
+      const trail = await storedTrail(second, message.id);
+      expect(trail.map((entry) => entry.action)).toEqual(['PUBLISHED', 'REPLAYED_TO_QUEUE']);
+      expect(firstBreak(message.id, trail)).toBe(-1);
+    }
   });
 
   it('should refuse a topic without history, a missing queue and bad ranges and rates', async () => {
@@ -160,5 +172,86 @@ describe('replayTopic', () => {
     );
     expect(await engine.replayTasks()).toEqual([]);
     expect(await engine.replayTask('nope')).toBeNull();
+  });
+});
+
+describe('replayTopic: trail, progress and retention', () => {
+  it("should append REPLAYED_TO_QUEUE, by whoever created the task, to each replayed message's trail", async () => {
+    const engine = await harness.engine();
+    await logTopic(engine, 5);
+    const history = (await engine.topicHistory('log', {}, 100)).edges;
+    const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH, by: 'ops-key' });
+    await finished(engine, task.id);
+    for (const { node } of history) {
+      const trail = await storedTrail(engine, node.id);
+      expect(trail.map((entry) => [entry.action, entry.by, entry.queue, entry.sha256])).toEqual([
+        ['PUBLISHED', null, null, node.sha256],
+        ['REPLAYED_TO_QUEUE', 'ops-key', 'b', node.sha256],
+      ]);
+      expect(firstBreak(node.id, trail)).toBe(-1);
+    }
+  });
+
+  it('should keep the chain whole when a dead-letter replay of a message races the task's batch', async () => {
+    const engine = await harness.engine();
+    await logTopic(engine, 1);
+    const [edge] = (await engine.topicHistory('log', {}, 1)).edges;
+    const id = edge?.node.id ?? '';
+    // A dead-letter replay of the same message in queue a, racing the task's batch.
+    const [delivery] = await engine.receive('log', 'a', 1, 2_000);
+    await engine.nack(delivery?.id ?? '', 'REJECTED', 'no');
+    await waitFor(async () => (await engine.deadLetters.get(`log/a/${id}`)) !== null);
+    const [task] = await Promise.all([
+      engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH }),
+      engine.deadLetters.replay(`log/a/${id}`),
+    ]);
+    await finished(engine, task.id);
+    const trail = await storedTrail(engine, id);
+    expect(trail.map((entry) => entry.action).sort()).toEqual(['PUBLISHED', 'REPLAYED', 'REPLAYED_TO_QUEUE']);
+    expect(firstBreak(id, trail)).toBe(-1);
+  });
+
+  it('should show its progress as a REPLAYED delivery event per message', async () => {
+    const engine = await harness.engine();
+    await logTopic(engine, 12);
+    const seen: string[] = [];
+    const off = engine.events.on((event) => {
+      if (event.kind === 'REPLAYED' && event.queue === 'b') seen.push(event.messageId);
+    });
+    const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH, ratePerSecond: 6 });
+    await waitFor(async () => ((await engine.replayTask(task.id))?.done ?? 0) > 0);
+    const midway = await engine.replayTask(task.id);
+    expect(midway?.state).toBe('RUNNING');
+    expect(midway?.done).toBeLessThan(12);
+    await finished(engine, task.id);
+    off();
+    const history = (await engine.topicHistory('log', {}, 100)).edges.map((edge) => edge.node.id);
+    expect(seen).toEqual(history);
+  });
+
+  it('should forget a finished task once its retention has passed, a dry run too', async () => {
+    const engine = await harness.engine({ replayTasks: { finishedRetentionMs: 300 } });
+    await logTopic(engine, 3);
+    const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH });
+    const dry = await engine.replayTopic({ topic: 'log', queue: 'a', from: EPOCH, dryRun: true });
+    await finished(engine, task.id);
+    expect((await engine.replayTasks()).map((t) => t.id).sort()).toEqual([task.id, dry.id].sort());
+    const client = harness.redis.client();
+    expect(await client.pttl(engine.keys.replayTasks.task('log', task.id))).toBeGreaterThan(0);
+    await waitFor(
+      async () => (await engine.replayTask(task.id)) === null && (await engine.replayTask(dry.id)) === null,
+    );
+    expect(await engine.replayTasks()).toEqual([]);
+    expect(await client.hlen(engine.keys.replayTasks.index)).toBe(0);
+  });
+
+  it('should keep a running task however long it runs', async () => {
+    const engine = await harness.engine({ replayTasks: { finishedRetentionMs: 50 } });
+    await logTopic(engine, 4);
+    const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH, ratePerSecond: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await engine.replayTask(task.id))?.state).toBe('RUNNING');
+    expect(await harness.redis.client().pttl(engine.keys.replayTasks.task('log', task.id))).toBe(-1);
+    await engine.cancelReplayTask(task.id);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../queues/engine/engine.js';
+import { defineCommands, PublishCommit } from '../../queues/redis/index.js';
 import { type ChainEntry, firstBreak, payloadSha256 } from '../helpers/trail-chain.js';
 import { useEngineHarness } from './harness.js';
 
@@ -84,5 +85,33 @@ describe('provenance trail: publish', () => {
     await expect(engine.publish({ topic: 'fan', payload: 'refused' })).rejects.toThrow(/Nothing was written/);
     expect(await client.keys(`${engine.keys.bullPrefix('fan')}:~trail:*`)).toEqual(before);
     await client.del(bull.keys.wait as string);
+  });
+
+  it('should refuse, whole and with TRAIL_MOVED, a step whose entry links to a head that moved', async () => {
+    const engine = await fanOut();
+    const { messageId } = await engine.publish({ topic: 'fan', payload: 1 });
+    const client = harness.redis.client();
+    const commands = defineCommands(client);
+    const key = engine.keys.trail('fan', messageId);
+    const [published] = await storedTrail(engine, 'fan', messageId);
+    const stale = new PublishCommit();
+    stale.hincrby(engine.keys.topicStats('fan'), 'published', 1);
+    // Made as if the trail were still empty: its head is the PUBLISHED entry now.
+    stale.trail(key, null, 'f'.repeat(64), JSON.stringify({ hash: 'f'.repeat(64) }), 60_000);
+    const [refusal] = await stale.run((k, a) => commands.run('publish-commit-n', k, a), 1);
+    expect(refusal).toMatch(/^TRAIL_MOVED/);
+    expect(await storedTrail(engine, 'fan', messageId)).toEqual([published]);
+    expect(await engine.topicStats('fan')).toMatchObject({ published: 1 });
+
+    const linked = new PublishCommit();
+    linked.trail(
+      key,
+      published?.hash ?? null,
+      'e'.repeat(64),
+      JSON.stringify({ hash: 'e'.repeat(64) }),
+      60_000,
+    );
+    expect(await linked.run((k, a) => commands.run('publish-commit-n', k, a), 1)).toEqual([null]);
+    expect(await client.llen(key)).toBe(2);
   });
 });

@@ -4,7 +4,7 @@ import { type ErrorCode, SwitchyardError } from '../../queues/core/errors.js';
 import type { AttemptRecord, MessageRecord } from '../../queues/core/types.js';
 import { parseAttemptLog } from '../../queues/delivery/attempt-history.js';
 import { createEngine, type Engine, type EngineOptions } from '../../queues/engine/engine.js';
-import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { type Receiver, type ReceiverOptions, startReceiver } from '../helpers/receiver.js';
 import {
   startTestRedis,
   type TestRedis,
@@ -34,7 +34,7 @@ export interface EngineHarness {
    */
   engine(options?: Partial<EngineOptions>): Promise<Engine>;
   /** A loopback webhook receiver, closed after the test. */
-  receiver(): Promise<Receiver>;
+  receiver(options?: ReceiverOptions): Promise<Receiver>;
   /** A plain BullMQ `Queue` on a Switchyard queue, to look at its jobs the way any BullMQ tool would. */
   bullQueue(engine: Engine, topic: string, name: string): Queue;
 }
@@ -90,8 +90,8 @@ export function useEngineHarness(): EngineHarness {
       engines.push(engine);
       return engine;
     },
-    async receiver() {
-      const receiver = await startReceiver();
+    async receiver(options) {
+      const receiver = await startReceiver(options);
       receivers.push(receiver);
       return receiver;
     },

@@ -42,6 +42,14 @@ function expectInOrder(seen: Ordered[], keys: string[], perKey: (key: string) =>
   for (const key of keys) expect(last.get(key)).toBe(perKey(key) - 1);
 }
 
+/** The issue's sizes: 50 keys of 200 messages; a hot key of 5,000 beside 49 keys of 20. */
+const SIZES = { perKey: 200, hot: 5_000 };
+/**
+ * Connections reused as most endpoints allow: with the receiver's default, every one of these
+ * thousands of deliveries would open a connection of its own (test/helpers/receiver.ts).
+ */
+const KEEP_ALIVE = { keepAliveTimeoutMs: 5_000 };
+
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
@@ -66,12 +74,11 @@ describe('publish with an ordering key', () => {
 });
 
 describe('ordering keys on a WEBHOOK queue', () => {
-  // The issue asks 50 keys x 200; scaled to 50 x 40 (2,000 messages) to finish well under a minute here.
   it('should deliver every key in publish order across two instances, through random failures and retries', async () => {
     const keyPrefix = uniquePrefix();
     const first = await harness.engine({ keyPrefix });
     const second = await harness.engine({ keyPrefix });
-    const receiver = await harness.receiver();
+    const receiver = await harness.receiver(KEEP_ALIVE);
     // About one attempt in eight fails (500), and is retried 50 ms later.
     let seed = 7;
     const random = () => {
@@ -89,10 +96,10 @@ describe('ordering keys on a WEBHOOK queue', () => {
       retry: { ...FAST_RETRY, maxAttempts: 50 },
     });
     const keys = Array.from({ length: 50 }, (_, index) => `k${index}`);
-    const total = await publishRounds(second, 'o', keys, () => 40);
+    const total = await publishRounds(second, 'o', keys, () => SIZES.perKey);
 
     await eventually(() => (receiver.requests.length >= total ? true : null), {
-      timeoutMs: 45_000,
+      timeoutMs: 75_000,
       message: 'not every message was delivered',
     });
     const stats = await eventually(async () => {
@@ -103,13 +110,14 @@ describe('ordering keys on a WEBHOOK queue', () => {
     // Every attempt, failed or not, in the order the receiver got them: a key never goes back, so no
     // message of a key started before the one before it was delivered.
     const attempts = receiver.requests.map(orderedOf);
-    expectInOrder(attempts, keys, () => 40);
+    expectInOrder(attempts, keys, () => SIZES.perKey);
     expect(attempts.length).toBeGreaterThan(total);
-  }, 60_000);
+    // About 17 s on the 2-core machine with others' tests running beside it; bounded at 90 s.
+  }, 90_000);
 
   it('should let keys with few messages finish early beside a hot key', async () => {
     const engine = await harness.engine();
-    const receiver = await harness.receiver();
+    const receiver = await harness.receiver(KEEP_ALIVE);
     await engine.createTopic({ name: 'o', kind: 'FANOUT' });
     await engine.createQueue({
       topic: 'o',
@@ -118,26 +126,27 @@ describe('ordering keys on a WEBHOOK queue', () => {
       url: receiver.url,
       concurrency: 20,
     });
-    // The issue asks a hot key of 5,000 beside 49 keys of 20; scaled to 1,000 beside 49 of 20.
+    const { hot } = SIZES;
     const small = Array.from({ length: 49 }, (_, index) => `small${index}`);
     const publishedAt = Date.now();
-    await publishRounds(engine, 'o', ['hot'], () => 1000);
+    await publishRounds(engine, 'o', ['hot'], () => hot);
     await publishRounds(engine, 'o', small, () => 20);
 
-    await eventually(() => (receiver.requests.length >= 1000 + 49 * 20 ? true : null), { timeoutMs: 45_000 });
+    await eventually(() => (receiver.requests.length >= hot + 49 * 20 ? true : null), { timeoutMs: 75_000 });
     const seen = receiver.requests.map((request) => ({ ...orderedOf(request), at: request.at }));
-    expectInOrder(seen, ['hot', ...small], (key) => (key === 'hot' ? 1000 : 20));
+    expectInOrder(seen, ['hot', ...small], (key) => (key === 'hot' ? hot : 20));
     const smallDone = Math.max(...seen.filter(({ key }) => key !== 'hot').map(({ at }) => at));
     const hotByThen = seen.filter(({ key, at }) => key === 'hot' && at <= smallDone).length;
     const waits = seen.filter(({ key }) => key !== 'hot').map(({ at }) => at - publishedAt);
     console.log(
-      `ordering keys, hot key of 1,000 beside 49 keys of 20: the small keys' P50 wait ${percentile(waits, 50)} ms, ` +
+      `ordering keys, hot key of ${hot} beside 49 keys of 20: the small keys' P50 wait ${percentile(waits, 50)} ms, ` +
         `P99 ${percentile(waits, 99)} ms, all done after ${smallDone - publishedAt} ms, when the hot key had ` +
-        `${hotByThen} of 1,000 delivered`,
+        `${hotByThen} of ${hot} delivered`,
     );
     // One round per message of a small key: 20 rounds, in which the hot key gets about 20 turns.
     expect(hotByThen).toBeLessThan(200);
-  }, 60_000);
+    // About 11 s on the 2-core machine with others' tests running beside it; bounded at 90 s.
+  }, 90_000);
 });
 
 describe('ordering keys on a CONSUMER queue', () => {

@@ -22,8 +22,19 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
+export interface ReceiverOptions {
+  /**
+   * How long the server keeps an idle connection. undici reuses a connection only while the server's
+   * advertised keep-alive exceeds its own 2 s safety margin, so at 1 s (the default, as before) every
+   * request opens a connection of its own; a test of thousands of deliveries wants 5 s (Node's own
+   * default), where the gateway's pooled connections are reused as with most real endpoints.
+   * @default 1000
+   */
+  keepAliveTimeoutMs?: number;
+}
+
 /** A real HTTP webhook target on loopback that records every request it gets. */
-export async function startReceiver(): Promise<Receiver> {
+export async function startReceiver(options: ReceiverOptions = {}): Promise<Receiver> {
   const receiver: Receiver = {
     url: '',
     requests: [],
@@ -60,7 +71,7 @@ export async function startReceiver(): Promise<Receiver> {
       pending.add(timer);
     });
   });
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 1000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   receiver.close = () =>

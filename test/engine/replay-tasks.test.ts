@@ -192,7 +192,7 @@ describe('replayTopic: trail, progress and retention', () => {
     }
   });
 
-  it('should keep the chain whole when a dead-letter replay of a message races the task's batch', async () => {
+  it('should keep the chain whole when a dead-letter replay of a message races a batch of the task', async () => {
     const engine = await harness.engine();
     await logTopic(engine, 1);
     const [edge] = (await engine.topicHistory('log', {}, 1)).edges;

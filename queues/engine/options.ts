@@ -58,9 +58,10 @@ export interface EngineOptions extends SecurityOptions {
   deadLetters?: DeadLetterSettings;
   /**
    * Replay tasks (queues/history/replay-tasks.ts): how often an instance looks for tasks no instance
-   * runs, and how long a running task's lease lasts. @default every 2 s; 10 s
+   * runs, how long a running task's lease lasts, and how long a finished task is kept.
+   * @default every 2 s; 10 s; 7 days
    */
-  replayTasks?: Pick<ReplayTasksOptions, 'resumeEveryMs' | 'leaseMs'>;
+  replayTasks?: Pick<ReplayTasksOptions, 'resumeEveryMs' | 'leaseMs' | 'finishedRetentionMs'>;
   /** The most messages one publishBatch takes. @default 1000 */
   maxBatchSize?: number;
   /**

@@ -128,9 +128,27 @@ function chart(
 
 const last = (values: readonly (number | null)[]) => values[values.length - 1] ?? null;
 
-export function mountCharts(root: HTMLElement): () => void {
-  const scope = h('select', { name: 'scope' }, h('option', { value: ALL }, 'every queue'));
-  const known = new Set<string>();
+type QueueFigures = { waiting: number; lagMs: number | null };
+
+/** The queues a scope names: one queue (`topic/queue`), a topic's (`topic:name`), or every one. */
+function selected(sample: Sample, scope: string): QueueFigures[] {
+  const topicPrefix = scope.startsWith('topic:') ? `${scope.slice('topic:'.length)}/` : null;
+  return [...sample.queues]
+    .filter(([id]) => scope === ALL || (topicPrefix === null ? id === scope : id.startsWith(topicPrefix)))
+    .map(([, figures]) => figures);
+}
+
+/** Depth summed over the scope's queues, and lag as the worst of them (null when nothing waits). */
+function depthAndLag(all: readonly Sample[], scope: string): { depths: number[]; lags: (number | null)[] } {
+  const depths = all.map((sample) => selected(sample, scope).reduce((sum, queue) => sum + queue.waiting, 0));
+  const lags = all.map((sample) => {
+    const waits = selected(sample, scope).flatMap((queue) => (queue.lagMs === null ? [] : [queue.lagMs]));
+    return waits.length ? Math.max(...waits) : null;
+  });
+  return { depths, lags };
+}
+
+function clusterCharts(): { throughput: Chart; latency: Chart } {
   const throughput = chart(
     'throughput',
     'Throughput, whole cluster (messages/s)',
@@ -151,6 +169,10 @@ export function mountCharts(root: HTMLElement): () => void {
     ],
     'ms',
   );
+  return { throughput, latency };
+}
+
+function queueCharts(): { depth: Chart; lag: Chart } {
   const depth = chart(
     'depth',
     'Depth (messages waiting)',
@@ -158,76 +180,82 @@ export function mountCharts(root: HTMLElement): () => void {
     'messages',
   );
   const lag = chart('lag', 'Lag (oldest waiting message, ms)', [{ label: 'lag', stroke: '#c2410c' }], 'ms');
-  const charts = [throughput, latency, depth, lag];
+  return { depth, lag };
+}
 
-  /** The queues the scope names: one queue, a topic's, or every one. */
-  function selected(sample: Sample): { waiting: number; lagMs: number | null }[] {
-    const value = scope.value;
-    const topicPrefix = value.startsWith('topic:') ? `${value.slice('topic:'.length)}/` : null;
-    return [...sample.queues]
-      .filter(([id]) => value === ALL || (topicPrefix === null ? id === value : id.startsWith(topicPrefix)))
-      .map(([, figures]) => figures);
-  }
+class ChartsView {
+  readonly scope = h('select', { name: 'scope' }, h('option', { value: ALL }, 'every queue'));
+  readonly count = h('span', { 'data-samples': '' }, String(samples.size));
+  private readonly known = new Set<string>();
+  private readonly cluster = clusterCharts();
+  private readonly queue = queueCharts();
+  readonly charts = [this.cluster.throughput, this.cluster.latency, this.queue.depth, this.queue.lag];
 
-  function addScopes(sample: Sample | undefined): void {
+  /** Offers the topics and queues of the newest sample that the picker does not know yet. */
+  private addScopes(sample: Sample | undefined): void {
     for (const id of sample?.queues.keys() ?? []) {
       const topic = id.slice(0, id.indexOf('/'));
-      if (!known.has(`topic:${topic}`)) {
-        known.add(`topic:${topic}`);
-        scope.append(h('option', { value: `topic:${topic}` }, `topic ${topic}`));
-      }
-      if (!known.has(id)) {
-        known.add(id);
-        scope.append(h('option', { value: id }, `queue ${id}`));
-      }
+      this.offer(`topic:${topic}`, `topic ${topic}`);
+      this.offer(id, `queue ${id}`);
     }
   }
 
-  function draw(): void {
+  private offer(value: string, label: string): void {
+    if (this.known.has(value)) return;
+    this.known.add(value);
+    this.scope.append(h('option', { value }, label));
+  }
+
+  readonly draw = (): void => {
     const all = samples.toArray();
-    addScopes(all[all.length - 1]);
-    count.textContent = String(all.length);
+    this.addScopes(all[all.length - 1]);
+    this.count.textContent = String(all.length);
     if (all.length === 0) return;
     const xs = all.map((sample) => sample.t);
-    const depths = all.map((sample) => selected(sample).reduce((sum, queue) => sum + queue.waiting, 0));
-    const lags = all.map((sample) => {
-      const waits = selected(sample).flatMap((queue) => (queue.lagMs === null ? [] : [queue.lagMs]));
-      return waits.length ? Math.max(...waits) : null;
-    });
     const now = all[all.length - 1] as Sample;
-    throughput.update(
+    this.cluster.throughput.update(
       [xs, all.map((s) => s.published), all.map((s) => s.delivered), all.map((s) => s.failed)],
       `now ${formatNumber(now.published)} published/s, ${formatNumber(now.delivered)} delivered/s, ${formatNumber(now.failed)} failed/s`,
     );
-    latency.update(
+    this.cluster.latency.update(
       [xs, all.map((s) => s.p50), all.map((s) => s.p95), all.map((s) => s.p99)],
       `now P50 ${formatNumber(now.p50)} ms, P95 ${formatNumber(now.p95)} ms, P99 ${formatNumber(now.p99)} ms`,
     );
-    depth.update([xs, depths], `now ${formatNumber(last(depths) ?? 0)} waiting`);
+    const { depths, lags } = depthAndLag(all, this.scope.value);
+    this.queue.depth.update([xs, depths], `now ${formatNumber(last(depths) ?? 0)} waiting`);
     const lagNow = last(lags);
-    lag.update([xs, lags], lagNow === null ? 'now nothing waits' : `now ${formatDuration(lagNow)}`);
-  }
+    this.queue.lag.update(
+      [xs, lags],
+      lagNow === null ? 'now nothing waits' : `now ${formatDuration(lagNow)}`,
+    );
+  };
+}
 
-  const count = h('span', { 'data-samples': '' }, String(samples.size));
-  scope.addEventListener('change', draw);
-  listeners.add(draw);
+export function mountCharts(root: HTMLElement): () => void {
+  const view = new ChartsView();
+  view.scope.addEventListener('change', view.draw);
+  listeners.add(view.draw);
   replaceChildren(
     root,
     h('h2', {}, 'Charts'),
-    h('form', { class: 'filter', 'aria-label': 'Chart scope' }, h('label', {}, 'depth and lag of', scope)),
+    h(
+      'form',
+      { class: 'filter', 'aria-label': 'Chart scope' },
+      h('label', {}, 'depth and lag of', view.scope),
+    ),
     h(
       'p',
       { class: 'muted' },
       'The last hour, one sample a second, kept by this page while it is open (',
-      count,
+      view.count,
       ' samples so far). Throughput and latency are cluster-wide: the gateway has no per-queue rates yet.',
     ),
-    h('div', { class: 'charts' }, ...charts.map((one) => one.figure)),
+    h('div', { class: 'charts' }, ...view.charts.map((one) => one.figure)),
   );
   ensureStream();
-  draw();
+  view.draw();
   return () => {
-    listeners.delete(draw);
-    for (const one of charts) one.destroy();
+    listeners.delete(view.draw);
+    for (const one of view.charts) one.destroy();
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redact } from '../delivery/index.js';
+import { readTrails } from '../publish/index.js';
 import type { Commands, Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import type { DeadLetterDiscard } from './discard.js';
@@ -49,12 +50,17 @@ export function createDeadLetterRetention(options: DeadLetterRetentionOptions) {
     const records = (await readDeadLetters(client, keys, refs, redact)).filter(
       (record): record is DeadLetterRecord => record !== null && Date.parse(record.failedAt) <= cutoff,
     );
+    // Each line carries its message's provenance trail, so an archive verifies offline (docs/PROVENANCE.md).
+    const trails = await readTrails(
+      client,
+      records.map((record) => keys.trail(record.topic, record.message.id)),
+    );
     const byDay = new Map<string, string[]>();
     const archivedAt = new Date().toISOString();
-    for (const record of records) {
+    for (const [index, record] of records.entries()) {
       const day = record.failedAt.slice(0, 10);
       const lines = byDay.get(day) ?? [];
-      lines.push(JSON.stringify({ ...record, archivedAt }));
+      lines.push(JSON.stringify({ ...record, trail: trails[index] ?? [], archivedAt }));
       byDay.set(day, lines);
     }
     await mkdir(dir, { recursive: true });

@@ -24,8 +24,10 @@ export {
   TRAIL_LAYOUT,
   TRAIL_RETENTION_MS,
   type TrailAction,
+  type TrailBreak,
   type TrailEntry,
   type TrailStep,
   trailHash,
   trailTtl,
+  verifyTrail,
 } from './trail.js';

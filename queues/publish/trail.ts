@@ -132,3 +132,41 @@ export async function readTrails(client: RedisClient, trailKeys: readonly string
     return ((value as string[] | null) ?? []).map(parseEntry);
   });
 }
+
+/** Where a trail breaks: the first entry that does not hold, and why. */
+export interface TrailBreak {
+  /** The entry's index, from 0 (the trail's length when the trail ends on the wrong payload). */
+  index: number;
+  why: string;
+}
+
+/**
+ * Checks a trail of message `messageId` link by link (docs/PROVENANCE.md): each prevHash is the hash
+ * before it, each hash is recomputed from the entry, and the last entry's sha256 is `currentSha256`
+ * when given. Answers the first break, or null when every link holds.
+ */
+export function verifyTrail(
+  messageId: string,
+  trail: readonly TrailEntry[],
+  currentSha256?: string,
+): TrailBreak | null {
+  let previous: string | null = null;
+  for (const [index, entry] of trail.entries()) {
+    if (entry.prevHash !== previous) {
+      return { index, why: `prevHash is ${entry.prevHash}, the entry before has hash ${previous}` };
+    }
+    const expected = trailHash(messageId, entry.prevHash, entry);
+    if (entry.hash !== expected) {
+      return { index, why: `hash is ${entry.hash}, its fields hash to ${expected}` };
+    }
+    previous = entry.hash;
+  }
+  const last = trail.at(-1);
+  if (last && currentSha256 !== undefined && last.sha256 !== currentSha256) {
+    return {
+      index: trail.length - 1,
+      why: `the last entry's sha256 ${last.sha256} is not the message's ${currentSha256}`,
+    };
+  }
+  return null;
+}

@@ -16,6 +16,109 @@ export interface OrderedJob {
 /** The most entries one ordering command carries (its KEYS grow with them). */
 const MAX_ENTRIES_PER_CALL = 500;
 
+/** Groups jobs by queue, keeping their order inside each queue. */
+function byQueue(jobs: readonly OrderedJob[]): OrderedJob[][] {
+  const groups = new Map<string, OrderedJob[]>();
+  for (const job of jobs) {
+    const id = `${job.topic}\u0000${job.queue}`;
+    let list = groups.get(id);
+    if (!list) {
+      list = [];
+      groups.set(id, list);
+    }
+    list.push(job);
+  }
+  return [...groups.values()];
+}
+
+/** KEYS and ARGV of one ordering command over jobs of one queue: each entry's line joins KEYS once. */
+function orderingCall(keys: Keys, chunk: readonly OrderedJob[]): { keys: string[]; args: string[] } {
+  const { topic, queue } = chunk[0] as OrderedJob;
+  const ordering = keys.ordering(topic, queue);
+  const bull = keys.bull(topic, queue);
+  const callKeys = [
+    ordering.pending,
+    ordering.heads,
+    bull.delayed,
+    bull.wait,
+    bull.paused,
+    bull.meta,
+    bull.prioritized,
+    bull.active,
+    bull.pc,
+    bull.events,
+    bull.marker,
+    bull.failed,
+  ];
+  const lines = new Map<string, number>();
+  const args: string[] = [bull.jobPrefix, String(Date.now())];
+  for (const job of chunk) {
+    let position = lines.get(job.orderingKey);
+    if (position === undefined) {
+      callKeys.push(ordering.line(job.orderingKey));
+      position = callKeys.length;
+      lines.set(job.orderingKey, position);
+    }
+    args.push(String(position), job.orderingKey, job.jobId);
+  }
+  if (callKeys.length < ORDERING_BASE_KEYS) throw new Error('ordering: keys out of step with its Lua');
+  return { keys: callKeys, args };
+}
+
+/** Runs a command once per queue and chunk of entries, with each entry's line in KEYS. */
+async function run(
+  commands: Commands,
+  keys: Keys,
+  name: CommandName,
+  jobs: readonly OrderedJob[],
+): Promise<number> {
+  let total = 0;
+  for (const list of byQueue(jobs)) {
+    for (let at = 0; at < list.length; at += MAX_ENTRIES_PER_CALL) {
+      const call = orderingCall(keys, list.slice(at, at + MAX_ENTRIES_PER_CALL));
+      total += Number(await commands.run(name, call.keys, call.args));
+    }
+  }
+  return total;
+}
+
+/** The ordering key of a stored job, or null (no job, or a message without one). */
+async function keyOf(client: RedisClient, keys: Keys, topic: string, queue: string, jobId: string) {
+  const data = await client.hget(keys.bull(topic, queue).job(jobId), 'data');
+  if (data === null) return null;
+  const message = JSON.parse(data) as { orderingKey?: string | null };
+  return typeof message.orderingKey === 'string' ? message.orderingKey : null;
+}
+
+/**
+ * The pending ids whose publish stored them more than `graceMs` ago, in their publishes' order as near
+ * as the job timestamps tell it; an id whose job is gone is dropped from `pending` on the way.
+ */
+async function stalePending(
+  client: RedisClient,
+  keys: Keys,
+  topic: string,
+  queue: string,
+  pending: readonly string[],
+  graceMs: number,
+): Promise<OrderedJob[]> {
+  const stale: (OrderedJob & { at: number })[] = [];
+  const cutoff = Date.now() - graceMs;
+  for (const jobId of pending) {
+    const [data, timestamp] = await client.hmget(keys.bull(topic, queue).job(jobId), 'data', 'timestamp');
+    if (data === null || data === undefined) {
+      await client.hdel(keys.ordering(topic, queue).pending, jobId);
+      continue;
+    }
+    const at = Number(timestamp);
+    if (at > cutoff) continue;
+    const message = JSON.parse(data) as { orderingKey?: string | null };
+    if (typeof message.orderingKey === 'string')
+      stale.push({ topic, queue, orderingKey: message.orderingKey, jobId, at });
+  }
+  return stale.sort((a, b) => a.at - b.at);
+}
+
 /**
  * Ordering keys (docs/PATTERNS.md#ordering-keys): each key's messages of a queue wait in a line,
  * and only the key's head is deliverable. The publisher parks the messages and records them as
@@ -24,65 +127,6 @@ const MAX_ENTRIES_PER_CALL = 500;
  */
 export function createOrdering(options: { client: RedisClient; commands: Commands; keys: Keys }) {
   const { client, commands, keys } = options;
-
-  /** Runs a command once per queue and chunk of entries, with each entry's line in KEYS. */
-  async function run(name: CommandName, jobs: readonly OrderedJob[]): Promise<number> {
-    const byQueue = new Map<string, OrderedJob[]>();
-    for (const job of jobs) {
-      const id = `${job.topic}\u0000${job.queue}`;
-      let list = byQueue.get(id);
-      if (!list) {
-        list = [];
-        byQueue.set(id, list);
-      }
-      list.push(job);
-    }
-    let total = 0;
-    for (const list of byQueue.values()) {
-      for (let at = 0; at < list.length; at += MAX_ENTRIES_PER_CALL) {
-        const chunk = list.slice(at, at + MAX_ENTRIES_PER_CALL);
-        const { topic, queue } = chunk[0] as OrderedJob;
-        const ordering = keys.ordering(topic, queue);
-        const bull = keys.bull(topic, queue);
-        const callKeys = [
-          ordering.pending,
-          ordering.heads,
-          bull.delayed,
-          bull.wait,
-          bull.paused,
-          bull.meta,
-          bull.prioritized,
-          bull.active,
-          bull.pc,
-          bull.events,
-          bull.marker,
-          bull.failed,
-        ];
-        const lines = new Map<string, number>();
-        const args: string[] = [bull.jobPrefix, String(Date.now())];
-        for (const job of chunk) {
-          let position = lines.get(job.orderingKey);
-          if (position === undefined) {
-            callKeys.push(ordering.line(job.orderingKey));
-            position = callKeys.length;
-            lines.set(job.orderingKey, position);
-          }
-          args.push(String(position), job.orderingKey, job.jobId);
-        }
-        if (callKeys.length < ORDERING_BASE_KEYS) throw new Error('ordering: keys out of step with its Lua');
-        total += Number(await commands.run(name, callKeys, args));
-      }
-    }
-    return total;
-  }
-
-  /** The ordering key of a stored job, or null (no job, or a message without one). */
-  async function keyOf(topic: string, queue: string, jobId: string): Promise<string | null> {
-    const data = await client.hget(keys.bull(topic, queue).job(jobId), 'data');
-    if (data === null) return null;
-    const message = JSON.parse(data) as { orderingKey?: string | null };
-    return typeof message.orderingKey === 'string' ? message.orderingKey : null;
-  }
 
   return {
     /** Forgets a deleted queue's ordering keys: its heads, its lines (a line exists only beside a head) and its pending ids. */
@@ -94,13 +138,13 @@ export function createOrdering(options: { client: RedisClient; commands: Command
     },
     /** Lines up messages the publisher stored as pending, in the order given. Idempotent. */
     enqueue: (jobs: readonly OrderedJob[]): Promise<number> =>
-      jobs.length === 0 ? Promise.resolve(0) : run('ordering-enqueue-n', jobs),
+      jobs.length === 0 ? Promise.resolve(0) : run(commands, keys, 'ordering-enqueue-n', jobs),
 
     /** After a message of a key was delivered or dead-lettered: the next of its key becomes deliverable. */
     async finished(topic: string, queue: string, jobId: string, orderingKey?: string | null): Promise<void> {
-      const key = orderingKey === undefined ? await keyOf(topic, queue, jobId) : orderingKey;
+      const key = orderingKey === undefined ? await keyOf(client, keys, topic, queue, jobId) : orderingKey;
       if (key === null) return;
-      await run('ordering-advance-n', [{ topic, queue, orderingKey: key, jobId }]);
+      await run(commands, keys, 'ordering-advance-n', [{ topic, queue, orderingKey: key, jobId }]);
     },
 
     /**
@@ -116,30 +160,12 @@ export function createOrdering(options: { client: RedisClient; commands: Command
       ]);
       let repaired = 0;
       if (pending.length > 0) {
-        const stale: (OrderedJob & { at: number })[] = [];
-        const cutoff = Date.now() - graceMs;
-        for (const jobId of pending) {
-          const job = keys.bull(topic, queue).job(jobId);
-          const [data, timestamp] = await client.hmget(job, 'data', 'timestamp');
-          if (data === null || data === undefined) {
-            await client.hdel(ordering.pending, jobId);
-            continue;
-          }
-          const at = Number(timestamp);
-          if (at > cutoff) continue;
-          const message = JSON.parse(data) as { orderingKey?: string | null };
-          if (typeof message.orderingKey === 'string')
-            stale.push({ topic, queue, orderingKey: message.orderingKey, jobId, at });
-        }
-        // Their publishes' order, as near as the job timestamps tell it.
-        stale.sort((a, b) => a.at - b.at);
-        repaired += await run('ordering-enqueue-n', stale);
+        const stale = await stalePending(client, keys, topic, queue, pending, graceMs);
+        repaired += await run(commands, keys, 'ordering-enqueue-n', stale);
       }
       if (heads.length > 0) {
-        repaired += await run(
-          'ordering-advance-n',
-          heads.map((orderingKey) => ({ topic, queue, orderingKey, jobId: '' })),
-        );
+        const advance = heads.map((orderingKey) => ({ topic, queue, orderingKey, jobId: '' }));
+        repaired += await run(commands, keys, 'ordering-advance-n', advance);
       }
       return repaired;
     },

@@ -104,6 +104,66 @@ const publicKey = (stored: StoredKey, lastUsedAt: string | null): ApiKey => ({
   lastUsedAt,
 });
 
+/** Creates a key; the answer holds its secret, which is stored nowhere. */
+async function createKey(
+  { client, keys }: ApiKeysOptions,
+  name: string,
+  scopes: readonly string[],
+): Promise<CreatedApiKey> {
+  assertKeyName(name);
+  const checked = validateScopes(scopes);
+  const secret = generateApiKeySecret();
+  const seq = await client.incr(keys.apiKeySequence);
+  const stored: StoredKey = {
+    id: randomUUID(),
+    name,
+    scopes: checked,
+    createdAt: new Date().toISOString(),
+    seq,
+    hash: hashSecret(secret),
+  };
+  const json = JSON.stringify(stored);
+  const answers = await client
+    .multi()
+    .hset(keys.apiKeys, stored.id, json)
+    .hset(keys.apiKeyHashes, stored.hash, json)
+    .exec();
+  for (const [error] of answers ?? []) if (error) throw error;
+  return { key: publicKey(stored, null), secret };
+}
+
+/** Every key, oldest first, without secrets. */
+async function listKeys({ client, keys }: ApiKeysOptions): Promise<ApiKey[]> {
+  const [stored, lastUsed] = await Promise.all([
+    client.hgetall(keys.apiKeys),
+    client.hgetall(keys.apiKeyLastUsed),
+  ]);
+  return Object.values(stored)
+    .map((json) => JSON.parse(json) as StoredKey)
+    .sort(creationOrder)
+    .map((key) => publicKey(key, lastUsed[key.id] ?? null));
+}
+
+/**
+ * Deletes a key and announces it, so every instance ends its open subscriptions. Answers false
+ * when there was no such key. The key's next request fails: authentication reads Redis every time.
+ */
+async function revokeKey({ client, keys }: ApiKeysOptions, id: string): Promise<boolean> {
+  const json = await client.hget(keys.apiKeys, id);
+  if (!json) return false;
+  const stored = JSON.parse(json) as StoredKey;
+  const answers = await client
+    .multi()
+    .hdel(keys.apiKeys, id)
+    .hdel(keys.apiKeyHashes, stored.hash)
+    .hdel(keys.apiKeyLastUsed, id)
+    .publish(keys.apiKeyRevokedChannel, id)
+    .exec();
+  for (const [error] of answers ?? []) if (error) throw error;
+  // Two revocations racing both read the key; only the one whose HDEL removed it reports it.
+  return answers?.[0]?.[1] === 1;
+}
+
 /** The key store of one engine: every instance on the same Redis and prefix sees the same keys. */
 export function createApiKeys(options: ApiKeysOptions) {
   const { client, subscriber, keys } = options;
@@ -137,61 +197,14 @@ export function createApiKeys(options: ApiKeysOptions) {
 
   return {
     /** Creates a key; the answer holds its secret, which is stored nowhere. */
-    async create(name: string, scopes: readonly string[]): Promise<CreatedApiKey> {
-      assertKeyName(name);
-      const checked = validateScopes(scopes);
-      const secret = generateApiKeySecret();
-      const seq = await client.incr(keys.apiKeySequence);
-      const stored: StoredKey = {
-        id: randomUUID(),
-        name,
-        scopes: checked,
-        createdAt: new Date().toISOString(),
-        seq,
-        hash: hashSecret(secret),
-      };
-      const json = JSON.stringify(stored);
-      const answers = await client
-        .multi()
-        .hset(keys.apiKeys, stored.id, json)
-        .hset(keys.apiKeyHashes, stored.hash, json)
-        .exec();
-      for (const [error] of answers ?? []) if (error) throw error;
-      return { key: publicKey(stored, null), secret };
-    },
-
+    create: (name: string, scopes: readonly string[]) => createKey(options, name, scopes),
     /** Every key, oldest first, without secrets. */
-    async list(): Promise<ApiKey[]> {
-      const [stored, lastUsed] = await Promise.all([
-        client.hgetall(keys.apiKeys),
-        client.hgetall(keys.apiKeyLastUsed),
-      ]);
-      return Object.values(stored)
-        .map((json) => JSON.parse(json) as StoredKey)
-        .sort(creationOrder)
-        .map((key) => publicKey(key, lastUsed[key.id] ?? null));
-    },
-
+    list: () => listKeys(options),
     /**
      * Deletes a key and announces it, so every instance ends its open subscriptions. Answers false
      * when there was no such key. The key's next request fails: authentication reads Redis every time.
      */
-    async revoke(id: string): Promise<boolean> {
-      const json = await client.hget(keys.apiKeys, id);
-      if (!json) return false;
-      const stored = JSON.parse(json) as StoredKey;
-      const answers = await client
-        .multi()
-        .hdel(keys.apiKeys, id)
-        .hdel(keys.apiKeyHashes, stored.hash)
-        .hdel(keys.apiKeyLastUsed, id)
-        .publish(keys.apiKeyRevokedChannel, id)
-        .exec();
-      for (const [error] of answers ?? []) if (error) throw error;
-      // Two revocations racing both read the key; only the one whose HDEL removed it reports it.
-      return answers?.[0]?.[1] === 1;
-    },
-
+    revoke: (id: string) => revokeKey(options, id),
     /**
      * The key a secret belongs to, or null for an unknown, revoked or malformed secret. One HGET;
      * lastUsedAt is written in the background at most once per `lastUsedIntervalMs`.

@@ -83,6 +83,12 @@ function parseAnswer(answer: unknown, script: string): Answer {
   return [answer[0], Number(answer[1]), Number(answer[2]), ...answer.slice(3).map(Number)];
 }
 
+/** What the breaker reads and deletes directly (its state for a dashboard; a deleted queue's circuit). */
+interface HgetallClient {
+  hgetall(key: string): Promise<Record<string, string>>;
+  del(key: string): Promise<number>;
+}
+
 interface Cached {
   /** When this instance last learned the circuit's state from Redis. */
   at: number;
@@ -90,117 +96,129 @@ interface Cached {
   failures: number;
 }
 
-export function createCircuitBreaker(
-  deps: { commands: Commands; keys: Keys; client: HgetallClient },
-  options: CircuitOptions = {},
-) {
-  const failures = options.failures ?? CIRCUIT_DEFAULTS.failures;
-  const cooldownMs = options.cooldownMs ?? CIRCUIT_DEFAULTS.cooldownMs;
-  const maxCooldownMs = Math.max(cooldownMs, options.maxCooldownMs ?? CIRCUIT_DEFAULTS.maxCooldownMs);
-  const enabled = failures > 0;
-  // A circuit another instance opened must look stale here before its cool-down ends.
-  const freshForMs = Math.min(1_000, Math.floor(cooldownMs / 2));
-  const cache = new Map<string, Cached>();
-  const id = (target: Pick<CircuitTarget, 'topic' | 'name'>) => `${target.topic}/${target.name}`;
-  const keysOf = (target: CircuitTarget) => [deps.keys.circuit(target.topic, target.name), target.limiterKey];
+/**
+ * Each WEBHOOK queue's circuit breaker, its state in Redis so that every instance shares it
+ * (docs/DELIVERY.md#circuit-breaker).
+ */
+export class CircuitBreaker {
+  readonly enabled: boolean;
+  private readonly failures: number;
+  private readonly cooldownMs: number;
+  private readonly maxCooldownMs: number;
+  /** A circuit another instance opened must look stale here before its cool-down ends. */
+  private readonly freshForMs: number;
+  private readonly cache = new Map<string, Cached>();
 
-  function remember(target: CircuitTarget, closed: boolean, count: number): void {
-    cache.set(id(target), { at: Date.now(), closed, failures: count });
+  constructor(
+    private readonly deps: { commands: Commands; keys: Keys; client: HgetallClient },
+    options: CircuitOptions = {},
+  ) {
+    this.failures = options.failures ?? CIRCUIT_DEFAULTS.failures;
+    this.cooldownMs = options.cooldownMs ?? CIRCUIT_DEFAULTS.cooldownMs;
+    this.maxCooldownMs = Math.max(this.cooldownMs, options.maxCooldownMs ?? CIRCUIT_DEFAULTS.maxCooldownMs);
+    this.enabled = this.failures > 0;
+    this.freshForMs = Math.min(1_000, Math.floor(this.cooldownMs / 2));
   }
 
-  return {
-    enabled,
+  /**
+   * Before a delivery: may it go out? Answered from this instance's memory while the circuit was
+   * closed a moment ago (no round trip per delivery), else by Redis.
+   */
+  async gate(target: CircuitTarget, requestTimeoutMs: number): Promise<GateVerdict> {
+    if (!this.enabled) return { kind: 'deliver' };
+    const known = this.cache.get(this.id(target));
+    if (known?.closed && Date.now() - known.at < this.freshForMs) return { kind: 'deliver' };
+    const [verdict, until, count] = parseAnswer(
+      await this.deps.commands.run<number>('circuit-gate-2', this.keysOf(target), [
+        String(requestTimeoutMs + PROBE_GRACE_MS),
+        String(PROBE_POLL_MS),
+      ]),
+      'circuit-gate',
+    );
+    this.remember(target, verdict === 'deliver', count);
+    if (verdict === 'deliver') return { kind: 'deliver' };
+    if (verdict === 'probe') return { kind: 'probe' };
+    return { kind: 'wait', until };
+  }
 
-    /**
-     * Before a delivery: may it go out? Answered from this instance's memory while the circuit was
-     * closed a moment ago (no round trip per delivery), else by Redis.
-     */
-    async gate(target: CircuitTarget, requestTimeoutMs: number): Promise<GateVerdict> {
-      if (!enabled) return { kind: 'deliver' };
-      const known = cache.get(id(target));
-      if (known?.closed && Date.now() - known.at < freshForMs) return { kind: 'deliver' };
-      const [verdict, until, count] = parseAnswer(
-        await deps.commands.run<number>('circuit-gate-2', keysOf(target), [
-          String(requestTimeoutMs + PROBE_GRACE_MS),
-          String(PROBE_POLL_MS),
-        ]),
-        'circuit-gate',
-      );
-      remember(target, verdict === 'deliver', count);
-      if (verdict === 'deliver') return { kind: 'deliver' };
-      if (verdict === 'probe') return { kind: 'probe' };
-      return { kind: 'wait', until };
-    },
+  /** After a failed delivery. Failures that are the message's fault leave the circuit alone. */
+  async failed(target: CircuitTarget, reason: FailureReason): Promise<FailureVerdict> {
+    if (!this.enabled || !ENDPOINT_FAILURES.has(reason)) return { opened: false, until: 0, failures: 0 };
+    const [state, until, count, opened] = parseAnswer(
+      await this.deps.commands.run<number>('circuit-failure-2', this.keysOf(target), [
+        String(this.failures),
+        String(this.cooldownMs),
+        String(this.maxCooldownMs),
+      ]),
+      'circuit-failure',
+    );
+    this.remember(target, state === 'closed', count);
+    return { opened: opened === 1, until, failures: count };
+  }
 
-    /** After a failed delivery. Failures that are the message's fault leave the circuit alone. */
-    async failed(target: CircuitTarget, reason: FailureReason): Promise<FailureVerdict> {
-      if (!enabled || !ENDPOINT_FAILURES.has(reason)) return { opened: false, until: 0, failures: 0 };
-      const [state, until, count, opened] = parseAnswer(
-        await deps.commands.run<number>('circuit-failure-2', keysOf(target), [
-          String(failures),
-          String(cooldownMs),
-          String(maxCooldownMs),
-        ]),
-        'circuit-failure',
-      );
-      remember(target, state === 'closed', count);
-      return { opened: opened === 1, until, failures: count };
-    },
+  /**
+   * After a successful delivery: closes the circuit and resets the count, with a round trip only
+   * when this instance knows of failures (or of an open circuit) to forget.
+   */
+  async succeeded(target: CircuitTarget, probe: boolean): Promise<void> {
+    if (!this.enabled) return;
+    const known = this.cache.get(this.id(target));
+    if (!probe && known?.closed && known.failures === 0) return;
+    await this.deps.commands.run<number>('circuit-success-2', this.keysOf(target), []);
+    this.remember(target, true, 0);
+  }
 
-    /**
-     * After a successful delivery: closes the circuit and resets the count, with a round trip only
-     * when this instance knows of failures (or of an open circuit) to forget.
-     */
-    async succeeded(target: CircuitTarget, probe: boolean): Promise<void> {
-      if (!enabled) return;
-      const known = cache.get(id(target));
-      if (!probe && known?.closed && known.failures === 0) return;
-      await deps.commands.run<number>('circuit-success-2', keysOf(target), []);
-      remember(target, true, 0);
-    },
+  /** The circuit as a dashboard shows it. */
+  async state(topic: string, name: string): Promise<CircuitState> {
+    const stored = await this.deps.client.hgetall(this.deps.keys.circuit(topic, name));
+    const consecutiveFailures = Number(stored.failures ?? 0);
+    if (stored.state === 'open') {
+      const until = Number(stored.until ?? 0);
+      return { state: 'OPEN', consecutiveFailures, openUntil: new Date(until).toISOString() };
+    }
+    if (stored.state === 'half-open') return { state: 'HALF_OPEN', consecutiveFailures, openUntil: null };
+    return { state: 'CLOSED', consecutiveFailures, openUntil: null };
+  }
 
-    /** The circuit as a dashboard shows it. */
-    async state(topic: string, name: string): Promise<CircuitState> {
-      const stored = await deps.client.hgetall(deps.keys.circuit(topic, name));
-      const consecutiveFailures = Number(stored.failures ?? 0);
-      if (stored.state === 'open') {
-        const until = Number(stored.until ?? 0);
-        return { state: 'OPEN', consecutiveFailures, openUntil: new Date(until).toISOString() };
-      }
-      if (stored.state === 'half-open') return { state: 'HALF_OPEN', consecutiveFailures, openUntil: null };
-      return { state: 'CLOSED', consecutiveFailures, openUntil: null };
-    },
+  /**
+   * An operator closes the circuit: the failures are forgotten and every instance's workers take
+   * the queue's jobs again within a second. Answers whether it was OPEN.
+   */
+  async reset(target: CircuitTarget): Promise<boolean> {
+    this.cache.delete(this.id(target));
+    return (await this.deps.commands.run<number>('circuit-reset-2', this.keysOf(target), ['close'])) === 1;
+  }
 
-    /**
-     * An operator closes the circuit: the failures are forgotten and every instance's workers take
-     * the queue's jobs again within a second. Answers whether it was OPEN.
-     */
-    async reset(target: CircuitTarget): Promise<boolean> {
-      cache.delete(id(target));
-      return (await deps.commands.run<number>('circuit-reset-2', keysOf(target), ['close'])) === 1;
-    },
+  /**
+   * Messages were just replayed into the queue: an OPEN circuit sends the next delivery as its
+   * probe now instead of after the cool-down. Answers whether it was OPEN.
+   */
+  async probeNow(target: CircuitTarget): Promise<boolean> {
+    if (!this.enabled) return false;
+    this.cache.delete(this.id(target));
+    return (await this.deps.commands.run<number>('circuit-reset-2', this.keysOf(target), ['probe'])) === 1;
+  }
 
-    /**
-     * Messages were just replayed into the queue: an OPEN circuit sends the next delivery as its
-     * probe now instead of after the cool-down. Answers whether it was OPEN.
-     */
-    async probeNow(target: CircuitTarget): Promise<boolean> {
-      if (!enabled) return false;
-      cache.delete(id(target));
-      return (await deps.commands.run<number>('circuit-reset-2', keysOf(target), ['probe'])) === 1;
-    },
+  /** Forgets a deleted queue's circuit. */
+  async drop(topic: string, name: string): Promise<void> {
+    this.cache.delete(`${topic}/${name}`);
+    await this.deps.client.del(this.deps.keys.circuit(topic, name));
+  }
 
-    /** Forgets a deleted queue's circuit. */
-    async drop(topic: string, name: string): Promise<void> {
-      cache.delete(`${topic}/${name}`);
-      await deps.client.del(deps.keys.circuit(topic, name));
-    },
-  };
+  private id(target: Pick<CircuitTarget, 'topic' | 'name'>): string {
+    return `${target.topic}/${target.name}`;
+  }
+
+  private keysOf(target: CircuitTarget): string[] {
+    return [this.deps.keys.circuit(target.topic, target.name), target.limiterKey];
+  }
+
+  private remember(target: CircuitTarget, closed: boolean, count: number): void {
+    this.cache.set(this.id(target), { at: Date.now(), closed, failures: count });
+  }
 }
 
-interface HgetallClient {
-  hgetall(key: string): Promise<Record<string, string>>;
-  del(key: string): Promise<number>;
-}
-
-export type CircuitBreaker = ReturnType<typeof createCircuitBreaker>;
+export const createCircuitBreaker = (
+  deps: { commands: Commands; keys: Keys; client: HgetallClient },
+  options: CircuitOptions = {},
+) => new CircuitBreaker(deps, options);

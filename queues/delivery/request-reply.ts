@@ -167,149 +167,172 @@ interface Waiting {
   timer: NodeJS.Timeout | null;
 }
 
+/** A reply as it came over the wire, for its waiter: the reply, or the refusal it carries. */
+function answerOf(text: string): Reply | Error {
+  let wire: Wire;
+  try {
+    wire = JSON.parse(text) as Wire;
+  } catch (error) {
+    return error as Error;
+  }
+  if ('error' in wire) return new SwitchyardError(wire.error.code, wire.error.message);
+  return { ...wire, repliedAt: new Date(wire.repliedAt) };
+}
+
+/** Claims a request for its waiter; answers who held the claim first (null: nobody, or Redis away). */
+async function claimForWaiter(options: RequestsOptions, requestId: string): Promise<string | null> {
+  try {
+    return await options.client.set(
+      options.keys.replies.claim(requestId),
+      CLAIMED_BY_WAITER,
+      'PX',
+      CLAIM_TTL_MS,
+      'NX',
+      'GET',
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** The state behind createRequests: the requests waiting here, by request id. */
+class Waiters {
+  readonly instanceId = randomUUID();
+  private readonly pattern: string;
+  readonly pending = new Map<string, Waiting>();
+  private listening: Promise<unknown> | null = null;
+  private closed = false;
+
+  constructor(private readonly options: RequestsOptions) {
+    this.pattern = options.keys.replies.pattern(this.instanceId);
+  }
+
+  private readonly onMessage = (from: string, channel: string, text: string) => {
+    if (from !== this.pattern) return;
+    const requestId = channel.slice(channel.lastIndexOf(':') + 1);
+    const waiting = this.pending.get(requestId);
+    if (!waiting) {
+      // Claimed, published, but its waiter had already given up: as late as a reply can be.
+      this.options.sender.dropped('late');
+      return;
+    }
+    this.pending.delete(requestId);
+    if (waiting.timer) clearTimeout(waiting.timer);
+    const answer = answerOf(text);
+    if (answer instanceof Error) waiting.reject(answer);
+    else waiting.resolve(answer);
+  };
+
+  /** Subscribes this instance's reply pattern, once; ioredis subscribes it again after a reconnect. */
+  listen(): Promise<unknown> {
+    if (!this.listening) {
+      this.options.subscriber.on('pmessage', this.onMessage);
+      this.listening = this.options.subscriber.psubscribe(this.pattern);
+      this.listening.catch(() => {
+        this.listening = null;
+      });
+    }
+    return this.listening;
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new SwitchyardError(ErrorCode.Unavailable, 'The gateway is shutting down');
+  }
+
+  async request<T>(
+    timeoutMs: number,
+    publish: (replyTo: string, requestId: string) => Promise<T>,
+  ): Promise<Reply> {
+    this.assertOpen();
+    await this.listen();
+    const requestId = randomUUID();
+    const replyTo = this.options.keys.replies.channel(this.instanceId, requestId);
+    const answered = new Promise<Reply>((resolve, reject) => {
+      this.pending.set(requestId, { resolve, reject, timer: null });
+    });
+    // A close during the publish rejects it before anyone awaits it; the caller still gets that refusal.
+    answered.catch(() => undefined);
+    try {
+      await publish(replyTo, requestId);
+    } catch (error) {
+      this.pending.delete(requestId);
+      throw error;
+    }
+    const waiting = this.pending.get(requestId);
+    // Still pending unless a reply (or the close) came during the publish.
+    if (waiting) waiting.timer = setTimeout(() => void this.giveUp(requestId, waiting, timeoutMs), timeoutMs);
+    return answered;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const gone = [...this.pending.keys()];
+    for (const requestId of gone) {
+      this.fail(
+        requestId,
+        new SwitchyardError(ErrorCode.Unavailable, 'The gateway stopped while the request waited'),
+      );
+    }
+    const { client, keys } = this.options;
+    // Their late replies are then dropped as late rather than published to nobody.
+    await Promise.allSettled(
+      gone.map((requestId) =>
+        client.set(keys.replies.claim(requestId), CLAIMED_BY_WAITER, 'PX', CLAIM_TTL_MS, 'NX'),
+      ),
+    );
+    // No PUNSUBSCRIBE: with Redis away it would sit in the subscriber's offline queue and hold the
+    // engine's QUIT of that connection until Redis came back. Nothing hears the pattern any more, and
+    // the engine's close ends the connection, and the subscription with it.
+    this.options.subscriber.off('pmessage', this.onMessage);
+  }
+
+  /** Gives a request up: claims it so that a reply still on its way is dropped as late. */
+  private async giveUp(requestId: string, waiting: Waiting, timeoutMs: number): Promise<void> {
+    const holder = await claimForWaiter(this.options, requestId);
+    if (!this.pending.has(requestId)) return;
+    if (holder !== null) {
+      // A reply claimed it first: its PUBLISH is on the way.
+      waiting.timer = setTimeout(() => this.fail(requestId, timeoutError(timeoutMs)), CLAIMED_GRACE_MS);
+      return;
+    }
+    this.fail(requestId, timeoutError(timeoutMs));
+  }
+
+  private fail(requestId: string, error: Error): void {
+    const waiting = this.pending.get(requestId);
+    if (!waiting) return;
+    this.pending.delete(requestId);
+    if (waiting.timer) clearTimeout(waiting.timer);
+    waiting.reject(error);
+  }
+}
+
 /**
  * The waiting side: this instance's pending requests, each resolved by the first reply on its channel,
  * failed with TIMEOUT when none comes in time, and with UNAVAILABLE at once when the engine closes.
  */
 export function createRequests(options: RequestsOptions) {
-  const { keys, sender } = options;
-  const instanceId = randomUUID();
-  const pattern = keys.replies.pattern(instanceId);
-  const pending = new Map<string, Waiting>();
-  let listening: Promise<unknown> | null = null;
-  let closed = false;
-
-  const onMessage = (from: string, channel: string, text: string) => {
-    if (from !== pattern) return;
-    const requestId = channel.slice(channel.lastIndexOf(':') + 1);
-    const waiting = pending.get(requestId);
-    if (!waiting) {
-      // Claimed, published, but its waiter had already given up: as late as a reply can be.
-      sender.dropped('late');
-      return;
-    }
-    pending.delete(requestId);
-    if (waiting.timer) clearTimeout(waiting.timer);
-    let wire: Wire;
-    try {
-      wire = JSON.parse(text) as Wire;
-    } catch (error) {
-      waiting.reject(error as Error);
-      return;
-    }
-    if ('error' in wire) waiting.reject(new SwitchyardError(wire.error.code, wire.error.message));
-    else waiting.resolve({ ...wire, repliedAt: new Date(wire.repliedAt) });
-  };
-
-  /** Subscribes this instance's reply pattern, once; ioredis subscribes it again after a reconnect. */
-  function listen(): Promise<unknown> {
-    if (!listening) {
-      options.subscriber.on('pmessage', onMessage);
-      listening = options.subscriber.psubscribe(pattern);
-      listening.catch(() => {
-        listening = null;
-      });
-    }
-    return listening;
-  }
-
-  /** Gives a request up: claims it so that a reply still on its way is dropped as late. */
-  async function giveUp(requestId: string, waiting: Waiting, timeoutMs: number): Promise<void> {
-    let holder: string | null;
-    try {
-      holder = await options.client.set(
-        keys.replies.claim(requestId),
-        CLAIMED_BY_WAITER,
-        'PX',
-        CLAIM_TTL_MS,
-        'NX',
-        'GET',
-      );
-    } catch {
-      holder = null;
-    }
-    if (!pending.has(requestId)) return;
-    if (holder !== null) {
-      // A reply claimed it first: its PUBLISH is on the way.
-      waiting.timer = setTimeout(() => fail(requestId, timeoutError(timeoutMs)), CLAIMED_GRACE_MS);
-      return;
-    }
-    fail(requestId, timeoutError(timeoutMs));
-  }
-
-  function fail(requestId: string, error: Error): void {
-    const waiting = pending.get(requestId);
-    if (!waiting) return;
-    pending.delete(requestId);
-    if (waiting.timer) clearTimeout(waiting.timer);
-    waiting.reject(error);
-  }
-
-  function assertOpen(): void {
-    if (closed) throw new SwitchyardError(ErrorCode.Unavailable, 'The gateway is shutting down');
-  }
-
+  const waiters = new Waiters(options);
   return {
     /** Refuses with UNAVAILABLE once closing: no new request starts then. */
-    assertOpen,
+    assertOpen: () => waiters.assertOpen(),
     /** This instance's id, part of each of its reply addresses. */
-    instanceId,
+    instanceId: waiters.instanceId,
     /** Subscribes this instance's reply channels; resolves once Redis confirmed. */
-    listen,
+    listen: () => waiters.listen(),
     /**
      * Publishes with `publish` (given the reply address and request id) and waits up to `timeoutMs`
      * for the first reply. The waiter is in place before the publish, so no reply can come too early.
      */
-    async request<T>(
-      timeoutMs: number,
-      publish: (replyTo: string, requestId: string) => Promise<T>,
-    ): Promise<Reply> {
-      assertOpen();
-      await listen();
-      const requestId = randomUUID();
-      const replyTo = keys.replies.channel(instanceId, requestId);
-      const answered = new Promise<Reply>((resolve, reject) => {
-        pending.set(requestId, { resolve, reject, timer: null });
-      });
-      // A close during the publish rejects it before anyone awaits it; the caller still gets that refusal.
-      answered.catch(() => undefined);
-      try {
-        await publish(replyTo, requestId);
-      } catch (error) {
-        pending.delete(requestId);
-        throw error;
-      }
-      const waiting = pending.get(requestId);
-      // Still pending unless a reply (or the close) came during the publish.
-      if (waiting) waiting.timer = setTimeout(() => void giveUp(requestId, waiting, timeoutMs), timeoutMs);
-      return answered;
-    },
+    request: <T>(timeoutMs: number, publish: (replyTo: string, requestId: string) => Promise<T>) =>
+      waiters.request(timeoutMs, publish),
     /** How many requests wait here now. */
     get size() {
-      return pending.size;
+      return waiters.pending.size;
     },
     /** Fails every waiting request with UNAVAILABLE now, and stops listening. Idempotent. */
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      const gone = [...pending.keys()];
-      for (const requestId of gone) {
-        fail(
-          requestId,
-          new SwitchyardError(ErrorCode.Unavailable, 'The gateway stopped while the request waited'),
-        );
-      }
-      // Their late replies are then dropped as late rather than published to nobody.
-      await Promise.allSettled(
-        gone.map((requestId) =>
-          options.client.set(keys.replies.claim(requestId), CLAIMED_BY_WAITER, 'PX', CLAIM_TTL_MS, 'NX'),
-        ),
-      );
-      // No PUNSUBSCRIBE: with Redis away it would sit in the subscriber's offline queue and hold the
-      // engine's QUIT of that connection until Redis came back. Nothing hears the pattern any more, and
-      // the engine's close ends the connection, and the subscription with it.
-      options.subscriber.off('pmessage', onMessage);
-    },
+    close: () => waiters.close(),
   };
 }
 

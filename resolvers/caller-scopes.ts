@@ -40,5 +40,5 @@ export function canSeeTopic(ctx: Context, topic: string): boolean {
   return scopes.can('stats') || TOPIC_ACTIONS.some((action) => scopes.can(action, topic));
 }
 
-/** Who is calling, as a provenance trail records it: the API key's name; null when keyless (admin key, no auth). */
+/** Who is calling, as a provenance trail records it: the API key's name (the admin key's too); null when keyless. */
 export const callerName = (ctx: Context): string | null => ctx.auth?.key?.name ?? null;

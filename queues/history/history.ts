@@ -70,114 +70,120 @@ function entryMessage([id, fields]: StreamEntry): MessageRecord {
   return { ...(JSON.parse(json) as MessageRecord), cursor: id };
 }
 
+interface Reader {
+  client: RedisClient;
+  keys: Keys;
+}
+
+/** Refuses a topic that keeps no history. */
+function settingsOf(topic: TopicRecord) {
+  if (!topic.history) {
+    throw badInput(`Topic ${topic.name} keeps no history (createTopic with history keeps one)`, {
+      field: 'topic',
+    });
+  }
+  return topic.history;
+}
+
+/** The XRANGE start for a read: after a cursor, from a time, never before what maxAgeMs keeps. */
+function startOf(topic: TopicRecord, start: HistoryStart, now: number): string {
+  const { maxAgeMs } = settingsOf(topic);
+  if (start.after != null && start.from != null) {
+    throw badInput('Give after or from, not both', { field: 'after' });
+  }
+  const floor = maxAgeMs === null ? 0 : now - maxAgeMs;
+  if (start.after != null) {
+    const { ms } = parseCursor('after', start.after);
+    return ms < floor ? `${floor}-0` : `(${start.after}`;
+  }
+  if (start.from != null) {
+    const from = start.from.getTime();
+    if (!Number.isFinite(from)) throw badInput('from must be a time', { field: 'from' });
+    return `${Math.max(from, floor, 0)}-0`;
+  }
+  return floor > 0 ? `${floor}-0` : '-';
+}
+
+async function range(reader: Reader, key: string, start: string, count: number): Promise<StreamEntry[]> {
+  return (await reader.client.xrange(key, start, '+', 'COUNT', count)) as StreamEntry[];
+}
+
+/** A page of the history, oldest first; BAD_USER_INPUT for a topic that keeps none. */
+async function page(
+  reader: Reader,
+  topic: TopicRecord,
+  start: HistoryStart,
+  first = 100,
+): Promise<HistoryPage> {
+  assertInt('first', first, 1, MAX_HISTORY_PAGE);
+  const key = reader.keys.topicHistory(topic.name);
+  const entries = await range(reader, key, startOf(topic, start, Date.now()), first + 1);
+  const edges = entries.slice(0, first).map((entry) => ({ cursor: entry[0], node: entryMessage(entry) }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: entries.length > first,
+      hasPreviousPage: start.after != null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+/**
+ * Topic.history: its settings, length and oldest message's time; null when it keeps none. Trims
+ * what maxAgeMs no longer keeps first (as the next publish would), so the length is exact.
+ */
+async function info(reader: Reader, topic: TopicRecord): Promise<HistoryInfo | null> {
+  if (!topic.history) return null;
+  const { maxAgeMs, maxMessages } = topic.history;
+  const key = reader.keys.topicHistory(topic.name);
+  const multi = reader.client.multi();
+  if (maxAgeMs !== null) multi.xtrim(key, 'MINID', Date.now() - maxAgeMs);
+  multi.xlen(key).xrange(key, '-', '+', 'COUNT', 1);
+  const answers = (await multi.exec()) ?? [];
+  for (const [error] of answers) if (error) throw error;
+  const length = Number(answers.at(-2)?.[1] ?? 0);
+  const [oldest] = (answers.at(-1)?.[1] ?? []) as StreamEntry[];
+  const oldestAt = oldest ? new Date(parseCursor('cursor', oldest[0]).ms) : null;
+  return { maxAgeMs, maxMessages, length, oldestAt };
+}
+
+/**
+ * One message of the history by id, or null. The history has no index by id (a second write per
+ * publish), so this scans it, oldest first, in reads of 1000: O(history length).
+ */
+async function find(reader: Reader, topic: TopicRecord, id: string): Promise<MessageRecord | null> {
+  if (!topic.history) return null;
+  const key = reader.keys.topicHistory(topic.name);
+  const needle = `"id":${JSON.stringify(id)},`;
+  let start = startOf(topic, {}, Date.now());
+  for (;;) {
+    const entries = await range(reader, key, start, SCAN_PAGE);
+    const hit = entries.find(([, fields]) => fields.some((field) => field.startsWith(`{${needle}`)));
+    if (hit) return entryMessage(hit);
+    const last = entries.at(-1);
+    if (!last || entries.length < SCAN_PAGE) return null;
+    start = `(${last[0]}`;
+  }
+}
+
 /**
  * A topic's history, read: pages oldest first, one message by id, and the reads a history-first
  * subscription makes. Written only by publish-commit (queues/redis/commands/publish-commit.ts), in
  * the publish's own call; trimmed there by maxMessages exactly and by maxAgeMs at each write, so a
  * read also leaves out what is older than maxAgeMs but not yet trimmed.
  */
-export function createHistory(options: { client: RedisClient; keys: Keys }) {
-  const { client, keys } = options;
-
-  /** Refuses a topic that keeps no history. */
-  function settingsOf(topic: TopicRecord) {
-    if (!topic.history) {
-      throw badInput(`Topic ${topic.name} keeps no history (createTopic with history keeps one)`, {
-        field: 'topic',
-      });
-    }
-    return topic.history;
-  }
-
-  /** The XRANGE start for a read: after a cursor, from a time, never before what maxAgeMs keeps. */
-  function startOf(topic: TopicRecord, start: HistoryStart, now: number): string {
-    const { maxAgeMs } = settingsOf(topic);
-    if (start.after != null && start.from != null) {
-      throw badInput('Give after or from, not both', { field: 'after' });
-    }
-    const floor = maxAgeMs === null ? 0 : now - maxAgeMs;
-    if (start.after != null) {
-      const { ms } = parseCursor('after', start.after);
-      return ms < floor ? `${floor}-0` : `(${start.after}`;
-    }
-    if (start.from != null) {
-      const from = start.from.getTime();
-      if (!Number.isFinite(from)) throw badInput('from must be a time', { field: 'from' });
-      return `${Math.max(from, floor, 0)}-0`;
-    }
-    return floor > 0 ? `${floor}-0` : '-';
-  }
-
-  async function range(key: string, start: string, count: number): Promise<StreamEntry[]> {
-    return (await client.xrange(key, start, '+', 'COUNT', count)) as StreamEntry[];
-  }
-
+export function createHistory(reader: Reader) {
   return {
-    /** A page of the history, oldest first; BAD_USER_INPUT for a topic that keeps none. */
-    async page(topic: TopicRecord, start: HistoryStart, first = 100): Promise<HistoryPage> {
-      assertInt('first', first, 1, MAX_HISTORY_PAGE);
-      const entries = await range(
-        keys.topicHistory(topic.name),
-        startOf(topic, start, Date.now()),
-        first + 1,
-      );
-      const edges = entries.slice(0, first).map((entry) => ({ cursor: entry[0], node: entryMessage(entry) }));
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: entries.length > first,
-          hasPreviousPage: start.after != null,
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-      };
-    },
-
-    /**
-     * Entries after a start, up to `count`, for a subscription catching up: the same rules as `page`.
-     */
+    page: (topic: TopicRecord, start: HistoryStart, first?: number) => page(reader, topic, start, first),
+    /** Entries after a start, up to `count`, for a subscription catching up: the same rules as `page`. */
     async read(topic: TopicRecord, start: HistoryStart, count: number): Promise<MessageRecord[]> {
-      const entries = await range(keys.topicHistory(topic.name), startOf(topic, start, Date.now()), count);
-      return entries.map(entryMessage);
+      const key = reader.keys.topicHistory(topic.name);
+      return (await range(reader, key, startOf(topic, start, Date.now()), count)).map(entryMessage);
     },
-
-    /**
-     * Topic.history: its settings, length and oldest message's time; null when it keeps none. Trims
-     * what maxAgeMs no longer keeps first (as the next publish would), so the length is exact.
-     */
-    async info(topic: TopicRecord): Promise<HistoryInfo | null> {
-      if (!topic.history) return null;
-      const { maxAgeMs, maxMessages } = topic.history;
-      const key = keys.topicHistory(topic.name);
-      const multi = client.multi();
-      if (maxAgeMs !== null) multi.xtrim(key, 'MINID', Date.now() - maxAgeMs);
-      multi.xlen(key).xrange(key, '-', '+', 'COUNT', 1);
-      const answers = (await multi.exec()) ?? [];
-      for (const [error] of answers) if (error) throw error;
-      const length = Number(answers.at(-2)?.[1] ?? 0);
-      const [oldest] = (answers.at(-1)?.[1] ?? []) as StreamEntry[];
-      const oldestAt = oldest ? new Date(parseCursor('cursor', oldest[0]).ms) : null;
-      return { maxAgeMs, maxMessages, length, oldestAt };
-    },
-
-    /**
-     * One message of the history by id, or null. The history has no index by id (a second write per
-     * publish), so this scans it, oldest first, in reads of 1000: O(history length).
-     */
-    async find(topic: TopicRecord, id: string): Promise<MessageRecord | null> {
-      if (!topic.history) return null;
-      const key = keys.topicHistory(topic.name);
-      const needle = `"id":${JSON.stringify(id)},`;
-      let start = startOf(topic, {}, Date.now());
-      for (;;) {
-        const entries = await range(key, start, SCAN_PAGE);
-        const hit = entries.find(([, fields]) => fields.some((field) => field.startsWith(`{${needle}`)));
-        if (hit) return entryMessage(hit);
-        const last = entries.at(-1);
-        if (!last || entries.length < SCAN_PAGE) return null;
-        start = `(${last[0]}`;
-      }
-    },
+    info: (topic: TopicRecord) => info(reader, topic),
+    find: (topic: TopicRecord, id: string) => find(reader, topic, id),
   };
 }
 

@@ -50,7 +50,8 @@ const KEY_TYPES: Record<string, string> = {
 /** The keys an add INCRs: a value that is not an integer would fail it half-way. */
 const COUNTERS = new Set(['id', 'pc']);
 
-function publishCommitLua(): string {
+/** The script's state and helpers: key types, the trail's chain heads, the history's XADD. */
+function preludeLua(): string {
   const types = ADD_JOBS_KEYS.map((name) => {
     const type = KEY_TYPES[name];
     if (!type) throw new Error(`publish-commit does not know what BullMQ keeps under '${name}'`);
@@ -59,7 +60,7 @@ function publishCommitLua(): string {
   const counters = ADD_JOBS_KEYS.flatMap((name, index) =>
     COUNTERS.has(name) ? [`[${index + 1}] = true`] : [],
   );
-  return `${addFunctionsLua()}
+  return `
 local PER_QUEUE = ${ADD_JOBS_KEYS.length}
 local TYPES = { ${types.join(', ')} }
 local COUNTER = { ${counters.join(', ')} }
@@ -116,7 +117,11 @@ local function trailAppend(key, entry, ttl)
 end
 local TRAIL = {}
 
--- 1. Check, writing nothing.
+`;
+}
+
+/** Phase 1: checks every key a publish's writes touch, writing nothing, and gathers the writes. */
+const CHECK_LUA = `-- 1. Check, writing nothing.
 for q = 1, queues do
   local base, problem = (q - 1) * PER_QUEUE, nil
   for i = 1, PER_QUEUE do
@@ -187,7 +192,10 @@ while ARGV[at] do
   end
 end
 
--- 2. Write, for every publish that passed.
+`;
+
+/** Phase 2: the writes of every publish that passed, then each publish's answer. */
+const WRITE_LUA = `-- 2. Write, for every publish that passed.
 for q = 1, queues do
   local base = (q - 1) * PER_QUEUE
   local kinds = addKinds(function(index) return KEYS[base + index] end)
@@ -233,6 +241,5 @@ for owner = 0, owners - 1 do
 end
 return results
 `;
-}
 
-export const PUBLISH_COMMIT_LUA = publishCommitLua();
+export const PUBLISH_COMMIT_LUA = `${addFunctionsLua()}\n${preludeLua()}\n${CHECK_LUA}\n${WRITE_LUA}`;

@@ -1,18 +1,21 @@
 import { ENGINE_DEFAULTS } from '../core/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { circuitOperations } from './circuit-operations.js';
 import { historyOperations } from './history-operations.js';
 import { createMonitoring } from './monitoring.js';
 import { messagingOperations, statsOperations, topologyOperations } from './operations.js';
 import type { EngineOptions } from './options.js';
 import {
+  type Connections,
   createCoreParts,
   createDeliveryParts,
   createReconciler,
+  DEFAULT_COMMAND_TIMEOUT_MS,
   openConnections,
   type Parts,
   redisTarget,
 } from './parts.js';
-import { gated, gatedMethods, publishOutcomeUnknown, watchRedis } from './redis-watch.js';
+import { gated, gatedMethods, publishOutcomeUnknown, type RedisWatch, watchRedis } from './redis-watch.js';
 
 export type { EngineOptions } from './options.js';
 
@@ -25,20 +28,9 @@ export async function createEngine(options: EngineOptions) {
   const connections = await openConnections(redisTarget(options), onError, options.commandTimeoutMs);
   const core = await createCoreParts(options, connections, onError);
   const parts: Parts = { ...core, ...createDeliveryParts(core, options, onError) };
-  const { client, subscriber, workerConnection } = connections;
-  const redisWatch = watchRedis(client, {
-    pingIntervalMs: options.redisWatch?.pingIntervalMs ?? ENGINE_DEFAULTS.redisPingIntervalMs,
-    unresponsiveAfterMs: options.redisWatch?.unresponsiveAfterMs ?? ENGINE_DEFAULTS.redisUnresponsiveAfterMs,
-    maxUnresponsiveAfterMs: Math.max(
-      options.redisWatch?.maxUnresponsiveAfterMs ?? ENGINE_DEFAULTS.redisMaxUnresponsiveAfterMs,
-      options.redisWatch?.unresponsiveAfterMs ?? 0,
-    ),
-    onError,
-  });
-  const busyPerMessageMs = ENGINE_DEFAULTS.redisBusyPerMessageMs;
-  const { keys, events, registry, security, live, deadLetters, consumers, push, webhooks, handles } = parts;
+  const redisWatch = watchEngineRedis(connections.client, options, onError);
+  const { keys, events, registry, security, deadLetters, consumers, push, webhooks } = parts;
   const monitoring = createMonitoring(parts, options, onError);
-  const { alerts, metrics } = monitoring;
   const reconciler = createReconciler(parts, options.runWorkers !== false, onError);
 
   const stopWatching = registry.onChange(() => void reconciler.reconcile());
@@ -68,23 +60,7 @@ export async function createEngine(options: EngineOptions) {
     webhookPolicy: security.webhookPolicy,
     ...topologyOperations(parts, reconciler.reconcile),
     ...messaging,
-    // While the watchdog holds Redis for unresponsive (a PING unanswered past its limit), these answer
-    // UNAVAILABLE at once, having sent nothing, instead of waiting out a frozen Redis for the command
-    // timeout. One under way when Redis froze answers then too; a publish's outcome is then unknown.
-    publish: gated(redisWatch, messaging.publish, publishOutcomeUnknown, () => busyPerMessageMs),
-    // A group commit's one script keeps Redis busy in proportion to the messages in it: each call
-    // announces its share, so that our own big commit is not taken for a frozen Redis (redis-watch.ts).
-    publishBatch: gated(
-      redisWatch,
-      messaging.publishBatch,
-      publishOutcomeUnknown,
-      (inputs) => inputs.length * busyPerMessageMs,
-    ),
-    request: gated(redisWatch, messaging.request, publishOutcomeUnknown, () => busyPerMessageMs),
-    receive: gated(redisWatch, messaging.receive),
-    ack: gated(redisWatch, messaging.ack),
-    nack: gated(redisWatch, messaging.nack),
-    reply: gated(redisWatch, messaging.reply),
+    ...gatedMessaging(redisWatch, messaging),
     ...statsOperations(parts, monitoring),
     ...circuitOperations(parts),
     ...historyOperations(parts),
@@ -127,40 +103,103 @@ export async function createEngine(options: EngineOptions) {
     },
     /** Stops taking work, lets in-flight deliveries finish, then closes every connection. Idempotent. */
     close(): Promise<void> {
-      closed ??= (async () => {
-        // Waiting requests fail with UNAVAILABLE at once, not at their timeouts.
-        const requestsClosed = parts.requests.close();
-        stopWatching();
-        // Before the connections go: each running replay task stops after its batch, lease released.
-        await parts.replayTasks.close();
-        await stopOrderingSweep();
-        const reconciled = reconciler.stop();
-        await alerts.close();
-        await reconciled;
-        // Consume streams first: their unacked deliveries go back before the consumer workers close,
-        // and closing those ends the pumps' blocking fetches.
-        const consumersClosed = push
-          .close()
-          .then(() => consumers.close())
-          .then(() => push.idle());
-        const results = await Promise.allSettled([webhooks.close(), consumersClosed, live.close()]);
-        // After the workers: failures they finished while closing are indexed before the connection goes.
-        results.push(...(await Promise.allSettled([deadLetters.close()])));
-        results.push(...(await Promise.allSettled([security.close(), requestsClosed])));
-        await registry.close();
-        await handles.close();
-        metrics.close();
-        redisWatch.close();
-        await Promise.allSettled([client.quit(), subscriber.quit(), workerConnection.quit()]);
-        const failure = results.find((result) => result.status === 'rejected');
-        if (failure) throw failure.reason;
-      })();
+      closed ??= closeEngine(parts, connections, monitoring, redisWatch, {
+        stopWatching,
+        stopOrderingSweep,
+        stopReconciler: reconciler.stop,
+      });
       return closed;
     },
   };
 }
 
 export type Engine = Awaited<ReturnType<typeof createEngine>>;
+
+/**
+ * The calls that need Redis on every request, gated by the watchdog: while it holds Redis for
+ * unresponsive they answer UNAVAILABLE at once, having sent nothing.
+ */
+function gatedMessaging(redisWatch: RedisWatch, messaging: ReturnType<typeof messagingOperations>) {
+  const busyPerMessageMs = ENGINE_DEFAULTS.redisBusyPerMessageMs;
+  return {
+    // While the watchdog holds Redis for unresponsive (a PING unanswered past its limit), these answer
+    // UNAVAILABLE at once, having sent nothing, instead of waiting out a frozen Redis for the command
+    // timeout. One under way when Redis froze answers then too; a publish's outcome is then unknown.
+    publish: gated(redisWatch, messaging.publish, publishOutcomeUnknown, () => busyPerMessageMs),
+    // A group commit's one script keeps Redis busy in proportion to the messages in it: each call
+    // announces its share, so that our own big commit is not taken for a frozen Redis (redis-watch.ts).
+    publishBatch: gated(
+      redisWatch,
+      messaging.publishBatch,
+      publishOutcomeUnknown,
+      (inputs) => inputs.length * busyPerMessageMs,
+    ),
+    request: gated(redisWatch, messaging.request, publishOutcomeUnknown, () => busyPerMessageMs),
+    receive: gated(redisWatch, messaging.receive),
+    ack: gated(redisWatch, messaging.ack),
+    nack: gated(redisWatch, messaging.nack),
+    reply: gated(redisWatch, messaging.reply),
+  };
+}
+
+/** The engine's watchdog on its request client, with the engine's settings (redis-watch.ts). */
+function watchEngineRedis(client: RedisClient, options: EngineOptions, onError: (error: Error) => void) {
+  return watchRedis(client, {
+    pingIntervalMs: options.redisWatch?.pingIntervalMs ?? ENGINE_DEFAULTS.redisPingIntervalMs,
+    unresponsiveAfterMs: options.redisWatch?.unresponsiveAfterMs ?? ENGINE_DEFAULTS.redisUnresponsiveAfterMs,
+    maxUnresponsiveAfterMs: Math.max(
+      options.redisWatch?.maxUnresponsiveAfterMs ?? ENGINE_DEFAULTS.redisMaxUnresponsiveAfterMs,
+      options.redisWatch?.unresponsiveAfterMs ?? 0,
+    ),
+    busyLimitMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    onError,
+  });
+}
+
+/** Stops taking work, lets in-flight deliveries finish, then closes every connection. */
+async function closeEngine(
+  parts: Parts,
+  connections: Connections,
+  monitoring: ReturnType<typeof createMonitoring>,
+  redisWatch: RedisWatch,
+  stops: {
+    stopWatching: () => void;
+    stopOrderingSweep: () => Promise<void>;
+    stopReconciler: () => Promise<void>;
+  },
+): Promise<void> {
+  const { stopWatching, stopOrderingSweep, stopReconciler } = stops;
+  const { registry, security, live, deadLetters, consumers, push, webhooks, handles } = parts;
+  const { client, subscriber, workerConnection } = connections;
+  const { alerts, metrics } = monitoring;
+
+  // Waiting requests fail with UNAVAILABLE at once, not at their timeouts.
+  const requestsClosed = parts.requests.close();
+  stopWatching();
+  // Before the connections go: each running replay task stops after its batch, lease released.
+  await parts.replayTasks.close();
+  await stopOrderingSweep();
+  const reconciled = stopReconciler();
+  await alerts.close();
+  await reconciled;
+  // Consume streams first: their unacked deliveries go back before the consumer workers close,
+  // and closing those ends the pumps' blocking fetches.
+  const consumersClosed = push
+    .close()
+    .then(() => consumers.close())
+    .then(() => push.idle());
+  const results = await Promise.allSettled([webhooks.close(), consumersClosed, live.close()]);
+  // After the workers: failures they finished while closing are indexed before the connection goes.
+  results.push(...(await Promise.allSettled([deadLetters.close()])));
+  results.push(...(await Promise.allSettled([security.close(), requestsClosed])));
+  await registry.close();
+  await handles.close();
+  metrics.close();
+  redisWatch.close();
+  await Promise.allSettled([client.quit(), subscriber.quit(), workerConnection.quit()]);
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
+}
 
 /**
  * Every `orderingSweepMs`, repairs each queue's ordering keys (queues/redis/ordering.ts): what a

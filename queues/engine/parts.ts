@@ -45,7 +45,7 @@ export function redisTarget(options: Pick<EngineOptions, 'redis' | 'redisUrl'>):
 }
 
 /** How long a command of the engine's own connection may go unanswered (EngineOptions.commandTimeoutMs). */
-const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 
 /** Opens the engine's connections, all through `openRedis`: one server or a cluster alike. */
 export async function openConnections(

@@ -14,9 +14,9 @@ export interface RedisWatch {
    */
   onChange(listener: (available: boolean, how: 'silent' | 'closed' | null) => void): () => void;
   /**
-   * Says that a command this process sent may keep a quiet Redis busy for up to `ms` (a big
-   * publishBatch): the limit grows by `ms`, scaled by how much slower than the floor Redis answered
-   * lately, until the answered function is called, so our own long script is not taken for a frozen Redis.
+   * Says that a command this process sent may keep a quiet Redis busy for up to `ms` (a publish's
+   * share of a group commit): the limit grows by `ms` until the answered function is called, and to
+   * `busyLimitMs` while the announced total is big, so our own long script is not taken for a frozen Redis.
    */
   expectBusy(ms: number): () => void;
   /** Stops the PINGs. Idempotent. */
@@ -30,9 +30,13 @@ export interface RedisWatchOptions {
   unresponsiveAfterMs: number;
   /** The most: however slow Redis was lately, a PING unanswered this long is an outage. */
   maxUnresponsiveAfterMs: number;
+  /** The limit while a big command of our own is under way (see `expectBusy`): the command timeout. */
+  busyLimitMs: number;
   onError?: (error: Error) => void;
 }
 
+/** Announced costs from this much on are a big command (see `limit`). */
+const BIG_COMMAND_MS = 100;
 /** The limit is this many times the slowest PING answer of the last minute, within its bounds. */
 const SLOWEST_FACTOR = 4;
 /** The slowest answers are kept per 10 s slot, six slots: what was slow a minute ago is forgotten. */
@@ -70,7 +74,7 @@ function slowestAnswers(now: () => number) {
  * Silence alone cannot tell a frozen Redis from one busy with a long script, so the limit learns: it is
  * four times the slowest PING answer of the last minute, at least `unresponsiveAfterMs` (fast on a
  * quiet Redis) and at most `maxUnresponsiveAfterMs`, plus what this process announced with
- * `expectBusy` for its own long commands (scaled by the same slowness). A script from another client longer than the limit is taken
+ * `expectBusy` for its own commands (and, while a big one is under way, `busyLimitMs`). A script from another client longer than the limit is taken
  * for an outage once (calls under way answer UNAVAILABLE, safe to retry), and learned from then on.
  */
 export function watchRedis(client: RedisClient, options: RedisWatchOptions): RedisWatch {
@@ -88,9 +92,12 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
     );
     let announced = 0;
     for (const lease of busy) announced += lease.ms;
-    // Announced costs are what a quiet Redis takes; one that answers PINGs N times slower than the
-    // floor lately (a loaded machine) is taken to run our script N times slower too.
-    return learned + (announced * learned) / options.unresponsiveAfterMs;
+    // A big command of our own (a publishBatch of more than a few dozen messages) may hold a loaded
+    // Redis far longer than its quiet cost says: a CPU-bound script gets a share of a busy core
+    // that a PING's quick answer does not show. While one is under way, only `busyLimitMs` (the
+    // command timeout, which ends the command anyway) counts as an outage.
+    if (announced >= BIG_COMMAND_MS) return Math.max(learned + announced, options.busyLimitMs);
+    return learned + announced;
   };
 
   const set = (next: boolean, how: 'silent' | 'closed' | null = null) => {

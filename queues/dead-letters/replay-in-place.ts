@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import type { FailureReason, TopicRecord } from '../core/index.js';
 import { conflict } from '../core/index.js';
-import type { Keys } from '../redis/index.js';
+import type { Keys, RedisClient } from '../redis/index.js';
 import { answers, queueCommand } from '../redis/index.js';
 import { indexSets, REASONS_ARG } from './commands.js';
 import {
@@ -32,7 +32,62 @@ export interface InPlaceContext {
 }
 
 /**
- * Replays jobs of one queue where they are, each with its trail entry, in one MULTI under WATCH of
+ * The items in rounds where no message appears twice: two jobs of one queue can hold one message (a
+ * replayTopic task's copy beside the published one), and each entry of a MULTI links to the head read
+ * before it, so a second entry for the same trail must wait for the first.
+ */
+function rounds(items: readonly ReplayItem[]): ReplayItem[][] {
+  const out: { ids: Set<string>; items: ReplayItem[] }[] = [];
+  for (const item of items) {
+    let round = out.find(({ ids }) => !ids.has(item.step.message.id));
+    if (!round) {
+      round = { ids: new Set(), items: [] };
+      out.push(round);
+    }
+    round.ids.add(item.step.message.id);
+    round.items.push(item);
+  }
+  return out.map((round) => round.items);
+}
+
+/** One round: a MULTI under WATCH of its trails, made again when the WATCH is broken. */
+async function replayRound(
+  context: InPlaceContext,
+  topic: TopicRecord,
+  queue: string,
+  items: readonly ReplayItem[],
+  watching: RedisClient,
+  bull: Queue,
+): Promise<Set<string>> {
+  const { keys } = context;
+  const keysOf = keys.bull(topic.name, queue);
+  for (let attempt = 0; attempt < WATCH_TRIES; attempt++) {
+    await watching.watch(...items.map((item) => keys.trail(topic.name, item.step.message.id)));
+    const steps = items.map((item) => ({ jobId: item.jobId, step: item.step }));
+    const { trailKeys, args } = await trailArgs(watching, keys, topic, steps, context.trail);
+    // BullMQ's own MULTI on the watching connection: it runs BullMQ's scripts, and ours are defined there too.
+    const multi = (await bull.client).multi();
+    const transaction = multi as unknown as ChainableCommander;
+    queueCommand(transaction, 'trail-append-n', [keysOf.failed, ...trailKeys], args);
+    const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
+    queueCommand(
+      transaction,
+      'dead-letter-release-n',
+      [keysOf.failed, ...indexSets(keys, topic.name, queue)],
+      [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
+    );
+    for (const { jobId } of items) reprocess(bull, multi, keysOf, jobId);
+    const results = await multi.exec();
+    if (results === null) continue;
+    const [appended, released, ...reprocessed] = answers(results) as [number[], number[], ...number[]];
+    assertLinked(appended);
+    return replayedOf(items, released, reprocessed);
+  }
+  throw conflict(`Dead letters of ${topic.name}/${queue} kept changing during the replay; try again`);
+}
+
+/**
+ * Replays jobs of one queue where they are, each with its trail entry, in a MULTI under WATCH of
  * their trails: trail-append-n, our release command and BullMQ's reprocessJob all check the failed
  * set, so for each job all three act or none does. Answers the job ids replayed.
  */
@@ -43,32 +98,13 @@ export function replayInPlace(
   items: readonly ReplayItem[],
 ): Promise<Set<string>> {
   const { keys } = context;
-  const keysOf = keys.bull(topic.name, queue);
   return context.watch.run(keys.bullPrefix(topic.name), queue, async (watching, bull) => {
-    for (let attempt = 0; attempt < WATCH_TRIES; attempt++) {
-      const trailKeysOf = items.map((item) => keys.trail(topic.name, item.step.message.id));
-      if (trailKeysOf.length > 0) await watching.watch(...trailKeysOf);
-      const steps = items.map((item) => ({ jobId: item.jobId, step: item.step }));
-      const { trailKeys, args } = await trailArgs(watching, keys, topic, steps, context.trail);
-      // BullMQ's own MULTI on the watching connection: it runs BullMQ's scripts, and ours are defined there too.
-      const multi = (await bull.client).multi();
-      const transaction = multi as unknown as ChainableCommander;
-      queueCommand(transaction, 'trail-append-n', [keysOf.failed, ...trailKeys], args);
-      const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
-      queueCommand(
-        transaction,
-        'dead-letter-release-n',
-        [keysOf.failed, ...indexSets(keys, topic.name, queue)],
-        [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
-      );
-      for (const { jobId } of items) reprocess(bull, multi, keysOf, jobId);
-      const results = await multi.exec();
-      if (results === null) continue;
-      const [appended, released, ...reprocessed] = answers(results) as [number[], number[], ...number[]];
-      assertLinked(appended);
-      return replayedOf(items, released, reprocessed);
+    const replayed = new Set<string>();
+    for (const round of rounds(items)) {
+      for (const jobId of await replayRound(context, topic, queue, round, watching, bull))
+        replayed.add(jobId);
     }
-    throw conflict(`Dead letters of ${topic.name}/${queue} kept changing during the replay; try again`);
+    return replayed;
   });
 }
 

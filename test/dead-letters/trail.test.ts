@@ -126,4 +126,29 @@ describe('provenance trail: dead-letter replays', () => {
     expect(firstBreak(messageId, trail)).toBe(1);
     expect(await engine.messageTrail('orders', messageId)).toEqual(trail);
   });
+
+  it('should chain the replays of two jobs of one queue holding the same message, one after the other', async () => {
+    const engine = await harness.engine({ runWorkers: false });
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT', history: { maxMessages: 100 } });
+    await engine.createQueue({ topic: 'orders', name: 'b', target: 'CONSUMER', retry: { maxAttempts: 1 } });
+    const { messageId } = await engine.publish({ topic: 'orders', payload: 'twice' });
+    const task = await engine.replayTopic({ topic: 'orders', queue: 'b', from: new Date(0) });
+    await waitFor(async () => (await engine.replayTask(task.id))?.state === 'DONE');
+    const deliveries = await engine.receive('orders', 'b', 2, 2_000);
+    expect(deliveries.map((delivery) => delivery.message.id)).toEqual([messageId, messageId]);
+    for (const delivery of deliveries) await engine.nack(delivery.id, 'REJECTED', 'no');
+    await waitFor(
+      async () =>
+        (await engine.deadLetters.page({ queue: 'b' }, { first: 10, after: null })).edges.length === 2,
+    );
+    expect((await engine.deadLetters.replayMany({ queue: 'b' }, 10)).replayed).toBe(2);
+    const trail = await storedTrail(engine, messageId);
+    expect(trail.map((entry) => entry.action)).toEqual([
+      'PUBLISHED',
+      'REPLAYED_TO_QUEUE',
+      'REPLAYED',
+      'REPLAYED',
+    ]);
+    expect(firstBreak(messageId, trail)).toBe(-1);
+  });
 });

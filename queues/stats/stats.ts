@@ -76,19 +76,28 @@ export async function queueBacklog(
   };
 }
 
-/** When the oldest deliverable job of `queue` became deliverable (ms since the epoch); null when none waits. */
+/**
+ * When the oldest deliverable job of `queue` became deliverable (ms since the epoch); null when none
+ * waits. Two reads: the candidates' ids (waiting-heads-3), then their hashes. A candidate taken in
+ * between has no hash left and is passed over, as if read a moment later.
+ */
 export async function oldestWaitingSince(queue: Queue, commands: Commands): Promise<number | null> {
   const { keys } = queue;
-  const jobPrefix = keys[''];
-  if (!keys.wait || !keys.paused || !keys.prioritized || jobPrefix === undefined) {
+  if (!keys.wait || !keys.paused || !keys.prioritized) {
     throw new Error(`BullMQ queue ${queue.name} has no wait, paused or prioritized key`);
   }
-  const since = await commands.run<number>(
-    'oldest-waiting-3',
-    [keys.wait, keys.paused, keys.prioritized],
-    [jobPrefix],
-  );
-  return since < 0 ? null : since;
+  const ids = await commands.run<string[]>('waiting-heads-3', [keys.wait, keys.paused, keys.prioritized], []);
+  if (ids.length === 0) return null;
+  const client = await queue.client;
+  // BullMQ's own name of a job's hash; the reads go out together, one round trip.
+  const hashes = await Promise.all(ids.map((id) => client.hmget(queue.toKey(id), 'timestamp', 'delay')));
+  let oldest: number | null = null;
+  for (const [timestamp, delay] of hashes) {
+    if (timestamp == null || !Number.isFinite(Number(timestamp))) continue;
+    const since = Number(timestamp) + (Number(delay) || 0);
+    if (oldest === null || since < oldest) oldest = since;
+  }
+  return oldest;
 }
 
 export async function topicCounters(

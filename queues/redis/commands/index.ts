@@ -24,7 +24,7 @@ const COMMANDS = [
   'circuit-success-2',
   'circuit-gate-2',
   'circuit-reset-2',
-  'oldest-waiting-3',
+  'waiting-heads-3',
   'alert-set-1',
 ] as const;
 /** Commands whose Lua is built in code rather than read from a file. */

@@ -24,7 +24,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import type { Engine } from '../queues/engine/index.js';
 import { openRedis, type RedisClient, type RedisTarget } from '../queues/redis/index.js';
-import { type Authenticator, bearerSecret, type Presented } from './auth.js';
+import type { Authenticator } from './auth.js';
 import {
   A11Y_SCRIPT,
   A11Y_SCRIPT_PATH,
@@ -32,31 +32,21 @@ import {
   A11Y_STYLE_PATH,
   withA11yFixes,
 } from './bull-board-a11y.js';
+import {
+  admitted,
+  BULL_BOARD_PATH,
+  login,
+  loginPage,
+  logout,
+  SECURITY_HEADERS,
+  send,
+} from './bull-board-login.js';
 
-/** Where bull-board is served. */
-export const BULL_BOARD_PATH = '/queues';
-/** The cookie that carries the key, sent back only to {@link BULL_BOARD_PATH}. */
-export const BULL_BOARD_COOKIE = 'switchyard_queues';
-/** How long a browser keeps the cookie: a working day. */
-const COOKIE_MAX_AGE_S = 8 * 60 * 60;
+export { BULL_BOARD_COOKIE, BULL_BOARD_PATH } from './bull-board-login.js';
+
 /** The queue list is read from the registry at most this often. */
 const REFRESH_MS = 1_000;
-/** The login form's body is a key and a little more. */
-const MAX_LOGIN_BYTES = 4_096;
 
-/** bull-board's own page needs inline styles (its loading screen); its scripts are files of its own. */
-const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-  "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': CONTENT_SECURITY_POLICY,
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  // Not no-referrer: with it the browser sends `Origin: null` on the login form's post, and the
-  // form could not tell its own page from another site's.
-  'referrer-policy': 'same-origin',
-  'cache-control': 'no-store',
-};
 /** The one thing bull-board's page would load from elsewhere. */
 const WEB_FONTS = /<link[^>]+href="https:\/\/fonts\.googleapis\.com[^>]*>/g;
 
@@ -71,70 +61,33 @@ export interface BullBoardOptions {
 }
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+type Board = { router: NodeHandler; replaceQueues: (adapters: BullMQAdapter[]) => void };
 
-/** Cookie values by name, from a Cookie header. */
-function cookies(header: string | undefined): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0) found.set(part.slice(0, at).trim(), decodeURIComponent(part.slice(at + 1).trim()));
-  }
-  return found;
+/** One read-only adapter per queue, named `<topic>:<queue>` (':' is in no name). */
+function adapterOf(id: string, queue: Queue): BullMQAdapter {
+  return new BullMQAdapter(queue, {
+    readOnlyMode: true,
+    allowRetries: false,
+    prefix: `${id.slice(0, id.indexOf(':'))}:`,
+    delimiter: ':',
+  });
 }
 
-function header(req: IncomingMessage, name: string): string | null {
-  const value = req.headers[name];
-  return typeof value === 'string' ? value : null;
-}
+/** bull-board itself, its Redis connection and its BullMQ queues, kept in step with the registry. */
+class BoardQueues {
+  private connection: RedisClient | null = null;
+  private readonly queues = new Map<string, Queue>();
+  private board: Board | null = null;
+  private refreshed = 0;
+  private refreshing: Promise<void> | null = null;
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  constructor(readonly options: BullBoardOptions) {}
 
-function loginPage(error: string | null): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>bull-board · Switchyard</title><link rel="icon" href="data:,"></head>
-<body><main>
-<h1>bull-board</h1>
-<p>The queues as BullMQ sees them, read-only. It needs an admin key (SWITCHYARD_ADMIN_KEY, or an API key with the scope admin).</p>
-${error ? `<p role="alert" id="error"><strong>${escapeHtml(error)}</strong></p>` : ''}
-<form method="post" action="${BULL_BOARD_PATH}/login">
-<label for="key">Admin key</label>
-<input id="key" name="key" type="password" autocomplete="off" required${error ? ' aria-describedby="error"' : ''}>
-<button type="submit">Open bull-board</button>
-</form>
-<p><a href="/dashboard/">Back to the dashboard</a></p>
-</main></body></html>
-`;
-}
-
-async function readBody(req: IncomingMessage): Promise<string | null> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_LOGIN_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * bull-board behind the gateway's auth. `handle` answers the requests under {@link BULL_BOARD_PATH}
- * and returns false for every other one. `close` closes its queues and its Redis connection.
- */
-export function createBullBoardMount(options: BullBoardOptions) {
-  const { engine, authenticator } = options;
-  let connection: RedisClient | null = null;
-  const queues = new Map<string, Queue>();
-  let board: { router: NodeHandler; replaceQueues: (adapters: BullMQAdapter[]) => void } | null = null;
-  let refreshed = 0;
-  let refreshing: Promise<void> | null = null;
-  let closed = false;
-
-  function setUp() {
-    if (board) return board;
-    connection = openRedis(options.redis, { maxRetriesPerRequest: 1, lazyConnect: true });
-    connection.on('error', () => {});
+  /** bull-board and its connection, made on first use. */
+  setUp(): Board {
+    if (this.board) return this.board;
+    this.connection = openRedis(this.options.redis, { maxRetriesPerRequest: 1, lazyConnect: true });
+    this.connection.on('error', () => {});
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);
     const api = createBullBoard({
@@ -142,157 +95,118 @@ export function createBullBoardMount(options: BullBoardOptions) {
       serverAdapter,
       options: { uiConfig: { boardTitle: 'Switchyard' } },
     });
-    board = { router: serverAdapter.getRouter() as NodeHandler, replaceQueues: api.replaceQueues };
-    return board;
+    this.board = { router: serverAdapter.getRouter() as NodeHandler, replaceQueues: api.replaceQueues };
+    return this.board;
   }
 
-  /** Mirrors the registry: one read-only adapter per queue, named `<topic>:<queue>` (':' is in no name). */
-  async function refresh(): Promise<void> {
-    const { replaceQueues } = setUp();
+  /** Reads the registry again unless it was read within {@link REFRESH_MS}; one read at a time. */
+  async fresh(): Promise<void> {
+    if (Date.now() - this.refreshed <= REFRESH_MS) return;
+    this.refreshing ??= this.refresh().finally(() => {
+      this.refreshing = null;
+    });
+    await this.refreshing;
+  }
+
+  /** Mirrors the registry: one read-only adapter per queue. */
+  private async refresh(): Promise<void> {
+    const { replaceQueues } = this.setUp();
+    const { engine } = this.options;
     const current = new Map<string, Queue>();
     for (const topic of await engine.topics()) {
       for (const record of await engine.queues(topic.name)) {
         const id = `${topic.name}:${record.name}`;
-        let queue = queues.get(id);
-        if (!queue && connection) {
-          queue = new Queue(record.name, { connection, prefix: engine.keys.bullPrefix(topic.name) });
-          queue.on('error', () => {});
-        }
+        const queue = this.queues.get(id) ?? this.openQueue(record.name, engine.keys.bullPrefix(topic.name));
         if (queue) current.set(id, queue);
       }
     }
-    for (const [id, queue] of queues) if (!current.has(id)) void queue.close();
-    queues.clear();
-    for (const [id, queue] of current) queues.set(id, queue);
-    replaceQueues(
-      [...current].map(
-        ([id, queue]) =>
-          new BullMQAdapter(queue, {
-            readOnlyMode: true,
-            allowRetries: false,
-            prefix: `${id.slice(0, id.indexOf(':'))}:`,
-            delimiter: ':',
-          }),
-      ),
-    );
-    refreshed = Date.now();
+    for (const [id, queue] of this.queues) if (!current.has(id)) void queue.close();
+    this.queues.clear();
+    for (const [id, queue] of current) this.queues.set(id, queue);
+    replaceQueues([...current].map(([id, queue]) => adapterOf(id, queue)));
+    this.refreshed = Date.now();
   }
 
-  function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', ...headers });
-    res.end(body);
+  private openQueue(name: string, prefix: string): Queue | undefined {
+    const { connection } = this;
+    if (!connection) return undefined;
+    const queue = new Queue(name, { connection, prefix });
+    queue.on('error', () => {});
+    return queue;
   }
 
-  function presented(req: IncomingMessage, secret: string | null, malformed?: string): Presented {
-    return {
-      secret,
-      malformed,
-      remoteAddress: req.socket.remoteAddress,
-      host: header(req, 'host'),
-      origin: header(req, 'origin'),
-    };
+  /** Closes the queues and the connection; idempotent. */
+  async close(): Promise<void> {
+    const all = [...this.queues.values()];
+    this.queues.clear();
+    await Promise.allSettled(all.map((queue) => queue.close()));
+    const open = this.connection;
+    this.connection = null;
+    if (open) await open.quit().catch(() => open.disconnect());
   }
+}
 
-  /** A form post must come from a page of this gateway: no other site may log a browser in. */
-  function sameOrigin(req: IncomingMessage): boolean {
-    const origin = header(req, 'origin');
-    if (origin === null) return true;
-    return URL.canParse(origin) && new URL(origin).host === header(req, 'host');
+/** Our accessibility fixes, served beside bull-board's page; false for any other path. */
+function serveA11y(res: ServerResponse, path: string): boolean {
+  if (path !== `${BULL_BOARD_PATH}${A11Y_STYLE_PATH}` && path !== `${BULL_BOARD_PATH}${A11Y_SCRIPT_PATH}`) {
+    return false;
   }
+  const style = path.endsWith('.css');
+  send(res, 200, style ? A11Y_STYLE : A11Y_SCRIPT, {
+    'content-type': style ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
+  });
+  return true;
+}
 
-  async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!sameOrigin(req)) {
-      send(res, 403, loginPage('This form must be sent from the gateway’s own page.'));
-      return;
-    }
-    const body = await readBody(req);
-    const key = body === null ? null : new URLSearchParams(body).get('key')?.trim() || null;
-    if (!key) {
-      send(res, 400, loginPage('Enter a key.'));
-      return;
-    }
-    const verdict = await authenticator.authenticate(presented(req, key), true);
-    if (!verdict.ok || !verdict.caller.admin) {
-      send(
-        res,
-        401,
-        loginPage(verdict.ok ? 'This key does not have the scope admin.' : 'Unknown or revoked key.'),
-      );
-      return;
-    }
-    const secure = header(req, 'x-forwarded-proto') === 'https' || 'encrypted' in req.socket;
-    res.writeHead(303, {
-      ...SECURITY_HEADERS,
-      location: `${BULL_BOARD_PATH}/`,
-      'set-cookie':
-        `${BULL_BOARD_COOKIE}=${encodeURIComponent(key)}; Path=${BULL_BOARD_PATH}; HttpOnly; SameSite=Strict; ` +
-        `Max-Age=${COOKIE_MAX_AGE_S}${secure ? '; Secure' : ''}`,
+/** Hands the request to bull-board's router, its page rewritten and with our security headers. */
+function serveBoard(req: IncomingMessage, res: ServerResponse, router: NodeHandler): void {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  rewritePage(res);
+  // As express's app.use(BULL_BOARD_PATH, …) would: the router's routes are relative to the mount.
+  req.url = (req.url ?? '/').slice(BULL_BOARD_PATH.length) || '/';
+  router(req, res, (error) => {
+    if (res.headersSent) return;
+    send(res, error ? 500 : 404, error ? 'bull-board failed\n' : 'Not found\n', {
+      'content-type': 'text/plain; charset=utf-8',
     });
+  });
+}
+
+/** The pages that need no key: the redirect to the trailing slash, the login form, the logout. */
+async function serveDoor(req: IncomingMessage, res: ServerResponse, path: string, options: BullBoardOptions) {
+  if (path === BULL_BOARD_PATH) {
+    res.writeHead(301, { ...SECURITY_HEADERS, location: `${BULL_BOARD_PATH}/` });
     res.end();
+    return true;
   }
-
-  function logout(res: ServerResponse): void {
-    res.writeHead(303, {
-      ...SECURITY_HEADERS,
-      location: `${BULL_BOARD_PATH}/login`,
-      'set-cookie': `${BULL_BOARD_COOKIE}=; Path=${BULL_BOARD_PATH}; HttpOnly; SameSite=Strict; Max-Age=0`,
-    });
-    res.end();
+  if (path === `${BULL_BOARD_PATH}/login`) {
+    if (req.method === 'POST') await login(req, res, options.authenticator);
+    else send(res, 200, loginPage(null));
+    return true;
   }
-
-  async function serve(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    if (path === BULL_BOARD_PATH) {
-      res.writeHead(301, { ...SECURITY_HEADERS, location: `${BULL_BOARD_PATH}/` });
-      res.end();
-      return;
-    }
-    if (path === `${BULL_BOARD_PATH}/login`) {
-      if (req.method === 'POST') await login(req, res);
-      else send(res, 200, loginPage(null));
-      return;
-    }
-    if (path === `${BULL_BOARD_PATH}/logout` && req.method === 'POST') {
-      logout(res);
-      return;
-    }
-    const bearer = bearerSecret(header(req, 'authorization'));
-    const secret = bearer.secret ?? cookies(req.headers.cookie).get(BULL_BOARD_COOKIE) ?? null;
-    const verdict = await authenticator.authenticate(presented(req, secret, bearer.malformed), true);
-    const api = path.startsWith(`${BULL_BOARD_PATH}/api/`);
-    if (!verdict.ok || !verdict.caller.admin) {
-      const why = verdict.ok ? 'bull-board needs the scope admin' : verdict.error.message;
-      if (api) {
-        res.writeHead(verdict.ok ? 403 : 401, { ...SECURITY_HEADERS, 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: why, code: verdict.ok ? 'FORBIDDEN' : 'UNAUTHENTICATED' }));
-      } else send(res, 401, loginPage(secret === null ? null : why));
-      return;
-    }
-    if (Date.now() - refreshed > REFRESH_MS) {
-      refreshing ??= refresh().finally(() => {
-        refreshing = null;
-      });
-      await refreshing;
-    }
-    if (path === `${BULL_BOARD_PATH}${A11Y_STYLE_PATH}` || path === `${BULL_BOARD_PATH}${A11Y_SCRIPT_PATH}`) {
-      const style = path.endsWith('.css');
-      send(res, 200, style ? A11Y_STYLE : A11Y_SCRIPT, {
-        'content-type': style ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
-      });
-      return;
-    }
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    rewritePage(res);
-    const { router } = setUp();
-    // As express's app.use(BULL_BOARD_PATH, …) would: the router's routes are relative to the mount.
-    req.url = (req.url ?? '/').slice(BULL_BOARD_PATH.length) || '/';
-    router(req, res, (error) => {
-      if (res.headersSent) return;
-      send(res, error ? 500 : 404, error ? 'bull-board failed\n' : 'Not found\n', {
-        'content-type': 'text/plain; charset=utf-8',
-      });
-    });
+  if (path === `${BULL_BOARD_PATH}/logout` && req.method === 'POST') {
+    logout(res);
+    return true;
   }
+  return false;
+}
 
+async function serve(req: IncomingMessage, res: ServerResponse, path: string, board: BoardQueues) {
+  const { options } = board;
+  if (await serveDoor(req, res, path, options)) return;
+  if (!(await admitted(req, res, path, options.authenticator))) return;
+  await board.fresh();
+  if (serveA11y(res, path)) return;
+  serveBoard(req, res, board.setUp().router);
+}
+
+/**
+ * bull-board behind the gateway's auth. `handle` answers the requests under {@link BULL_BOARD_PATH}
+ * and returns false for every other one. `close` closes its queues and its Redis connection.
+ */
+export function createBullBoardMount(options: BullBoardOptions) {
+  const board = new BoardQueues(options);
+  let closed = false;
   return {
     /** Answers a request under /queues (true), or leaves it to the gateway (false). */
     handle(req: IncomingMessage, res: ServerResponse): boolean {
@@ -302,7 +216,7 @@ export function createBullBoardMount(options: BullBoardOptions) {
         send(res, 503, 'The gateway is shutting down\n', { 'content-type': 'text/plain; charset=utf-8' });
         return true;
       }
-      serve(req, res, path).catch(() => {
+      serve(req, res, path, board).catch(() => {
         if (!res.headersSent)
           send(res, 503, 'bull-board is unavailable: is Redis up?\n', {
             'content-type': 'text/plain; charset=utf-8',
@@ -314,12 +228,7 @@ export function createBullBoardMount(options: BullBoardOptions) {
     /** Closes the queues and the connection bull-board opened; idempotent. */
     async close(): Promise<void> {
       closed = true;
-      const all = [...queues.values()];
-      queues.clear();
-      await Promise.allSettled(all.map((queue) => queue.close()));
-      const open = connection;
-      connection = null;
-      if (open) await open.quit().catch(() => open.disconnect());
+      await board.close();
     },
   };
 }

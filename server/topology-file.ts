@@ -7,6 +7,7 @@ import {
   TARGET_KINDS,
   TOPIC_KINDS,
 } from '../queues/core/index.js';
+import { concurrencyRangeProblems } from './topology-concurrency.js';
 
 /** One queue as a topology file declares it; what it leaves out keeps its default (or current) value. */
 export interface QueueDeclaration {
@@ -19,6 +20,9 @@ export interface QueueDeclaration {
   deliveryMode?: (typeof DELIVERY_MODES)[number];
   retry?: Partial<RetryPolicy>;
   concurrency?: number;
+  /** WEBHOOK: a concurrency range, both or neither; both null make the concurrency fixed again. */
+  minConcurrency?: number | null;
+  maxConcurrency?: number | null;
   ackTimeoutMs?: number;
   maxPriority?: number;
 }
@@ -89,6 +93,11 @@ function isObject(value: unknown): value is Fields {
 class Checker {
   constructor(private readonly problems: string[]) {}
 
+  /** Problems found by a rule of its own, each already naming its path. */
+  add(problems: readonly string[]): void {
+    this.problems.push(...problems);
+  }
+
   fail(path: string, expected: string, value: unknown): undefined {
     this.problems.push(`${path}: expected ${expected}, got ${received(value)}`);
     return undefined;
@@ -147,6 +156,8 @@ const QUEUE_FIELDS = [
   'deliveryMode',
   'retry',
   'concurrency',
+  'minConcurrency',
+  'maxConcurrency',
   'ackTimeoutMs',
   'maxPriority',
 ] as const;
@@ -216,6 +227,12 @@ function validateQueue(check: Checker, path: string, entry: unknown): QueueDecla
     check.oneOf(`${at}.deliveryMode`, v, DELIVERY_MODES),
   );
   const concurrency = check.optional(fields, 'concurrency', (v) => check.integer(`${at}.concurrency`, v));
+  const minConcurrency = check.optional(fields, 'minConcurrency', (v) =>
+    check.integer(`${at}.minConcurrency`, v),
+  );
+  const maxConcurrency = check.optional(fields, 'maxConcurrency', (v) =>
+    check.integer(`${at}.maxConcurrency`, v),
+  );
   const ackTimeoutMs = check.optional(fields, 'ackTimeoutMs', (v) => check.integer(`${at}.ackTimeoutMs`, v));
   const maxPriority = check.optional(fields, 'maxPriority', (v) => check.integer(`${at}.maxPriority`, v));
   const retry = check.optional(fields, 'retry', (v) => validateRetry(check, `${at}.retry`, v));
@@ -225,10 +242,17 @@ function validateQueue(check: Checker, path: string, entry: unknown): QueueDecla
   if (headerMatch !== undefined) queue.headerMatch = headerMatch;
   if (deliveryMode != null) queue.deliveryMode = deliveryMode;
   if (concurrency != null) queue.concurrency = concurrency;
+  if (minConcurrency !== undefined) queue.minConcurrency = minConcurrency;
+  if (maxConcurrency !== undefined) queue.maxConcurrency = maxConcurrency;
   if (ackTimeoutMs != null) queue.ackTimeoutMs = ackTimeoutMs;
   if (maxPriority != null) queue.maxPriority = maxPriority;
   if (retry != null) queue.retry = retry;
   if (!name || !target) return undefined;
+  // A value of the wrong type is reported above already; the range rules would only echo it.
+  const typed = ['concurrency', 'minConcurrency', 'maxConcurrency'].every(
+    (key) => fields[key] == null || Number.isSafeInteger(fields[key]),
+  );
+  if (typed) check.add(concurrencyRangeProblems(at, { ...queue, target }));
   return { ...queue, name, target };
 }
 

@@ -3,6 +3,7 @@ import { ErrorCode, SwitchyardError } from '../queues/core/index.js';
 import type { Engine } from '../queues/engine/index.js';
 import { canonicalJson } from '../queues/publish/index.js';
 import type { QueueSettingsInput } from '../queues/registry/index.js';
+import { concurrencyRangeProblems } from './topology-concurrency.js';
 import {
   type QueueDeclaration,
   readTopologyFile,
@@ -31,6 +32,7 @@ export interface TopologyReport {
  */
 export async function applyTopology(engine: Engine, file: string): Promise<TopologyReport> {
   const topology = await readTopologyFile(file);
+  await checkStoredRanges(engine, file, topology.topics);
   const report: TopologyReport = {
     createdTopics: [],
     createdQueues: [],
@@ -47,6 +49,32 @@ export async function applyTopology(engine: Engine, file: string): Promise<Topol
     }
   }
   return report;
+}
+
+/**
+ * The one range rule that needs Redis, checked for the whole file before anything is written: a
+ * concurrency the file states for a queue whose range it leaves out must lie within the range the
+ * queue keeps (the file alone was checked by readTopologyFile).
+ */
+async function checkStoredRanges(engine: Engine, file: string, topics: TopicDeclaration[]): Promise<void> {
+  const problems: string[] = [];
+  for (const [index, topic] of topics.entries()) {
+    for (const [queueIndex, queue] of topic.queues.entries()) {
+      if (queue.concurrency === undefined || queue.minConcurrency !== undefined) continue;
+      const existing = await engine.queue(topic.name, queue.name);
+      if (existing?.minConcurrency === undefined) continue;
+      const at = `topics[${index}] (${topic.name}).queues[${queueIndex}] (${queue.name})`;
+      problems.push(
+        ...concurrencyRangeProblems(at, {
+          target: existing.target,
+          concurrency: queue.concurrency,
+          minConcurrency: existing.minConcurrency,
+          maxConcurrency: existing.maxConcurrency ?? null,
+        }),
+      );
+    }
+  }
+  if (problems.length > 0) throw new TopologyError(file, problems);
 }
 
 /** Names the file and the entry in any refusal, so the operator knows which line to fix. */
@@ -200,6 +228,9 @@ function differs(existing: QueueRecord, settings: QueueSettingsInput): boolean {
     same(settings.url, existing.url) &&
     same(settings.deliveryMode, existing.deliveryMode) &&
     same(settings.concurrency, existing.concurrency) &&
+    // A queue of fixed concurrency keeps no range at all; the file says so with null.
+    same(settings.minConcurrency, existing.minConcurrency ?? null) &&
+    same(settings.maxConcurrency, existing.maxConcurrency ?? null) &&
     same(settings.ackTimeoutMs, existing.ackTimeoutMs) &&
     same(retry.maxAttempts, existing.retry.maxAttempts) &&
     same(retry.backoff, existing.retry.backoff) &&

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SwitchyardError } from '../../queues/core/index.js';
 import { createEngine, type Engine } from '../../queues/engine/engine.js';
 import { applyTopology, TopologyError } from '../../server/topology.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
@@ -210,7 +211,7 @@ describe('a bad topology file', () => {
     const error = await topologyError(applyTopology(engine, file));
     expect(error.problems).toEqual([
       'topics[0] (orders).queues[0].target: expected one of WEBHOOK, CONSUMER, got "HOOK"',
-      'topics[0] (orders).queues[1].bindingkey: unknown field (allowed: name, target, url, bindingKey, headers, headerMatch, deliveryMode, retry, concurrency, ackTimeoutMs, maxPriority)',
+      'topics[0] (orders).queues[1].bindingkey: unknown field (allowed: name, target, url, bindingKey, headers, headerMatch, deliveryMode, retry, concurrency, minConcurrency, maxConcurrency, ackTimeoutMs, maxPriority)',
       'topics[1].maxMessageBytes: expected an integer, got "1MB"',
       'topics[2].name: topic orders is declared twice',
     ]);
@@ -238,5 +239,159 @@ describe('a bad topology file', () => {
     expect(error.problems[0]).toMatch(
       /^topics\[0\] \(orders\): kind is DIRECT in the file but FANOUT in Redis/,
     );
+  });
+});
+
+describe('concurrency ranges in a topology file', () => {
+  const HOOK = { name: 'hook', target: 'WEBHOOK', url: 'http://127.0.0.1:9/hooks' };
+  const ranged = (queue: Record<string, unknown>) => ({
+    topics: [{ name: 'orders', kind: 'FANOUT', queues: [{ ...HOOK, ...queue }] }],
+  });
+
+  it('should create, change and clear a range, applying each file once', async () => {
+    const engine = await newEngine();
+    const created = await applyTopology(
+      engine,
+      await topologyFile(ranged({ minConcurrency: 2, maxConcurrency: 8 })),
+    );
+    expect(created.createdQueues).toEqual(['orders/hook']);
+    // Without a concurrency the worker starts at the bottom of the range, as createQueue does.
+    expect(await engine.queue('orders', 'hook')).toMatchObject({
+      minConcurrency: 2,
+      maxConcurrency: 8,
+      concurrency: 2,
+    });
+    const again = await applyTopology(
+      engine,
+      await topologyFile(ranged({ minConcurrency: 2, maxConcurrency: 8 })),
+    );
+    expect(again.unchanged).toEqual(['orders', 'orders/hook']);
+
+    // Only the top moves: the file still differs from Redis.
+    const raised = await applyTopology(
+      engine,
+      await topologyFile(ranged({ minConcurrency: 2, maxConcurrency: 16 })),
+    );
+    expect(raised.updatedQueues).toEqual(['orders/hook']);
+    expect((await engine.queue('orders', 'hook'))?.maxConcurrency).toBe(16);
+
+    const moved = await applyTopology(
+      engine,
+      await topologyFile(ranged({ minConcurrency: 4, maxConcurrency: 16, concurrency: 6 })),
+    );
+    expect(moved.updatedQueues).toEqual(['orders/hook']);
+    expect(await engine.queue('orders', 'hook')).toMatchObject({
+      minConcurrency: 4,
+      maxConcurrency: 16,
+      concurrency: 6,
+    });
+
+    // Leaving the range out keeps it, like every setting the file does not state.
+    expect((await applyTopology(engine, await topologyFile(ranged({})))).unchanged).toEqual([
+      'orders',
+      'orders/hook',
+    ]);
+    expect((await engine.queue('orders', 'hook'))?.maxConcurrency).toBe(16);
+
+    const fixed = await applyTopology(
+      engine,
+      await topologyFile(ranged({ minConcurrency: null, maxConcurrency: null })),
+    );
+    expect(fixed.updatedQueues).toEqual(['orders/hook']);
+    const cleared = await engine.queue('orders', 'hook');
+    expect(cleared).toMatchObject({ concurrency: 6 });
+    expect(cleared).not.toHaveProperty('minConcurrency');
+    expect(cleared).not.toHaveProperty('maxConcurrency');
+    // Null for a queue that has no range is what Redis holds already.
+    const same = await applyTopology(
+      engine,
+      await topologyFile(ranged({ minConcurrency: null, maxConcurrency: null })),
+    );
+    expect(same.unchanged).toEqual(['orders', 'orders/hook']);
+  });
+
+  /** Each bad range, as a queue of its own: the path of the field it names, and the settings. */
+  const REFUSED: ReadonlyArray<readonly [field: string, queue: Record<string, unknown>]> = [
+    ['maxConcurrency', { minConcurrency: 2 }],
+    ['minConcurrency', { minConcurrency: null, maxConcurrency: 4 }],
+    ['minConcurrency', { minConcurrency: 0, maxConcurrency: 4 }],
+    ['maxConcurrency', { minConcurrency: 1, maxConcurrency: 1001 }],
+    ['minConcurrency', { minConcurrency: 8, maxConcurrency: 2 }],
+    ['minConcurrency', { target: 'CONSUMER', url: undefined, minConcurrency: 1, maxConcurrency: 4 }],
+    ['concurrency', { minConcurrency: 2, maxConcurrency: 4, concurrency: 9 }],
+  ];
+
+  /** What createQueue answers for the same settings: the message the file's problem must repeat. */
+  async function apiRefusal(engine: Engine, queue: Record<string, unknown>): Promise<SwitchyardError> {
+    await engine.createTopic({ name: 'api', kind: 'FANOUT' }).catch(() => undefined);
+    const error = await engine
+      .createQueue({ ...HOOK, ...queue, topic: 'api' } as Parameters<Engine['createQueue']>[0])
+      .then(
+        () => null,
+        (caught: unknown) => caught,
+      );
+    expect(error).toBeInstanceOf(SwitchyardError);
+    return error as SwitchyardError;
+  }
+
+  it("should refuse every bad range with the API's message, naming the field, and apply nothing", async () => {
+    const queues = REFUSED.map(([, queue], index) => ({ ...HOOK, name: `q${index}`, ...queue }));
+    const file = await topologyFile({ topics: [{ name: 'orders', kind: 'FANOUT', queues }] });
+    const engine = await newEngine();
+    const error = await topologyError(applyTopology(engine, file));
+    const api = await newEngine();
+    const expected: string[] = [];
+    for (const [index, [field, queue]] of REFUSED.entries()) {
+      const refused = await apiRefusal(api, { ...queue, name: `q${index}` });
+      expect(refused.details.field, `the API's field for ${JSON.stringify(queue)}`).toBe(field);
+      expected.push(`topics[0] (orders).queues[${index}] (q${index}).${field}: ${refused.message}`);
+    }
+    expect(error.problems).toEqual(expected);
+    expect(await engine.topics()).toEqual([]);
+  });
+
+  it('should report a range of the wrong type once, as a type', async () => {
+    const engine = await newEngine();
+    const file = await topologyFile(ranged({ minConcurrency: '2', maxConcurrency: 4 }));
+    const error = await topologyError(applyTopology(engine, file));
+    expect(error.problems).toEqual([
+      'topics[0] (orders).queues[0] (hook).minConcurrency: expected an integer, got "2"',
+    ]);
+  });
+
+  it('should refuse a concurrency outside the range Redis keeps before applying anything', async () => {
+    const engine = await newEngine();
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    await engine.createQueue({
+      ...HOOK,
+      target: 'WEBHOOK',
+      topic: 'orders',
+      minConcurrency: 2,
+      maxConcurrency: 4,
+    });
+    const before = await engine.queue('orders', 'hook');
+    // A new topic first in the file: it must not be created either.
+    const file = await topologyFile({
+      topics: [
+        { name: 'alerts', kind: 'FANOUT', queues: [] },
+        { name: 'orders', kind: 'FANOUT', queues: [{ ...HOOK, concurrency: 9 }] },
+      ],
+    });
+    const error = await topologyError(applyTopology(engine, file));
+    expect(error.problems).toEqual([
+      'topics[1] (orders).queues[0] (hook).concurrency: concurrency (9) must lie within minConcurrency..maxConcurrency (2..4)',
+    ]);
+    expect(await engine.topic('alerts')).toBeNull();
+    expect(await engine.queue('orders', 'hook')).toEqual(before);
+    // Within the range it applies, and the range stays.
+    const inside = await topologyFile({
+      topics: [{ name: 'orders', kind: 'FANOUT', queues: [{ ...HOOK, concurrency: 3 }] }],
+    });
+    expect((await applyTopology(engine, inside)).updatedQueues).toEqual(['orders/hook']);
+    expect(await engine.queue('orders', 'hook')).toMatchObject({
+      concurrency: 3,
+      minConcurrency: 2,
+      maxConcurrency: 4,
+    });
   });
 });

@@ -36,7 +36,7 @@ import {
   type DeadLetterFilter,
   type PublishInput,
 } from './generated/graphql.js';
-import { createHttpTransport } from './http.js';
+import { createHttpTransport, type Execute } from './http.js';
 
 export type { ConsumeOptions, Consumer, Delivery, NackOptions } from './consume.js';
 export {
@@ -171,6 +171,104 @@ export interface SwitchyardClient {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRY_ATTEMPTS = 5;
 
+/** The client's dead-letter operations, over HTTP. */
+function deadLettersOver(execute: Execute): DeadLetters {
+  return {
+    async list({ filter, first, after } = {}) {
+      return (await execute(ClientDeadLettersDocument, { filter, first, after })).deadLetters;
+    },
+    async get(id) {
+      return (await execute(ClientDeadLetterDocument, { id })).deadLetter;
+    },
+    async replay(id, replayOptions = {}) {
+      return (await execute(ClientReplayDeadLetterDocument, { id, ...replayOptions })).replayDeadLetter;
+    },
+    async replayMatching(filter, limit) {
+      return (await execute(ClientReplayDeadLettersDocument, { filter, limit })).replayDeadLetters;
+    },
+    async discard(id) {
+      return (await execute(ClientDiscardDeadLetterDocument, { id })).discardDeadLetter;
+    },
+    async discardMatching(filter) {
+      return (await execute(ClientDiscardDeadLettersDocument, { filter })).discardDeadLetters;
+    },
+  };
+}
+
+/** Delivery settling over HTTP: by id, or as methods of a delivery. */
+function settlingOver(execute: Execute) {
+  async function ack(deliveryId: string): Promise<void> {
+    await execute(ClientAckDocument, { deliveryId });
+  }
+  async function nack(deliveryId: string, nackOptions: NackOptions = {}): Promise<void> {
+    await execute(ClientNackDocument, { deliveryId, ...nackOptions });
+  }
+  const settleable = (delivery: ClientDeliveryFragment): Delivery => ({
+    ...delivery,
+    ack: () => ack(delivery.id),
+    nack: (nackOptions) => nack(delivery.id, nackOptions),
+  });
+  return { ack, nack, settleable };
+}
+
+/** The websocket, opened on the first `consume`, and the consumers running on it. */
+class LiveConnection {
+  private socket: Client | null = null;
+  private readonly consumers = new Set<Consumer>();
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly url: URL,
+    private readonly options: SwitchyardClientOptions,
+    private readonly settleable: (delivery: ClientDeliveryFragment) => Delivery,
+  ) {}
+
+  private liveSocket(): Client {
+    if (this.closing) throw new SwitchyardError('The client is closed', 'UNAVAILABLE');
+    const { apiKey, retryAttempts } = this.options;
+    this.socket ??= createClient({
+      url: this.url.href.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+      retryAttempts: retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
+      // graphql-ws retries every close, 4403 included; a refused or revoked key stays refused.
+      shouldRetry: (event) => closeCode(event) !== null && closeCode(event) !== REFUSED_KEY_CLOSE,
+      // Failures reach the consumer that was running; graphql-ws would print them otherwise.
+      onNonLazyError: () => {},
+    });
+    return this.socket;
+  }
+
+  consume(consumeOptions: ConsumeOptions): Consumer {
+    const consumer = createConsumer(this.liveSocket(), consumeOptions, this.settleable);
+    this.consumers.add(consumer);
+    const close = consumer.close;
+    consumer.close = () => {
+      this.consumers.delete(consumer);
+      return close();
+    };
+    return consumer;
+  }
+
+  /** Ends the consumers and closes the websocket; idempotent, and every step runs even if one fails. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const results = await Promise.allSettled([
+        ...[...this.consumers].map((consumer) => consumer.close()),
+        this.socket?.dispose(),
+      ]);
+      this.socket = null;
+      const failed = results.filter((result) => result.status === 'rejected');
+      if (failed.length > 0)
+        throw new AggregateError(
+          failed.map((result) => result.reason),
+          'close failed',
+        );
+    })();
+    return this.closing;
+  }
+}
+
 export function createSwitchyardClient(options: SwitchyardClientOptions): SwitchyardClient {
   const url = new URL(options.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
@@ -182,39 +280,8 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
     fetch: options.fetch ?? globalThis.fetch,
     headers: options.headers ?? {},
   });
-  let socket: Client | null = null;
-  const consumers = new Set<Consumer>();
-  let closing: Promise<void> | null = null;
-
-  function liveSocket(): Client {
-    if (closing) throw new SwitchyardError('The client is closed', 'UNAVAILABLE');
-    socket ??= createClient({
-      url: url.href.replace(/^http/, 'ws'),
-      webSocketImpl: WebSocket,
-      connectionParams: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
-      retryAttempts: options.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS,
-      // graphql-ws retries every close, 4403 included; a refused or revoked key stays refused.
-      shouldRetry: (event) => closeCode(event) !== null && closeCode(event) !== REFUSED_KEY_CLOSE,
-      // Failures reach the consumer that was running; graphql-ws would print them otherwise.
-      onNonLazyError: () => {},
-    });
-    return socket;
-  }
-
-  async function ack(deliveryId: string): Promise<void> {
-    await execute(ClientAckDocument, { deliveryId });
-  }
-
-  async function nack(deliveryId: string, nackOptions: NackOptions = {}): Promise<void> {
-    await execute(ClientNackDocument, { deliveryId, ...nackOptions });
-  }
-
-  const settleable = (delivery: ClientDeliveryFragment): Delivery => ({
-    ...delivery,
-    ack: () => ack(delivery.id),
-    nack: (nackOptions) => nack(delivery.id, nackOptions),
-  });
-
+  const { ack, nack, settleable } = settlingOver(execute);
+  const live = new LiveConnection(url, options, settleable);
   return {
     async publish(input) {
       return (await execute(ClientPublishDocument, { input })).publish;
@@ -231,53 +298,10 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
       );
       return receive.map(settleable);
     },
-    consume(consumeOptions) {
-      const consumer = createConsumer(liveSocket(), consumeOptions, settleable);
-      consumers.add(consumer);
-      const close = consumer.close;
-      consumer.close = () => {
-        consumers.delete(consumer);
-        return close();
-      };
-      return consumer;
-    },
+    consume: (consumeOptions) => live.consume(consumeOptions),
     ack,
     nack,
-    deadLetters: {
-      async list({ filter, first, after } = {}) {
-        return (await execute(ClientDeadLettersDocument, { filter, first, after })).deadLetters;
-      },
-      async get(id) {
-        return (await execute(ClientDeadLetterDocument, { id })).deadLetter;
-      },
-      async replay(id, replayOptions = {}) {
-        return (await execute(ClientReplayDeadLetterDocument, { id, ...replayOptions })).replayDeadLetter;
-      },
-      async replayMatching(filter, limit) {
-        return (await execute(ClientReplayDeadLettersDocument, { filter, limit })).replayDeadLetters;
-      },
-      async discard(id) {
-        return (await execute(ClientDiscardDeadLetterDocument, { id })).discardDeadLetter;
-      },
-      async discardMatching(filter) {
-        return (await execute(ClientDiscardDeadLettersDocument, { filter })).discardDeadLetters;
-      },
-    },
-    close() {
-      closing ??= (async () => {
-        const results = await Promise.allSettled([
-          ...[...consumers].map((consumer) => consumer.close()),
-          socket?.dispose(),
-        ]);
-        socket = null;
-        const failed = results.filter((result) => result.status === 'rejected');
-        if (failed.length > 0)
-          throw new AggregateError(
-            failed.map((result) => result.reason),
-            'close failed',
-          );
-      })();
-      return closing;
-    },
+    deadLetters: deadLettersOver(execute),
+    close: () => live.close(),
   };
 }

@@ -18,8 +18,7 @@
  *
  * Writes bench/results/subscribers.json (subscribers-quick.json with --quick).
  */
-import { type ChildProcess, fork, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +28,8 @@ import WebSocket from 'ws';
 import { startRedisServer } from '../server/redis-process.js';
 import { buildGateway } from './built-gateway.js';
 import { type Child, startChild } from './rpc.js';
-import { START_FLAGS } from './start-flags.js';
-import type { SubscribersPublisherApi } from './subscribers-publisher.js';
+import { cpuSeconds, rssBytes, startGateway, stopGateway } from './subscribers-process.js';
+import type { ScheduleResult, SubscribersPublisherApi } from './subscribers-publisher.js';
 
 interface Options {
   subscribers: number;
@@ -66,62 +65,6 @@ function parseOptions(argv: string[]): Options {
     profileDir: argv.find((arg) => arg.startsWith('--profile='))?.slice('--profile='.length) ?? null,
     floor: argv.includes('--floor'),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The gateway process
-
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** User + system CPU seconds of a process so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-function rssBytes(pid: number): number {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match?.[1] ? Number(match[1]) * 1024 : Number.NaN;
-}
-
-async function startGateway(
-  redisUrl: string,
-  options: Options,
-): Promise<{ child: ChildProcess; url: string }> {
-  const { profileDir, share } = options;
-  const script = options.floor ? './subscribers-floor.ts' : './subscribers-gateway.ts';
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...START_FLAGS,
-      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    ],
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      REDIS_URL: redisUrl,
-      PORT: '0',
-      SWITCHYARD_LOG_LEVEL: 'warn',
-      SWITCHYARD_GRAPHIQL: 'false',
-      SHARE_SUBSCRIPTIONS: String(share),
-      NODE_ENV: 'production',
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('message', (message: { url: string }) => resolve(message.url));
-    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code}`)));
-  });
-  return { child, url };
-}
-
-async function stopGateway(child: ChildProcess): Promise<void> {
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.connected) child.send('stop');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +159,160 @@ function percentile(sorted: Float64Array, p: number): number {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The measurement's raw figures, before they are shaped into the result. */
+interface Measured {
+  sent: ScheduleResult;
+  rssSamples: number[];
+  loadBefore: number;
+  cpu: number;
+  clientCpu: NodeJS.CpuUsage;
+  deliveringMs: number;
+  elapsedMs: number;
+}
+
+/** Opens the subscribers in batches of {@link CONNECT_BATCH}; each socket goes into `sockets` to be closed. */
+async function connectAll(
+  url: string,
+  count: number,
+  messages: number,
+  samples: Samples,
+  sockets: WebSocket[],
+): Promise<Subscriber[]> {
+  const subscribers: Subscriber[] = [];
+  for (let offset = 0; offset < count; offset += CONNECT_BATCH) {
+    const batch = Math.min(CONNECT_BATCH, count - offset);
+    const opened = await Promise.all(
+      Array.from({ length: batch }, () => openSubscriber(url, messages, samples)),
+    );
+    subscribers.push(...opened);
+    sockets.push(...opened.map((subscriber) => subscriber.socket));
+  }
+  return subscribers;
+}
+
+/** Publishes warm-up messages until every subscriber has received one, then lets them drain. */
+async function warmUp(
+  subscribers: readonly Subscriber[],
+  publisher: Child<SubscribersPublisherApi>,
+  url: string,
+): Promise<void> {
+  const warmUntil = Date.now() + WARM_UP_TIMEOUT_MS;
+  while (subscribers.some((subscriber) => !subscriber.warm)) {
+    if (Date.now() > warmUntil) throw new Error('not every subscriber received a warm-up message in time');
+    await publisher.call('publishWarmUp', url);
+    await sleep(100);
+  }
+  // Let the warm-up traffic drain before measuring.
+  await sleep(500);
+  for (const subscriber of subscribers) subscriber.dropped = 0;
+}
+
+/** Publishes the schedule and waits for every subscriber to have each message (or its loss reported). */
+async function measure(
+  run: { pid: number; url: string; messages: number; rate: number },
+  subscribers: readonly Subscriber[],
+  publisher: Child<SubscribersPublisherApi>,
+  samples: Samples,
+): Promise<Measured> {
+  const { pid, url, messages } = run;
+  const loadBefore = loadavg()[0] ?? Number.NaN;
+  const rssSamples: number[] = [];
+  const sampler = setInterval(() => rssSamples.push(rssBytes(pid)), 250);
+  const cpuBefore = cpuSeconds(pid);
+  const clientCpuBefore = process.cpuUsage();
+  const startedAt = performance.now();
+  const sent = await publisher.call('publishSchedule', { url, rate: run.rate, count: messages });
+  // Everything published; give the last messages up to 30 s to arrive (or be reported dropped).
+  const drainUntil = Date.now() + 30_000;
+  const settled = (subscriber: Subscriber) => subscriber.received + subscriber.dropped >= messages;
+  while (!subscribers.every(settled) && Date.now() < drainUntil) await sleep(20);
+  const deliveringMs = Math.max(1, samples.lastAt - startedAt);
+  const elapsedMs = performance.now() - startedAt;
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  clearInterval(sampler);
+  return { sent, rssSamples, loadBefore, cpu, clientCpu, deliveringMs, elapsedMs };
+}
+
+function latencies(sorted: Float64Array) {
+  return {
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+  };
+}
+
+function buildResult(
+  options: Options,
+  messages: number,
+  subscribers: readonly Subscriber[],
+  samples: Samples,
+  measured: Measured,
+) {
+  const { sent, rssSamples, cpu, clientCpu, deliveringMs, elapsedMs } = measured;
+  const delivered = subscribers.reduce((sum, subscriber) => sum + subscriber.received, 0);
+  const complete = subscribers.filter((subscriber) => subscriber.received === messages).length;
+  const sorted = samples.fromCall.slice(0, samples.n).sort();
+  const sortedStored = samples.fromStored.slice(0, samples.n).sort();
+  return {
+    benchmark: 'subscribers',
+    at: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      // Other work on the machine inflates every figure; the 1-minute load average says how much there was.
+      loadAverage: { before: measured.loadBefore, after: loadavg()[0] ?? Number.NaN },
+    },
+    options,
+    published: messages - sent.failures,
+    publishFailures: sent.failures,
+    /** The distinct reasons, with how often each came: a failed publish is the bench's fault or the gateway's. */
+    publishFailureReasons: sent.reasons,
+    delivered,
+    expectedDeliveries: messages * options.subscribers,
+    subscribersWithEveryMessage: complete,
+    droppedForSlowness: subscribers.reduce((sum, subscriber) => sum + subscriber.dropped, 0),
+    // From the first publish to the last receipt.
+    deliveriesPerSecond: (delivered * 1000) / deliveringMs,
+    /** From the publish call (HTTP request sent) to a subscriber's receipt. */
+    latencyMs: latencies(sorted),
+    /** From the message's publishedAt (stamped by the gateway before storing it) to receipt: the live path. */
+    livePathLatencyMs: latencies(sortedStored),
+    gateway: {
+      rssMaxBytes: Math.max(...rssSamples),
+      rssEndBytes: rssSamples[rssSamples.length - 1] ?? Number.NaN,
+      cpuPercentOfOneCore: (cpu * 100_000) / elapsedMs,
+      // The figure least bent by other work on the machine: CPU time per delivery.
+      cpuMicrosecondsPerDelivery: delivered > 0 ? (cpu * 1e6) / delivered : Number.NaN,
+    },
+    benchProcessCpuPercentOfOneCore: ((clientCpu.user + clientCpu.system) / 1000 / elapsedMs) * 100,
+    targets: {
+      everySubscriberEveryMessage: complete === options.subscribers,
+      p99UnderMs: TARGETS.p99Ms,
+      p99Met: percentile(sorted, 99) < TARGETS.p99Ms,
+      rssUnderBytes: TARGETS.rssBytes,
+      rssMet: Math.max(...rssSamples) < TARGETS.rssBytes,
+    },
+  };
+}
+
+type Result = ReturnType<typeof buildResult>;
+
+/** Writes the result as JSON under bench/results/, and fails the run when a target is missed. */
+async function report(result: Result, options: Options): Promise<void> {
+  printTable(result);
+  const name = `subscribers${options.floor ? '-floor' : ''}${options.quick ? '-quick' : ''}`;
+  const out = new URL(`./results/${name}.json`, import.meta.url);
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${fileURLToPath(out)}`);
+  if (!result.targets.everySubscriberEveryMessage || !result.targets.p99Met || !result.targets.rssMet) {
+    process.exitCode = 1;
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const messages = Math.round(options.rate * options.seconds);
@@ -233,117 +330,20 @@ async function main(): Promise<void> {
     publisher = await startChild<SubscribersPublisherApi>('./subscribers-publisher.ts');
     const started = await startGateway(redis.url, options);
     gateway = started.child;
-    const pid = started.child.pid ?? 0;
-    const url = started.url;
-
+    const { url } = started;
     const samples: Samples = {
       fromCall: new Float64Array(messages * options.subscribers),
       fromStored: new Float64Array(messages * options.subscribers),
       n: 0,
       lastAt: 0,
     };
-    const subscribers: Subscriber[] = [];
-    for (let offset = 0; offset < options.subscribers; offset += CONNECT_BATCH) {
-      const batch = Math.min(CONNECT_BATCH, options.subscribers - offset);
-      const opened = await Promise.all(
-        Array.from({ length: batch }, () => openSubscriber(url, messages, samples)),
-      );
-      subscribers.push(...opened);
-      sockets.push(...opened.map((subscriber) => subscriber.socket));
-    }
+    const subscribers = await connectAll(url, options.subscribers, messages, samples, sockets);
     log(`  ${subscribers.length} subscribers connected; warming up`);
-    const warmUntil = Date.now() + WARM_UP_TIMEOUT_MS;
-    while (subscribers.some((subscriber) => !subscriber.warm)) {
-      if (Date.now() > warmUntil) throw new Error('not every subscriber received a warm-up message in time');
-      await publisher.call('publishWarmUp', url);
-      await sleep(100);
-    }
-    // Let the warm-up traffic drain before measuring.
-    await sleep(500);
-    for (const subscriber of subscribers) subscriber.dropped = 0;
-
+    await warmUp(subscribers, publisher, url);
     log('  measuring');
-    const loadBefore = loadavg()[0] ?? Number.NaN;
-    const rssSamples: number[] = [];
-    const sampler = setInterval(() => rssSamples.push(rssBytes(pid)), 250);
-    const cpuBefore = cpuSeconds(pid);
-    const clientCpuBefore = process.cpuUsage();
-    const startedAt = performance.now();
-    const sent = await publisher.call('publishSchedule', { url, rate: options.rate, count: messages });
-    // Everything published; give the last messages up to 30 s to arrive (or be reported dropped).
-    const drainUntil = Date.now() + 30_000;
-    const settled = (subscriber: Subscriber) => subscriber.received + subscriber.dropped >= messages;
-    while (!subscribers.every(settled) && Date.now() < drainUntil) await sleep(20);
-    const deliveringMs = Math.max(1, samples.lastAt - startedAt);
-    const elapsedMs = performance.now() - startedAt;
-    const cpu = cpuSeconds(pid) - cpuBefore;
-    const clientCpu = process.cpuUsage(clientCpuBefore);
-    clearInterval(sampler);
-
-    const delivered = subscribers.reduce((sum, subscriber) => sum + subscriber.received, 0);
-    const complete = subscribers.filter((subscriber) => subscriber.received === messages).length;
-    const sorted = samples.fromCall.slice(0, samples.n).sort();
-    const sortedStored = samples.fromStored.slice(0, samples.n).sort();
-    const result = {
-      benchmark: 'subscribers',
-      at: new Date().toISOString(),
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        node: process.version,
-        // Other work on the machine inflates every figure; the 1-minute load average says how much there was.
-        loadAverage: { before: loadBefore, after: loadavg()[0] ?? Number.NaN },
-      },
-      options,
-      published: messages - sent.failures,
-      publishFailures: sent.failures,
-      /** The distinct reasons, with how often each came: a failed publish is the bench's fault or the gateway's. */
-      publishFailureReasons: sent.reasons,
-      delivered,
-      expectedDeliveries: messages * options.subscribers,
-      subscribersWithEveryMessage: complete,
-      droppedForSlowness: subscribers.reduce((sum, subscriber) => sum + subscriber.dropped, 0),
-      // From the first publish to the last receipt.
-      deliveriesPerSecond: (delivered * 1000) / deliveringMs,
-      /** From the publish call (HTTP request sent) to a subscriber's receipt. */
-      latencyMs: {
-        p50: percentile(sorted, 50),
-        p95: percentile(sorted, 95),
-        p99: percentile(sorted, 99),
-        max: sorted[sorted.length - 1] ?? Number.NaN,
-      },
-      /** From the message's publishedAt (stamped by the gateway before storing it) to receipt: the live path. */
-      livePathLatencyMs: {
-        p50: percentile(sortedStored, 50),
-        p95: percentile(sortedStored, 95),
-        p99: percentile(sortedStored, 99),
-        max: sortedStored[sortedStored.length - 1] ?? Number.NaN,
-      },
-      gateway: {
-        rssMaxBytes: Math.max(...rssSamples),
-        rssEndBytes: rssSamples[rssSamples.length - 1] ?? Number.NaN,
-        cpuPercentOfOneCore: (cpu * 100_000) / elapsedMs,
-        // The figure least bent by other work on the machine: CPU time per delivery.
-        cpuMicrosecondsPerDelivery: delivered > 0 ? (cpu * 1e6) / delivered : Number.NaN,
-      },
-      benchProcessCpuPercentOfOneCore: ((clientCpu.user + clientCpu.system) / 1000 / elapsedMs) * 100,
-      targets: {
-        everySubscriberEveryMessage: complete === options.subscribers,
-        p99UnderMs: TARGETS.p99Ms,
-        p99Met: percentile(sorted, 99) < TARGETS.p99Ms,
-        rssUnderBytes: TARGETS.rssBytes,
-        rssMet: Math.max(...rssSamples) < TARGETS.rssBytes,
-      },
-    };
-    printTable(result);
-    const name = `subscribers${options.floor ? '-floor' : ''}${options.quick ? '-quick' : ''}`;
-    const out = new URL(`./results/${name}.json`, import.meta.url);
-    await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-    await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-    log(`wrote ${fileURLToPath(out)}`);
-    if (!result.targets.everySubscriberEveryMessage || !result.targets.p99Met || !result.targets.rssMet) {
-      process.exitCode = 1;
-    }
+    const run = { pid: started.child.pid ?? 0, url, messages, rate: options.rate };
+    const measured = await measure(run, subscribers, publisher, samples);
+    await report(buildResult(options, messages, subscribers, samples, measured), options);
   } finally {
     for (const socket of sockets) socket.terminate();
     if (gateway) await stopGateway(gateway);
@@ -353,20 +353,7 @@ async function main(): Promise<void> {
   }
 }
 
-function printTable(result: {
-  options: Options;
-  delivered: number;
-  droppedForSlowness: number;
-  expectedDeliveries: number;
-  subscribersWithEveryMessage: number;
-  deliveriesPerSecond: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-  livePathLatencyMs: { p50: number; p95: number; p99: number; max: number };
-  machine: { loadAverage: { before: number; after: number } };
-  publishFailures: number;
-  gateway: { rssMaxBytes: number; cpuPercentOfOneCore: number; cpuMicrosecondsPerDelivery: number };
-  benchProcessCpuPercentOfOneCore: number;
-}): void {
+function printTable(result: Result): void {
   const MiB = 1024 * 1024;
   const rows: [string, string, string][] = [
     ['subscribers', String(result.options.subscribers), ''],

@@ -160,6 +160,153 @@ async function measure(name: string, run: (i: number) => Promise<unknown>, targe
 
 const fmt = (ms: number) => ms.toFixed(2);
 
+async function createQueues(engine: Engine): Promise<void> {
+  await engine.createTopic({ name: TOPIC, kind: 'DIRECT' });
+  for (let n = 0; n < QUEUES; n++) {
+    await engine.createQueue({
+      topic: TOPIC,
+      name: queueName(n),
+      bindingKey: queueName(n),
+      target: 'CONSUMER',
+      retry: { maxAttempts: 1 },
+    });
+  }
+}
+
+/** Publishes, fails and indexes {@link TOTAL} dead letters; answers how long each step took. */
+async function fillDeadLetters(engine: Engine, redisUrl: string) {
+  await createQueues(engine);
+  console.log(`publishing ${TOTAL} messages to ${QUEUES} queues…`);
+  const published = await timed(() => publishAll(engine));
+  console.log(`failing them with BullMQ workers…`);
+  const failed = await timed(() => failAll(redisUrl, engine));
+  console.log(`indexing through the repair path…`);
+  const repaired = await timed(() => engine.deadLetters.repair());
+  const all = await (await engine.deadLetters.page({}, { first: 0 })).totalCount();
+  if (all !== TOTAL) throw new Error(`expected ${TOTAL} dead letters, the index counts ${all}`);
+  return {
+    publishMs: Math.round(published.ms),
+    failMs: Math.round(failed.ms),
+    repairIndexMs: Math.round(repaired.ms),
+  };
+}
+
+/** Each shape of query, {@link QUERIES} times after {@link WARMUP} warm-up runs. */
+async function measureQueries(engine: Engine): Promise<Row[]> {
+  const { deadLetters } = engine;
+  const queueReason = (i: number): DeadLetterFilter => ({
+    topic: TOPIC,
+    queue: queueName(i % QUEUES),
+    reason: REASONS[i % REASONS.length] ?? 'REJECTED',
+  });
+  const rows: Row[] = [];
+  console.log(`measuring ${QUERIES} queries of each kind (after ${WARMUP} warm-up)…`);
+  rows.push(
+    await measure(
+      'first page, queue + reason (50)',
+      (i) => deadLetters.page(queueReason(i), { first: 50 }),
+      '< 25 ms',
+    ),
+  );
+  rows.push(
+    await measure('totalCount, queue + reason', async (i) =>
+      (await deadLetters.page(queueReason(i), { first: 0 })).totalCount(),
+    ),
+  );
+  rows.push(
+    await measure('page + totalCount, queue + reason', async (i) =>
+      (await deadLetters.page(queueReason(i), { first: 50 })).totalCount(),
+    ),
+  );
+  rows.push(await measure('first page, no filter (50)', () => deadLetters.page({}, { first: 50 })));
+  let after: string | null = null;
+  rows.push(
+    await measure('next page, reason (50, walking on)', async () => {
+      const page = await deadLetters.page({ reason: 'PROCESSING' }, { first: 50, after });
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    }),
+  );
+  rows.push(
+    await measure('first page, queue + search (50, scans)', (i) =>
+      deadLetters.page({ queue: queueName(i % QUEUES), search: 'ord-1' }, { first: 50 }),
+    ),
+  );
+  return rows;
+}
+
+/** Three rounds on three reasons (each has at least REPLAY dead letters), so one slow round shows. */
+async function measureReplays(engine: Engine): Promise<{ filter: DeadLetterFilter; ms: number }[]> {
+  const replays: { filter: DeadLetterFilter; ms: number }[] = [];
+  for (const reason of ['REJECTED', 'PROCESSING', 'TIMEOUT'] as const) {
+    console.log(`replaying ${REPLAY} dead letters with reason ${reason}…`);
+    const filter: DeadLetterFilter = { topic: TOPIC, reason };
+    const replay = await timed(() => engine.deadLetters.replayMany(filter, REPLAY));
+    if (replay.value.replayed !== REPLAY)
+      throw new Error(`replayed ${replay.value.replayed}, expected ${REPLAY}`);
+    replays.push({ filter, ms: Math.round(replay.ms) });
+  }
+  const left = await (await engine.deadLetters.page({}, { first: 0 })).totalCount();
+  const expectedLeft = TOTAL - replays.length * REPLAY;
+  if (left !== expectedLeft) throw new Error(`expected ${expectedLeft} dead letters left, found ${left}`);
+  return replays;
+}
+
+function buildResult(
+  setup: Awaited<ReturnType<typeof fillDeadLetters>>,
+  rows: Row[],
+  replays: { filter: DeadLetterFilter; ms: number }[],
+  loadAtStart: number[],
+) {
+  const replayMs = replays.map((replay) => replay.ms);
+  return {
+    at: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    deadLetters: TOTAL,
+    queues: QUEUES,
+    queries: QUERIES,
+    setup,
+    queriesMs: rows,
+    replay: {
+      count: REPLAY,
+      rounds: replays,
+      medianMs: percentile(replayMs, 50),
+      maxMs: Math.max(...replayMs),
+      target: '< 5000 ms',
+    },
+    /** Other processes share this machine; its load average says how much they disturbed the figures. */
+    loadAverage: { start: loadAtStart, end: loadavg() },
+  };
+}
+
+type Result = ReturnType<typeof buildResult>;
+
+/** Prints the table and writes the JSON to `--out`. */
+async function report(result: Result): Promise<void> {
+  const { setup, queriesMs: rows, replay, loadAverage } = result;
+  console.log(
+    `\n${TOTAL} dead letters, ${QUEUES} queues; setup: publish ${setup.publishMs} ms, fail ${setup.failMs} ms, index (repair) ${setup.repairIndexMs} ms\n`,
+  );
+  console.log('| measure | n | P50 ms | P95 ms | P99 ms | max ms | target |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const row of rows) {
+    console.log(
+      `| ${row.measure} | ${row.n} | ${fmt(row.p50)} | ${fmt(row.p95)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.target ?? ''} |`,
+    );
+  }
+  console.log(
+    `| replay ${REPLAY} by filter (reason), 3 rounds | 3 | ${replay.medianMs} | | | ${replay.maxMs} | < 5000 ms |`,
+  );
+  console.log(`\nreplay rounds (ms): ${replay.rounds.map((round) => round.ms).join(', ')}`);
+  console.log(
+    `load average: ${loadAverage.start.map((n) => n.toFixed(2)).join(' ')} at start, ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')} at end`,
+  );
+  await mkdir(join(args.out, '..'), { recursive: true });
+  await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote ${args.out}`);
+}
+
 async function main(): Promise<void> {
   const loadAtStart = loadavg();
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-dl-'));
@@ -172,124 +319,10 @@ async function main(): Promise<void> {
     deadLetters: { retentionMs: 0, maintenanceIntervalMs: 24 * 60 * 60 * 1000 },
   });
   try {
-    await engine.createTopic({ name: TOPIC, kind: 'DIRECT' });
-    for (let n = 0; n < QUEUES; n++) {
-      await engine.createQueue({
-        topic: TOPIC,
-        name: queueName(n),
-        bindingKey: queueName(n),
-        target: 'CONSUMER',
-        retry: { maxAttempts: 1 },
-      });
-    }
-    console.log(`publishing ${TOTAL} messages to ${QUEUES} queues…`);
-    const published = await timed(() => publishAll(engine));
-    console.log(`failing them with BullMQ workers…`);
-    const failed = await timed(() => failAll(redis.url, engine));
-    console.log(`indexing through the repair path…`);
-    const repaired = await timed(() => engine.deadLetters.repair());
-    const all = await (await engine.deadLetters.page({}, { first: 0 })).totalCount();
-    if (all !== TOTAL) throw new Error(`expected ${TOTAL} dead letters, the index counts ${all}`);
-
-    const queueReason = (i: number): DeadLetterFilter => ({
-      topic: TOPIC,
-      queue: queueName(i % QUEUES),
-      reason: REASONS[i % REASONS.length] ?? 'REJECTED',
-    });
-    const rows: Row[] = [];
-    console.log(`measuring ${QUERIES} queries of each kind (after ${WARMUP} warm-up)…`);
-    rows.push(
-      await measure(
-        'first page, queue + reason (50)',
-        (i) => engine.deadLetters.page(queueReason(i), { first: 50 }),
-        '< 25 ms',
-      ),
-    );
-    rows.push(
-      await measure('totalCount, queue + reason', async (i) =>
-        (await engine.deadLetters.page(queueReason(i), { first: 0 })).totalCount(),
-      ),
-    );
-    rows.push(
-      await measure('page + totalCount, queue + reason', async (i) =>
-        (await engine.deadLetters.page(queueReason(i), { first: 50 })).totalCount(),
-      ),
-    );
-    rows.push(await measure('first page, no filter (50)', () => engine.deadLetters.page({}, { first: 50 })));
-    let after: string | null = null;
-    rows.push(
-      await measure('next page, reason (50, walking on)', async () => {
-        const page = await engine.deadLetters.page({ reason: 'PROCESSING' }, { first: 50, after });
-        after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
-      }),
-    );
-    rows.push(
-      await measure('first page, queue + search (50, scans)', (i) =>
-        engine.deadLetters.page({ queue: queueName(i % QUEUES), search: 'ord-1' }, { first: 50 }),
-      ),
-    );
-
-    // Three rounds on three reasons (each has at least REPLAY dead letters), so one slow round shows.
-    const replays: { filter: DeadLetterFilter; ms: number }[] = [];
-    for (const reason of ['REJECTED', 'PROCESSING', 'TIMEOUT'] as const) {
-      console.log(`replaying ${REPLAY} dead letters with reason ${reason}…`);
-      const filter: DeadLetterFilter = { topic: TOPIC, reason };
-      const replay = await timed(() => engine.deadLetters.replayMany(filter, REPLAY));
-      if (replay.value.replayed !== REPLAY)
-        throw new Error(`replayed ${replay.value.replayed}, expected ${REPLAY}`);
-      replays.push({ filter, ms: Math.round(replay.ms) });
-    }
-    const left = await (await engine.deadLetters.page({}, { first: 0 })).totalCount();
-    const expectedLeft = TOTAL - replays.length * REPLAY;
-    if (left !== expectedLeft) throw new Error(`expected ${expectedLeft} dead letters left, found ${left}`);
-    const replayMs = replays.map((replay) => replay.ms);
-
-    const setup = {
-      publishMs: Math.round(published.ms),
-      failMs: Math.round(failed.ms),
-      repairIndexMs: Math.round(repaired.ms),
-    };
-    const result = {
-      at: new Date().toISOString(),
-      machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
-      deadLetters: TOTAL,
-      queues: QUEUES,
-      queries: QUERIES,
-      setup,
-      queriesMs: rows,
-      replay: {
-        count: REPLAY,
-        rounds: replays,
-        medianMs: percentile(replayMs, 50),
-        maxMs: Math.max(...replayMs),
-        target: '< 5000 ms',
-      },
-      /** Other processes share this machine; its load average says how much they disturbed the figures. */
-      loadAverage: { start: loadAtStart, end: loadavg() },
-    };
-
-    console.log(
-      `\n${TOTAL} dead letters, ${QUEUES} queues; setup: publish ${setup.publishMs} ms, fail ${setup.failMs} ms, index (repair) ${setup.repairIndexMs} ms\n`,
-    );
-    console.log('| measure | n | P50 ms | P95 ms | P99 ms | max ms | target |');
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
-    for (const row of rows) {
-      console.log(
-        `| ${row.measure} | ${row.n} | ${fmt(row.p50)} | ${fmt(row.p95)} | ${fmt(row.p99)} | ${fmt(row.max)} | ${row.target ?? ''} |`,
-      );
-    }
-    console.log(
-      `| replay ${REPLAY} by filter (reason), 3 rounds | 3 | ${result.replay.medianMs} | | | ${result.replay.maxMs} | < 5000 ms |`,
-    );
-    console.log(`\nreplay rounds (ms): ${replayMs.join(', ')}`);
-    console.log(
-      `load average: ${loadAtStart.map((n) => n.toFixed(2)).join(' ')} at start, ${loadavg()
-        .map((n) => n.toFixed(2))
-        .join(' ')} at end`,
-    );
-    await mkdir(join(args.out, '..'), { recursive: true });
-    await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`\nwrote ${args.out}`);
+    const setup = await fillDeadLetters(engine, redis.url);
+    const rows = await measureQueries(engine);
+    const replays = await measureReplays(engine);
+    await report(buildResult(setup, rows, replays, loadAtStart));
   } finally {
     await engine.close();
     await redis.stop();

@@ -466,7 +466,7 @@ export type DashboardTopologyQueryVariables = Exact<{
 }>;
 
 
-export type DashboardTopologyQuery = { topics: Array<{ name: string, kind: TopicKind, description: string | null, createdAt: string, stats?: { published: number, unrouted: number, deadLettered: number }, queues: Array<{ name: string, target: TargetKind, url: string | null, bindingKey: string | null, headers: unknown, deliveryMode: DeliveryMode, concurrency: number, maxPriority: number, paused: boolean, retry: { maxAttempts: number, backoff: Backoff, delayMs: number, maxDelayMs: number }, stats?: { waiting: number, active: number, delayed: number, failed: number, deadLettered: number, oldestWaitingAgeMs: number | null }, circuit?: { state: CircuitState, consecutiveFailures: number, openUntil: string | null } }> }> };
+export type DashboardTopologyQuery = { topics: Array<{ name: string, kind: TopicKind, description: string | null, createdAt: string, stats?: { published: number, unrouted: number, deadLettered: number }, queues: Array<{ name: string, target: TargetKind, url: string | null, bindingKey: string | null, headers: unknown, deliveryMode: DeliveryMode, concurrency: number, minConcurrency: number | null, maxConcurrency: number | null, maxPriority: number, paused: boolean, retry: { maxAttempts: number, backoff: Backoff, delayMs: number, maxDelayMs: number }, stats?: { waiting: number, active: number, delayed: number, failed: number, deadLettered: number, oldestWaitingAgeMs: number | null, concurrency: number | null }, circuit?: { state: CircuitState, consecutiveFailures: number, openUntil: string | null } }> }> };
 
 export type DashboardPauseMutationVariables = Exact<{
   topic: string;
@@ -1258,6 +1258,8 @@ export const DashboardTopologyDocument = new TypedDocumentString(`
       headers
       deliveryMode
       concurrency
+      minConcurrency
+      maxConcurrency
       maxPriority
       paused
       retry {
@@ -1273,6 +1275,7 @@ export const DashboardTopologyDocument = new TypedDocumentString(`
         failed
         deadLettered
         oldestWaitingAgeMs
+        concurrency
       }
       circuit @include(if: $stats) {
         state

@@ -649,7 +649,7 @@ export type TestWebQueueSettingsQueryVariables = Exact<{
 }>;
 
 
-export type TestWebQueueSettingsQuery = { queue: { bindingKey: string | null, url: string | null, concurrency: number, signingSecret: string | null, retry: { maxAttempts: number, backoff: Backoff, delayMs: number } } | null };
+export type TestWebQueueSettingsQuery = { queue: { bindingKey: string | null, url: string | null, concurrency: number, minConcurrency: number | null, maxConcurrency: number | null, signingSecret: string | null, retry: { maxAttempts: number, backoff: Backoff, delayMs: number } } | null };
 
 export type TestWebCreateApiKeyMutationVariables = Exact<{
   name: string;
@@ -1621,6 +1621,8 @@ export const TestWebQueueSettingsDocument = new TypedDocumentString(`
     bindingKey
     url
     concurrency
+    minConcurrency
+    maxConcurrency
     signingSecret
     retry {
       maxAttempts

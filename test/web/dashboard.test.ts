@@ -233,6 +233,7 @@ describe('the web dashboard', () => {
       binding: '—',
       target: 'consumer',
       mode: 'at-least-once',
+      concurrency: '—',
       waiting: '2',
       lag: expect.stringMatching(DURATION),
       active: '0',
@@ -246,6 +247,8 @@ describe('the web dashboard', () => {
       binding: '—',
       target: `webhook ${receiver.url}/hook`,
       mode: 'at-least-once',
+      // The worker of the instance that answered, at the queue's fixed concurrency (default 10).
+      concurrency: '10',
       waiting: '0',
       lag: '—',
       active: '0',

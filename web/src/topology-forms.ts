@@ -24,16 +24,34 @@ export interface Changes {
   close(): void;
 }
 
+let fieldIds = 0;
+
+/**
+ * A labelled input with its error line under it, tied with aria-describedby so a screen reader reads
+ * the error with the field; `setError` shows what the browser or the gateway found wrong with it.
+ */
 function textInput(
   name: string,
   label: string,
   value = '',
   attributes: Record<string, string | number | boolean> = {},
 ) {
-  const field = h('input', { name, autocomplete: 'off', ...attributes });
+  fieldIds += 1;
+  const errorId = `field-error-${fieldIds}`;
+  const field = h('input', { name, autocomplete: 'off', 'aria-describedby': errorId, ...attributes });
   field.value = value;
-  return { field, element: h('label', {}, label, field) };
+  // Outside the label, which would otherwise take the error into the field's name.
+  const error = h('p', { id: errorId, class: 'field-error', 'data-error-for': name, hidden: true });
+  const setError = (message: string | null) => {
+    error.textContent = message ?? '';
+    error.hidden = !message;
+    if (message) field.setAttribute('aria-invalid', 'true');
+    else field.removeAttribute('aria-invalid');
+  };
+  return { field, element: h('div', { class: 'field' }, h('label', {}, label, field), error), setError };
 }
+
+type TextInput = ReturnType<typeof textInput>;
 
 function select<T extends string>(name: string, label: string, values: readonly T[], value?: T) {
   const field = h('select', { name }, ...values.map((one) => h('option', { value: one }, one)));
@@ -41,12 +59,16 @@ function select<T extends string>(name: string, label: string, values: readonly 
   return { field, element: h('label', {}, label, field) };
 }
 
-/** An optional whole number from a field; a clear error naming the field otherwise. */
-function intOf(field: HTMLInputElement, label: string): number | undefined {
+/**
+ * An optional whole number from a field; otherwise a BAD_USER_INPUT naming the field, shown under it
+ * like the gateway's own.
+ */
+function intOf(field: HTMLInputElement, label: string, apiField: string): number | undefined {
   const text = field.value.trim();
   if (text === '') return undefined;
   const value = Number(text);
-  if (!Number.isInteger(value)) throw new GatewayError(`${label} must be a whole number`, 'BAD_USER_INPUT');
+  if (!Number.isInteger(value))
+    throw new GatewayError(`${label} must be a whole number`, 'BAD_USER_INPUT', { field: apiField });
   return value;
 }
 
@@ -89,8 +111,8 @@ const bound = (topic: TopologyTopic) => topic.kind === TopicKind.Direct || topic
 
 /** The queue form's fields, filled from `queue` when it is given. */
 function queueFields(topic: TopologyTopic, queue: TopologyQueue | null) {
-  const number = (name: string, label: string, value: number | undefined, min: number) =>
-    textInput(name, label, String(value ?? ''), { type: 'number', min });
+  const number = (name: string, label: string, value: number | null | undefined, min: number, max?: number) =>
+    textInput(name, label, String(value ?? ''), { type: 'number', min, ...(max ? { max } : {}) });
   const direct = topic.kind === TopicKind.Direct;
   return {
     name: textInput('name', 'name', '', { required: true, pattern: NAME_PATTERN }),
@@ -108,23 +130,68 @@ function queueFields(topic: TopologyTopic, queue: TopologyQueue | null) {
     backoff: select('backoff', 'backoff', Object.values(Backoff), queue?.retry.backoff),
     delay: number('delayMs', 'first retry after (ms)', queue?.retry.delayMs, 0),
     maxDelay: number('maxDelayMs', 'longest wait (ms)', queue?.retry.maxDelayMs, 0),
-    concurrency: number('concurrency', 'concurrency', queue?.concurrency, 1),
+    concurrency: number('concurrency', 'concurrency', queue?.concurrency, 1, MAX_CONCURRENCY),
+    minConcurrency: number('minConcurrency', 'scale from', queue?.minConcurrency, 1, MAX_CONCURRENCY),
+    maxConcurrency: number('maxConcurrency', 'scale up to', queue?.maxConcurrency, 1, MAX_CONCURRENCY),
   };
 }
 
+/** The gateway's bound on a concurrency and either end of a range (docs/DELIVERY.md). */
+const MAX_CONCURRENCY = 1000;
+
 type QueueFields = ReturnType<typeof queueFields>;
 
+/** Where a refusal naming a field (BAD_USER_INPUT's `field`, as the API spells it) is shown. */
+function errorLines(fields: QueueFields): Record<string, Pick<TextInput, 'setError'>> {
+  return {
+    name: fields.name,
+    url: fields.url,
+    bindingKey: fields.binding,
+    headers: fields.headers,
+    'retry.maxAttempts': fields.attempts,
+    'retry.delayMs': fields.delay,
+    'retry.maxDelayMs': fields.maxDelay,
+    concurrency: fields.concurrency,
+    minConcurrency: fields.minConcurrency,
+    maxConcurrency: fields.maxConcurrency,
+  };
+}
+
+/**
+ * The range as the fields hold it. An end emptied on a queue that has a range is sent as null, so both
+ * emptied make the concurrency fixed again and one emptied is refused by the gateway, naming it.
+ */
+function readRange(fields: QueueFields, queue: TopologyQueue | null): UpdateQueueInput {
+  const hadRange = queue?.minConcurrency != null;
+  const end = (input: TextInput, apiField: string) =>
+    intOf(input.field, apiField, apiField) ?? (hadRange ? null : undefined);
+  return {
+    minConcurrency: end(fields.minConcurrency, 'minConcurrency'),
+    maxConcurrency: end(fields.maxConcurrency, 'maxConcurrency'),
+  };
+}
+
 /** The settings the fields hold, as updateQueue takes them (createQueue takes them too). */
-function readSettings(topic: TopologyTopic, fields: QueueFields, webhook: boolean, headers: unknown) {
+function readSettings(
+  topic: TopologyTopic,
+  queue: TopologyQueue | null,
+  fields: QueueFields,
+  webhook: boolean,
+  headers: unknown,
+) {
+  const concurrency = intOf(fields.concurrency.field, 'concurrency', 'concurrency');
   const settings: UpdateQueueInput = {
     url: webhook ? fields.url.field.value.trim() || undefined : undefined,
     retry: {
-      maxAttempts: intOf(fields.attempts.field, 'max attempts'),
+      maxAttempts: intOf(fields.attempts.field, 'max attempts', 'retry.maxAttempts'),
       backoff: (fields.backoff.field.value as Backoff) || undefined,
-      delayMs: intOf(fields.delay.field, 'first retry after'),
-      maxDelayMs: intOf(fields.maxDelay.field, 'longest wait'),
+      delayMs: intOf(fields.delay.field, 'first retry after', 'retry.delayMs'),
+      maxDelayMs: intOf(fields.maxDelay.field, 'longest wait', 'retry.maxDelayMs'),
     },
-    concurrency: intOf(fields.concurrency.field, 'concurrency'),
+    // Sent only when changed: a range moved on its own pulls the start into it, where the old start
+    // sent back would be refused as outside the new range.
+    concurrency: queue && concurrency === queue.concurrency ? undefined : concurrency,
+    ...(webhook ? readRange(fields, queue) : {}),
   };
   if (bound(topic)) settings.bindingKey = fields.binding.field.value.trim() || null;
   if (topic.kind === TopicKind.Headers) settings.headers = headers;
@@ -147,9 +214,34 @@ async function saveQueue(
     name: fields.name.field.value.trim(),
     target: fields.target.field.value as TargetKind,
     bindingKey: settings.bindingKey ?? undefined,
+    minConcurrency: settings.minConcurrency ?? undefined,
+    maxConcurrency: settings.maxConcurrency ?? undefined,
   };
   const { createQueue } = await request(DashboardCreateQueueDocument, { input });
   return `Created queue ${topic.name}/${createQueue.name}`;
+}
+
+/** Concurrency, and for WEBHOOK queues the range each instance's worker scales its concurrency in. */
+function concurrencyFieldset(fields: QueueFields): { element: HTMLElement; range: HTMLElement } {
+  // The wrapper has no display rule of its own, so `hidden` hides it (`.filter` would override it).
+  const range = h(
+    'div',
+    { 'data-range': '' },
+    h('div', { class: 'filter' }, fields.minConcurrency.element, fields.maxConcurrency.element),
+    h(
+      'p',
+      { class: 'muted' },
+      'Both ends to scale by backlog and lag, concurrency then being where each instance starts; both empty for a fixed concurrency.',
+    ),
+  );
+  const element = h(
+    'fieldset',
+    {},
+    h('legend', {}, 'concurrency'),
+    h('div', { class: 'filter' }, fields.concurrency.element),
+    range,
+  );
+  return { element, range };
 }
 
 /** The queue form: a new queue of `topic`, or the settings of `queue` to change. */
@@ -159,12 +251,15 @@ export function queueForm(
   changes: Changes,
 ): HTMLFormElement {
   const fields = queueFields(topic, queue);
+  const concurrency = concurrencyFieldset(fields);
   const isWebhook = () => (queue?.target ?? fields.target.field.value) === TargetKind.Webhook;
-  const showUrl = () => {
+  // CONSUMER queues take no URL and no range (their consumers pace them): hidden, and never sent.
+  const showWebhookFields = () => {
     fields.url.element.hidden = !isWebhook();
+    concurrency.range.hidden = !isWebhook();
   };
-  fields.target.field.addEventListener('change', showUrl);
-  showUrl();
+  fields.target.field.addEventListener('change', showWebhookFields);
+  showWebhookFields();
   const title = queue ? `Edit ${topic.name}/${queue.name}` : `New queue on ${topic.name}`;
   const { attempts, backoff, delay, maxDelay } = fields;
   const form = h(
@@ -178,9 +273,9 @@ export function queueForm(
       queue ? null : fields.target.element,
       fields.url.element,
       bound(topic) ? fields.binding.element : null,
-      fields.concurrency.element,
     ),
     topic.kind === TopicKind.Headers ? fields.headers.element : null,
+    concurrency.element,
     h(
       'fieldset',
       {},
@@ -193,16 +288,32 @@ export function queueForm(
     event.preventDefault();
     const matched = fields.headers.read();
     if (!matched.ok) return;
-    void changes.change(async () => {
-      const done = await saveQueue(
-        topic,
-        queue,
-        fields,
-        readSettings(topic, fields, isWebhook(), matched.value),
-      );
-      changes.close();
-      return done;
-    });
+    void changes.change(() => submitQueue(topic, queue, fields, isWebhook(), matched.value, changes));
   });
   return form;
+}
+
+/**
+ * Saves the form. A refusal naming one of its fields is shown under that field too, where the person
+ * fixes it (the status line keeps it as well); each try starts with every error line clear.
+ */
+async function submitQueue(
+  topic: TopologyTopic,
+  queue: TopologyQueue | null,
+  fields: QueueFields,
+  webhook: boolean,
+  headers: unknown,
+  changes: Changes,
+): Promise<string> {
+  const lines = errorLines(fields);
+  for (const line of Object.values(lines)) line.setError(null);
+  try {
+    const done = await saveQueue(topic, queue, fields, readSettings(topic, queue, fields, webhook, headers));
+    changes.close();
+    return done;
+  } catch (error) {
+    const field = error instanceof GatewayError ? error.details.field : undefined;
+    if (error instanceof GatewayError && typeof field === 'string') lines[field]?.setError(error.message);
+    throw error;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Topics and their queues, with counters and circuit breakers; for admin keys also the topology's
+ * Topics and their queues, with counters, circuit breakers and each webhook's concurrency now; for admin keys also the topology's
  * changes: create and delete topics and queues, edit a queue, pause and resume it, rotate a webhook's
  * signing secret (shown once) and reset its circuit breaker. Keys without `admin` see no such button,
  * and keys without `stats` see no counters (the query leaves them out, as they would be refused).
@@ -47,6 +47,24 @@ function circuitText(circuit: NonNullable<TopologyQueue['circuit']>): string {
 
 const count = (value: number | undefined) => (value === undefined ? '—' : formatNumber(value));
 
+/**
+ * WEBHOOK: how many deliveries the answering instance's worker may run at once now
+ * (QueueStats.concurrency: the fixed value, or where its autoscaler stands), then the range it moves
+ * in; the setting alone where no figure is read (no `stats` scope, or an instance running no workers).
+ */
+function concurrencyCell(queue: TopologyQueue): Child {
+  if (queue.target !== TargetKind.Webhook) return '—';
+  const now = queue.stats?.concurrency ?? null;
+  const ranged = queue.minConcurrency != null && queue.maxConcurrency != null;
+  const range = ranged ? `range ${queue.minConcurrency}–${queue.maxConcurrency}` : '';
+  const shown = now ?? (ranged ? null : queue.concurrency);
+  return h(
+    'span',
+    { 'data-concurrency': now ?? '' },
+    shown === null ? range : `${formatNumber(shown)}${range ? ` (${range})` : ''}`,
+  );
+}
+
 /** Buttons carry a stable key, so focus survives the periodic refresh. */
 const act = (label: string, run: () => unknown, key: string, name: string) =>
   button(label, () => void run(), {
@@ -64,6 +82,7 @@ const COLUMNS: ReadonlyArray<readonly [header: string, cell: (queue: TopologyQue
   ['binding', (queue) => queue.bindingKey ?? '—'],
   ['target', (queue) => (queue.target === TargetKind.Webhook ? `webhook ${queue.url ?? ''}` : 'consumer')],
   ['mode', (queue) => queue.deliveryMode.toLowerCase().replaceAll('_', '-')],
+  ['concurrency', concurrencyCell],
   ['waiting', (queue) => count(queue.stats?.waiting)],
   [
     'lag',

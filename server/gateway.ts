@@ -82,6 +82,8 @@ export interface Gateway {
   readonly inFlight: number;
   /** Distinct live subscriptions executed once for several websocket subscribers, and those subscribers. */
   readonly sharedSubscriptions: { groups: number; listeners: number };
+  /** Bytes held for websocket clients that read slower than results come (see server/websocket.ts). */
+  readonly websocketHeldBytes: number;
   /** Listens on `config.host:config.port` (0 picks a free port); answers the actual port. Once only. */
   start(): Promise<{ port: number; url: string }>;
   /**
@@ -191,6 +193,9 @@ export async function createGateway(config: Config, deps: GatewayDeps = {}): Pro
     },
     get sharedSubscriptions() {
       return lifecycle.websocket?.shared ?? { groups: 0, listeners: 0 };
+    },
+    get websocketHeldBytes() {
+      return lifecycle.websocket?.heldBytes ?? 0;
     },
     start: lifecycle.start,
     stop: lifecycle.stop,

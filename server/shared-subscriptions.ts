@@ -58,6 +58,8 @@ export type WriteResult = (json: string, resume: (error?: Error) => void) => boo
 interface Listener {
   deliver(entry: Entry): void;
   end(error?: Error): void;
+  /** Bytes of results held for this subscriber, not yet written to its socket. */
+  readonly heldBytes: number;
 }
 
 interface Group {
@@ -217,6 +219,10 @@ class Subscriber implements Listener {
     });
   }
 
+  get heldBytes(): number {
+    return this.buffer.bytes;
+  }
+
   deliver(entry: Entry): void {
     this.buffer.push(entry);
     this.writeNext();
@@ -314,6 +320,13 @@ export function createSharedSubscriptions(options: SharedSubscriptionsOptions = 
       const subscriber = new Subscriber(plan, write, limits, (self) => leave(groups, plan.key, group, self));
       group.listeners.add(subscriber);
       return subscriber.stream();
+    },
+    /** Bytes of results held for subscribers that read slower than results come (each bounded by maxBytes). */
+    get heldBytes() {
+      let bytes = 0;
+      for (const group of groups.values())
+        for (const listener of group.listeners) bytes += listener.heldBytes;
+      return bytes;
     },
     /** Distinct executions running, and subscribers fed by them. */
     get size() {

@@ -247,6 +247,15 @@ export function attachWebSocket(options: WebSocketOptions) {
       return shared?.size ?? { groups: 0, listeners: 0 };
     },
     /**
+     * What this instance holds for its websocket clients now: results waiting in shared subscribers'
+     * buffers, and frames in the sockets' send buffers. Bounded per client, whatever the client reads.
+     */
+    get heldBytes() {
+      let bytes = shared?.heldBytes ?? 0;
+      for (const socket of wss.clients) bytes += socket.bufferedAmount;
+      return bytes;
+    },
+    /**
      * Closes every socket with 1001 (going away), stops accepting upgrades, and waits for the close
      * handshakes (cutting sockets that do not finish within `closeTimeoutMs`). Idempotent.
      */

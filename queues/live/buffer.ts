@@ -42,6 +42,8 @@ export interface LiveBuffer<T> extends AsyncIterableIterator<Buffered<T>> {
   end(error?: Error): void;
   /** Items held now. */
   readonly size: number;
+  /** Bytes held now (as `sizeOf` counts them): never above `maxBytes`, but for one oversized item. */
+  readonly bytes: number;
   /** Items dropped so far, over the buffer's life. */
   readonly dropped: number;
   readonly closed: boolean;
@@ -195,6 +197,9 @@ export function createLiveBuffer<T>(options: LiveBufferOptions<T> = {}): LiveBuf
     shift: () => take(state),
     get size() {
       return state.slots.length;
+    },
+    get bytes() {
+      return state.bytes;
     },
     get dropped() {
       return state.droppedTotal;

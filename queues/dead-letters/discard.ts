@@ -1,7 +1,7 @@
 import type { EventBus } from '../core/index.js';
 import type { Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
-import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
+import { discardCall } from './commands.js';
 import { type DeadLetterRef, deadLetterGone, parseDeadLetterId } from './ids.js';
 import type { DeadLetterFilter, DeadLetterQuery, SelectedRef } from './query.js';
 
@@ -43,15 +43,10 @@ export function createDeadLetterDiscard(options: DeadLetterDiscardOptions) {
     jobIds: readonly string[],
     latest = '+inf',
   ): Promise<string[]> {
-    const bull = keys.bull(topic, queue);
-    const sets = indexSets(keys, topic, queue);
     const removed: string[] = [];
     for (let start = 0; start < jobIds.length; start += CHUNK) {
-      const answer = (await commands.run(
-        'dead-letter-discard-n',
-        [bull.failed, bull.events, ...sets],
-        [bull.jobPrefix, '', queue, REASONS_ARG, STALLED_ARG, latest, ...jobIds.slice(start, start + CHUNK)],
-      )) as string[];
+      const call = discardCall(keys, topic, queue, jobIds.slice(start, start + CHUNK), latest);
+      const answer = await commands.run<string[]>('dead-letter-discard-n', call.keys, call.args);
       for (const jobId of answer) {
         if (!jobId.startsWith('!')) {
           removed.push(jobId);

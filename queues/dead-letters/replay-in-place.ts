@@ -4,7 +4,7 @@ import type { FailureReason, TopicRecord } from '../core/index.js';
 import { conflict } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { answers, queueCommand } from '../redis/index.js';
-import { indexSets, REASONS_ARG } from './commands.js';
+import { releaseCall } from './commands.js';
 import {
   assertLinked,
   type ReplayTrail,
@@ -69,13 +69,8 @@ async function replayRound(
     const multi = (await bull.client).multi();
     const transaction = multi as unknown as ChainableCommander;
     queueCommand(transaction, 'trail-append-n', [keysOf.failed, ...trailKeys], args);
-    const perJob = items.flatMap((item) => [item.jobId, item.data, item.reason ?? '']);
-    queueCommand(
-      transaction,
-      'dead-letter-release-n',
-      [keysOf.failed, ...indexSets(keys, topic.name, queue)],
-      [keysOf.jobPrefix, '', queue, REASONS_ARG, new Date().toISOString(), ...perJob],
-    );
+    const release = releaseCall(keys, topic.name, queue, items, new Date());
+    queueCommand(transaction, 'dead-letter-release-n', release.keys, release.args);
     for (const { jobId } of items) reprocess(bull, multi, keysOf, jobId);
     const results = await multi.exec();
     if (results === null) continue;

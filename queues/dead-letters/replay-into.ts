@@ -4,7 +4,7 @@ import { conflict } from '../core/index.js';
 import { messageAdd } from '../publish/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { addSerialized, answers, queueCommand } from '../redis/index.js';
-import { indexSets, REASONS_ARG, STALLED_ARG } from './commands.js';
+import { discardCall } from './commands.js';
 import { type DeadLetterRef, deadLetterGone, deadLetterId } from './ids.js';
 import {
   assertLinked,
@@ -86,12 +86,8 @@ export function replayInto(
       const marker = JSON.stringify({ replay: count, at: new Date().toISOString() });
       raw.rpush(to.logs(ref.jobId), ...logs, marker);
       raw.call('HSET', to.job(ref.jobId), 'syReplays', count);
-      queueCommand(
-        raw,
-        'dead-letter-discard-n',
-        [from.failed, from.events, ...indexSets(keys, ref.topic, ref.queue)],
-        [from.jobPrefix, '', ref.queue, REASONS_ARG, STALLED_ARG, '+inf', ref.jobId],
-      );
+      const discard = discardCall(keys, ref.topic, ref.queue, [ref.jobId]);
+      queueCommand(raw, 'dead-letter-discard-n', discard.keys, discard.args);
       const results = await transaction.exec();
       if (results === null) continue;
       const [appended] = answers(results) as [number[]];

@@ -119,7 +119,7 @@ export interface ReplyKeys {
 
 /**
  * Sorted sets of a topic's dead letters, members `<queue>/<jobId>`, scored by the failure time that
- * BullMQ's failed set holds. The Lua commands derive the sets from `base` the same way. `~` cannot
+ * BullMQ's failed set holds; the Lua commands get each one in KEYS. `~` cannot
  * occur in a queue name, so no key here can meet a BullMQ key of the topic's queues.
  */
 export interface DeadLetterKeys {
@@ -152,6 +152,11 @@ export interface BullKeys {
   job(jobId: string): string;
   logs(jobId: string): string;
   lock(jobId: string): string;
+  /**
+   * Every key of one job that BullMQ's removeJobKeys deletes, in its order: the hash, then its logs,
+   * dependencies, processed, failed and unsuccessful children's keys.
+   */
+  jobKeys(jobId: string): string[];
 }
 
 /** Live-stream channels. Nothing is stored under them; they only name Redis pub/sub channels. */
@@ -173,6 +178,9 @@ export interface LiveChannels {
   /** A PUBSUB CHANNELS pattern matching every channel above. */
   pattern: string;
 }
+
+/** BullMQ's keys of one job beside its hash (removeJobKeys.lua deletes these). */
+const JOB_KEY_SUFFIXES = ['', ':logs', ':dependencies', ':processed', ':failed', ':unsuccessful'] as const;
 
 export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
   const registry = `${prefix}:{registry}`;
@@ -200,6 +208,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
         job: (jobId) => `${jobPrefix}${jobId}`,
         logs: (jobId) => `${jobPrefix}${jobId}:logs`,
         lock: (jobId) => `${jobPrefix}${jobId}:lock`,
+        jobKeys: (jobId) => JOB_KEY_SUFFIXES.map((suffix) => `${jobPrefix}${jobId}${suffix}`),
       };
     },
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURE_REASONS } from '../../queues/core/index.js';
-import { indexCall } from '../../queues/dead-letters/commands.js';
+import { discardCall, indexCall, releaseCall } from '../../queues/dead-letters/commands.js';
 import { checkWindow, type PageWalk } from '../../queues/dead-letters/page.js';
 import { type Commands, createKeys, defineCommands, type Keys } from '../../queues/redis/index.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
@@ -127,5 +127,61 @@ describe('dead-letter-page-n', () => {
     const check = await checkWindow(commands, keys, walk(keys, { min: '150', search: 'b' }), window);
     expect(check).toMatchObject({ consumed: 2, dropped: 1, finished: true, matches: 1 });
     expect(check.entries.map(([member]) => member)).toEqual(['q/b']);
+  });
+});
+
+describe('dead-letter-discard-n and dead-letter-release-n', () => {
+  /** Two dead letters of t/q, indexed, with logs; answers their keys. */
+  async function twoDeadLetters() {
+    const keys = createKeys(uniquePrefix());
+    const bull = keys.bull('t', 'q');
+    for (const [jobId, score] of [
+      ['a', 100],
+      ['b', 200],
+    ] as const) {
+      await client.zadd(bull.failed, score, jobId);
+      await client.hset(bull.job(jobId), 'data', '"old"', 'failedReason', 'REJECTED: no', 'stc', '2');
+      await client.rpush(bull.logs(jobId), 'attempt 1');
+    }
+    const call = indexCall(keys, 't', 'q', ['a', 'b']);
+    await commands.run('dead-letter-index-n', call.keys, call.args);
+    return { keys, bull };
+  }
+
+  it('should remove every key of a dead letter it is given, and leave one that left the failed set since the read', async () => {
+    const { keys, bull } = await twoDeadLetters();
+    await client.hset(bull.job('a'), 'x', '1');
+    await client.rpush(`${bull.job('a')}:processed`, 'p');
+    // Read as dead letters; b was retried before the call.
+    await client.zrem(bull.failed, 'b');
+    const call = discardCall(keys, 't', 'q', ['a', 'b']);
+    expect(await commands.run('dead-letter-discard-n', call.keys, call.args)).toEqual(['a']);
+    expect(await client.exists(...bull.jobKeys('a'))).toBe(0);
+    expect(await client.exists(bull.job('b'), bull.logs('b'))).toBe(2);
+    expect(Object.values(await membersOf(keys)).flat()).toEqual([]);
+  });
+
+  it('should release only the dead letters still in the failed set, logging the replay on each', async () => {
+    const { keys, bull } = await twoDeadLetters();
+    await client.zrem(bull.failed, 'b');
+    const items = [
+      { jobId: 'a', data: '"new"', reason: 'REJECTED' },
+      { jobId: 'b', data: '', reason: null },
+    ];
+    const call = releaseCall(keys, 't', 'q', items, new Date('2026-01-02T03:04:05.000Z'));
+    expect(await commands.run('dead-letter-release-n', call.keys, call.args)).toEqual([1, 0]);
+    expect(await client.hgetall(bull.job('a'))).toEqual({
+      data: '"new"',
+      failedReason: 'REJECTED: no',
+      syReplays: '1',
+    });
+    expect(await client.lrange(bull.logs('a'), 0, -1)).toEqual([
+      'attempt 1',
+      '{"replay":1,"at":"2026-01-02T03:04:05.000Z"}',
+    ]);
+    expect(await client.hget(bull.job('b'), 'syReplays')).toBeNull();
+    expect(await client.lrange(bull.logs('b'), 0, -1)).toEqual(['attempt 1']);
+    // Both leave the index: a is replayed, b's entry was stale.
+    expect(Object.values(await membersOf(keys)).flat()).toEqual([]);
   });
 });

@@ -1,50 +1,51 @@
 --[[
   Removes dead letters of one queue, each only while it still is one (in the queue's failed set, and
-  failed no later than ARGV[5]): the job and its keys go the way BullMQ's removeJob takes them, its
+  failed no later than ARGV[4]): the job and its keys go the way BullMQ's removeJob takes them, its
   index entries with it, and BullMQ's event stream gets its 'removed' event. A job that is part of a
   flow (it has a parent) is left to BullMQ's own removal, which knows about parents.
 
-  Every index set comes in KEYS (queues/redis/keys.ts, DeadLetterKeys.queueSets); a job's keys are
-  BullMQ's, named from its job key prefix as BullMQ's own removeJob names them.
-  Redis Cluster: those job keys carry the topic's hash tag {t:<topic>}, like every key in KEYS, so
-  they lie in the slot the call is routed to (Redis refuses only keys of another slot).
+  Every key comes in KEYS, named by queues/redis/keys.ts (DeadLetterKeys, BullKeys.jobKeys); the
+  script builds none. The caller names the jobs from what it read before; the check against the
+  failed set here decides, so a job retried or removed in between is left alone.
 
   Input:
     KEYS[1] the queue's failed set (BullMQ)
     KEYS[2] the queue's event stream (BullMQ)
     KEYS[3] the topic's index of every dead letter
     KEYS[4] the queue's index
-    KEYS[5 .. 4+R] the topic's index per reason, in the order of ARGV[4]
+    KEYS[5 .. 4+R] the topic's index per reason, in the order of ARGV[2]
     KEYS[5+R .. 4+2R] the queue's index per reason, in the same order
+    KEYS[5+2R ..] per job of ARGV[5..], its 6 keys in BullMQ's removeJobKeys order: its hash, logs,
+                  dependencies, processed, failed and unsuccessful
 
-    ARGV[1] job key prefix of the queue ('<bull prefix>:<queue>:')
-    ARGV[2] (unused)
-    ARGV[3] queue name
-    ARGV[4] the known failure reasons, comma-separated (R of them); a failedReason '<REASON>: …' names one
-    ARGV[5] the failedReason BullMQ writes for a job that stalled too often (indexed as TIMEOUT)
-    ARGV[6] latest failure time (ms) a job may have to be removed, or '+inf'
-    ARGV[7..] job ids
+    ARGV[1] queue name
+    ARGV[2] the known failure reasons, comma-separated (R of them); a failedReason '<REASON>: …' names one
+    ARGV[3] the failedReason BullMQ writes for a job that stalled too often (indexed as TIMEOUT)
+    ARGV[4] latest failure time (ms) a job may have to be removed, or '+inf'
+    ARGV[5..] job ids
 
   Output:
     { removed job ids…, then for each job left to BullMQ: '!' .. job id }
 ]]
 local rcall = redis.call
-local jobPrefix, queue = ARGV[1], ARGV[3]
-local latest = tonumber(ARGV[6]) or math.huge
+local queue = ARGV[1]
+local latest = tonumber(ARGV[4]) or math.huge
 
 local reasons = {}
 local known = {}
-for reason in string.gmatch(ARGV[4], '[^,]+') do
+for reason in string.gmatch(ARGV[2], '[^,]+') do
   reasons[#reasons + 1] = reason
   known[reason] = #reasons
 end
+local JOB_KEYS = 6
+local jobKeysAt = 5 + 2 * #reasons
 
 -- The reason the index files a failedReason under (as dead-letter-index-n.lua reads it).
 local function reasonOf(failedReason)
   if not failedReason then
     return 'UNKNOWN'
   end
-  if failedReason == ARGV[5] then
+  if failedReason == ARGV[3] then
     return 'TIMEOUT'
   end
   local colon = string.find(failedReason, ':', 1, true)
@@ -63,9 +64,10 @@ local function forget(member, reason)
 end
 
 local answer = {}
-for i = 7, #ARGV do
-  local jobId = ARGV[i]
-  local jobKey = jobPrefix .. jobId
+for i = 1, #ARGV - 4 do
+  local jobId = ARGV[4 + i]
+  local first = jobKeysAt + (i - 1) * JOB_KEYS
+  local jobKey = KEYS[first]
   local score = rcall('ZSCORE', KEYS[1], jobId)
   if not score then
     forget(queue .. '/' .. jobId, nil)
@@ -75,8 +77,7 @@ for i = 7, #ARGV do
     else
       local reason = reasonOf(rcall('HGET', jobKey, 'failedReason'))
       rcall('ZREM', KEYS[1], jobId)
-      rcall('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies', jobKey .. ':processed',
-        jobKey .. ':failed', jobKey .. ':unsuccessful')
+      rcall('DEL', unpack(KEYS, first, first + JOB_KEYS - 1))
       rcall('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'event', 'removed', 'jobId', jobId, 'prev', 'failed')
       forget(queue .. '/' .. jobId, reason)
       answer[#answer + 1] = jobId

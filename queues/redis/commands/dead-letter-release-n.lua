@@ -6,24 +6,22 @@
   reprocessJob for each of the jobs, which checks the same failed set: for each job both act, or
   neither does.
 
-  Every index set comes in KEYS (queues/redis/keys.ts, DeadLetterKeys.queueSets); a job's keys are
-  BullMQ's, named from its job key prefix as BullMQ's own scripts name them.
-  Redis Cluster: those job keys carry the topic's hash tag {t:<topic>}, like every key in KEYS, so
-  they lie in the slot the call is routed to (Redis refuses only keys of another slot).
+  Every key comes in KEYS, named by queues/redis/keys.ts (DeadLetterKeys, BullKeys); the script
+  builds none. The caller names the jobs from what it read before; the check against the failed set
+  here decides.
 
   Input:
     KEYS[1] the queue's failed set (BullMQ)
     KEYS[2] the topic's index of every dead letter
     KEYS[3] the queue's index
-    KEYS[4 .. 3+R] the topic's index per reason, in the order of ARGV[4]
+    KEYS[4 .. 3+R] the topic's index per reason, in the order of ARGV[2]
     KEYS[4+R .. 3+2R] the queue's index per reason, in the same order
+    KEYS[4+2R ..] per job, in the order of ARGV[4..]: its hash and its logs (BullMQ)
 
-    ARGV[1] job key prefix of the queue ('<bull prefix>:<queue>:')
-    ARGV[2] (unused)
-    ARGV[3] queue name
-    ARGV[4] the known failure reasons, comma-separated (R of them)
-    ARGV[5] the time of the replay (ISO-8601), for the log line
-    ARGV[6..] per job, three values: the job id; the new job data (JSON) or '' to keep it; the reason
+    ARGV[1] queue name
+    ARGV[2] the known failure reasons, comma-separated (R of them)
+    ARGV[3] the time of the replay (ISO-8601), for the log line
+    ARGV[4..] per job, three values: the job id; the new job data (JSON) or '' to keep it; the reason
               the dead letter is indexed under (what its failedReason names) or '' when unknown, to
               drop it from every reason's sets
 
@@ -32,27 +30,29 @@
     dropping a stale index entry)
 ]]
 local rcall = redis.call
-local jobPrefix, queue = ARGV[1], ARGV[3]
+local queue = ARGV[1]
 
 local known = {}
 local reasonCount = 0
-for reason in string.gmatch(ARGV[4], '[^,]+') do
+for reason in string.gmatch(ARGV[2], '[^,]+') do
   reasonCount = reasonCount + 1
   known[reason] = reasonCount
 end
+local jobKeysAt = 4 + 2 * reasonCount
 
 local answer = {}
-for i = 6, #ARGV, 3 do
-  local jobId, data, reasons = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for n = 1, (#ARGV - 3) / 3 do
+  local at = 1 + 3 * n
+  local jobId, data, reasons = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local member = queue .. '/' .. jobId
-  local jobKey = jobPrefix .. jobId
+  local jobKey, logsKey = KEYS[jobKeysAt + 2 * (n - 1)], KEYS[jobKeysAt + 2 * (n - 1) + 1]
   rcall('ZREM', KEYS[2], member)
   rcall('ZREM', KEYS[3], member)
-  for reason in string.gmatch(reasons ~= '' and reasons or ARGV[4], '[^,]+') do
-    local at = known[reason]
-    if at then
-      rcall('ZREM', KEYS[3 + at], member)
-      rcall('ZREM', KEYS[3 + reasonCount + at], member)
+  for reason in string.gmatch(reasons ~= '' and reasons or ARGV[2], '[^,]+') do
+    local index = known[reason]
+    if index then
+      rcall('ZREM', KEYS[3 + index], member)
+      rcall('ZREM', KEYS[3 + reasonCount + index], member)
     end
   end
   local count = 0
@@ -62,7 +62,7 @@ for i = 6, #ARGV, 3 do
     end
     rcall('HDEL', jobKey, 'stc', 'defa')
     count = rcall('HINCRBY', jobKey, 'syReplays', 1)
-    rcall('RPUSH', jobKey .. ':logs', '{"replay":' .. count .. ',"at":"' .. ARGV[5] .. '"}')
+    rcall('RPUSH', logsKey, '{"replay":' .. count .. ',"at":"' .. ARGV[3] .. '"}')
   end
   answer[#answer + 1] = count
 end

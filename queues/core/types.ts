@@ -142,6 +142,16 @@ export interface MessageRecord {
   orderingKey?: string;
   /** Its place (stream id) in the topic's history, on messages read from it or the live tail; absent otherwise. */
   cursor?: string;
+  /**
+   * Internal, never shown or sent to a receiver: the name of the API key that published it (absent
+   * when keyless). Its trail's PUBLISHED entry is derived from this record (docs/PROVENANCE.md).
+   */
+  by?: string;
+  /**
+   * Internal: the sha256 it was published with, set when a replay edited its payload (absent
+   * otherwise: it is `sha256`), so the derived PUBLISHED entry keeps the original payload's hash.
+   */
+  publishedSha256?: string;
 }
 
 /** One failed attempt, kept in order in the job's BullMQ log. */

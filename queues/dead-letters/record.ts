@@ -128,6 +128,9 @@ export function toMessage(data: string, ref: DeadLetterRef, addedAt: number): Me
       expiresAt: record.expiresAt ?? null,
       sha256: record.sha256 ?? sha256(record.payload),
       sizeBytes: record.sizeBytes ?? Buffer.byteLength(canonicalJson(record.payload) ?? ''),
+      // Kept through replays: the trail's PUBLISHED entry is derived from them (docs/PROVENANCE.md).
+      ...(typeof record.by === 'string' ? { by: record.by } : {}),
+      ...(typeof record.publishedSha256 === 'string' ? { publishedSha256: record.publishedSha256 } : {}),
     };
   }
   return {

@@ -1,6 +1,13 @@
 import { Queue } from 'bullmq';
 import type { MessageRecord, TopicRecord } from '../core/index.js';
-import { chainEntry, readHeads, storedEntry, type TrailAction, trailTtl } from '../publish/index.js';
+import {
+  chainEntry,
+  readLinks,
+  storedEntry,
+  type TrailAction,
+  type TrailLink,
+  trailTtl,
+} from '../publish/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { defineCommands } from '../redis/index.js';
 
@@ -79,8 +86,9 @@ export interface ReplayTrail {
 
 /**
  * The `trail-append-n` arguments for these steps, each linked to its trail's head as read now (on the
- * watching connection, after WATCH): the trail keys, then the expiry and per step the job id, the
- * head and the entry.
+ * watching connection, after WATCH): the last stored entry, or, when none is stored yet, the PUBLISHED
+ * entry derived from the message record. Answers the trail keys, then the expiry and per step the job
+ * id, the stored head it must find ('' none) and the entry.
  */
 export async function trailArgs(
   watching: RedisClient,
@@ -90,19 +98,23 @@ export async function trailArgs(
   trail: ReplayTrail,
 ): Promise<{ trailKeys: string[]; args: (string | number)[] }> {
   const trailKeys = steps.map(({ step }) => keys.trail(topic.name, step.message.id));
-  const heads = await readHeads(watching, trailKeys);
+  const links = await readLinks(
+    watching,
+    trailKeys,
+    steps.map(({ step }) => step.message),
+  );
   const at = new Date().toISOString();
   const args: (string | number)[] = [trailTtl(trail.retentionMs, topic.history ?? null)];
   steps.forEach(({ jobId, step }, index) => {
-    const prevHash = heads[index] ?? null;
-    const entry = chainEntry(step.message.id, prevHash, {
+    const link = links[index] as TrailLink;
+    const entry = chainEntry(step.message.id, link.prevHash, {
       action: step.action,
       at,
       by: trail.by,
       queue: step.queue,
       sha256: step.message.sha256,
     });
-    args.push(jobId, prevHash ?? '', storedEntry(entry));
+    args.push(jobId, link.expectedHead, storedEntry(entry));
   });
   return { trailKeys, args };
 }

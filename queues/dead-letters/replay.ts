@@ -53,7 +53,7 @@ export interface DeadLetterReplayOptions {
   events: EventBus;
   redact: Redact;
   /**
-   * How long a replayed message's trail is kept after the replay, at least (docs/PROVENANCE.md#retention).
+   * How long a replayed message's trail is kept after the replay, at least (docs/PROVENANCE.md#where-each-entry-lives-and-for-how-long).
    * @default TRAIL_RETENTION_MS (14 days)
    */
   trailRetentionMs?: number;
@@ -141,7 +141,16 @@ function edited(
     now,
     options.schemas,
   );
-  return { ...rebuilt, id: message.id, publishedAt: message.publishedAt, expiresAt: message.expiresAt };
+  // Who published it and the payload it was published with stay: its PUBLISHED trail entry is derived from them.
+  const publishedSha256 = message.publishedSha256 ?? message.sha256;
+  return {
+    ...rebuilt,
+    id: message.id,
+    publishedAt: message.publishedAt,
+    expiresAt: message.expiresAt,
+    ...(message.by === undefined ? {} : { by: message.by }),
+    ...(publishedSha256 === rebuilt.sha256 ? {} : { publishedSha256 }),
+  };
 }
 
 /** Replays one dead letter; NOT_FOUND when it is not one (any more), and then nothing changed. */

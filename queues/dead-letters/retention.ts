@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redact } from '../delivery/index.js';
-import { readTrails } from '../publish/index.js';
+import { readWholeTrails } from '../publish/index.js';
 import type { Commands, Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import type { DeadLetterDiscard } from './discard.js';
@@ -50,10 +50,12 @@ export function createDeadLetterRetention(options: DeadLetterRetentionOptions) {
     const records = (await readDeadLetters(client, keys, refs, redact)).filter(
       (record): record is DeadLetterRecord => record !== null && Date.parse(record.failedAt) <= cutoff,
     );
-    // Each line carries its message's provenance trail, so an archive verifies offline (docs/PROVENANCE.md).
-    const trails = await readTrails(
+    // Each line carries its message's whole provenance trail (PUBLISHED derived from the dead letter's
+    // message, then the stored entries), so an archive verifies offline (docs/PROVENANCE.md).
+    const trails = await readWholeTrails(
       client,
       records.map((record) => keys.trail(record.topic, record.message.id)),
+      records.map((record) => record.message),
     );
     const byDay = new Map<string, string[]>();
     const archivedAt = new Date().toISOString();

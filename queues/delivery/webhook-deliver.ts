@@ -180,7 +180,9 @@ async function deliver(
   const message = job.data;
   const startedAt = Date.now();
   if (isExpired(message, startedAt)) await failExpired(job);
-  const body = JSON.stringify(message);
+  // The record's internal fields (who published it, for its trail) are not the receiver's to see.
+  const { by: _by, publishedSha256: _publishedSha256, ...sent } = message;
+  const body = JSON.stringify(sent);
   const headers = {
     ...webhookHeaders(activeSigningSecrets(queue, startedAt), message.id, body),
     'x-switchyard-topic': message.topic,

@@ -1,7 +1,7 @@
 import type { MessageRecord, TopicRecord } from '../core/index.js';
 import { assertName, notFound } from '../core/index.js';
 import type { HistoryStart, ReplayTopicInput } from '../history/index.js';
-import { readTrails, type TrailEntry } from '../publish/index.js';
+import { readWholeTrails, type TrailEntry } from '../publish/index.js';
 import type { Parts } from './parts.js';
 
 /** Topic history: pages of it, a topic's history settings and length, and one message by id. */
@@ -43,11 +43,19 @@ export function historyOperations(parts: Parts) {
       return (await history.find(topic, id)) ?? (await fromQueues(topic.name, id));
     },
     /**
-     * A message's provenance trail, oldest first (docs/PROVENANCE.md); empty once it has expired or
-     * for a message the gateway never stored.
+     * A message's provenance trail, oldest first (docs/PROVENANCE.md): its PUBLISHED entry derived
+     * from the record the gateway keeps of it (its history entry, else a job of one of its queues),
+     * then the entries its later steps stored. Empty for a message of which nothing is kept.
      */
-    async messageTrail(topic: string, id: string): Promise<TrailEntry[]> {
-      const [trail] = await readTrails(client, [keys.trail(topic, id)]);
+    async messageTrail(topicName: string, id: string): Promise<TrailEntry[]> {
+      const topic = await requireTopic(topicName);
+      const record = (await history.find(topic, id)) ?? (await fromQueues(topic.name, id));
+      const [trail] = await readWholeTrails(client, [keys.trail(topic.name, id)], [record]);
+      return trail ?? [];
+    },
+    /** The trail of a message record in hand (Message.trail): PUBLISHED derived from it, then the stored entries. */
+    async trailOf(message: MessageRecord): Promise<TrailEntry[]> {
+      const [trail] = await readWholeTrails(client, [keys.trail(message.topic, message.id)], [message]);
       return trail ?? [];
     },
     /** A tracked replay of a span of a topic's history into one of its queues (replay-tasks.ts). */

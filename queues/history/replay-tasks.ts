@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { EventBus, MessageRecord, QueueRecord, TopicRecord } from '../core/index.js';
 import { assertInt, assertName, badInput, conflict, DAY, notFound, SECOND } from '../core/index.js';
-import { chainEntry, messageAdd, readHeads, storedEntry, trailTtl } from '../publish/index.js';
+import {
+  chainEntry,
+  messageAdd,
+  readLinks,
+  storedEntry,
+  type TrailLink,
+  trailTtl,
+} from '../publish/index.js';
 import type { Commands, Keys, QueueHandles, RedisClient } from '../redis/index.js';
 import { PublishCommit, TRAIL_MOVED } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
@@ -94,7 +101,8 @@ async function holdLease(runner: Runner, task: ReplayTaskRecord, take: boolean):
 
 /**
  * The writes of one batch: the adds, a trail entry per message (REPLAYED_TO_QUEUE, linked to the heads
- * read now), `done` and the position, all in one publish-commit call.
+ * read now: a message's stored head, or its PUBLISHED entry derived from the history's record of it),
+ * `done` and the position, all in one publish-commit call.
  */
 async function batchCommit(
   runner: Runner,
@@ -109,7 +117,7 @@ async function batchCommit(
     ([, fields]) => JSON.parse(fields[fields.indexOf('m') + 1] ?? '') as MessageRecord,
   );
   const trailKeys = messages.map((message) => keys.trail(task.topic, message.id));
-  const heads = await readHeads(client, trailKeys);
+  const links = await readLinks(client, trailKeys, messages);
   const commit = new PublishCommit();
   const handle = handles.get(task.topic, task.queue);
   const now = Date.now();
@@ -120,15 +128,15 @@ async function batchCommit(
     const json = fields[fields.indexOf('m') + 1] ?? '';
     const add = messageAdd(queue, message, Buffer.from(json), now);
     commit.add(handle, { ...add, jobId: `replay-${task.id}-${streamId}` });
-    const prevHash = heads[index] ?? null;
-    const entry = chainEntry(message.id, prevHash, {
+    const link = links[index] as TrailLink;
+    const entry = chainEntry(message.id, link.prevHash, {
       action: 'REPLAYED_TO_QUEUE',
       at,
       by: task.by,
       queue: task.queue,
       sha256: message.sha256,
     });
-    commit.trail(trailKeys[index] as string, prevHash, entry.hash, storedEntry(entry), ttl);
+    commit.trail(trailKeys[index] as string, link.expectedHead, entry.hash, storedEntry(entry), ttl);
   });
   commit.hincrby(tk.task(task.topic, task.id), 'done', entries.length);
   commit.set(tk.position(task.topic, task.id), (entries.at(-1) as StreamEntry)[0], POSITION_TTL_MS);

@@ -40,7 +40,7 @@ export function messageJsons(items: readonly MessageText[]): Buffer[] {
     // Field by field rather than JSON.stringify of object literals: a quarter less time per message;
     // test/engine/message-json.test.ts holds the result to JSON.stringify's.
     const head = `{"id":${json(message.id)},"topic":${json(message.topic)},"routingKey":${json(message.routingKey)},"headers":${JSON.stringify(message.headers)},"payload":`;
-    const tail = `,"priority":${json(message.priority)},"correlationId":${json(message.correlationId)},"replyTo":${json(message.replyTo)},"idempotencyKey":${json(message.idempotencyKey)},"publishedAt":${json(message.publishedAt)},"expiresAt":${json(message.expiresAt)},"sha256":${json(message.sha256)},"sizeBytes":${json(message.sizeBytes)}${message.orderingKey === undefined ? '' : `,"orderingKey":${json(message.orderingKey)}`}}`;
+    const tail = `,"priority":${json(message.priority)},"correlationId":${json(message.correlationId)},"replyTo":${json(message.replyTo)},"idempotencyKey":${json(message.idempotencyKey)},"publishedAt":${json(message.publishedAt)},"expiresAt":${json(message.expiresAt)},"sha256":${json(message.sha256)},"sizeBytes":${json(message.sizeBytes)}${message.orderingKey === undefined ? '' : `,"orderingKey":${json(message.orderingKey)}`}${message.by === undefined ? '' : `,"by":${json(message.by)}`}}`;
     texts.push([head, tail]);
     total += Buffer.byteLength(head) + Buffer.byteLength(canonicalPayload) + Buffer.byteLength(tail);
   }

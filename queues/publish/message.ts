@@ -150,5 +150,7 @@ export function checkAndBuild(
     sizeBytes,
   };
   if (orderingKey !== null) message.orderingKey = orderingKey;
+  // Kept in the stored message, after orderingKey (JSON order): its PUBLISHED trail entry is derived from it.
+  if (input.by != null) message.by = input.by;
   return { message, canonicalPayload: canonical };
 }

@@ -16,7 +16,6 @@ import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
 import { messageJsons } from './message-json.js';
 import { outcomeUnknown, wasStored } from './outcome.js';
 import type { PayloadSchemas } from './payload-schema.js';
-import { chainEntry, storedEntry, trailTtl } from './trail.js';
 
 export type { PublishInput } from './message.js';
 export { buildMessage, messageAdd } from './message.js';
@@ -74,12 +73,6 @@ export interface PublisherOptions {
    * @default none: a message with an ordering key is refused with UNAVAILABLE
    */
   ordering?: Ordering;
-  /**
-   * How long a message's provenance trail is kept after its last step, at least (a topic history
-   * that keeps messages longer keeps their trails as long); docs/PROVENANCE.md#retention.
-   * @default TRAIL_RETENTION_MS (14 days, the dead-letter retention's default)
-   */
-  trailRetentionMs?: number;
 }
 
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
@@ -92,8 +85,6 @@ interface Routed {
   timestamp: number;
   /** The topic's history settings; null when it keeps none. */
   history: TopicHistorySettings | null;
-  /** Who publishes, for the trail (PublishInput.by). */
-  by: string | null;
 }
 
 interface Draft extends Routed {
@@ -155,7 +146,6 @@ function prepare(path: PublishPath, table: RoutingTable, input: PublishInput, no
     delayMs: input.delayMs ?? 0,
     timestamp: now,
     history: topic.history ?? null,
-    by: input.by ?? null,
   };
 }
 
@@ -183,20 +173,6 @@ function historyAndLive(options: PublisherOptions, commit: PublishCommit, prepar
   );
 }
 
-/** The trail's first entry, PUBLISHED, in the publish's own call (docs/PROVENANCE.md). */
-function trailPublished(options: PublisherOptions, commit: PublishCommit, prepared: Prepared): void {
-  const { message } = prepared;
-  const entry = chainEntry(message.id, null, {
-    action: 'PUBLISHED',
-    at: message.publishedAt,
-    by: prepared.by,
-    queue: null,
-    sha256: message.sha256,
-  });
-  const ttl = trailTtl(options.trailRetentionMs, prepared.history);
-  commit.trail(options.keys.trail(message.topic, message.id), null, entry.hash, storedEntry(entry), ttl);
-}
-
 function enqueue(options: PublisherOptions, commit: PublishCommit, prepared: Prepared): void {
   const { keys, handles } = options;
   const { message, queues } = prepared;
@@ -210,10 +186,12 @@ function enqueue(options: PublisherOptions, commit: PublishCommit, prepared: Pre
       commit.hincrby(pending, message.id, prepared.timestamp + prepared.delayMs);
     }
   }
-  trailPublished(options, commit, prepared);
   historyAndLive(options, commit, prepared);
   if (message.idempotencyKey !== null) {
-    commit.set(keys.idempotency(message.topic, message.idempotencyKey), message.id, options.dedupWindowMs);
+    const key = keys.idempotency(message.topic, message.idempotencyKey);
+    // A resent call (its answer lost) that ran already has set this key to the message id: not again.
+    commit.appliedIf(key, message.id);
+    commit.set(key, message.id, options.dedupWindowMs);
   }
 }
 
@@ -254,13 +232,12 @@ function prepareAll(path: PublishPath, table: RoutingTable, inputs: PublishInput
   // Every message of the call encoded into one buffer.
   const jsons = messageJsons(drafts);
   return drafts.map(
-    ({ message, queues, delayMs, timestamp, history, by }, index): Prepared => ({
+    ({ message, queues, delayMs, timestamp, history }, index): Prepared => ({
       message,
       queues,
       delayMs,
       timestamp,
       history,
-      by,
       json: jsons[index] as Buffer,
     }),
   );
@@ -333,8 +310,9 @@ async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<P
 
 /**
  * The publish path: check, hash, route, then one `publish-commit` call that puts the message into
- * every matching BullMQ queue (with BullMQ's own add commands), counts it and starts its provenance
- * trail, so a publish reaches all its queues or none.
+ * every matching BullMQ queue (with BullMQ's own add commands) and counts it, so a publish reaches all
+ * its queues or none. Its provenance trail's PUBLISHED entry is derived from the message it stores
+ * (docs/PROVENANCE.md): a publish writes no trail key.
  */
 export function createPublisher(options: PublisherOptions) {
   const commits = createGroupCommit({

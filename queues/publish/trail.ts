@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { DAY, type TopicHistorySettings } from '../core/index.js';
+import { DAY, type MessageRecord, type TopicHistorySettings } from '../core/index.js';
 import type { RedisClient } from '../redis/index.js';
 
 /**
  * A message's provenance trail (docs/PROVENANCE.md): one hash-chained entry per step (publish,
- * dead-letter replay, edited replay, replay into another queue), stored in Redis by the step's own
- * call, so a step is in the trail if and only if it happened.
+ * dead-letter replay, edited replay, replay into another queue), each written by the step's own call,
+ * so a step is in the trail if and only if it happened. The PUBLISHED entry is not stored on its own:
+ * it is derived from the message record its publish wrote (job data, history entry, dead letter), so
+ * a publish costs no key; the entries after it are a list, `~trail:<id>`, made by the second step.
  */
 
 export const TRAIL_ACTIONS = ['PUBLISHED', 'REPLAYED', 'EDITED', 'REPLAYED_TO_QUEUE'] as const;
@@ -33,7 +35,7 @@ export type TrailStep = Pick<TrailEntry, 'action' | 'at' | 'by' | 'queue' | 'sha
 /**
  * How long a trail is kept after its last step unless the engine is told otherwise: the dead-letter
  * retention's default, so a message dead-lettered soon after it was published keeps its trail as long
- * as it stays a dead letter (docs/PROVENANCE.md#retention).
+ * as it stays a dead letter (docs/PROVENANCE.md#where-each-entry-lives-and-for-how-long).
  */
 export const TRAIL_RETENTION_MS = 14 * DAY;
 
@@ -75,6 +77,64 @@ export function trailHash(messageId: string, prevHash: string | null, step: Trai
 /** The next entry of a chain whose last hash is `prevHash` (null: the first entry). */
 export function chainEntry(messageId: string, prevHash: string | null, step: TrailStep): TrailEntry {
   return { ...step, prevHash, hash: trailHash(messageId, prevHash, step) };
+}
+
+/** What the PUBLISHED entry is derived from: the message record as its publish stored it. */
+export type PublishedRecord = Pick<MessageRecord, 'id' | 'publishedAt' | 'sha256' | 'by' | 'publishedSha256'>;
+
+/**
+ * The trail's first entry, derived from the message record (docs/PROVENANCE.md#where-each-entry-lives-and-for-how-long):
+ * at publishedAt, by the publishing key, to no queue, with the payload's hash as published (an edit
+ * keeps that in publishedSha256).
+ */
+export function publishedEntry(message: PublishedRecord): TrailEntry {
+  return chainEntry(message.id, null, {
+    action: 'PUBLISHED',
+    at: message.publishedAt,
+    by: message.by ?? null,
+    queue: null,
+    sha256: message.publishedSha256 ?? message.sha256,
+  });
+}
+
+/** Where a new step links: the stored head it must find at its write ('' none), and its prevHash. */
+export interface TrailLink {
+  /** The last stored entry's hash, '' when none is stored: the publish-commit / trail-append-n gate. */
+  expectedHead: string;
+  /** The hash the new entry links to: the stored head, or the derived PUBLISHED entry's. */
+  prevHash: string;
+}
+
+/**
+ * The links of new steps on these messages, their stored heads read in one pipeline: a message with
+ * no stored entry yet links to its derived PUBLISHED entry.
+ */
+export async function readLinks(
+  client: RedisClient,
+  trailKeys: readonly string[],
+  messages: readonly PublishedRecord[],
+): Promise<TrailLink[]> {
+  const heads = await readHeads(client, trailKeys);
+  return messages.map((message, index) => {
+    const head = heads[index] ?? null;
+    return { expectedHead: head ?? '', prevHash: head ?? publishedEntry(message).hash };
+  });
+}
+
+/**
+ * Whole trails, oldest first: each message's derived PUBLISHED entry, then what its trail key stores
+ * (read in one pipeline). A null record (none is kept any more) answers the stored entries alone.
+ */
+export async function readWholeTrails(
+  client: RedisClient,
+  trailKeys: readonly string[],
+  messages: readonly (PublishedRecord | null)[],
+): Promise<TrailEntry[][]> {
+  const stored = await readTrails(client, trailKeys);
+  return messages.map((message, index) => {
+    const rest = stored[index] ?? [];
+    return message ? [publishedEntry(message), ...rest] : rest;
+  });
 }
 
 /** The stored form of an entry, its fields always in this order. */

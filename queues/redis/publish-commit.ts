@@ -42,6 +42,15 @@ export class PublishCommit {
     }
   }
 
+  /**
+   * When `key` holds `value` (a publish's idempotency key naming its message), the owner was applied by
+   * an earlier run of this very call (see `add`): answered as applied, nothing of it written again.
+   * Covers what the first-job probe cannot: a publish no queue matched, or whose job was delivered since.
+   */
+  appliedIf(key: string, value: string): void {
+    this.writes.push('A', this.owner, this.keyAt(key), value);
+  }
+
   /** SET key value PX ms. */
   set(key: string, value: string, ms: number): void {
     this.writes.push('S', this.owner, this.keyAt(key), value, ms);
@@ -69,11 +78,12 @@ export class PublishCommit {
 
   /**
    * RPUSH of a provenance trail entry (its stored JSON), the key's expiry raised to `ttlMs`, only if
-   * the trail's last entry still has hash `prevHash` (null: the trail is empty); else the owner is
-   * refused with a reason starting {@link TRAIL_MOVED}, nothing of it written.
+   * the trail's last stored entry still has hash `head` ('' or null: none is stored yet, the entry
+   * linking to the derived PUBLISHED one); else the owner is refused with a reason starting
+   * {@link TRAIL_MOVED}, nothing of it written.
    */
-  trail(key: string, prevHash: string | null, hash: string, entry: string, ttlMs: number): void {
-    this.writes.push('T', this.owner, this.keyAt(key), prevHash ?? '', hash, entry, ttlMs);
+  trail(key: string, head: string | null, hash: string, entry: string, ttlMs: number): void {
+    this.writes.push('T', this.owner, this.keyAt(key), head ?? '', hash, entry, ttlMs);
   }
 
   /**

@@ -118,18 +118,35 @@ describe('the dead-letter archive carries each trail, and verify-trail checks it
     expect(verified.out).toMatch(/is not its payload's/);
   }, 30_000);
 
-  it('should show an entry changed in Redis as the chain broken exactly there, archived and checked offline', async () => {
+  it('should show a stored entry changed in Redis as the chain broken exactly there, archived and checked offline', async () => {
     const { file, lines, editedId } = await archive(async (engine, id) => {
+      // The replayed message's first stored entry (EDITED): PUBLISHED is derived, never stored.
       const key = engine.keys.trail('orders', id);
       const client = harness.redis.client();
       const [first] = (await client.lrange(key, 0, 0)).map((text) => JSON.parse(text) as ChainEntry);
+      expect(first?.action).toBe('EDITED');
       await client.lset(key, 0, JSON.stringify({ ...first, by: 'forged' }));
     });
     const line = lines[lineOf(lines, editedId)] as ArchiveLine;
-    expect(firstBreak(editedId, line.trail)).toBe(0);
+    expect(firstBreak(editedId, line.trail)).toBe(1);
     const verified = await verifyTrail(file);
     expect(verified.code).toBe(1);
-    expect(verified.out).toContain(`entry 0 (PUBLISHED`);
+    expect(verified.out).toContain(`entry 1 (EDITED`);
+  }, 30_000);
+
+  it("should show the dead letter's by changed in Redis as the chain broken at the stored entry after PUBLISHED", async () => {
+    const { file, lines, editedId } = await archive(async (engine, id) => {
+      const client = harness.redis.client();
+      const job = engine.keys.bull('orders', 'a').job(id);
+      const data = JSON.parse((await client.hget(job, 'data')) ?? '{}') as Record<string, unknown>;
+      await client.hset(job, 'data', JSON.stringify({ ...data, by: 'forged' }));
+    });
+    const line = lines[lineOf(lines, editedId)] as ArchiveLine;
+    expect(line.trail[0]?.by).toBe('forged');
+    expect(firstBreak(editedId, line.trail)).toBe(1);
+    const verified = await verifyTrail(file);
+    expect(verified.code).toBe(1);
+    expect(verified.out).toContain(`entry 1 (EDITED`);
   }, 30_000);
 
   it('should exit 2 with a usage line when given no file', async () => {

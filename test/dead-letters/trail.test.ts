@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../queues/engine/engine.js';
 import { useEngineHarness } from '../engine/harness.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
-import { type ChainEntry, firstBreak, payloadSha256 } from '../helpers/trail-chain.js';
+import {
+  type ChainEntry,
+  chainInRedis,
+  firstBreak,
+  payloadSha256,
+  recordInRedis,
+} from '../helpers/trail-chain.js';
 
 const harness = useEngineHarness();
 
@@ -25,7 +31,21 @@ async function deadLetter(engine: Engine, queue: string, messageId: string): Pro
   return id;
 }
 
+/**
+ * The whole trail as Redis holds it, read without the gateway: PUBLISHED derived from the message
+ * record (its job in a or b, else the topic's history), then the entries the trail key stores.
+ */
 async function storedTrail(engine: Engine, id: string): Promise<ChainEntry[]> {
+  const client = harness.redis.client();
+  const record = await recordInRedis(client, id, {
+    jobKeys: ['a', 'b'].map((queue) => engine.keys.bull('orders', queue).job(id)),
+    history: engine.keys.topicHistory('orders'),
+  });
+  return chainInRedis(client, record, engine.keys.trail('orders', id));
+}
+
+/** The entries the trail key itself stores: only the steps after PUBLISHED. */
+async function storedEntries(engine: Engine, id: string): Promise<ChainEntry[]> {
   const lines = await harness.redis.client().lrange(engine.keys.trail('orders', id), 0, -1);
   return lines.map((line) => JSON.parse(line) as ChainEntry);
 }
@@ -58,8 +78,24 @@ describe('provenance trail: dead-letter replays', () => {
       payloadSha256({ v: 2 }),
     ]);
     expect(firstBreak(messageId, trail)).toBe(-1);
+    expect(await engine.messageTrail('orders', messageId)).toEqual(trail);
+    // The key holds the steps after PUBLISHED, the first linked to the PUBLISHED entry derived from the record.
+    expect(await storedEntries(engine, messageId)).toEqual(trail.slice(1));
+    expect(trail[1]?.prevHash).toBe(trail[0]?.hash);
     const [delivery] = await engine.receive('orders', 'b', 1, 2_000);
     expect(delivery?.message.payload).toEqual({ v: 2 });
+  });
+
+  it("should keep a replayed message's stored entries for the retention after its last step", async () => {
+    const engine = await setUp();
+    const { messageId } = await engine.publish({ topic: 'orders', payload: 1 });
+    const client = harness.redis.client();
+    const key = engine.keys.trail('orders', messageId);
+    expect(await client.exists(key)).toBe(0);
+    await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId));
+    const ttl = await client.pttl(key);
+    expect(ttl).toBeGreaterThan(14 * 24 * 3600_000 - 60_000);
+    expect(ttl).toBeLessThanOrEqual(14 * 24 * 3600_000);
   });
 
   it('should chain every message of a bulk replay', async () => {
@@ -113,19 +149,44 @@ describe('provenance trail: dead-letter replays', () => {
     ]);
   });
 
-  it('should show a changed entry as the chain broken exactly there', async () => {
+  it('should show a changed stored entry of a replayed message as the chain broken exactly there', async () => {
     const engine = await setUp();
     const { messageId } = await engine.publish({ topic: 'orders', payload: 1 });
     await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId));
     await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId), { payload: 2 });
     const key = engine.keys.trail('orders', messageId);
     const client = harness.redis.client();
-    const [, second] = await storedTrail(engine, messageId);
-    await client.lset(key, 1, JSON.stringify({ ...second, by: 'someone-else' }));
+    const [replayed] = await storedEntries(engine, messageId);
+    await client.lset(key, 0, JSON.stringify({ ...replayed, by: 'someone-else' }));
     const trail = await storedTrail(engine, messageId);
+    expect(trail.map((entry) => entry.action)).toEqual(['PUBLISHED', 'REPLAYED', 'EDITED']);
     expect(firstBreak(messageId, trail)).toBe(1);
     expect(await engine.messageTrail('orders', messageId)).toEqual(trail);
   });
+
+  it.each([
+    ['by', { by: 'someone-else' }],
+    ['publishedAt', { publishedAt: '2020-01-01T00:00:00.000Z' }],
+  ])(
+    "should show the message record's %s changed as the chain broken at the stored entry after PUBLISHED",
+    async (_field, change) => {
+      const engine = await setUp();
+      await engine.deleteQueue('orders', 'b');
+      const { messageId } = await engine.publish({ topic: 'orders', payload: 1, by: 'shop' });
+      await engine.deadLetters.replay(await deadLetter(engine, 'a', messageId), { by: 'ops' });
+      const before = await storedTrail(engine, messageId);
+      expect(firstBreak(messageId, before)).toBe(-1);
+      const client = harness.redis.client();
+      const job = engine.keys.bull('orders', 'a').job(messageId);
+      const data = JSON.parse((await client.hget(job, 'data')) ?? '{}') as Record<string, unknown>;
+      await client.hset(job, 'data', JSON.stringify({ ...data, ...change }));
+      const trail = await storedTrail(engine, messageId);
+      // The derived PUBLISHED entry hashes the changed record; the stored REPLAYED entry links to the original.
+      expect(trail[0]?.hash).not.toBe(before[0]?.hash);
+      expect(firstBreak(messageId, trail)).toBe(1);
+      expect(await engine.messageTrail('orders', messageId)).toEqual(trail);
+    },
+  );
 
   it('should chain the replays of two jobs of one queue holding the same message, one after the other', async () => {
     const engine = await harness.engine({ runWorkers: false });

@@ -74,7 +74,6 @@ afterEach(async () => {
 describe('a publish whose answer is lost on the way back', () => {
   it('should answer the stored message once Redis is back, not an error', async () => {
     proxy = await lossyProxy(harness.redis.port);
-    console.log('DBG', harness.redis.port, harness.redis.url, proxy.url);
     const engine = await harness.engine({ redisUrl: proxy.url, onError: () => {} });
     await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
     await engine.createQueue({ topic: 'orders', name: 'a', target: 'CONSUMER' });
@@ -97,6 +96,22 @@ describe('a publish whose answer is lost on the way back', () => {
       duplicate: true,
       messageId: result.messageId,
     });
+  });
+
+  it('should apply a publish no queue matched once, by its idempotency key, when the lost call is sent again', async () => {
+    proxy = await lossyProxy(harness.redis.port);
+    const engine = await harness.engine({ redisUrl: proxy.url, onError: () => {} });
+    await engine.createTopic({ name: 'audit', kind: 'FANOUT', history: { maxMessages: 100 } });
+
+    proxy.loseAnswerTo('lost-answer-3');
+    const result = await engine.publish({ topic: 'audit', payload: 'lost-answer-3', idempotencyKey: 'k3' });
+
+    expect(result).toMatchObject({ duplicate: false, routedTo: [] });
+    // ioredis sends the call again on its new connection; the call sees its idempotency key set and writes nothing twice.
+    expect((await engine.topicHistory('audit', {}, 10)).edges.map((edge) => edge.node.id)).toEqual([
+      result.messageId,
+    ]);
+    expect(await engine.topicStats('audit')).toMatchObject({ published: 1, unrouted: 1 });
   });
 
   it('should answer UNAVAILABLE with outcome UNKNOWN when Redis does not come back in time', async () => {

@@ -23,21 +23,43 @@ const text = fc.oneof(
   }),
 );
 
-const messages: fc.Arbitrary<MessageRecord> = fc.record({
-  id: fc.oneof(fc.uuid(), text),
-  topic: text,
-  routingKey: nullable(text),
-  headers: fc.dictionary(text, text),
-  payload: fc.jsonValue(),
-  priority: fc.integer({ min: 0, max: 9 }),
-  correlationId: nullable(text),
-  replyTo: nullable(text),
-  idempotencyKey: nullable(text),
-  publishedAt: fc.oneof(fc.constant('2026-12-05T15:00:00.000Z'), text),
-  expiresAt: nullable(fc.oneof(fc.constant('2026-12-05T16:00:00.000Z'), text)),
-  sha256: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }),
-  sizeBytes: fc.nat(),
-});
+const messages: fc.Arbitrary<MessageRecord> = fc.record(
+  {
+    id: fc.oneof(fc.uuid(), text),
+    topic: text,
+    routingKey: nullable(text),
+    headers: fc.dictionary(text, text),
+    payload: fc.jsonValue(),
+    priority: fc.integer({ min: 0, max: 9 }),
+    correlationId: nullable(text),
+    replyTo: nullable(text),
+    idempotencyKey: nullable(text),
+    publishedAt: fc.oneof(fc.constant('2026-12-05T15:00:00.000Z'), text),
+    expiresAt: nullable(fc.oneof(fc.constant('2026-12-05T16:00:00.000Z'), text)),
+    sha256: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 }),
+    sizeBytes: fc.nat(),
+    orderingKey: text,
+    // Who published it: kept for the trail's derived PUBLISHED entry, absent when keyless.
+    by: text,
+  },
+  {
+    requiredKeys: [
+      'id',
+      'topic',
+      'routingKey',
+      'headers',
+      'payload',
+      'priority',
+      'correlationId',
+      'replyTo',
+      'idempotencyKey',
+      'publishedAt',
+      'expiresAt',
+      'sha256',
+      'sizeBytes',
+    ],
+  },
+);
 
 describe('messageJson', () => {
   it('stores what JSON.stringify would, with the payload in its canonical form', () => {

@@ -3,14 +3,16 @@ import { ErrorCode } from '../../queues/core/errors.js';
 import type { MessageRecord } from '../../queues/core/types.js';
 import type { Engine } from '../../queues/engine/engine.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
-import { type ChainEntry, firstBreak } from '../helpers/trail-chain.js';
+import { type ChainEntry, chainInRedis, firstBreak, recordInRedis } from '../helpers/trail-chain.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
 
+/** The whole trail as Redis holds it: PUBLISHED derived from the history's record, then the trail key's entries. */
 async function storedTrail(engine: Engine, id: string): Promise<ChainEntry[]> {
-  const lines = await harness.redis.client().lrange(engine.keys.trail('log', id), 0, -1);
-  return lines.map((line) => JSON.parse(line) as ChainEntry);
+  const client = harness.redis.client();
+  const record = await recordInRedis(client, id, { history: engine.keys.topicHistory('log') });
+  return chainInRedis(client, record, engine.keys.trail('log', id));
 }
 const EPOCH = new Date(0);
 

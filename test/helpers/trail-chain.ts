@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
 
 /**
  * A provenance trail verifier written from docs/PROVENANCE.md alone, with node:crypto: the tests check
@@ -65,4 +66,57 @@ export function payloadSha256(payload: unknown): string {
   return createHash('sha256')
     .update(JSON.stringify(canonical(payload)))
     .digest('hex');
+}
+
+/** The fields of a stored message record (job data, history entry, dead letter) the PUBLISHED entry comes from. */
+export interface PublishedFields {
+  id: string;
+  publishedAt: string;
+  sha256: string;
+  by?: string;
+  publishedSha256?: string;
+}
+
+/** The PUBLISHED entry, derived from a message record as docs/PROVENANCE.md says. */
+export function publishedEntry(record: PublishedFields): ChainEntry {
+  const entry = {
+    action: 'PUBLISHED',
+    at: record.publishedAt,
+    by: record.by ?? null,
+    queue: null,
+    sha256: record.publishedSha256 ?? record.sha256,
+    prevHash: null,
+  };
+  return { ...entry, hash: expectedHash(record.id, entry) };
+}
+
+/**
+ * The message record as a job holds it (the first of `jobKeys` that exists) or, failing that, as the
+ * topic's history stream holds it; null when none does.
+ */
+export async function recordInRedis(
+  client: Redis,
+  id: string,
+  where: { jobKeys?: string[]; history?: string },
+): Promise<PublishedFields | null> {
+  for (const key of where.jobKeys ?? []) {
+    const data = await client.hget(key, 'data');
+    if (data !== null) return JSON.parse(data) as PublishedFields;
+  }
+  if (where.history === undefined) return null;
+  for (const [, fields] of await client.xrange(where.history, '-', '+')) {
+    const record = JSON.parse(fields[1] ?? '{}') as PublishedFields;
+    if (record.id === id) return record;
+  }
+  return null;
+}
+
+/** The whole trail as Redis holds it, read without the gateway: PUBLISHED from the record, then the trail key's entries. */
+export async function chainInRedis(
+  client: Redis,
+  record: PublishedFields | null,
+  trailKey: string,
+): Promise<ChainEntry[]> {
+  const stored = (await client.lrange(trailKey, 0, -1)).map((line) => JSON.parse(line) as ChainEntry);
+  return record ? [publishedEntry(record), ...stored] : stored;
 }

@@ -6,8 +6,9 @@
  * type of every key they touch, and that the counters BullMQ increments hold integers) without
  * writing, marks every publish (an "owner") that would touch a bad key as failed, and only then
  * writes, for the publishes left: BullMQ's own adds (queues/commands/add-jobs.ts), then their
- * idempotency keys, counters, topic-history entries, provenance trail entries (docs/PROVENANCE.md)
- * and live-stream PUBLISHes. A message is in its
+ * idempotency keys, counters, topic-history entries, a replay task's provenance trail entries
+ * (docs/PROVENANCE.md; a publish writes none: its PUBLISHED entry is derived from the message it
+ * stores) and live-stream PUBLISHes. A message is in its
  * topic's history (a stream, checked like every other key) if and only if its publish was applied,
  * and the live message carries the stream id it got. Under maxmemory the first write of the
  * script is refused before anything is written (and Redis lets a script that has written go on),
@@ -22,13 +23,16 @@
  * to a topic's history, trimmed exactly to at most maxMessages entries and to none older than maxAgeMs
  * before the new entry's time, 0 meaning no such limit), `C owner x channel message` (PUBLISH of a
  * message JSON object with `"cursor":"<stream id>"` added, the id the x-th `X` write of the call got,
- * counted from 1), `T owner key prevHash hash entry ttlMs` (RPUSH of a provenance trail entry, the
- * key's expiry raised to ttlMs: checked first that the trail's last entry has hash prevHash, '' for an
- * empty trail, else the owner is refused with `TRAIL_MOVED…`, which the caller answers by making its
- * entry again; a trail headed by this very hash means the call ran before, as with `E`),
+ * counted from 1), `T owner key head hash entry ttlMs` (RPUSH of a provenance trail entry, the
+ * key's expiry raised to ttlMs: checked first that the trail's last stored entry has hash `head`, ''
+ * when none is stored yet (the entry then links to the message's derived PUBLISHED entry), else the
+ * owner is refused with `TRAIL_MOVED…`, which the caller answers by making its entry again; a trail
+ * headed by this very hash means the call ran before, as with `E`),
  * `E owner key` (the owner's first job: when it exists, this call
  * already ran, its answer lost, and was sent again: the owner is answered as applied and nothing of it
- * is written twice), `key` being the write's position among the write keys.
+ * is written twice), `A owner key value` (the same, when `key` holds `value`: an idempotency key
+ * naming the owner's message, which covers a publish no queue matched or whose job was delivered
+ * since), `key` being the write's position among the write keys.
  * Output: per owner, 1 when its writes were applied, or why none of them were.
  */
 import { ADD_JOBS_KEYS, addFunctionsLua } from './add-jobs.js';
@@ -187,6 +191,10 @@ while ARGV[at] do
   elseif code == 'E' then
     if redis.call('EXISTS', KEYS[writeKeysAt + tonumber(ARGV[at + 2])]) == 1 then applied[owner] = true end
     at = at + 3
+  elseif code == 'A' then
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
+    if typeOf(key) == 'string' and redis.call('GET', key) == ARGV[at + 3] then applied[owner] = true end
+    at = at + 4
   else
     return redis.error_reply('ERR publish-commit: unknown write ' .. tostring(code))
   end

@@ -10,8 +10,9 @@
     KEYS[1+i] the trail of the i-th job (queues/redis/keys.ts, `trail`)
 
     ARGV[1] the trail's expiry in ms: raised to it, never lowered
-    ARGV[2..] per job, three values: the job id; the hash the trail's last entry must have ('' for an
-              empty trail); the entry (its stored JSON)
+    ARGV[2..] per job, three values: the job id; the hash the trail's last stored entry must have (''
+              when none is stored yet: the entry then links to the PUBLISHED entry derived from the
+              message record, docs/PROVENANCE.md); the entry (its stored JSON)
 
   Output:
     per job: 1 appended, 0 not a dead letter (nothing written), -1 the chain head moved (nothing written)

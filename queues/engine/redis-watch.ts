@@ -72,7 +72,8 @@ function slowestAnswers(now: () => number) {
  * under `appendfsync always`) only by the PING's silence: within the limit plus `pingIntervalMs`.
  *
  * Silence alone cannot tell a frozen Redis from one busy with a long script, so the limit learns: it is
- * four times the slowest PING answer of the last minute, at least `unresponsiveAfterMs` (fast on a
+ * four times the slowest PING answer (or the latest this process's own PING timer fired: a machine
+ * starved of CPU starves a Redis on it too) of the last minute, at least `unresponsiveAfterMs` (fast on a
  * quiet Redis) and at most `maxUnresponsiveAfterMs`, plus what this process announced with
  * `expectBusy` for its own commands (and, while a big one is under way, `busyLimitMs`). A script from another client longer than the limit is taken
  * for an outage once (calls under way answer UNAVAILABLE, safe to retry), and learned from then on.
@@ -143,7 +144,16 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
       });
   };
 
-  const timer = setInterval(ping, options.pingIntervalMs);
+  // How late this process's own timer fires is how starved of CPU the machine is; a Redis on it is
+  // starved alike, and may answer that much later while well, before any PING has shown it.
+  let lastTick = performance.now();
+  const tick = () => {
+    const now = performance.now();
+    slowest.record(Math.max(0, now - lastTick - options.pingIntervalMs));
+    lastTick = now;
+    ping();
+  };
+  const timer = setInterval(tick, options.pingIntervalMs);
   timer.unref();
   const onClose = () => set(false, 'closed');
   // A connection that dropped is known at once; one that is back is checked at once.

@@ -106,11 +106,13 @@ describe('the watchdog limit', () => {
     const watched = new Redis(r.url, { enableOfflineQueue: false, lazyConnect: true });
     const other = new Redis(r.url);
     await watched.connect();
+    // A high upper bound, so that what a loaded machine teaches the limit before the script (its
+    // timers late by a few hundred ms) leaves room for a script longer than the limit.
     const watch = watchRedis(watched, {
       pingIntervalMs: 20,
       unresponsiveAfterMs: 60,
-      maxUnresponsiveAfterMs: 750,
-      busyLimitMs: 5_000,
+      maxUnresponsiveAfterMs: 5_000,
+      busyLimitMs: 10_000,
     });
     const outages: string[] = [];
     watch.onChange((available, how) => {
@@ -119,19 +121,20 @@ describe('the watchdog limit', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const quietLimit = watch.limitMs;
-      const firstMs = await busyScript(other, 300);
-      await waitFor(() => watch.available, { timeoutMs: 2_000 });
-      // 300 ms of silence from a quiet Redis is past the limit: an outage, seen as silence.
-      expect(quietLimit).toBeLessThan(300);
+      // Longer than the limit by far more than timers run late: silence past the limit, an outage.
+      const scriptMs = Math.round(quietLimit + 300);
+      const firstMs = await busyScript(other, scriptMs);
+      await waitFor(() => watch.available, { timeoutMs: 5_000 });
       expect(outages).toEqual(['silent']);
-      // Learned: four times the slowest answer, within the bounds, so the same script is no outage.
-      await waitFor(() => watch.limitMs >= Math.min(750, 4 * 250), { timeoutMs: 2_000 });
-      const secondMs = await busyScript(other, 300);
+      // Learned: four times the slowest answer (a PING sent during the script waited most of it), so
+      // the same script is no outage.
+      await waitFor(() => watch.limitMs >= 2 * scriptMs, { timeoutMs: 2_000 });
+      const secondMs = await busyScript(other, scriptMs);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(outages).toEqual(['silent']);
       expect(watch.available).toBe(true);
       console.log(
-        `limit ${quietLimit.toFixed(0)} ms quiet, ${watch.limitMs.toFixed(0)} ms after a ${firstMs.toFixed(0)} ms script; a second (${secondMs.toFixed(0)} ms) was no outage`,
+        `limit ${quietLimit.toFixed(0)} ms before, ${watch.limitMs.toFixed(0)} ms after a ${firstMs.toFixed(0)} ms script; a second (${secondMs.toFixed(0)} ms) was no outage`,
       );
     } finally {
       watch.close();

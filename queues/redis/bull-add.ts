@@ -3,6 +3,7 @@ import type { ChainableCommander } from 'ioredis';
 import { Packr } from 'msgpackr';
 import { ADD_JOBS_KEYS, type AddKind, type EncodedAdd, encodeAdds } from './commands/add-jobs.js';
 import { queueCommand } from './commands/index.js';
+import { bullKeysOf } from './keys.js';
 
 /** One message's add to one BullMQ queue, with its data already serialized. */
 export interface SerializedAdd {
@@ -44,6 +45,8 @@ function kindOf(opts: RedisJobOptions): AddKind {
 
 /** An add as BullMQ's Scripts.addJob would call its script, for a job without parent, repeat or deduplication. */
 export function encodeAdd(queue: Queue, add: SerializedAdd): EncodedAdd {
+  // add-jobs passes the job's key in KEYS, named from this id: BullMQ's generated ids are not used.
+  if (add.jobId === '') throw new Error('a BullMQ add needs its job id');
   // The key order is the Job constructor's ({ attempts } first, then the caller's options).
   const opts: RedisJobOptions = {
     attempts: add.attempts,
@@ -71,26 +74,30 @@ export function encodeAdd(queue: Queue, add: SerializedAdd): EncodedAdd {
  * is not rolled back), as when they were separate commands of one MULTI.
  */
 export class JobAdds {
-  /** Per queue: its adds, encoded for their script. */
-  private readonly queues = new Map<Queue, EncodedAdd[]>();
+  /** Per queue: its adds, encoded for their script, and each add's job key (the script's KEYS). */
+  private readonly queues = new Map<Queue, { adds: EncodedAdd[]; jobKeys: string[] }>();
 
   add(queue: Queue, add: SerializedAdd): void {
-    let adds = this.queues.get(queue);
-    if (!adds) {
-      adds = [];
-      this.queues.set(queue, adds);
+    let entry = this.queues.get(queue);
+    if (!entry) {
+      entry = { adds: [], jobKeys: [] };
+      this.queues.set(queue, entry);
     }
-    adds.push(encodeAdd(queue, add));
+    entry.adds.push(encodeAdd(queue, add));
+    entry.jobKeys.push(bullKeysOf(queue.keys[''] as string).job(add.jobId));
   }
 
   /** Queues one command per queue (per MAX_ADDS_PER_COMMAND adds of it), in the order the queues came. */
   write(transaction: ChainableCommander): void {
-    for (const [queue, adds] of this.queues) {
+    for (const [queue, { adds, jobKeys }] of this.queues) {
       const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
       for (let at = 0; at < adds.length; at += MAX_ADDS_PER_COMMAND) {
-        queueCommand(transaction, 'add-jobs-11', keys, [
-          encodeAdds(adds.slice(at, at + MAX_ADDS_PER_COMMAND)),
-        ]);
+        queueCommand(
+          transaction,
+          'add-jobs-n',
+          [...keys, ...jobKeys.slice(at, at + MAX_ADDS_PER_COMMAND)],
+          [encodeAdds(adds.slice(at, at + MAX_ADDS_PER_COMMAND))],
+        );
       }
     }
     this.queues.clear();

@@ -182,6 +182,31 @@ export interface LiveChannels {
 /** BullMQ's keys of one job beside its hash (removeJobKeys.lua deletes these). */
 const JOB_KEY_SUFFIXES = ['', ':logs', ':dependencies', ':processed', ':failed', ':unsuccessful'] as const;
 
+/**
+ * BullMQ's keys of the queue whose job keys start with `jobPrefix` (a BullMQ `Queue`'s `keys['']`),
+ * for code that holds the queue's handle rather than its topic and name.
+ */
+export function bullKeysOf(jobPrefix: string): BullKeys {
+  return {
+    jobPrefix,
+    failed: `${jobPrefix}failed`,
+    events: `${jobPrefix}events`,
+    wait: `${jobPrefix}wait`,
+    delayed: `${jobPrefix}delayed`,
+    pc: `${jobPrefix}pc`,
+    paused: `${jobPrefix}paused`,
+    prioritized: `${jobPrefix}prioritized`,
+    active: `${jobPrefix}active`,
+    meta: `${jobPrefix}meta`,
+    marker: `${jobPrefix}marker`,
+    limiter: `${jobPrefix}limiter`,
+    job: (jobId) => `${jobPrefix}${jobId}`,
+    logs: (jobId) => `${jobPrefix}${jobId}:logs`,
+    lock: (jobId) => `${jobPrefix}${jobId}:lock`,
+    jobKeys: (jobId) => JOB_KEY_SUFFIXES.map((suffix) => `${jobPrefix}${jobId}${suffix}`),
+  };
+}
+
 export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
   const registry = `${prefix}:{registry}`;
   const topicTag = (topic: string) => `${prefix}:{t:${topic}}`;
@@ -190,27 +215,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     topicQueues: (topic) => `${registry}:queues:${topic}`,
     registryChannel: `${prefix}:registry:changed`,
     bullPrefix: topicTag,
-    bull: (topic, queue) => {
-      const jobPrefix = `${topicTag(topic)}:${queue}:`;
-      return {
-        jobPrefix,
-        failed: `${jobPrefix}failed`,
-        events: `${jobPrefix}events`,
-        wait: `${jobPrefix}wait`,
-        delayed: `${jobPrefix}delayed`,
-        pc: `${jobPrefix}pc`,
-        paused: `${jobPrefix}paused`,
-        prioritized: `${jobPrefix}prioritized`,
-        active: `${jobPrefix}active`,
-        meta: `${jobPrefix}meta`,
-        marker: `${jobPrefix}marker`,
-        limiter: `${jobPrefix}limiter`,
-        job: (jobId) => `${jobPrefix}${jobId}`,
-        logs: (jobId) => `${jobPrefix}${jobId}:logs`,
-        lock: (jobId) => `${jobPrefix}${jobId}:lock`,
-        jobKeys: (jobId) => JOB_KEY_SUFFIXES.map((suffix) => `${jobPrefix}${jobId}${suffix}`),
-      };
-    },
+    bull: (topic, queue) => bullKeysOf(`${topicTag(topic)}:${queue}:`),
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
     topicHistory: (topic) => `${topicTag(topic)}:~history`,

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { encodeAdd, type SerializedAdd } from './bull-add.js';
 import { ADD_JOBS_KEYS, type EncodedAdd, encodeAdds } from './commands/add-jobs.js';
+import { bullKeysOf } from './keys.js';
 
 /** Runs `publish-commit` (queues/commands/publish-commit.ts) with these keys and arguments. */
 export type RunPublishCommit = (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
@@ -15,7 +16,8 @@ export const TRAIL_MOVED = 'TRAIL_MOVED';
 export class PublishCommit {
   /** Whose writes are being gathered: an index from 0, one per publish of the call. */
   owner = 0;
-  private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[] }>();
+  /** Per queue: its adds, and per add its owner and its job key's position among the write keys. */
+  private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[]; jobKeys: number[] }>();
   private readonly writeKeys = new Map<string, number>();
   private readonly writes: (string | number | Buffer)[] = [];
   /** How many history writes (`X`) the call holds; each is named by its number from 1. */
@@ -27,18 +29,20 @@ export class PublishCommit {
   add(queue: Queue, add: SerializedAdd): void {
     let entry = this.queues.get(queue);
     if (!entry) {
-      entry = { adds: [], owners: [] };
+      entry = { adds: [], owners: [], jobKeys: [] };
       this.queues.set(queue, entry);
     }
+    const jobKey = this.keyAt(bullKeysOf(queue.keys[''] as string).job(add.jobId));
     entry.adds.push(encodeAdd(queue, add));
     entry.owners.push(this.owner);
+    entry.jobKeys.push(jobKey);
     // An owner whose first job exists already was applied by an earlier run of this very call: ioredis
     // sends a command again when its connection dropped before the answer came, and Redis may have run
     // it. Such an owner is answered as applied and written nothing again (no second count, no second
     // live message), so a resent publish is harmless.
     if (!this.probed.has(this.owner)) {
       this.probed.add(this.owner);
-      this.writes.push('E', this.owner, this.keyAt(queue.toKey(add.jobId)));
+      this.writes.push('E', this.owner, jobKey);
     }
   }
 
@@ -102,11 +106,12 @@ export class PublishCommit {
   async run(run: RunPublishCommit, owners: number): Promise<(string | null)[]> {
     const keys: string[] = [];
     const args: (string | number | Buffer)[] = [this.queues.size, owners];
-    for (const [queue, { adds, owners: ownerList }] of this.queues) {
+    for (const [queue, { adds, owners: ownerList, jobKeys }] of this.queues) {
       for (const name of ADD_JOBS_KEYS) keys.push(queue.keys[name] as string);
-      const list = Buffer.allocUnsafe(ownerList.length * 4);
+      const list = Buffer.allocUnsafe(ownerList.length * 8);
       ownerList.forEach((owner, index) => {
-        list.writeUInt32BE(owner, index * 4);
+        list.writeUInt32BE(owner, index * 8);
+        list.writeUInt32BE(jobKeys[index] as number, index * 8 + 4);
       });
       args.push(encodeAdds(adds), list);
     }

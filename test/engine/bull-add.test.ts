@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/redis/bull-add.js';
 import { ADD_JOBS_KEYS, ADD_SCRIPT_KEYS, encodeAdds } from '../../queues/redis/commands/add-jobs.js';
 import { type Commands, defineCommands, queueCommand } from '../../queues/redis/commands/index.js';
+import { bullKeysOf } from '../../queues/redis/keys.js';
 import { PublishCommit } from '../../queues/redis/publish-commit.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 import { serializedAdd } from '../helpers/serialized-add.js';
@@ -240,11 +241,12 @@ describe('JobAdds', () => {
 });
 
 describe('add-jobs', () => {
-  /** Runs add-jobs with `adds` as its argument; answers its error, if any. */
-  async function run(queue: Queue, adds: Buffer): Promise<string | null> {
+  /** Runs add-jobs with `adds` as its argument and the job keys of `jobIds`; answers its error, if any. */
+  async function run(queue: Queue, adds: Buffer, jobIds: string[] = []): Promise<string | null> {
     const transaction = client.multi();
     const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
-    queueCommand(transaction, 'add-jobs-11', keys, [adds]);
+    const jobKeys = jobIds.map((id) => bullKeysOf(queue.keys[''] as string).job(id));
+    queueCommand(transaction, 'add-jobs-n', [...keys, ...jobKeys], [adds]);
     const [[error] = [null]] = (await transaction.exec()) ?? [];
     return error ? String(error) : null;
   }
@@ -271,10 +273,21 @@ describe('add-jobs', () => {
   it('should keep the adds before a malformed one, and name the byte it starts at', async () => {
     const queue = await openQueue();
     const valid = encodeAdds([encodeAdd(queue, serializedAdd('first', 0, data))]);
-    expect(await run(queue, Buffer.concat([valid, header('s', 5, 5)]))).toMatch(
+    expect(await run(queue, Buffer.concat([valid, header('s', 5, 5)]), ['first'])).toMatch(
       new RegExp(`malformed add at byte ${valid.length + 1}$`),
     );
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
+  });
+
+  it('should refuse an add whose job key is not in KEYS, keeping the adds before it', async () => {
+    const queue = await openQueue();
+    const adds = encodeAdds([
+      encodeAdd(queue, serializedAdd('first', 0, data)),
+      encodeAdd(queue, serializedAdd('second', 0, data)),
+    ]);
+    expect(await run(queue, adds, ['first'])).toMatch(/add-jobs: no job key for add 2$/);
+    expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
+    expect(await client.exists(queue.toKey('second'))).toBe(0);
   });
 });
 

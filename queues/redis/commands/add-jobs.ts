@@ -7,6 +7,10 @@
  * command, one round of argument encoding and one script call per queue and flush, instead of per
  * message.
  *
+ * BullMQ's scripts name a job's hash from the queue's prefix and the job id (`args[1] .. jobId`); here
+ * that line is replaced (with {@link JOB_KEY_LINE}) by the job key the caller passed in KEYS, so the
+ * scripts touch no key they did not receive. The ids are the publisher's, known before the call.
+ *
  * The adds travel as one argument ({@link encodeAdds}), not four per add: ioredis spends ~0.6 µs on
  * every argument it takes in and encodes (flattened, then three pieces of protocol each, each piece
  * measured twice and copied), ~2.5 µs per add with four, where cutting one argument up in Lua costs
@@ -72,9 +76,21 @@ const SCRIPTS: Record<AddKind, { content: string; keys: number }> = {
   delayed: addDelayedJob,
 };
 
+/** Where BullMQ's add scripts build a job's key: once for a generated id, once for a custom one. */
+const JOB_KEY_LINE = 'jobIdKey = args[1] .. jobId';
+
+/** A BullMQ add script with its job key taken from the parameter `jobKey` instead of being built. */
+function withJobKeyParameter(kind: string, content: string): string {
+  const parts = content.split(JOB_KEY_LINE);
+  if (parts.length !== 3) {
+    throw new Error(`BullMQ's ${kind} add script no longer builds its job key as add-jobs expects`);
+  }
+  return parts.join('jobIdKey = jobKey');
+}
+
 /**
  * BullMQ's three add scripts as Lua local functions `standard`, `prioritized` and `delayed`, each
- * taking the KEYS and ARGV it would have been called with, plus `addKinds(keyAt)`: the table from a
+ * taking the KEYS and ARGV it would have been called with and the job's key, plus `addKinds(keyAt)`: the table from a
  * kind's byte to its function and its KEYS, picked with `keyAt(position in ADD_JOBS_KEYS)`.
  */
 export function addFunctionsLua(): string {
@@ -85,7 +101,7 @@ export function addFunctionsLua(): string {
     }
     const indexes = keys.map((key) => ADD_JOBS_KEYS.indexOf(key) + 1).join(', ');
     return {
-      define: `local function ${kind}(KEYS, ARGV)\n${script.content}\nend`,
+      define: `local function ${kind}(KEYS, ARGV, jobKey)\n${withJobKeyParameter(kind, script.content)}\nend`,
       entry: `${KIND_CODES[kind as AddKind]} = { ${kind}, pick({ ${indexes} }) }`,
     };
   });
@@ -115,23 +131,30 @@ end
 `;
 }
 
+/**
+ * KEYS: the ADD_JOBS_KEYS, then each add's job key (BullKeys.job) in the order of the adds.
+ * ARGV[1]: the adds one after another (encodeAdds).
+ */
 function addJobsLua(): string {
   return `${addFunctionsLua()}
 local kinds = addKinds(function(index) return KEYS[index] end)
 -- ARGV[1]: the adds one after another (encodeAdds): the kind's byte, the lengths of the three
 -- arguments BullMQ's add script takes (big-endian, 32 bits each), then those arguments.
 local adds = ARGV[1]
+local jobKeysAt = ${ADD_JOBS_KEYS.length}
 local at, size, added = 1, #adds, 0
 while at <= size do
   local code, argv, nextAt = cutAdd(adds, at)
   local kind = code and kinds[code]
   if not kind then return redis.error_reply('ERR add-jobs: malformed add at byte ' .. at) end
   at = nextAt
-  local result = kind[1](kind[2], argv)
+  added = added + 1
+  local jobKey = KEYS[jobKeysAt + added]
+  if not jobKey then return redis.error_reply('ERR add-jobs: no job key for add ' .. added) end
+  local result = kind[1](kind[2], argv, jobKey)
   if type(result) == 'number' and result < 0 then
     return redis.error_reply('ERR add-jobs: BullMQ add failed with code ' .. result)
   end
-  added = added + 1
 end
 return added
 `;

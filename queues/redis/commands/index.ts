@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../connection.js';
-import { ADD_JOBS_KEYS, ADD_JOBS_LUA } from './add-jobs.js';
+import { ADD_JOBS_LUA } from './add-jobs.js';
 import { ORDERING_ADVANCE_LUA, ORDERING_ENQUEUE_LUA } from './ordering.js';
 import { PUBLISH_COMMIT_LUA } from './publish-commit.js';
 
@@ -29,12 +29,11 @@ const COMMANDS = [
 ] as const;
 /** Commands whose Lua is built in code rather than read from a file. */
 const GENERATED = {
-  'add-jobs-11': ADD_JOBS_LUA,
+  'add-jobs-n': ADD_JOBS_LUA,
   'publish-commit-n': PUBLISH_COMMIT_LUA,
   'ordering-enqueue-n': ORDERING_ENQUEUE_LUA,
   'ordering-advance-n': ORDERING_ADVANCE_LUA,
 };
-if (ADD_JOBS_KEYS.length !== 11) throw new Error(`add-jobs takes ${ADD_JOBS_KEYS.length} keys, not 11`);
 export type CommandName = (typeof COMMANDS)[number] | keyof typeof GENERATED;
 
 /** The method a command is defined under, on the client and on its pipelines and MULTIs alike. */

@@ -17,7 +17,8 @@
  * KEYS: the ADD_JOBS_KEYS of each queue (ADD_JOBS_KEYS.length each, queue after queue), then the
  * keys of the writes.
  * ARGV[1]: how many queues; ARGV[2]: how many owners; then per queue its adds (encodeAdds) and each
- * add's owner (32-bit big-endian, one after another); then the writes, each a code and its owner:
+ * add's owner and its job key's position among the write keys (32-bit big-endian each, add after add:
+ * BullMQ's add gets the job key from KEYS, see add-jobs.ts); then the writes, each a code and its owner:
  * `S owner key value ms` (SET … PX), `H owner key field increment` (HINCRBY),
  * `P owner channel message` (PUBLISH), `X owner key maxMessages maxAgeMs message` (XADD of field `m`
  * to a topic's history, trimmed exactly to at most maxMessages entries and to none older than maxAgeMs
@@ -84,7 +85,8 @@ local function wrongType(key, expected)
   end
   return nil
 end
-local function ownerAt(list, index) return struct.unpack('>I4', list, (index - 1) * 4 + 1) end
+local function ownerAt(list, index) return struct.unpack('>I4', list, (index - 1) * 8 + 1) end
+local function jobKeyAt(list, index) return KEYS[writeKeysAt + struct.unpack('>I4', list, (index - 1) * 8 + 5)] end
 local function fail(owner, why) if not failed[owner] then failed[owner] = why end end
 -- The stream ids the X writes got, by their number among the call's X writes.
 local historyIds = {}
@@ -138,7 +140,7 @@ for q = 1, queues do
   end
   if problem then
     local list = ARGV[2 + q * 2]
-    for index = 1, #list / 4 do fail(ownerAt(list, index), problem) end
+    for index = 1, #list / 8 do fail(ownerAt(list, index), problem) end
   end
 end
 local writes, at = {}, 3 + queues * 2
@@ -217,7 +219,7 @@ for q = 1, queues do
     position = nextAt
     local owner = ownerAt(list, index)
     if not failed[owner] and not applied[owner] then
-      local result = kind[1](kind[2], argv)
+      local result = kind[1](kind[2], argv, jobKeyAt(list, index))
       if type(result) == 'number' and result < 0 then
         return redis.error_reply('ERR publish-commit: BullMQ add failed with code ' .. result)
       end

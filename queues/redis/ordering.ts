@@ -1,7 +1,7 @@
-import type { CommandName, Commands } from './commands/index.js';
-import { ORDERING_BASE_KEYS } from './commands/ordering.js';
+import type { Commands } from './commands/index.js';
 import type { RedisClient } from './connection.js';
 import type { Keys } from './keys.js';
+import { advanceKeys, orderingBaseKeys } from './ordering-advance.js';
 
 export { PARK_MS } from './commands/ordering.js';
 
@@ -13,8 +13,8 @@ export interface OrderedJob {
   jobId: string;
 }
 
-/** The most entries one ordering command carries (its KEYS grow with them). */
-const MAX_ENTRIES_PER_CALL = 500;
+/** The most entries one `ordering-enqueue` call carries (its KEYS grow with them). */
+const MAX_ENTRIES_PER_CALL = 250;
 
 /** Groups jobs by queue, keeping their order inside each queue. */
 function byQueue(jobs: readonly OrderedJob[]): OrderedJob[][] {
@@ -31,52 +31,35 @@ function byQueue(jobs: readonly OrderedJob[]): OrderedJob[][] {
   return [...groups.values()];
 }
 
-/** KEYS and ARGV of one ordering command over jobs of one queue: each entry's line joins KEYS once. */
-function orderingCall(keys: Keys, chunk: readonly OrderedJob[]): { keys: string[]; args: string[] } {
+/** KEYS and ARGV of one `ordering-enqueue` over jobs of one queue: each line and job key in KEYS once. */
+export function enqueueCall(keys: Keys, chunk: readonly OrderedJob[]): { keys: string[]; args: string[] } {
   const { topic, queue } = chunk[0] as OrderedJob;
   const ordering = keys.ordering(topic, queue);
   const bull = keys.bull(topic, queue);
-  const callKeys = [
-    ordering.pending,
-    ordering.heads,
-    bull.delayed,
-    bull.wait,
-    bull.paused,
-    bull.meta,
-    bull.prioritized,
-    bull.active,
-    bull.pc,
-    bull.events,
-    bull.marker,
-    bull.failed,
-  ];
-  const lines = new Map<string, number>();
-  const args: string[] = [bull.jobPrefix, String(Date.now())];
-  for (const job of chunk) {
-    let position = lines.get(job.orderingKey);
+  const callKeys = orderingBaseKeys(keys, topic, queue);
+  const positions = new Map<string, string>();
+  const at = (key: string) => {
+    let position = positions.get(key);
     if (position === undefined) {
-      callKeys.push(ordering.line(job.orderingKey));
-      position = callKeys.length;
-      lines.set(job.orderingKey, position);
+      position = String(callKeys.push(key));
+      positions.set(key, position);
     }
-    args.push(String(position), job.orderingKey, job.jobId);
+    return position;
+  };
+  const args: string[] = [String(Date.now())];
+  for (const job of chunk) {
+    args.push(at(ordering.line(job.orderingKey)), job.orderingKey, job.jobId, at(bull.job(job.jobId)));
   }
-  if (callKeys.length < ORDERING_BASE_KEYS) throw new Error('ordering: keys out of step with its Lua');
   return { keys: callKeys, args };
 }
 
-/** Runs a command once per queue and chunk of entries, with each entry's line in KEYS. */
-async function run(
-  commands: Commands,
-  keys: Keys,
-  name: CommandName,
-  jobs: readonly OrderedJob[],
-): Promise<number> {
+/** Runs `ordering-enqueue` once per queue and chunk of entries. */
+async function enqueue(commands: Commands, keys: Keys, jobs: readonly OrderedJob[]): Promise<number> {
   let total = 0;
   for (const list of byQueue(jobs)) {
     for (let at = 0; at < list.length; at += MAX_ENTRIES_PER_CALL) {
-      const call = orderingCall(keys, list.slice(at, at + MAX_ENTRIES_PER_CALL));
-      total += Number(await commands.run(name, call.keys, call.args));
+      const call = enqueueCall(keys, list.slice(at, at + MAX_ENTRIES_PER_CALL));
+      total += Number(await commands.run('ordering-enqueue-n', call.keys, call.args));
     }
   }
   return total;
@@ -138,13 +121,13 @@ export function createOrdering(options: { client: RedisClient; commands: Command
     },
     /** Lines up messages the publisher stored as pending, in the order given. Idempotent. */
     enqueue: (jobs: readonly OrderedJob[]): Promise<number> =>
-      jobs.length === 0 ? Promise.resolve(0) : run(commands, keys, 'ordering-enqueue-n', jobs),
+      jobs.length === 0 ? Promise.resolve(0) : enqueue(commands, keys, jobs),
 
     /** After a message of a key was delivered or dead-lettered: the next of its key becomes deliverable. */
     async finished(topic: string, queue: string, jobId: string, orderingKey?: string | null): Promise<void> {
       const key = orderingKey === undefined ? await keyOf(client, keys, topic, queue, jobId) : orderingKey;
       if (key === null) return;
-      await run(commands, keys, 'ordering-advance-n', [{ topic, queue, orderingKey: key, jobId }]);
+      await advanceKeys(client, commands, keys, { topic, queue, orderingKeys: [key], only: jobId });
     },
 
     /**
@@ -161,12 +144,10 @@ export function createOrdering(options: { client: RedisClient; commands: Command
       let repaired = 0;
       if (pending.length > 0) {
         const stale = await stalePending(client, keys, topic, queue, pending, graceMs);
-        repaired += await run(commands, keys, 'ordering-enqueue-n', stale);
+        repaired += await enqueue(commands, keys, stale);
       }
-      if (heads.length > 0) {
-        const advance = heads.map((orderingKey) => ({ topic, queue, orderingKey, jobId: '' }));
-        repaired += await run(commands, keys, 'ordering-advance-n', advance);
-      }
+      if (heads.length > 0)
+        repaired += await advanceKeys(client, commands, keys, { topic, queue, orderingKeys: heads });
       return repaired;
     },
   };

@@ -1,4 +1,3 @@
-import { execute } from 'graphql';
 import {
   createYoga,
   type LogLevel,
@@ -12,6 +11,7 @@ import type { Context } from '../schema/builder.js';
 import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
+import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
 
@@ -64,6 +64,12 @@ export interface YogaAppOptions {
    * @default false
    */
   authDisabled?: boolean;
+  /**
+   * What runs queries and mutations: graphql-jit's compiled operations (server/use-compiled-execute.ts),
+   * or graphql-js's `execute`, the reference test/graphql/executor-parity.test.ts compares them to.
+   * @default 'compiled'
+   */
+  executor?: Executor;
 }
 
 /** GraphiQL's first page: a walk through the core path, one named operation per step. */
@@ -160,18 +166,6 @@ query Topology {
 }
 `;
 
-/**
- * Queries and mutations run on graphql-js's own `execute` rather than yoga's default
- * (@graphql-tools/executor), which adds @defer/@stream, abort signals and a snapshot copy of every
- * input value: none of which this schema uses, and on a publishBatch the copy alone was 3 % of the
- * gateway's CPU (docs/PERFORMANCE.md). Subscriptions keep yoga's executor.
- */
-const useGraphqlJsExecute: Plugin = {
-  onExecute({ setExecuteFn }) {
-    setExecuteFn(execute);
-  },
-};
-
 const GRAPHQL_ENDPOINT = '/graphql';
 
 export type YogaApp = YogaServerInstance<Record<string, unknown>, Context>;
@@ -206,7 +200,7 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     cors: corsFor(options.corsOrigins ?? []),
     ...(options.limits ? { maxRequestBodySize: options.limits.maxRequestBytes } : {}),
     plugins: [
-      useGraphqlJsExecute,
+      useExecutor(options.executor ?? 'compiled'),
       useInputErrorCodes(),
       ...(graphiql ? [useGraphiQLHeaders({ endpoint: GRAPHQL_ENDPOINT, graphiql })] : []),
       ...(options.limits ? [useRequestLimits(options.limits)] : []),

@@ -40,6 +40,20 @@ const api = {
       await sleep(10);
     }
   },
+  /** This instance's webhook workers, one per WEBHOOK queue it delivers for. */
+  webhookWorkers: async () => engine.webhookWorkers,
+  /**
+   * Waits until this instance has `count` webhook workers: a topology another instance created reaches
+   * this one over the registry channel, and its workers follow.
+   */
+  async awaitWebhookWorkers(count: number): Promise<void> {
+    const deadline = Date.now() + WORKER_START_TIMEOUT_MS;
+    while (engine.webhookWorkers < count) {
+      if (Date.now() > deadline)
+        throw new Error(`webhook workers did not start within ${WORKER_START_TIMEOUT_MS} ms`);
+      await sleep(10);
+    }
+  },
   /** Deletes a topic and its queues with their messages, so the next round starts from nothing. */
   async deleteTopology(topic: string): Promise<void> {
     for (const queue of await engine.queues(topic)) await engine.deleteQueue(topic, queue.name);

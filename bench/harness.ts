@@ -21,6 +21,11 @@ export interface Bench {
   receiverUrl: string;
   /** Node flags for gateway processes (--cpu-prof when profiling). */
   gatewayFlags: string[];
+  /**
+   * Gateway instances per scenario, all on the bench Redis with one key prefix, as a deployment
+   * scales out (docs/SCALING.md, step 2); the load generator spreads its requests over them.
+   */
+  instances: number;
 }
 
 export interface GatewayHandle {
@@ -113,7 +118,10 @@ export async function waitForDeliveries(
 
 /** The processes of one scenario: a gateway and a load generator for Switchyard, and raw BullMQ's own. */
 export interface SidesProcesses {
+  /** The first gateway instance: the one topologies are created on. */
   gateway: GatewayHandle;
+  /** Every gateway instance ({@link Bench.instances}), the first included. */
+  gateways: GatewayHandle[];
   switchyardLoad: Child<LoadgenApi>;
   rawLoad: Child<LoadgenApi>;
   /** Only for scenarios that deliver webhooks. */
@@ -129,11 +137,14 @@ export async function startSides(
   withRawWorkers: boolean,
   gatewayEnv: Record<string, string> = {},
 ): Promise<SidesProcesses> {
-  const started = await Promise.allSettled([
+  const gateways = Array.from({ length: bench.instances }, () =>
     startGateway(bench, `bench${scenarioId}`, gatewayEnv),
+  );
+  const started = await Promise.allSettled([
     startLoadgen(),
     startLoadgen(),
     withRawWorkers ? startRawWorkers() : Promise.resolve(null),
+    ...gateways,
   ]);
   const stopAll = () =>
     Promise.allSettled(
@@ -142,19 +153,25 @@ export async function startSides(
         return 'child' in outcome.value ? outcome.value.child.stop() : outcome.value.stop();
       }),
     ).then(() => undefined);
-  const [gateway, switchyardLoad, rawLoad, rawWorkers] = started;
+  const [switchyardLoad, rawLoad, rawWorkers, ...gatewaysStarted] = started;
+  const failure = started.find((outcome) => outcome.status === 'rejected');
   if (
-    gateway.status === 'rejected' ||
-    switchyardLoad.status === 'rejected' ||
-    rawLoad.status === 'rejected' ||
-    rawWorkers.status === 'rejected'
+    failure ||
+    switchyardLoad?.status !== 'fulfilled' ||
+    rawLoad?.status !== 'fulfilled' ||
+    rawWorkers?.status !== 'fulfilled'
   ) {
     await stopAll();
-    const failure = started.find((outcome) => outcome.status === 'rejected');
     throw failure?.status === 'rejected' ? failure.reason : new Error('a bench process did not start');
   }
+  const handles = gatewaysStarted.flatMap((outcome) =>
+    outcome.status === 'fulfilled' && outcome.value && 'url' in outcome.value ? [outcome.value] : [],
+  );
+  const [gateway] = handles;
+  if (!gateway) throw new Error('no gateway started');
   return {
-    gateway: gateway.value,
+    gateway,
+    gateways: handles,
     switchyardLoad: switchyardLoad.value,
     rawLoad: rawLoad.value,
     rawWorkers: rawWorkers.value,

@@ -12,10 +12,15 @@ export interface BenchOptions {
    * of 3 masters and 3 replicas, in one run (`--cluster`).
    */
   cluster: boolean;
+  /**
+   * `--instances=N`: run scenarios 1 and 3 (or those of --only among them) with one gateway and then
+   * with N gateway instances on the same Redis, in one run; 1 (the default) runs one gateway only.
+   */
+  instances: number;
 }
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, only: null, profile: false, cluster: false };
+  const options: BenchOptions = { quick: false, only: null, profile: false, cluster: false, instances: 1 };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg === '--profile') options.profile = true;
@@ -29,8 +34,19 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         throw new Error(`--only takes scenario numbers 1 to 11, got ${arg}`);
       }
       options.only = new Set(ids);
-    } else throw new Error(`unknown option ${arg}; use --quick, --only=1,2, --profile or --cluster`);
+    } else if (arg.startsWith('--instances=')) {
+      options.instances = Number(arg.slice('--instances='.length));
+      if (!Number.isInteger(options.instances) || options.instances < 2 || options.instances > 8) {
+        throw new Error(`--instances takes a number of gateway instances from 2 to 8, got ${arg}`);
+      }
+    } else {
+      throw new Error(
+        `unknown option ${arg}; use --quick, --only=1,2, --profile, --cluster or --instances=2`,
+      );
+    }
   }
+  if (options.cluster && options.instances > 1)
+    throw new Error('--cluster and --instances are separate runs');
   return options;
 }
 

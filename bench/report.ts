@@ -50,6 +50,8 @@ export interface BenchResult {
   scenarios: ScenarioResult[];
   /** `--cluster`: the same scenarios on a local Redis Cluster of 3 masters and 3 replicas. */
   cluster?: ScenarioResult[];
+  /** `--instances=N`: the same scenarios with N gateway instances on the same Redis. */
+  instances?: { count: number; scenarios: ScenarioResult[] };
 }
 
 /** Read-only git look-ups (no optional locks), so a bench run never disturbs someone's commit. */
@@ -160,6 +162,36 @@ export function renderTable(result: BenchResult): string {
   return lines.join('\n');
 }
 
+/**
+ * `--instances=N`: each figure with N gateways against one, Switchyard's medians, and raw BullMQ's in
+ * the same two halves beside them. Raw does not change with the gateways, so its ratio is how much
+ * the machine itself moved between the halves.
+ */
+export function renderInstancesTable(
+  one: ScenarioResult[],
+  several: ScenarioResult[],
+  count: number,
+): string {
+  const lines = [
+    `| # | Figure | Switchyard, 1 gateway | Switchyard, ${count} gateways | ${count} / 1 | raw BullMQ, same halves (drift) |`,
+    '|---|---|---:|---:|---:|---|',
+  ];
+  for (const scenario of one) {
+    const other = several.find((candidate) => candidate.id === scenario.id);
+    for (const figure of scenario.figures) {
+      const twin = other?.figures.find((candidate) => candidate.key === figure.key);
+      const a = figure.switchyard?.median ?? Number.NaN;
+      const b = twin?.switchyard?.median ?? Number.NaN;
+      const rawA = figure.raw?.median ?? Number.NaN;
+      const rawB = twin?.raw?.median ?? Number.NaN;
+      lines.push(
+        `| ${scenario.id} | ${figure.label} (${figure.unit}) | ${cell(figure.switchyard, figure.digits)} | ${cell(twin?.switchyard ?? null, figure.digits)} | ${number(b / a, 2)} | ${number(rawA, figure.digits)} → ${number(rawB, figure.digits)} (${number(rawB / rawA, 2)}) |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 /** Targets missed, one line each, for the end of the console output. */
 export function missedTargets(result: BenchResult): string[] {
   return result.scenarios.flatMap((scenario) =>
@@ -181,14 +213,12 @@ export async function writeResults(result: BenchResult, table: string): Promise<
   await mkdir(dir, { recursive: true });
   const json = `${JSON.stringify(result, null, 2)}\n`;
   const stamp = result.date.replace(/[:]/g, '-').replace(/\..*$/, '');
-  // A --cluster run holds scenarios 1-4 only: it must not replace the latest full run's files.
-  const names = result.cluster
-    ? result.mode === 'quick'
-      ? ['cluster-quick-latest']
-      : ['cluster-latest', `${stamp}-cluster`]
-    : result.mode === 'quick'
-      ? ['quick-latest']
-      : ['latest', stamp];
+  // A --cluster or --instances run holds some scenarios only: it must not replace the latest full run's files.
+  const kind = result.cluster ? 'cluster-' : result.instances ? 'instances-' : '';
+  const names =
+    result.mode === 'quick'
+      ? [`${kind}quick-latest`]
+      : [`${kind}latest`, kind ? `${stamp}-${kind.slice(0, -1)}` : stamp];
   const written: string[] = [];
   for (const name of names) {
     await writeFile(new URL(`${name}.json`, dir), json);

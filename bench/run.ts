@@ -3,7 +3,9 @@
  * run on one fresh redis-server. `-- --quick` runs every scenario once, small (the CI smoke run);
  * `-- --only=3,5` picks scenarios; `-- --profile` CPU-profiles the gateway during scenario 3 (or
  * the first of --only); `-- --cluster` runs scenarios 1-4 on one Redis and then on a local Redis
- * Cluster (3 masters, 3 replicas) in the same run. See docs/PERFORMANCE.md.
+ * Cluster (3 masters, 3 replicas) in the same run; `-- --instances=2` runs scenarios 1 and 3 with
+ * one gateway and then with two gateway instances on the same Redis, in the same run. See
+ * docs/PERFORMANCE.md.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ import {
   figureResults,
   machine,
   missedTargets,
+  renderInstancesTable,
   renderTable,
   type ScenarioResult,
   source,
@@ -34,6 +37,9 @@ import { START_FLAGS } from './start-flags.js';
 
 /** The scenarios --cluster runs on both: ingest single and batch, end to end, fan-out. */
 const CLUSTER_SCENARIOS = new Set([1, 2, 3, 4]);
+
+/** The scenarios --instances runs with one gateway and then with several: ingest single, end to end. */
+const INSTANCE_SCENARIOS = new Set([1, 3]);
 
 /** The scenario --profile profiles unless --only names another: end to end, webhook. */
 const PROFILED_SCENARIO = 3;
@@ -130,6 +136,7 @@ async function main(): Promise<number> {
       receiver,
       receiverUrl: await receiver.call('url'),
       gatewayFlags: [...START_FLAGS],
+      instances: 1,
     };
     if (options.profile) {
       const id = options.only ? Math.min(...options.only) : PROFILED_SCENARIO;
@@ -141,7 +148,8 @@ async function main(): Promise<number> {
     const chosen = SCENARIOS.filter(
       (scenario) =>
         (!options.only || options.only.has(scenario.id)) &&
-        (!options.cluster || CLUSTER_SCENARIOS.has(scenario.id)),
+        (!options.cluster || CLUSTER_SCENARIOS.has(scenario.id)) &&
+        (options.instances === 1 || INSTANCE_SCENARIOS.has(scenario.id)),
     );
     const runAll = async (on: Bench, label: string) => {
       const results: ScenarioResult[] = [];
@@ -157,6 +165,9 @@ async function main(): Promise<number> {
     const clusterScenarios = options.cluster
       ? await onCluster((on) => runAll(on, ' (cluster)'), bench)
       : null;
+    const { instances } = options;
+    const scaledOut =
+      instances > 1 ? await runAll({ ...bench, instances }, ` (${instances} gateway instances)`) : null;
     const result: BenchResult = {
       date: started.toISOString(),
       source: source(),
@@ -173,6 +184,13 @@ async function main(): Promise<number> {
       table = `## One Redis\n\n${table}\n\n## Redis Cluster: 3 masters, 3 replicas\n\n${renderTable(clusterResult)}`;
       result.cluster = clusterScenarios;
     }
+    if (scaledOut) {
+      const scaledResult: BenchResult = { ...result, scenarios: scaledOut };
+      table =
+        `## One gateway\n\n${table}\n\n## ${instances} gateway instances on one Redis\n\n${renderTable(scaledResult)}` +
+        `\n\n## ${instances} gateways against one\n\n${renderInstancesTable(scenarios, scaledOut, instances)}`;
+      result.instances = { count: instances, scenarios: scaledOut };
+    }
     process.stdout.write(`\n${table}\n\n`);
     const missed = missedTargets(result);
     if (missed.length > 0) log(`Targets missed:\n  ${missed.join('\n  ')}`);
@@ -180,7 +198,11 @@ async function main(): Promise<number> {
       `Wrote ${(await writeResults(result, table)).join(', ')} in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s`,
     );
     // A missed target is a finding, not a failure; a scenario that could not run is a failure.
-    return [...scenarios, ...(clusterScenarios ?? [])].some((scenario) => scenario.errors.length > 0) ? 1 : 0;
+    return [...scenarios, ...(clusterScenarios ?? []), ...(scaledOut ?? [])].some(
+      (scenario) => scenario.errors.length > 0,
+    )
+      ? 1
+      : 0;
   } finally {
     await receiver.stop();
     admin.disconnect();

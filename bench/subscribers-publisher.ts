@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGraphqlClient, type GraphqlClient } from './load/graphql-client.js';
+import { nowUs } from './payload.js';
 import { serveRpc } from './rpc.js';
 
 const PUBLISH =
@@ -12,9 +13,14 @@ const PUBLISH =
 /** Enough keep-alive connections that a slow answer never holds up the schedule. */
 const CONNECTIONS = 64;
 
-let client: GraphqlClient | null = null;
+/** One client per measured server: a run measures the gateway and then the floor, each on its own port. */
+const clients = new Map<string, GraphqlClient>();
 const clientFor = (url: string) => {
-  client ??= createGraphqlClient(url, CONNECTIONS);
+  let client = clients.get(url);
+  if (!client) {
+    client = createGraphqlClient(url, CONNECTIONS);
+    clients.set(url, client);
+  }
   return client;
 };
 
@@ -35,10 +41,13 @@ export interface ScheduleResult {
 const api = {
   /** One message with sequence -1: subscribers count themselves warm when one arrives. */
   async publishWarmUp(url: string): Promise<void> {
-    await clientFor(url).request(PUBLISH, { payload: { seq: -1, sentAt: Date.now() } });
+    await clientFor(url).request(PUBLISH, { payload: { seq: -1, sentAtUs: nowUs() } });
   },
 
-  /** `count` messages at `rate` per second on a fixed schedule, each stamped with its send time. */
+  /**
+   * `count` messages at `rate` per second on a fixed schedule, each stamped with its send time on the
+   * machine-wide monotonic clock (the subscribers, in other processes, read the same clock).
+   */
   async publishSchedule(args: ScheduleArgs): Promise<ScheduleResult> {
     const graphql = clientFor(args.url);
     const reasons: Record<string, number> = {};
@@ -49,7 +58,7 @@ const api = {
       const wait = startedAt + (seq * 1000) / args.rate - performance.now();
       if (wait > 1) await sleep(wait);
       publishes.push(
-        graphql.request(PUBLISH, { payload: { seq, sentAt: Date.now() } }).then(
+        graphql.request(PUBLISH, { payload: { seq, sentAtUs: nowUs() } }).then(
           () => undefined,
           (error: unknown) => {
             failures++;
@@ -66,5 +75,5 @@ const api = {
 export type SubscribersPublisherApi = typeof api;
 
 serveRpc(api, async () => {
-  await client?.close();
+  await Promise.allSettled([...clients.values()].map((client) => client.close()));
 });

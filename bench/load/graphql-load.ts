@@ -25,6 +25,8 @@ function client(url: string): GraphqlClient {
 
 export interface PublishArgs {
   url: string;
+  /** Spread the requests over these endpoints in turn (several gateway instances); `url` alone if absent. */
+  urls?: readonly string[];
   topic: string;
   count: number;
   concurrency: number;
@@ -33,10 +35,13 @@ export interface PublishArgs {
 
 /** `publish`, one message per request, `concurrency` requests in flight. */
 export function publishClosed(args: PublishArgs): Promise<LoopResult> {
-  const graphql = client(args.url);
+  const targets = (args.urls?.length ? args.urls : [args.url]).map(client);
   return closedLoop({
     ...args,
-    op: () => graphql.request(PUBLISH, { i: { topic: args.topic, payload: makePayload(seq++) } }),
+    op: (index) =>
+      (targets[index % targets.length] as GraphqlClient).request(PUBLISH, {
+        i: { topic: args.topic, payload: makePayload(seq++) },
+      }),
   });
 }
 

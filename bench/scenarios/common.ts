@@ -39,16 +39,18 @@ export interface ClosedRun {
 
 /**
  * The Switchyard side of a closed-loop run: `publish` into `topic`, {@link IN_FLIGHT} requests in
- * flight, to the gateway or to another server that takes the same requests (the floor).
+ * flight, spread over every gateway instance in turn, or to another server that takes the same
+ * requests (the floor).
  */
 export const publishClosed = (
   sides: SidesProcesses,
   topic: string,
   run: ClosedRun,
-  url = sides.gateway.url,
+  url?: string,
 ): Promise<LoopResult> =>
   sides.switchyardLoad.call('publishClosed', {
-    url,
+    url: url ?? sides.gateway.url,
+    urls: url ? [url] : sides.gateways.map((gateway) => gateway.url),
     topic,
     concurrency: IN_FLIGHT,
     ...run,
@@ -69,13 +71,27 @@ export const addClosed = (
     ...run,
   });
 
-/** Creates a Switchyard topology for one run and deletes it (messages and all) afterwards. */
+/** The gateway instances a topology is for: one, or every instance of a scaled-out run (the first creates it). */
+export type Gateways = GatewayHandle | readonly GatewayHandle[];
+
+/**
+ * Creates a Switchyard topology for one run and deletes it (messages and all) afterwards. With
+ * several instances the first creates it and the run waits until every other one has the webhook
+ * workers it learnt of over the registry channel, so that all of them deliver from the start.
+ */
 export async function withTopology<T>(
-  gateway: GatewayHandle,
+  gateways: Gateways,
   topology: TopologyArgs,
   measure: () => Promise<T>,
 ): Promise<T> {
+  const [gateway, ...peers]: readonly GatewayHandle[] = 'child' in gateways ? [gateways] : gateways;
+  if (!gateway) throw new Error('withTopology needs a gateway');
+  const webhooks = topology.queues.filter((queue) => queue.target === 'WEBHOOK').length;
+  const before = await Promise.all(peers.map((peer) => peer.child.call('webhookWorkers')));
   await gateway.child.call('createTopology', topology);
+  await Promise.all(
+    peers.map((peer, n) => peer.child.call('awaitWebhookWorkers', (before[n] ?? 0) + webhooks)),
+  );
   try {
     return await measure();
   } finally {
@@ -91,7 +107,7 @@ export type ConsumerQueueSettings = Pick<CreateQueueInput, 'maxPriority'>;
  * `q` (with the default settings unless `queue` says otherwise).
  */
 export function withConsumerQueue<T>(
-  gateway: GatewayHandle,
+  gateway: Gateways,
   topic: string,
   measure: () => Promise<T>,
   queue: ConsumerQueueSettings = {},
@@ -109,7 +125,7 @@ export function withConsumerQueue<T>(
  */
 export function withWebhookQueue<T>(
   bench: Bench,
-  gateway: GatewayHandle,
+  gateway: Gateways,
   topic: string,
   queue: Pick<CreateQueueInput, 'concurrency' | 'retry'>,
   measure: () => Promise<T>,
@@ -196,6 +212,9 @@ export async function startRawWorkers(
   });
 }
 
+/** The pids of every gateway instance of a run, whose CPU is summed. */
+export const gatewayPids = (sides: SidesProcesses) => sides.gateways.map((gateway) => gateway.child.pid);
+
 /** CPU seconds per 1,000 messages. */
 export const cpuPerThousand = (seconds: number | undefined, messages: number) =>
   ((seconds ?? Number.NaN) * 1000) / messages;
@@ -219,12 +238,12 @@ export interface Ingested {
 
 /**
  * Runs an ingest load and answers what it took in with {@link INGEST_CPU_FIGURES}: the CPU of
- * `service` (the gateway, or raw BullMQ's producer), of the load generator when it is a process of
+ * `service` (the gateway, every instance summed, or raw BullMQ's producer), of the load generator when it is a process of
  * its own (Switchyard's side only), and of Redis, per 1,000 messages.
  */
 export async function measureIngestCpu(
   bench: Bench,
-  pids: { service: number; load?: number },
+  pids: { service: number | readonly number[]; load?: number },
   load: () => Promise<Ingested>,
 ): Promise<Ingested & { cpuService: number; cpuLoad?: number; cpuRedis: number }> {
   const { load: loadPid, service } = pids;

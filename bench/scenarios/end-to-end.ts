@@ -6,6 +6,7 @@ import { perSecond } from '../stats.js';
 import {
   addClosed,
   cpuPerThousand,
+  gatewayPids,
   publishClosed,
   sendAndDeliver,
   startRawWorkers,
@@ -37,7 +38,11 @@ export const endToEnd: Scenario = {
   async open(bench) {
     const sides = await startSides(bench, 3, true);
     const { endToEndMessages: count, windowMs: timeoutMs } = bench.sizes;
-    const measure = async (servicePid: number, producerPid: number, load: () => Promise<LoopResult>) => {
+    const measure = async (
+      servicePid: number | readonly number[],
+      producerPid: number,
+      load: () => Promise<LoopResult>,
+    ) => {
       await resetReceiver(bench);
       const cpu = cpuMeter({
         service: servicePid,
@@ -59,8 +64,10 @@ export const endToEnd: Scenario = {
       close: sides.close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          return withWebhookQueue(bench, sides.gateway, tag, { concurrency: CONCURRENCY }, () =>
-            measure(sides.gateway.child.pid, sides.switchyardLoad.pid, () =>
+          // With several instances each runs a worker on the queue (concurrency 100 each) and the
+          // publishes are spread over them; their CPU is summed.
+          return withWebhookQueue(bench, sides.gateways, tag, { concurrency: CONCURRENCY }, () =>
+            measure(gatewayPids(sides), sides.switchyardLoad.pid, () =>
               publishClosed(sides, tag, { count, timeoutMs }),
             ),
           );

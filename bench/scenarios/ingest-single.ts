@@ -3,6 +3,7 @@ import { perSecond } from '../stats.js';
 import {
   addClosed,
   FLOOR_FIGURE,
+  gatewayPids,
   INGEST_CPU_FIGURES,
   measureIngestCpu,
   publishClosed,
@@ -36,10 +37,10 @@ export const ingestSingle: Scenario = {
       close,
       async run(side, { tag }) {
         if (side === 'switchyard') {
-          const { messages, elapsedMs, ...cpu } = await withConsumerQueue(sides.gateway, tag, () =>
+          const { messages, elapsedMs, ...cpu } = await withConsumerQueue(sides.gateways, tag, () =>
             measureIngestCpu(
               bench,
-              { service: sides.gateway.child.pid, load: sides.switchyardLoad.pid },
+              { service: gatewayPids(sides), load: sides.switchyardLoad.pid },
               async () => {
                 const result = await publishClosed(sides, tag, run);
                 assertNoErrors('publish', result);

@@ -108,15 +108,11 @@ function argumentsOf(mutation: GraphQLObjectType, node: FieldNode, variables: Va
 export function useAuditLog(options: AuditPluginOptions): Plugin {
   /**
    * Per parsed document (yoga's parse cache hands out the same object for the same text) and
-   * operation: whether any field it might run is audited. Publishes and acks, thousands a second,
-   * then cost one lookup.
+   * operation: whether it is a mutation any field of which might be audited. Queries, publishes and
+   * acks, thousands a second, then cost one lookup.
    */
   const mayAudit = new WeakMap<DocumentNode, Map<string | null, boolean>>();
-  const couldAudit = (
-    document: DocumentNode,
-    operationName: string | null,
-    selectionSet: SelectionSetNode,
-  ) => {
+  const couldAudit = (document: DocumentNode, operationName: string | null) => {
     let byOperation = mayAudit.get(document);
     if (!byOperation) {
       byOperation = new Map();
@@ -124,19 +120,22 @@ export function useAuditLog(options: AuditPluginOptions): Plugin {
     }
     let answer = byOperation.get(operationName);
     if (answer === undefined) {
-      answer = rootFields(document, selectionSet, null).some(
-        (field) => !UNAUDITED_MUTATIONS.has(field.node.name.value),
-      );
+      const operation = getOperationAST(document, operationName);
+      answer =
+        operation?.operation === 'mutation' &&
+        rootFields(document, operation.selectionSet, null).some(
+          (field) => !UNAUDITED_MUTATIONS.has(field.node.name.value),
+        );
       byOperation.set(operationName, answer);
     }
     return answer;
   };
   return {
     onExecute({ args }) {
+      if (!couldAudit(args.document, args.operationName ?? null)) return;
       const operation = getOperationAST(args.document, args.operationName);
       const mutation = args.schema.getMutationType();
       if (operation?.operation !== 'mutation' || !mutation) return;
-      if (!couldAudit(args.document, args.operationName ?? null, operation.selectionSet)) return;
       const variables = (args.variableValues ?? {}) as Variables;
       const audited = rootFields(args.document, operation.selectionSet, variables).filter(
         (field) => !UNAUDITED_MUTATIONS.has(field.node.name.value),

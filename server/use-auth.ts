@@ -132,13 +132,20 @@ export function useAuth(options: AuthPluginOptions): Plugin<{ auth?: Caller }> {
       );
       if (verdict instanceof GraphQLError) return setResult(refusal(verdict));
       if (!verdict.ok) return setResult(refusal(verdict.error));
-      const limited = await unlessRedisDown(() => charge(verdict.caller, true), true);
-      if (limited) return setResult(refusal(limited));
+      // Callers without a key (loopback in protected mode) and gateways without limits skip the charge
+      // and its two awaits: the onParams of every request.
+      if (limiter && verdict.caller.key !== null) {
+        const limited = await unlessRedisDown(() => charge(verdict.caller, true), true);
+        if (limited) return setResult(refusal(limited));
+      }
       // The server context becomes the operation's context (yoga assigns to it), so this reaches resolvers.
       Object.assign(context, { auth: verdict.caller });
       checked.add(context);
     },
     onExecute({ args, setResultAndStopExecution, extendContext }) {
+      // Synchronously for HTTP requests, which onParams checked: a promise here would make envelop
+      // run the rest of every execution's hooks a microtask later.
+      if (checked.has(args.contextValue)) return;
       return checkOperation(args.contextValue, setResultAndStopExecution, extendContext);
     },
     async onSubscribe({ args, setResultAndStopExecution, extendContext }) {

@@ -43,6 +43,11 @@ export const ENGINE_DEFAULTS = {
    */
   redisMaxUnresponsiveAfterMs: 750,
   /**
+   * For this long after it first hears Redis, a new watchdog holds to the most: a gateway started on
+   * a machine starved of CPU took a Redis starved alike for frozen before it had learned anything.
+   */
+  redisWatchWarmUpMs: 5 * SECOND,
+  /**
    * What one message in a group commit is announced to cost a quiet Redis, so our own big commit is no
    * outage: a batch of 1,000 into 10 queues held a Redis with `appendfsync always` silent for up to
    * 560 ms here; twice that, because a machine under load slows Redis more than its PINGs show at first.

@@ -152,6 +152,7 @@ function watchEngineRedis(client: RedisClient, options: EngineOptions, onError: 
       options.redisWatch?.unresponsiveAfterMs ?? 0,
     ),
     busyLimitMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    warmUpMs: options.redisWatch?.warmUpMs ?? ENGINE_DEFAULTS.redisWatchWarmUpMs,
     onError,
   });
 }

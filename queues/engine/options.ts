@@ -36,7 +36,12 @@ export interface EngineOptions extends SecurityOptions {
    * once, and live subscriptions are told of each outage (docs/PROTOCOL.md).
    * @default ENGINE_DEFAULTS.redisPingIntervalMs (20), redisUnresponsiveAfterMs (60), redisMaxUnresponsiveAfterMs (750)
    */
-  redisWatch?: { pingIntervalMs?: number; unresponsiveAfterMs?: number; maxUnresponsiveAfterMs?: number };
+  redisWatch?: {
+    pingIntervalMs?: number;
+    unresponsiveAfterMs?: number;
+    maxUnresponsiveAfterMs?: number;
+    warmUpMs?: number;
+  };
   /** Prefix of every key, so several deployments can share one Redis. @default 'sy' */
   keyPrefix?: string;
   /** How long an idempotency key is remembered. @default 24 h */

@@ -32,6 +32,12 @@ export interface RedisWatchOptions {
   maxUnresponsiveAfterMs: number;
   /** The limit while a big command of our own is under way (see `expectBusy`): the command timeout. */
   busyLimitMs: number;
+  /**
+   * For this long after the first PING answered, the limit is `maxUnresponsiveAfterMs`: a new watch
+   * has not yet seen how slow this Redis on this machine may be while well (TCP starts its
+   * retransmission timeout at a second for the same reason, RFC 6298). 0 trusts the floor at once.
+   */
+  warmUpMs: number;
   onError?: (error: Error) => void;
 }
 
@@ -86,11 +92,15 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
   let inFlight: { sentAt: number } | null = null;
   let closed = false;
 
+  let firstAnswerAt: number | null = null;
   const limit = () => {
-    const learned = Math.min(
-      options.maxUnresponsiveAfterMs,
-      Math.max(options.unresponsiveAfterMs, SLOWEST_FACTOR * slowest.slowestMs),
-    );
+    const warm = firstAnswerAt !== null && performance.now() - firstAnswerAt >= options.warmUpMs;
+    const learned = warm
+      ? Math.min(
+          options.maxUnresponsiveAfterMs,
+          Math.max(options.unresponsiveAfterMs, SLOWEST_FACTOR * slowest.slowestMs),
+        )
+      : options.maxUnresponsiveAfterMs;
     let announced = 0;
     for (const lease of busy) announced += lease.ms;
     // A big command of our own (a publishBatch of more than a few dozen messages) may hold a loaded
@@ -133,6 +143,7 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
       .ping()
       .then(
         () => {
+          firstAnswerAt ??= performance.now();
           slowest.record(performance.now() - sent.sentAt);
           set(true);
         },

@@ -87,7 +87,9 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
     timeoutMs: 3_000,
   });
   try {
-    await sleep(1_500);
+    // Past the gateway watchdog's warm-up (5 s, ENGINE_DEFAULTS.redisWatchWarmUpMs), as a gateway in
+    // service is: before it the watchdog holds to its upper limit.
+    await sleep(6_000);
     const held = await gqlOk(
       url,
       `mutation { receive(topic: "${TOPIC}", queue: "${HELD_QUEUE}", max: 50, waitMs: 1000) { id } }`,

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import {
   astFromValue,
   buildSchema,
@@ -19,50 +19,14 @@ import {
   validate,
   visit,
 } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { schema } from '../../schema/index.js';
 import { GRAPHIQL_EXAMPLES } from '../../server/yoga.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
-import { type Harness, ok, refused, startHarness } from './yoga-client.js';
 
 // CI clones the repository with shared/ beside it; the committed copy stands in when it is not there.
 const SHARED_CONTRACT = new URL('../../../shared/API.graphql', import.meta.url);
 const COMMITTED_CONTRACT = new URL('../../docs/API.contract.graphql', import.meta.url);
 const PRINTED_SCHEMA = new URL('../../schema.graphql', import.meta.url);
-
-/** A contract field not built yet, and an operation that exercises it. */
-interface NotYetImplemented {
-  /**
-   * A schema coordinate: `Type.field` for a field or an input field, `Type.field(arg:)` for an argument.
-   * An input field or argument is listed when setting it is refused (it is never silently ignored).
-   */
-  coordinate: string;
-  operation: string;
-  /** Operations run first, each of which must succeed (an operation may need a message to select). */
-  setup?: readonly string[];
-  /** A query answered after the refusal, proving it changed nothing: its data must equal `unchanged.data`. */
-  unchanged?: { query: string; data: unknown };
-}
-
-/**
- * Contract fields whose issue is not done yet: they exist with the contract's signature and answer
- * UNAVAILABLE. This list only ever shrinks; an entry that starts working fails the test below, so it
- * is removed together with the work that implements it.
- */
-const NOT_YET_IMPLEMENTED: readonly NotYetImplemented[] = [];
-
-/** Whether a coordinate names a field, an argument or an input field of the contract. */
-function inContract(contract: GraphQLSchema, coordinate: string): boolean {
-  const match = /^(\w+)\.(\w+)(?:\((\w+):\))?$/.exec(coordinate);
-  if (!match) return false;
-  const [, typeName = '', fieldName = '', argName] = match;
-  const type = contract.getType(typeName);
-  if (isInputObjectType(type)) return argName === undefined && fieldName in type.getFields();
-  if (!isObjectType(type)) return false;
-  const field = type.getFields()[fieldName];
-  if (!field) return false;
-  return argName === undefined || field.args.some((arg) => arg.name === argName);
-}
 
 async function loadContract(): Promise<string> {
   return readFile(existsSync(SHARED_CONTRACT) ? SHARED_CONTRACT : COMMITTED_CONTRACT, 'utf8');
@@ -209,49 +173,19 @@ describe('the printed schema against API.graphql', () => {
   });
 });
 
-describe('contract fields not implemented yet', () => {
-  let redis: TestRedis;
-  let harness: Harness;
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    harness = await startHarness(redis);
-  });
-  afterAll(async () => {
-    await harness?.close();
-    await redis?.stop();
-  });
-
-  it.each(NOT_YET_IMPLEMENTED)(
-    '$coordinate should answer UNAVAILABLE until its issue is done',
-    async ({ coordinate, operation, setup = [], unchanged }) => {
-      for (const step of setup) ok(await harness.gql(step));
-      const body = await harness.gql(operation);
-      refused(body, 'UNAVAILABLE', `${coordinate} is not implemented yet`);
-      if (unchanged) expect(ok(await harness.gql(unchanged.query))).toEqual(unchanged.data);
-    },
-  );
-
-  it('should list only fields, arguments and input fields of the contract', async () => {
-    const contract = buildSchema(await loadContract());
-    for (const { coordinate } of NOT_YET_IMPLEMENTED) {
-      expect(inContract(contract, coordinate), coordinate).toBe(true);
+describe('the second wave of the contract', () => {
+  it('should leave no field answering "not implemented yet": every name of API.graphql is built', async () => {
+    // Until this session each unbuilt field answered UNAVAILABLE through resolvers/not-built.ts and was
+    // listed here; the list emptied as the issues landed, and the helper went with it.
+    const sources = ['resolvers', 'schema', 'queues', 'server'];
+    const found: string[] = [];
+    for (const dir of sources) {
+      for (const entry of await readdir(new URL(`../../${dir}/`, import.meta.url), { recursive: true })) {
+        if (!entry.endsWith('.ts')) continue;
+        const text = await readFile(new URL(`../../${dir}/${entry}`, import.meta.url), 'utf8');
+        if (/not implemented yet|notBuilt\(/.test(text)) found.push(`${dir}/${entry}`);
+      }
     }
-  });
-
-  it('should tell a coordinate of the contract from one that is not', async () => {
-    // The check above must be able to fail, or a misspelt entry would pass it.
-    const contract = buildSchema(await loadContract());
-    const known = ['Query.topics', 'Subscription.messages(topic:)', 'PublishInput.topic'];
-    const unknown = [
-      'Query.nope',
-      'Nope.topics',
-      'Subscription.messages(nope:)',
-      'PublishInput.nope',
-      'PublishInput.topic(topic:)',
-      'TopicKind.FANOUT',
-      'Query',
-    ];
-    expect(known.filter((coordinate) => !inContract(contract, coordinate))).toEqual([]);
-    expect(unknown.filter((coordinate) => inContract(contract, coordinate))).toEqual([]);
+    expect(found).toEqual([]);
   });
 });

@@ -26,8 +26,6 @@ interface Operation {
   deny: Array<[string[], string]>;
   /** For a granted subscription: what makes it produce its first result. */
   trigger?: (app: ScopedApp) => Promise<unknown>;
-  /** Not built yet (test/graphql/contract.test.ts lists it): the granted key gets UNAVAILABLE, not data. */
-  notBuilt?: true;
   /**
    * Past auth, the refusal a granted key gets where the fixture cannot make the field succeed (a
    * request nobody answers, a reply to a message that expects none): proof the scope let it through.
@@ -413,11 +411,6 @@ describe('scopes on every root field', () => {
       }
       expect(await app.state()).toEqual(before);
 
-      if (operation.notBuilt) {
-        expect(refusal(await app.ask(query, variables, granted)).code).toBe('UNAVAILABLE');
-        expect(await app.state()).toEqual(before);
-        return;
-      }
       if (operation.grantedCode) {
         expect(refusal(await app.ask(query, variables, granted)).code).toBe(operation.grantedCode);
         return;

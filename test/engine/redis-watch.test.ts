@@ -103,25 +103,36 @@ async function busyScript(redis: Redis, ms: number): Promise<number> {
   return performance.now() - started;
 }
 
+/** A watch on its own connection, a second client to keep Redis busy, and the outages the watch saw. */
+async function openWatch(maxUnresponsiveAfterMs: number, busyLimitMs: number) {
+  const r = redis as FaultRedis;
+  const watched = new Redis(r.url, { enableOfflineQueue: false, lazyConnect: true });
+  const other = new Redis(r.url);
+  await watched.connect();
+  const watch = watchRedis(watched, {
+    pingIntervalMs: 20,
+    unresponsiveAfterMs: 60,
+    maxUnresponsiveAfterMs,
+    busyLimitMs,
+    warmUpMs: 0,
+  });
+  const outages: string[] = [];
+  watch.onChange((available, how) => {
+    if (!available) outages.push(how ?? '?');
+  });
+  const close = () => {
+    watch.close();
+    watched.disconnect();
+    other.disconnect();
+  };
+  return { watch, other, outages, close };
+}
+
 describe('the watchdog limit', () => {
   it('should take one long script of another client for an outage once, then learn it', async () => {
-    const r = redis as FaultRedis;
-    const watched = new Redis(r.url, { enableOfflineQueue: false, lazyConnect: true });
-    const other = new Redis(r.url);
-    await watched.connect();
     // A high upper bound, so that what a loaded machine teaches the limit before the script (its
     // timers late by a few hundred ms) leaves room for a script longer than the limit.
-    const watch = watchRedis(watched, {
-      pingIntervalMs: 20,
-      unresponsiveAfterMs: 60,
-      maxUnresponsiveAfterMs: 5_000,
-      busyLimitMs: 10_000,
-      warmUpMs: 0,
-    });
-    const outages: string[] = [];
-    watch.onChange((available, how) => {
-      if (!available) outages.push(how ?? '?');
-    });
+    const { watch, other, outages, close } = await openWatch(5_000, 10_000);
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const quietLimit = watch.limitMs;
@@ -141,28 +152,12 @@ describe('the watchdog limit', () => {
         `limit ${quietLimit.toFixed(0)} ms before, ${watch.limitMs.toFixed(0)} ms after a ${firstMs.toFixed(0)} ms script; a second (${secondMs.toFixed(0)} ms) was no outage`,
       );
     } finally {
-      watch.close();
-      watched.disconnect();
-      other.disconnect();
+      close();
     }
   }, 30_000);
 
   it('should not take a long command this process announced for an outage', async () => {
-    const r = redis as FaultRedis;
-    const watched = new Redis(r.url, { enableOfflineQueue: false, lazyConnect: true });
-    const other = new Redis(r.url);
-    await watched.connect();
-    const watch = watchRedis(watched, {
-      pingIntervalMs: 20,
-      unresponsiveAfterMs: 60,
-      maxUnresponsiveAfterMs: 750,
-      busyLimitMs: 5_000,
-      warmUpMs: 0,
-    });
-    const outages: string[] = [];
-    watch.onChange((available) => {
-      if (!available) outages.push('outage');
-    });
+    const { watch, other, outages, close } = await openWatch(750, 5_000);
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const before = watch.limitMs;
@@ -177,9 +172,7 @@ describe('the watchdog limit', () => {
       // PING wait, times four, capped at 750 ms), no longer 600 ms above it.
       expect(watch.limitMs).toBeLessThanOrEqual(750);
     } finally {
-      watch.close();
-      watched.disconnect();
-      other.disconnect();
+      close();
     }
   }, 30_000);
 

@@ -92,6 +92,10 @@ export async function createEngine(options: EngineOptions) {
       get limitMs() {
         return redisWatch.limitMs;
       },
+      /** True for the watchdog's first 5 s of answers, when its limit is the upper one. */
+      get warmingUp() {
+        return redisWatch.warmingUp;
+      },
       onChange: redisWatch.onChange,
     },
     /** This instance's `consume` subscribers and their unacked deliveries. */

@@ -7,6 +7,8 @@ export interface RedisWatch {
   readonly available: boolean;
   /** How long a PING may go unanswered right now before Redis counts as not answering (see {@link watchRedis}). */
   readonly limitMs: number;
+  /** True until `warmUpMs` after the first PING answered: the limit is the upper one meanwhile. */
+  readonly warmingUp: boolean;
   /**
    * Told of each change, with the new state and, for an outage, how it was seen: `silent` (a PING
    * unanswered: frozen, or a partition) or `closed` (the connection dropped, or refused the PING).
@@ -93,9 +95,9 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
   let closed = false;
 
   let firstAnswerAt: number | null = null;
+  const warm = () => firstAnswerAt !== null && performance.now() - firstAnswerAt >= options.warmUpMs;
   const limit = () => {
-    const warm = firstAnswerAt !== null && performance.now() - firstAnswerAt >= options.warmUpMs;
-    const learned = warm
+    const learned = warm()
       ? Math.min(
           options.maxUnresponsiveAfterMs,
           Math.max(options.unresponsiveAfterMs, SLOWEST_FACTOR * slowest.slowestMs),
@@ -177,6 +179,9 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
     },
     get limitMs() {
       return limit();
+    },
+    get warmingUp() {
+      return !warm();
     },
     onChange(listener) {
       listeners.add(listener);

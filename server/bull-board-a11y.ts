@@ -3,7 +3,7 @@
  * buttons with no name, an unlabelled Redis logo, and small grey text below WCAG AA contrast
  * (axe-core: button-name, svg-img-alt, color-contrast). Its page gets one style sheet and one
  * script of ours (files of this origin, so the Content-Security-Policy stays as strict): the style
- * sheet darkens the light theme's muted, selected and null-valued text; the script names the icon buttons after
+ * sheet darkens the light theme's muted, selected (a selected tab under the pointer too) and null-valued text; the script names the icon buttons after
  * their icons and hides the logo from screen readers, as bull-board re-renders.
  */
 
@@ -18,6 +18,7 @@ export const A11Y_SCRIPT_PATH = '/switchyard/a11y.js';
 export const A11Y_STYLE = `:root:not(.dark-mode) {
   --muted-foreground: #4b5561;
   --sidebar-state-selected-foreground: #0a4f47;
+  --state-selected-foreground: #0a4f47;
   --hl-meta: #5c6773;
 }
 `;

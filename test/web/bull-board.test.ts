@@ -3,6 +3,7 @@
  * the gateway's auth (admins only, a login form setting an HttpOnly SameSite=Strict cookie scoped to
  * /queues, or a Bearer key), read-only, and loading nothing from elsewhere.
  */
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { TestWebCreateApiKeyDocument, TestWebQueuePausedDocument } from '../generated/graphql.js';
 import { consumerQueue, deadLetter, expectAccessible, publish, useDashboardHarness } from './harness.js';
@@ -10,6 +11,16 @@ import { consumerQueue, deadLetter, expectAccessible, publish, useDashboardHarne
 const { startGateway, open } = useDashboardHarness();
 
 const ADMIN_KEY = 'sy_bull-board-test-admin-key-0123456789abcdefghijklm';
+
+/**
+ * Ends bull-board's fade-ins at once: axe reads colours as they are painted, and text half faded in
+ * fails the contrast rule that the same text passes a moment later.
+ */
+async function settleAnimations(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    for (const animation of document.getAnimations()) animation.finish();
+  });
+}
 
 describe('bull-board at /queues', () => {
   it('asks for an admin key, then shows the queues of every topic and their failed jobs', async () => {
@@ -64,9 +75,12 @@ describe('bull-board at /queues', () => {
     await expectAccessible(page, "bull-board's failed jobs");
     await page.getByRole('button', { name: 'Redis details' }).click();
     await page.getByRole('dialog').waitFor();
+    await settleAnimations(page);
     await expectAccessible(page, "bull-board's Redis details");
     await page.keyboard.press('Escape');
     await page.getByRole('tab', { name: 'Data' }).click();
+    await page.getByRole('tabpanel').first().waitFor();
+    await settleAnimations(page);
     await expectAccessible(page, "bull-board's job data");
     expect(outside).toEqual([]);
     // The refused logins answered 401: the browser logs those loads, and nothing else may show.

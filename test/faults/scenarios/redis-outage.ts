@@ -129,7 +129,9 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
     // Four clients at once, each one request at a time, paced so that the tries spread over the
     // outage (a fast answer at its start says little about its 30th second), until enough were made.
     const clients = 4;
-    const paceMs = Math.max(0, (options.outageMs - 1_500) / Math.ceil(options.tries / clients));
+    // The pace leaves 2.5 s of the window spare: the tries sent at the freeze wait for the watchdog's
+    // limit (up to 750 ms on a loaded machine), and a loaded machine's sleeps run late.
+    const paceMs = Math.max(0, (options.outageMs - 2_500) / Math.ceil(options.tries / clients));
     await Promise.all(
       Array.from({ length: clients }, async () => {
         while (tried < options.tries && Date.now() < tryEnd) {

@@ -80,6 +80,8 @@ export function verdicts(phase: PhaseResult, targets: Targets) {
 export interface SubscribersResult {
   benchmark: 'subscribers';
   at: string;
+  /** The commit measured, and whether the work tree had changes on top of it. */
+  source: { commit: string; uncommittedChanges: boolean };
   machine: { cpus: number; cpuModel: string; node: string };
   options: object;
   openFiles: RaisedLimits;

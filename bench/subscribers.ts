@@ -24,7 +24,8 @@
  *
  * Each socket costs a file descriptor in the gateway AND in its client process: the bench raises its
  * own open-files limit (bench/fd-limit.ts) before it starts anything, and says so when the hard limit
- * is too low. Loopback only. Writes bench/results/subscribers[-scale][-floor][-quick].json.
+ * is too low. Loopback only. Writes bench/results/subscribers[-scale][-N-at-R][-floor][-quick].json
+ * (-N-at-R when --subscribers or --rate was given).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ import { join } from 'node:path';
 import { startRedisServer } from '../server/redis-process.js';
 import { buildGateway } from './built-gateway.js';
 import { FD_MARGIN, raiseOpenFiles } from './fd-limit.js';
+import { source } from './report.js';
 import { type Child, startChild } from './rpc.js';
 import type { SubscribersPublisherApi } from './subscribers-publisher.js';
 import {
@@ -54,6 +56,8 @@ interface Options {
   quick: boolean;
   scale: boolean;
   profileDir: string | null;
+  /** `-N-at-R` in the result's name when --subscribers or --rate was given; empty otherwise. */
+  sized: string;
   /** Which processes to measure, in order. */
   phases: ('gateway' | 'floor')[];
 }
@@ -73,6 +77,7 @@ function parseOptions(argv: string[]): Options {
     return value;
   };
   const subscribers = number('subscribers', scale ? 10_000 : quick ? 100 : 1000);
+  const rate = number('rate', scale ? 1 : 100);
   const clientProcesses = number('client-processes', Math.ceil(subscribers / SUBSCRIBERS_PER_CLIENT_PROCESS));
   if (!Number.isInteger(clientProcesses) || clientProcesses > subscribers) {
     throw new Error('--client-processes must be a whole number, at most --subscribers');
@@ -81,17 +86,19 @@ function parseOptions(argv: string[]): Options {
     quick,
     scale,
     subscribers,
-    rate: number('rate', scale ? 1 : 100),
+    rate,
     seconds: number('seconds', scale ? 60 : quick ? 5 : 30),
     clientProcesses,
     share: !flag('no-share'),
     profileDir: argv.find((arg) => arg.startsWith('--profile='))?.slice('--profile='.length) ?? null,
+    // A run of another size than its mode's gets a file of its own, not the mode's.
+    sized: argv.some((arg) => /^--(subscribers|rate)=/.test(arg)) ? `-${subscribers}-at-${rate}` : '',
     phases: flag('floor') ? ['floor'] : scale || flag('with-floor') ? ['gateway', 'floor'] : ['gateway'],
   };
 }
 
 const resultName = (options: Options) =>
-  `subscribers${options.scale ? '-scale' : ''}${options.phases.includes('gateway') ? '' : '-floor'}${options.quick ? '-quick' : ''}`;
+  `subscribers${options.scale ? '-scale' : ''}${options.sized}${options.phases.includes('gateway') ? '' : '-floor'}${options.quick ? '-quick' : ''}`;
 
 async function measureAll(options: Options, messages: number, result: SubscribersResult): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-subscribers-'));
@@ -138,6 +145,7 @@ async function main(): Promise<void> {
   const result: SubscribersResult = {
     benchmark: 'subscribers',
     at: new Date().toISOString(),
+    source: source(),
     machine: machineInfo(),
     options,
     openFiles,

@@ -168,7 +168,10 @@ export async function startSides(
     outcome.status === 'fulfilled' && outcome.value && 'url' in outcome.value ? [outcome.value] : [],
   );
   const [gateway] = handles;
-  if (!gateway) throw new Error('no gateway started');
+  if (!gateway) {
+    await stopAll();
+    throw new Error('no gateway started');
+  }
   return {
     gateway,
     gateways: handles,

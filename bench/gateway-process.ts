@@ -43,15 +43,29 @@ const api = {
   /** This instance's webhook workers, one per WEBHOOK queue it delivers for. */
   webhookWorkers: async () => engine.webhookWorkers,
   /**
-   * Waits until this instance has `count` webhook workers: a topology another instance created reaches
-   * this one over the registry channel, and its workers follow.
+   * Waits until this instance has exactly `count` webhook workers: a topology another instance created
+   * or deleted reaches this one over the registry channel, and its workers follow.
    */
   async awaitWebhookWorkers(count: number): Promise<void> {
     const deadline = Date.now() + WORKER_START_TIMEOUT_MS;
-    while (engine.webhookWorkers < count) {
-      if (Date.now() > deadline)
-        throw new Error(`webhook workers did not start within ${WORKER_START_TIMEOUT_MS} ms`);
+    while (engine.webhookWorkers !== count) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${engine.webhookWorkers} webhook workers, not ${count}, after ${WORKER_START_TIMEOUT_MS} ms`,
+        );
+      }
       await sleep(10);
+    }
+  },
+  /**
+   * Waits until no job of the topic's queues is active: the receiver counts a delivery at its 2xx,
+   * before the worker's completion reaches Redis, and deleting a queue under another instance's
+   * completions makes them fail (BullMQ's "Missing key for job").
+   */
+  async awaitIdle(topic: string): Promise<void> {
+    const deadline = Date.now() + WORKER_START_TIMEOUT_MS;
+    for (const queue of await engine.queues(topic)) {
+      while ((await engine.queueStats(queue)).active > 0 && Date.now() < deadline) await sleep(10);
     }
   },
   /** Deletes a topic and its queues with their messages, so the next round starts from nothing. */

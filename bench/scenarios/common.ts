@@ -77,7 +77,8 @@ export type Gateways = GatewayHandle | readonly GatewayHandle[];
 /**
  * Creates a Switchyard topology for one run and deletes it (messages and all) afterwards. With
  * several instances the first creates it and the run waits until every other one has the webhook
- * workers it learnt of over the registry channel, so that all of them deliver from the start.
+ * workers it learnt of over the registry channel, so that all of them deliver from the start; at the
+ * end it waits for the queues to go idle and for every peer's workers to be gone again.
  */
 export async function withTopology<T>(
   gateways: Gateways,
@@ -95,7 +96,10 @@ export async function withTopology<T>(
   try {
     return await measure();
   } finally {
+    if (peers.length > 0) await gateway.child.call('awaitIdle', topology.topic);
     await gateway.child.call('deleteTopology', topology.topic);
+    // Each peer back to the workers it had, so the next run's count starts from a settled one.
+    await Promise.all(peers.map((peer, n) => peer.child.call('awaitWebhookWorkers', before[n] ?? 0)));
   }
 }
 

@@ -99,7 +99,7 @@ describe('ordering keys on a WEBHOOK queue', () => {
     const total = await publishRounds(second, 'o', keys, () => SIZES.perKey);
 
     await eventually(() => (receiver.requests.length >= total ? true : null), {
-      timeoutMs: 75_000,
+      timeoutMs: 150_000,
       message: 'not every message was delivered',
     });
     const stats = await eventually(async () => {
@@ -112,8 +112,9 @@ describe('ordering keys on a WEBHOOK queue', () => {
     const attempts = receiver.requests.map(orderedOf);
     expectInOrder(attempts, keys, () => SIZES.perKey);
     expect(attempts.length).toBeGreaterThan(total);
-    // About 17 s on the 2-core machine with others' tests running beside it; bounded at 90 s.
-  }, 90_000);
+    // 7 s alone on the 2-core machine, about 17 s with others' tests beside it, and once over 75 s with
+    // the whole suite and a bench running: bounded at 150 s, the whole test at 180 s.
+  }, 180_000);
 
   it('should let keys with few messages finish early beside a hot key', async () => {
     const engine = await harness.engine();
@@ -132,7 +133,7 @@ describe('ordering keys on a WEBHOOK queue', () => {
     await publishRounds(engine, 'o', ['hot'], () => hot);
     await publishRounds(engine, 'o', small, () => 20);
 
-    await eventually(() => (receiver.requests.length >= hot + 49 * 20 ? true : null), { timeoutMs: 75_000 });
+    await eventually(() => (receiver.requests.length >= hot + 49 * 20 ? true : null), { timeoutMs: 150_000 });
     const seen = receiver.requests.map((request) => ({ ...orderedOf(request), at: request.at }));
     expectInOrder(seen, ['hot', ...small], (key) => (key === 'hot' ? hot : 20));
     const smallDone = Math.max(...seen.filter(({ key }) => key !== 'hot').map(({ at }) => at));
@@ -146,7 +147,7 @@ describe('ordering keys on a WEBHOOK queue', () => {
     // One round per message of a small key: 20 rounds, in which the hot key gets about 20 turns.
     expect(hotByThen).toBeLessThan(200);
     // About 11 s on the 2-core machine with others' tests running beside it; bounded at 90 s.
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('ordering keys on a CONSUMER queue', () => {

@@ -199,7 +199,11 @@ describe('live, security and alerts on a cluster', () => {
     const tail = await harness.engine({ keyPrefix, runWorkers: false });
     const topics = await spreadTopics();
     for (const topic of topics) await publisher.createTopic({ name: topic, kind: 'FANOUT' });
-    const streams = await Promise.all(topics.map((topic) => tail.messages(topic)));
+    // The tail's engine learns of topics made on the other one by the registry's announcement, a
+    // moment later: until then it answers NOT_FOUND, so the tails retry until it has.
+    const streams = await Promise.all(
+      topics.map((topic) => waitFor(() => tail.messages(topic), { message: `no tail on ${topic}` })),
+    );
     const seen: unknown[] = [];
     const readers = streams.map(async (stream) => {
       for await (const message of stream) {

@@ -1,4 +1,4 @@
-import type { ReplayTaskRecord } from '../queues/history/index.js';
+import type { ReplayTaskRecord, ReplayTopicInput } from '../queues/history/index.js';
 import { callerName } from './caller-scopes.js';
 import type { Context } from './context.js';
 
@@ -18,17 +18,8 @@ export const replayTaskShape = (task: ReplayTaskRecord) => ({
   finishedAt: task.finishedAt === null ? null : new Date(task.finishedAt),
 });
 
-export const replayTopic = async (
-  args: {
-    topic: string;
-    queue: string;
-    from: Date;
-    to?: Date | null;
-    ratePerSecond?: number | null;
-    dryRun?: boolean | null;
-  },
-  ctx: Context,
-) => replayTaskShape(await ctx.engine.replayTopic({ ...args, by: callerName(ctx) }));
+export const replayTopic = async (args: Omit<ReplayTopicInput, 'by'>, ctx: Context) =>
+  replayTaskShape(await ctx.engine.replayTopic({ ...args, by: callerName(ctx) }));
 
 export const replayTask = async (args: { id: string }, ctx: Context) => {
   const task = await ctx.engine.replayTask(args.id);

@@ -24,6 +24,8 @@ export const ENGINE_DEFAULTS = {
    * (queues/redis/ordering.ts): a key is held back at most about this long by such a death.
    */
   orderingSweepMs: 2 * SECOND,
+  /** How long a command of the engine's own connection may go unanswered (EngineOptions.commandTimeoutMs). */
+  commandTimeoutMs: 5 * SECOND,
   /**
    * How often the engine PINGs Redis to know whether it answers (queues/engine/redis-watch.ts): one
    * PING on the request connection per 20 ms, which Redis answers in microseconds.

@@ -10,7 +10,6 @@ import {
   createCoreParts,
   createDeliveryParts,
   createReconciler,
-  DEFAULT_COMMAND_TIMEOUT_MS,
   openConnections,
   type Parts,
   redisTarget,
@@ -155,7 +154,7 @@ function watchEngineRedis(client: RedisClient, options: EngineOptions, onError: 
       options.redisWatch?.maxUnresponsiveAfterMs ?? ENGINE_DEFAULTS.redisMaxUnresponsiveAfterMs,
       options.redisWatch?.unresponsiveAfterMs ?? 0,
     ),
-    busyLimitMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    busyLimitMs: options.commandTimeoutMs ?? ENGINE_DEFAULTS.commandTimeoutMs,
     warmUpMs: options.redisWatch?.warmUpMs ?? ENGINE_DEFAULTS.redisWatchWarmUpMs,
     onError,
   });

@@ -44,14 +44,11 @@ export function redisTarget(options: Pick<EngineOptions, 'redis' | 'redisUrl'>):
   throw new Error('createEngine needs redis (a URL or cluster nodes) or redisUrl');
 }
 
-/** How long a command of the engine's own connection may go unanswered (EngineOptions.commandTimeoutMs). */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
-
 /** Opens the engine's connections, all through `openRedis`: one server or a cluster alike. */
 export async function openConnections(
   target: RedisTarget,
   onError: (error: Error) => void,
-  commandTimeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+  commandTimeoutMs = ENGINE_DEFAULTS.commandTimeoutMs,
 ): Promise<Connections> {
   // Fail fast while Redis is away (no offline queue): a publish must answer UNAVAILABLE, not hang.
   const client = openRedis(target, {

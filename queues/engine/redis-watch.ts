@@ -83,8 +83,9 @@ function slowestAnswers(now: () => number) {
  * four times the slowest PING answer (or the latest this process's own PING timer fired: a machine
  * starved of CPU starves a Redis on it too) of the last minute, at least `unresponsiveAfterMs` (fast on a
  * quiet Redis) and at most `maxUnresponsiveAfterMs`, plus what this process announced with
- * `expectBusy` for its own commands (and, while a big one is under way, `busyLimitMs`). A script from another client longer than the limit is taken
- * for an outage once (calls under way answer UNAVAILABLE, safe to retry), and learned from then on.
+ * `expectBusy` for its own commands (and, while a big one is under way, `busyLimitMs`). A script from
+ * another client longer than the limit is taken for an outage once (calls under way answer
+ * UNAVAILABLE, safe to retry), and learned from then on.
  */
 export function watchRedis(client: RedisClient, options: RedisWatchOptions): RedisWatch {
   const listeners = new Set<(available: boolean, how: 'silent' | 'closed' | null) => void>();
@@ -130,9 +131,9 @@ export function watchRedis(client: RedisClient, options: RedisWatchOptions): Red
   const checkSilence = () =>
     setImmediate(() => {
       if (closed || !inFlight) return;
-      const waited = performance.now() - inFlight.sentAt;
-      if (waited >= limit()) set(false, 'silent');
-      else overdue = setTimeout(checkSilence, limit() - waited);
+      const left = limit() - (performance.now() - inFlight.sentAt);
+      if (left <= 0) set(false, 'silent');
+      else overdue = setTimeout(checkSilence, left);
     });
   let overdue: NodeJS.Timeout | undefined;
 

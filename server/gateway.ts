@@ -217,6 +217,7 @@ function healthCheck(
     return {
       ok: redis && now === 'listening',
       redis,
+      redisUnresponsiveAfterMs: engine.redis.limitMs,
       workers: engine.webhookWorkers,
       draining: now === 'draining' || now === 'stopped',
       version,

@@ -6,6 +6,11 @@ export interface HealthReport {
   ok: boolean;
   /** Redis answered a PING just now. */
   redis: boolean;
+  /**
+   * How long Redis may now stay silent before this gateway counts it as frozen and refuses work with
+   * UNAVAILABLE: learned from how slowly it answered lately (60 ms on a quiet Redis, at most 750 ms).
+   */
+  redisUnresponsiveAfterMs: number;
   /** Webhook delivery workers running in this process. */
   workers: number;
   /** The gateway is draining for shutdown and takes no new work. */

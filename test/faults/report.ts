@@ -78,7 +78,7 @@ export function formatOutage(result: OutageResult): string {
       ],
     ),
     `slowest tries (ms into the outage: ms): ${result.slowest.map((entry) => `${entry.operation} ${entry.atMs}: ${entry.ms}`).join(', ')}`,
-    `answers: ${JSON.stringify(result.codes)}; /health: ${result.health.statuses.join(', ')} (slowest ${ms(result.health.maxMs)} ms)`,
+    `answers: ${JSON.stringify(result.codes)}; /health: ${result.health.statuses.join(', ')} (slowest ${ms(result.health.maxMs)} ms); watchdog limit at the outage ${result.watchdogLimitMs} ms`,
     `websocket subscriber told: closes ${JSON.stringify(result.subscriber.closes)}, errors ${JSON.stringify(result.subscriber.errors)}`,
     `deliveries resumed after Redis came back: webhook ${result.resumeMs.webhook ?? '—'} ms, consumer ${result.resumeMs.consumer ?? '—'} ms`,
     `acknowledged ${result.verdict.published.ok}, lost ${result.lost}, errored but stored ${result.verdict.erroredButStored.length}, half-stored ${result.verdict.halfStored.length}`,

@@ -126,6 +126,9 @@ describe('GET /health', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({ ok: true, redis: true, workers: 0, draining: false, version: '9.9.9-test' });
     expect(body.uptimeSeconds).toBeTypeOf('number');
+    // The watchdog's limit: the upper one (750 ms) while it warms up, never below its floor of 60 ms.
+    expect(body.redisUnresponsiveAfterMs).toBeGreaterThanOrEqual(60);
+    expect(body.redisUnresponsiveAfterMs).toBeLessThanOrEqual(750);
   });
 
   it('should count the webhook workers it runs', async () => {

@@ -38,6 +38,11 @@ export interface OutageResult {
   codes: Record<string, number>;
   /** /health during the outage: statuses seen, slowest answer. */
   health: { statuses: number[]; maxMs: number };
+  /**
+   * The gateway watchdog's limit around the freeze (the larger of /health's `redisUnresponsiveAfterMs`
+   * just before it and during the outage): how long the tries sent at the freeze may wait for it to be seen.
+   */
+  watchdogLimitMs: number;
   /** What the websocket subscriber was told during the outage. */
   subscriber: { closes: number[]; errors: string[] };
   /** From Redis back until a message published then reached the webhook receiver and a consumer. */
@@ -97,6 +102,7 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
     const heldIds = (held.receive as Array<{ id: string }>).map((delivery) => delivery.id);
     if (heldIds.length === 0) throw new Error('no delivery to try acks on');
 
+    const limitBefore = await watchdogLimit(base);
     const closesBefore = subscriber.closes.length;
     const errorsBefore = subscriber.errors.length;
     if (options.mode === 'pause') fixture.redis.pause();
@@ -153,13 +159,15 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
       }),
     );
     const health = { statuses: [] as number[], maxMs: 0 };
+    let watchdogLimitMs = limitBefore;
     for (let i = 0; i < 3; i++) {
       const begun = performance.now();
-      const status = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) })
-        .then((response) => response.status)
-        .catch(() => 0);
-      health.statuses.push(status);
+      const answer = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) })
+        .then(async (response) => ({ status: response.status, body: (await response.json()) as unknown }))
+        .catch(() => ({ status: 0, body: null }));
+      health.statuses.push(answer.status);
       health.maxMs = Math.max(health.maxMs, performance.now() - begun);
+      watchdogLimitMs = Math.max(watchdogLimitMs, limitIn(answer.body));
     }
     const remaining = downAt + options.outageMs - Date.now();
     if (remaining > 0) await sleep(remaining);
@@ -196,6 +204,7 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
       codes,
       slowest,
       health,
+      watchdogLimitMs,
       subscriber: subscriberTold,
       resumeMs,
       verdict: settled.verdict,
@@ -207,6 +216,17 @@ export async function runRedisOutage(options: OutageOptions): Promise<OutageResu
     await Promise.allSettled([subscriber.stop(), puller.stop()]);
     await fixture.close();
   }
+}
+
+/** /health's `redisUnresponsiveAfterMs` now. */
+async function watchdogLimit(base: string): Promise<number> {
+  const response = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) });
+  return limitIn(await response.json());
+}
+
+function limitIn(body: unknown): number {
+  const limit = (body as { redisUnresponsiveAfterMs?: unknown } | null)?.redisUnresponsiveAfterMs;
+  return typeof limit === 'number' ? limit : 0;
 }
 
 /** Publishes one marker as soon as a publish succeeds, and times its arrival at both queues' receivers. */

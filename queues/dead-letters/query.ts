@@ -103,7 +103,8 @@ export type DeadLetterQuery = ReturnType<typeof createDeadLetterQuery>;
 /** Checks the filter and turns it into index sets to walk; NOT_FOUND for a topic or queue that does not exist. */
 async function plan(registry: Registry, keys: Keys, filter: DeadLetterFilter): Promise<Plan> {
   const { from, to, search } = checkFilter(filter);
-  const scopes = scopesOf(await registry.table(), keys, filter);
+  const wanted = filter.topic != null ? [{ topic: filter.topic, queue: filter.queue ?? undefined }] : [];
+  const scopes = scopesOf(await registry.tableKnowing(wanted), keys, filter);
   return {
     scopes,
     min: from === null ? '-inf' : String(from),

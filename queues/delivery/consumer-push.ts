@@ -198,7 +198,7 @@ class Pumps {
   }
 
   private async currentQueue(pump: Pump): Promise<QueueRecord> {
-    const table = await this.options.registry.table();
+    const table = await this.options.registry.tableKnowing([{ topic: pump.topic, queue: pump.name }]);
     const queue = table.queues(pump.topic).find((record) => record.name === pump.name);
     if (queue?.target !== 'CONSUMER')
       throw notFound(`Queue ${pump.name} of topic ${pump.topic} does not exist`);

@@ -10,7 +10,7 @@ export function historyOperations(parts: Parts) {
 
   async function requireTopic(name: string): Promise<TopicRecord> {
     assertName('topic', name);
-    const topic = (await registry.table()).topic(name);
+    const topic = (await registry.tableKnowing([{ topic: name }])).topic(name);
     if (!topic) throw notFound(`Topic ${name} does not exist`);
     return topic;
   }

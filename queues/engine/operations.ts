@@ -42,7 +42,7 @@ export function topologyOperations(parts: Parts, reconcile: () => Promise<void>)
       return (await registry.table()).topics();
     },
     async topic(name: string) {
-      return (await registry.table()).topic(name) ?? null;
+      return (await registry.tableKnowing([{ topic: name }])).topic(name) ?? null;
     },
     async queues(topic: string) {
       return (await registry.table()).queues(topic);
@@ -139,7 +139,7 @@ export function messagingOperations(parts: Parts) {
         throw badInput('A request sets its own replyTo: leave it out', { field: 'replyTo' });
       }
       // Routed before anything is stored: a request nothing can answer is refused, not published.
-      const table = await registry.table();
+      const table = await registry.tableKnowing([{ topic: input.topic }]);
       if (!table.topic(input.topic)) throw notFound(`Topic ${input.topic} does not exist`);
       const routed = table.route(
         input.topic,

@@ -200,7 +200,7 @@ async function runTask(runner: Runner, first: ReplayTaskRecord): Promise<void> {
       const task = await readTask(store, first.topic, first.id);
       if (runner.closed || !task || task.state !== 'RUNNING') return;
       if (!(await holdLease(runner, task, false))) return;
-      const topic = (await registry.table()).topic(task.topic);
+      const topic = (await registry.tableKnowing([{ topic: task.topic }])).topic(task.topic);
       const queue = await registry.getQueue(task.topic, task.queue);
       if (!topic || !queue) {
         return finishTask(store, task, 'FAILED', `Queue ${task.queue} of topic ${task.topic} was deleted`);
@@ -235,7 +235,9 @@ async function newTask(runner: Runner, input: ReplayTopicInput): Promise<ReplayT
   const { registry, client, keys } = runner.options;
   assertName('topic', input.topic);
   assertName('queue', input.queue);
-  const topic: TopicRecord | undefined = (await registry.table()).topic(input.topic);
+  const topic: TopicRecord | undefined = (await registry.tableKnowing([{ topic: input.topic }])).topic(
+    input.topic,
+  );
   if (!topic) throw notFound(`Topic ${input.topic} does not exist`);
   if (!topic.history) throw badInput(`Topic ${topic.name} keeps no history to replay`, { field: 'topic' });
   if (!(await registry.getQueue(topic.name, input.queue))) {

@@ -116,7 +116,7 @@ async function openStream<T>(
 
 async function requireTopic(registry: Registry, name: string) {
   assertName('topic', name);
-  const topic = (await registry.table()).topic(name);
+  const topic = (await registry.tableKnowing([{ topic: name }])).topic(name);
   if (!topic) throw notFound(`Topic ${name} does not exist`);
   return topic;
 }

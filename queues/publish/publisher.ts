@@ -293,7 +293,8 @@ async function store(path: PublishPath, fresh: Prepared[]): Promise<void> {
 async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<PublishResult[]> {
   const { options } = path;
   if (options.cluster) refuseSpanningTopics(inputs);
-  const prepared = prepareAll(path, await options.registry.table(), inputs, Date.now());
+  const table = await options.registry.tableKnowing(inputs.map((input) => ({ topic: input.topic })));
+  const prepared = prepareAll(path, table, inputs, Date.now());
   const duplicates = await claimKeys(options, prepared);
   const fresh = prepared.filter((_, index) => !duplicates.has(index));
   if (fresh.length > 0) {

@@ -75,6 +75,12 @@ export interface RegistryOptions {
    * @default accepts every URL
    */
   checkWebhookUrl?: (field: string, url: string) => Promise<void>;
+  /**
+   * How long a topic or queue name that Redis did not hold is answered NOT_FOUND without asking Redis
+   * again (unless an announcement names its topic first); see unknown-names.ts.
+   * @default 250 ms
+   */
+  unknownForMs?: number;
 }
 
 /** A new topic's record, its input checked (VALIDATION for what is off). */
@@ -177,7 +183,7 @@ async function replaceQueue({ keys, commands, announce }: Store, queue: QueueRec
 export function createRegistry(options: RegistryOptions) {
   const { client, subscriber, keys } = options;
   const commands = defineCommands(client);
-  const cache = createRoutingCache({ client, subscriber, keys });
+  const cache = createRoutingCache({ client, subscriber, keys, unknownForMs: options.unknownForMs });
   const { table, announce } = cache;
   const store: Store = { client, keys, commands, announce };
   const requireQueueOf = (topic: string, name: string) => requireQueue(store, topic, name);
@@ -250,6 +256,12 @@ export function createRegistry(options: RegistryOptions) {
 
   return {
     table,
+    /**
+     * The routing table, first read again from Redis when it lacks one of these names and Redis holds
+     * it: another instance created it and its announcement has not arrived yet. For every lookup that
+     * answers NOT_FOUND on a miss.
+     */
+    tableKnowing: cache.tableKnowing,
     createTopic,
     deleteTopic: (name: string) => deleteTopic(store, name),
     requireTopic: (name: string) => requireTopic(store, name),

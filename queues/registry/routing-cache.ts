@@ -2,6 +2,7 @@ import type { QueueRecord, TopicRecord } from '../core/index.js';
 import { QUEUE_DEFAULTS } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { createRoutingTable, type RoutingTable } from './router.js';
+import { createUnknownNames, type UnknownNamesOptions } from './unknown-names.js';
 
 /** What changed in the registry: a topic, or one queue of it ('' topic: anything, reload all). */
 export type RegistryChange = { topic: string; queue?: string };
@@ -10,15 +11,28 @@ export type RegistryChange = { topic: string; queue?: string };
  * The routing table, read from Redis and cached in memory, dropped whenever any instance announces a
  * change (on the registry channel) and whenever the subscriber reconnects.
  */
-export function createRoutingCache(options: { client: RedisClient; subscriber: RedisClient; keys: Keys }) {
+export function createRoutingCache(
+  options: { client: RedisClient; subscriber: RedisClient; keys: Keys } & Pick<
+    UnknownNamesOptions,
+    'unknownForMs'
+  >,
+) {
   const { client, subscriber, keys } = options;
   const listeners = new Set<(change: RegistryChange) => void>();
   let cached: Promise<RoutingTable> | null = null;
   let generation = 0;
+  const unknownNames = createUnknownNames({
+    client,
+    keys,
+    table,
+    invalidateLocally: (change) => invalidate(change),
+    unknownForMs: options.unknownForMs,
+  });
 
   const invalidate = (change: RegistryChange) => {
     generation++;
     cached = null;
+    unknownNames.forget(change);
     for (const listener of listeners) listener(change);
   };
 
@@ -74,6 +88,8 @@ export function createRoutingCache(options: { client: RedisClient; subscriber: R
 
   return {
     table,
+    /** The table, read again first when it lacks a wanted name that Redis holds (unknown-names.ts). */
+    tableKnowing: unknownNames.tableKnowing,
     /** Drops the cached table here and tells every other instance to drop theirs. */
     announce,
     /** Calls back on every change seen, local or from another instance. Returns an unsubscribe. */

@@ -37,7 +37,9 @@ describe.each(modes)('fault: Redis unreachable (%s)', (mode) => {
         `load average ${loadavg()[0]} on ${cpus().length} cores, watchdog limit ${result.watchdogLimitMs} ms: P99 bound ${bound} ms`,
       );
     expect(result.watchdogLimitMs, context).toBeGreaterThanOrEqual(60);
-    expect(result.watchdogLimitMs, context).toBeLessThanOrEqual(750);
+    // At most the learned limit's ceiling (750 ms) plus what publishes under way announced (2 ms a
+    // message; this load's batches of 3 never make a big command, which would lift it to seconds).
+    expect(result.watchdogLimitMs, context).toBeLessThan(750 + 100);
     expect(result.latency.p99, context).toBeLessThan(bound);
     expect(result.health.statuses, context).toEqual([503, 503, 503]);
     // The websocket `consume` subscriber is told (one `next` with UNAVAILABLE) and stays subscribed.

@@ -24,6 +24,12 @@ export const ENGINE_DEFAULTS = {
    * (queues/redis/ordering.ts): a key is held back at most about this long by such a death.
    */
   orderingSweepMs: 2 * SECOND,
+  /**
+   * How long deleteQueue waits for other instances' workers on the queue to stop (each stops when it
+   * hears of the deletion, after the deliveries it has under way) before it removes the queue's keys
+   * anyway, with a warning through onError. A killed instance's workers count as stopped at once.
+   */
+  queueDeleteWaitMs: 10 * SECOND,
   /** How long a command of the engine's own connection may go unanswered (EngineOptions.commandTimeoutMs). */
   commandTimeoutMs: 5 * SECOND,
   /**

@@ -1,6 +1,7 @@
 import { Job, Worker } from 'bullmq';
 import type { ConsumerSpan, MessageRecord, QueueRecord } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
+import type { RoutingTable } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
 
@@ -107,6 +108,18 @@ export function createConsumerWorkers(options: ConsumerWorkersOptions, inFlight:
       const entry = workers.get(`${topic}/${name}`);
       workers.delete(`${topic}/${name}`);
       if (entry) await closeConsumerWorker(entry.worker);
+    },
+    /**
+     * Closes the workers of queues the registry no longer has as CONSUMER queues: a queue deleted
+     * through another instance is obliterated once no instance runs a worker on it (deleteQueue).
+     */
+    async retain(table: RoutingTable): Promise<void> {
+      const gone = [...workers.values()].filter(
+        ({ record }) =>
+          table.queues(record.topic).find((queue) => queue.name === record.name)?.target !== 'CONSUMER',
+      );
+      for (const { record } of gone) workers.delete(`${record.topic}/${record.name}`);
+      await Promise.all(gone.map(({ worker }) => closeConsumerWorker(worker)));
     },
     close: () => Promise.allSettled([...workers.values()].map(({ worker }) => closeConsumerWorker(worker))),
   };

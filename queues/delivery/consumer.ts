@@ -205,6 +205,10 @@ export function createConsumers(options: ConsumersOptions) {
    * answers 'expired' so the caller can take another.
    */
   async function takeOne(queue: QueueRecord, block: boolean, via: 'receive' | 'consume'): Promise<Taken> {
+    // A receive under way when its queue was deleted (here or elsewhere) takes nothing more, and
+    // opens no worker for it again: checked with no await before workerFor, so retain() sees it.
+    const table = await options.registry.tableKnowing([{ topic: queue.topic, queue: queue.name }]);
+    if (!table.queues(queue.topic).some((current) => current.name === queue.name)) return null;
     const worker = workers.workerFor(queue);
     const token = randomUUID();
     const job = (await worker.getNextJob(token, { block })) as Job<MessageRecord> | undefined;
@@ -269,6 +273,8 @@ export function createConsumers(options: ConsumersOptions) {
     release: settlement.release,
     onSettled: settlement.onSettled,
     drop: workers.drop,
+    /** Closes this instance's workers of queues that are no longer CONSUMER queues in `table`. */
+    retain: workers.retain,
     close(): Promise<void> {
       held.close();
       const done = closing ?? workers.close().then(() => undefined);

@@ -8,8 +8,9 @@ import { Autoscaler, type AutoscaleSettings, type BacklogSample, type ScaledWork
 import type { CircuitBreaker, CircuitTarget } from './circuit-breaker.js';
 import { createRedactor, type Redact } from './redaction.js';
 import type { ReplySender } from './request-reply.js';
+import { SettlingWorker } from './settling-worker.js';
 import { type DeliverContext, tracedDeliver } from './webhook-deliver.js';
-import { closeWorker, deliveryWorkerOptions } from './worker-options.js';
+import { deliveryWorkerOptions } from './worker-options.js';
 
 export { isExpired } from './webhook-deliver.js';
 
@@ -68,7 +69,7 @@ const WEBHOOK_LOCKS = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
 const CIRCUIT_RECHECK_MS = 1_000;
 
 interface Running {
-  worker: Worker<MessageRecord>;
+  worker: SettlingWorker<MessageRecord>;
   record: QueueRecord;
   /** The worker as the autoscaler sees it: its concurrency and the deliveries it runs now. */
   scaled: ScaledWorker;
@@ -227,10 +228,10 @@ export class WebhookWorkers {
       name: queue.name,
       limiterKey: options.keys.bull(queue.topic, queue.name).limiter,
     };
-    // A job a paused worker still fetched (a blocking fetch under way, a completion that fetched the
-    // next) goes back to the queue unattempted, like one the circuit holds back: no POST starts.
+    // A job a paused or stopping worker still fetched (a blocking fetch under way, a completion that
+    // fetched the next) goes back to the queue unattempted, like one the circuit holds back: no POST starts.
     const processJob = async (job: Job<MessageRecord>) => {
-      if (this.paused) throw Worker.RateLimitError();
+      if (this.paused || worker.isPaused()) throw Worker.RateLimitError();
       scaled.started();
       try {
         return await tracedDeliver(this.ctx, job, current(), target);
@@ -238,7 +239,7 @@ export class WebhookWorkers {
         scaled.ended();
       }
     };
-    const worker = new Worker<MessageRecord>(queue.name, processJob, {
+    const worker = new SettlingWorker<MessageRecord>(queue.name, processJob, {
       ...deliveryWorkerOptions(queue, options.connection, options.keys, current),
       ...WEBHOOK_LOCKS,
       // A limiter costs BullMQ a counter update per job: only a breaker that can trip needs one. A
@@ -263,7 +264,9 @@ export class WebhookWorkers {
     const entry = this.running.get(id);
     this.running.delete(id);
     this.autoscaler.forget(id);
-    if (entry) await closeWorker(entry.worker);
+    // Stays listed by Queue.getWorkers() until its deliveries under way are settled: an instance
+    // deleting the queue waits for that before it removes the queue's keys (settling-worker.ts).
+    if (entry) await entry.worker.stopAndClose();
   }
 }
 

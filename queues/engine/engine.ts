@@ -57,7 +57,10 @@ export async function createEngine(options: EngineOptions) {
     rateLimiter: security.rateLimiter && gatedMethods(redisWatch, security.rateLimiter, ['take']),
     /** The webhook targets this engine allows besides public addresses. */
     webhookPolicy: security.webhookPolicy,
-    ...topologyOperations(parts, reconciler.reconcile),
+    ...topologyOperations(parts, reconciler.reconcile, {
+      waitMs: options.queueDeleteWaitMs ?? ENGINE_DEFAULTS.queueDeleteWaitMs,
+      onError,
+    }),
     ...messaging,
     ...gatedMessaging(redisWatch, messaging),
     ...statsOperations(parts, monitoring),

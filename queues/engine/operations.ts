@@ -12,6 +12,7 @@ import { publishedEvent } from '../live/index.js';
 import type { PublishInput, PublishResult } from '../publish/index.js';
 import type { CreateQueueInput, CreateTopicInput, QueueSettingsInput } from '../registry/index.js';
 import { queueStats, topicCounters } from '../stats/index.js';
+import { type DeleteQueueSettings, deleteQueue } from './delete-queue.js';
 import type { Monitoring } from './monitoring.js';
 import type { Parts } from './parts.js';
 
@@ -19,8 +20,12 @@ import type { Parts } from './parts.js';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** Topics and queues: the registry, with this instance's workers following each change. */
-export function topologyOperations(parts: Parts, reconcile: () => Promise<void>) {
-  const { registry, security, circuit, consumers, deadLetters, handles, bullQueue } = parts;
+export function topologyOperations(
+  parts: Parts,
+  reconcile: () => Promise<void>,
+  deleteSettings: DeleteQueueSettings,
+) {
+  const { registry, security, circuit, bullQueue } = parts;
   async function setPaused(topic: string, name: string, paused: boolean): Promise<QueueRecord> {
     const queue = await registry.requireQueue(topic, name);
     // BullMQ's own flag is what stops every instance's workers; the registry copy is for reading.
@@ -61,31 +66,9 @@ export function topologyOperations(parts: Parts, reconcile: () => Promise<void>)
       await reconcile();
       return queue;
     },
-    async deleteQueue(topic: string, name: string): Promise<void> {
-      const queue = await registry.deleteQueue(topic, name);
-      await reconcile();
-      await consumers.drop(topic, name);
-      // Deleting a queue drops its messages, as in AMQP; BullMQ removes every key of it. What it held
-      // undelivered is counted (dead letters were counted as such already).
-      const held = await bullQueue(queue).getJobCounts(
-        'waiting',
-        'prioritized',
-        'delayed',
-        'active',
-        'paused',
-      );
-      await bullQueue(queue).obliterate({ force: true });
-      parts.losses.count(
-        topic,
-        name,
-        'queue_deleted',
-        Object.values(held).reduce((sum, n) => sum + n, 0),
-      );
-      await deadLetters.dropQueue(topic, name);
-      await parts.ordering.drop(topic, name);
-      await circuit.drop(topic, name);
-      await handles.drop(topic, name);
-    },
+    /** Waits (bounded) for other instances' workers on the queue to stop before removing its keys. */
+    deleteQueue: (topic: string, name: string): Promise<void> =>
+      deleteQueue(parts, reconcile, deleteSettings, topic, name),
     pauseQueue: (topic: string, name: string) => setPaused(topic, name, true),
     resumeQueue: (topic: string, name: string) => setPaused(topic, name, false),
   };

@@ -53,6 +53,12 @@ export interface EngineOptions extends SecurityOptions {
    * between two steps (queues/redis/ordering.ts). @default 2 s (ENGINE_DEFAULTS.orderingSweepMs)
    */
   orderingSweepMs?: number;
+  /**
+   * How long deleteQueue waits for the workers other instances run on the queue to stop before it
+   * removes the queue's keys anyway, telling onError (queues/engine/delete-queue.ts).
+   * @default 10 s (ENGINE_DEFAULTS.queueDeleteWaitMs)
+   */
+  queueDeleteWaitMs?: number;
   /** Run webhook delivery workers in this process. @default true */
   runWorkers?: boolean;
   /** Where background errors go (worker connection trouble, a failed reconcile). @default ignored */

@@ -215,19 +215,25 @@ export function createDeliveryParts(
 export type Parts = CoreParts & ReturnType<typeof createDeliveryParts>;
 
 /**
- * Keeps this instance's webhook workers in step with the registry, one pass at a time; after stop()
- * no new pass starts, and stop() answers when the running one is done.
+ * Keeps this instance's webhook workers (when `runWebhooks`) and consumer workers in step with the
+ * registry, one pass at a time; after stop() no new pass starts, and stop() answers when the running
+ * one is done.
  */
-export function createReconciler(parts: Parts, enabled: boolean, onError: (error: Error) => void) {
+export function createReconciler(parts: Parts, runWebhooks: boolean, onError: (error: Error) => void) {
   let reconciling: Promise<void> = Promise.resolve();
   let stopped = false;
   return {
     reconcile(): Promise<void> {
-      if (!enabled || stopped) return reconciling;
+      if (stopped) return reconciling;
       reconciling = reconciling.then(async () => {
         if (stopped) return;
         try {
-          await parts.webhooks.reconcile(await parts.registry.table());
+          const table = await parts.registry.table();
+          // Consumer workers open on first use; a queue deleted through any instance closes them here.
+          await Promise.all([
+            runWebhooks ? parts.webhooks.reconcile(table) : undefined,
+            parts.consumers.retain(table),
+          ]);
         } catch (error) {
           onError(error as Error);
         }

@@ -128,7 +128,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'One message, from history, a queue or the dead letters; null when gone. Needs subscribe:<pattern> ' +
-      'matching the topic (or admin). Finding it in the history scans it (the history has no index by id).',
+      'matching the topic (or admin). Found in the history through its index by id (docs/HISTORY.md).',
     args: {
       topic: t.arg.string({ required: true, description: 'The topic name.' }),
       id: t.arg.id({ required: true, description: 'Message.id.' }),

@@ -1,6 +1,6 @@
 import type { MessageRecord, TopicRecord } from '../core/index.js';
 import { assertInt, badInput } from '../core/index.js';
-import type { Keys, RedisClient } from '../redis/index.js';
+import { type Commands, defineCommands, type Keys, type RedisClient } from '../redis/index.js';
 
 /** The most messages one page of a topic's history holds. */
 export const MAX_HISTORY_PAGE = 1000;
@@ -75,6 +75,9 @@ interface Reader {
   keys: Keys;
 }
 
+/** The index's field naming the first entry it indexed (queues/redis/commands/history-trim.ts). */
+const INDEX_SINCE = '~since';
+
 /** Refuses a topic that keeps no history. */
 function settingsOf(topic: TopicRecord) {
   if (!topic.history) {
@@ -134,32 +137,55 @@ async function page(
  * Topic.history: its settings, length and oldest message's time; null when it keeps none. Trims
  * what maxAgeMs no longer keeps first (as the next publish would), so the length is exact.
  */
-async function info(reader: Reader, topic: TopicRecord): Promise<HistoryInfo | null> {
+async function info(reader: Reader, commands: Commands, topic: TopicRecord): Promise<HistoryInfo | null> {
   if (!topic.history) return null;
   const { maxAgeMs, maxMessages } = topic.history;
-  const key = reader.keys.topicHistory(topic.name);
-  const multi = reader.client.multi();
-  if (maxAgeMs !== null) multi.xtrim(key, 'MINID', Date.now() - maxAgeMs);
-  multi.xlen(key).xrange(key, '-', '+', 'COUNT', 1);
-  const answers = (await multi.exec()) ?? [];
-  for (const [error] of answers) if (error) throw error;
-  const length = Number(answers.at(-2)?.[1] ?? 0);
-  const [oldest] = (answers.at(-1)?.[1] ?? []) as StreamEntry[];
-  const oldestAt = oldest ? new Date(parseCursor('cursor', oldest[0]).ms) : null;
-  return { maxAgeMs, maxMessages, length, oldestAt };
+  const { keys } = reader;
+  // With the index (history-trim), so what the trim removes leaves no index field behind.
+  const [length, oldest] = await commands.run<[number, string | null]>(
+    'history-trim-2',
+    [keys.topicHistory(topic.name), keys.topicHistoryIds(topic.name)],
+    [maxAgeMs === null ? 0 : Date.now() - maxAgeMs],
+  );
+  const oldestAt = oldest ? new Date(parseCursor('cursor', oldest).ms) : null;
+  return { maxAgeMs, maxMessages, length: Number(length), oldestAt };
 }
 
 /**
- * One message of the history by id, or null. The history has no index by id (a second write per
- * publish), so this scans it, oldest first, in reads of 1000: O(history length).
+ * One message of the history by id, or null: its entry's stream id from the history's index, then
+ * that one entry (absent or older than maxAgeMs keeps: trimmed, null). A message the index does not
+ * name may have been stored before the index existed: the part of the history older than the index's
+ * first entry is scanned for it (nothing, once that part is trimmed away).
  */
 async function find(reader: Reader, topic: TopicRecord, id: string): Promise<MessageRecord | null> {
   if (!topic.history) return null;
   const key = reader.keys.topicHistory(topic.name);
+  const [streamId, since] = await reader.client.hmget(
+    reader.keys.topicHistoryIds(topic.name),
+    id,
+    INDEX_SINCE,
+  );
+  const floor = startOf(topic, {}, Date.now());
+  if (streamId) {
+    if (floor !== '-' && cursorAfter(floor, streamId)) return null;
+    const [entry] = await reader.client.xrange(key, streamId, streamId);
+    return entry ? entryMessage(entry as StreamEntry) : null;
+  }
+  return scan(reader, key, id, floor, since ? `(${since}` : '+');
+}
+
+/** Scans the history from `from` to `end` for a message by id, in reads of 1000: O(entries scanned). */
+async function scan(
+  reader: Reader,
+  key: string,
+  id: string,
+  from: string,
+  end: string,
+): Promise<MessageRecord | null> {
   const needle = `"id":${JSON.stringify(id)},`;
-  let start = startOf(topic, {}, Date.now());
+  let start = from;
   for (;;) {
-    const entries = await range(reader, key, start, SCAN_PAGE);
+    const entries = (await reader.client.xrange(key, start, end, 'COUNT', SCAN_PAGE)) as StreamEntry[];
     const hit = entries.find(([, fields]) => fields.some((field) => field.startsWith(`{${needle}`)));
     if (hit) return entryMessage(hit);
     const last = entries.at(-1);
@@ -175,6 +201,7 @@ async function find(reader: Reader, topic: TopicRecord, id: string): Promise<Mes
  * read also leaves out what is older than maxAgeMs but not yet trimmed.
  */
 export function createHistory(reader: Reader) {
+  const commands = defineCommands(reader.client);
   return {
     page: (topic: TopicRecord, start: HistoryStart, first?: number) => page(reader, topic, start, first),
     /** Entries after a start, up to `count`, for a subscription catching up: the same rules as `page`. */
@@ -182,7 +209,7 @@ export function createHistory(reader: Reader) {
       const key = reader.keys.topicHistory(topic.name);
       return (await range(reader, key, startOf(topic, start, Date.now()), count)).map(entryMessage);
     },
-    info: (topic: TopicRecord) => info(reader, topic),
+    info: (topic: TopicRecord) => info(reader, commands, topic),
     find: (topic: TopicRecord, id: string) => find(reader, topic, id),
   };
 }

@@ -159,7 +159,11 @@ function historyAndLive(options: PublisherOptions, commit: PublishCommit, prepar
   // In the same call as the adds: in the history iff the publish is applied (publish-commit).
   const { maxMessages, maxAgeMs } = prepared.history;
   const write = commit.history(
-    options.keys.topicHistory(message.topic),
+    {
+      key: options.keys.topicHistory(message.topic),
+      ids: options.keys.topicHistoryIds(message.topic),
+      messageId: message.id,
+    },
     prepared.json,
     maxMessages,
     maxAgeMs,

@@ -23,6 +23,13 @@ export interface Keys {
    * maxMessages and maxAgeMs.
    */
   topicHistory(topic: string): string;
+  /**
+   * Hash: a topic history's index, message id -> stream id of its entry, so `message(topic, id)` reads
+   * one entry instead of scanning; written and trimmed with the history by publish-commit (and
+   * history-trim), plus field `~since`: the stream id of the first entry it indexed (older entries,
+   * written before the index existed, are found by a scan of that older part).
+   */
+  topicHistoryIds(topic: string): string;
   /** Replay tasks of topic histories (queues/history/replay-tasks.ts). */
   replayTasks: ReplayTaskKeys;
   /**
@@ -219,6 +226,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
     topicHistory: (topic) => `${topicTag(topic)}:~history`,
+    topicHistoryIds: (topic) => `${topicTag(topic)}:~history-ids`,
     trail: (topic, messageId) => `${topicTag(topic)}:~trail:${messageId}`,
     replayTasks: {
       index: `${registry}:replay-tasks`,

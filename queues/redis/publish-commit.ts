@@ -71,11 +71,27 @@ export class PublishCommit {
   }
 
   /**
-   * XADD of a message (the JSON its jobs store) to its topic's history stream, trimmed to the topic's
-   * limits (null: none of that kind). Answers the write's number, for {@link publishWithCursor}.
+   * XADD of a message (the JSON its jobs store, id `messageId`) to its topic's history stream, trimmed
+   * to the topic's limits (null: none of that kind), with its entry in the history's index `ids`
+   * (keys.topicHistoryIds). Answers the write's number, for {@link publishWithCursor}.
    */
-  history(key: string, message: Buffer, maxMessages: number | null, maxAgeMs: number | null): number {
-    this.writes.push('X', this.owner, this.keyAt(key), maxMessages ?? 0, maxAgeMs ?? 0, message);
+  history(
+    target: { key: string; ids: string; messageId: string },
+    message: Buffer,
+    maxMessages: number | null,
+    maxAgeMs: number | null,
+  ): number {
+    const { key, ids, messageId } = target;
+    this.writes.push(
+      'X',
+      this.owner,
+      this.keyAt(key),
+      this.keyAt(ids),
+      messageId,
+      maxMessages ?? 0,
+      maxAgeMs ?? 0,
+      message,
+    );
     this.historyWrites += 1;
     return this.historyWrites;
   }

@@ -144,7 +144,7 @@ async function deleteTopic({ client, keys, commands, announce }: Store, name: st
   if (result === -1) throw notFound(`Topic ${name} does not exist`);
   if (result === -2) throw conflict(`Topic ${name} still has queues; delete them first`);
   // Its history goes with it: a topic created again under the name starts with none.
-  await client.del(keys.topicHistory(name));
+  await client.del(keys.topicHistory(name), keys.topicHistoryIds(name));
   await announce({ topic: name });
 }
 

@@ -135,7 +135,13 @@ describe('Lua keys of the scripts built in TypeScript', () => {
       commit.appliedIf(keys.idempotency('t', add.jobId), add.jobId);
       commit.set(keys.idempotency('t', add.jobId), add.jobId, 60_000);
       commit.hincrby(keys.topicStats('t'), 'published', 1);
-      const x = commit.history(keys.topicHistory('t'), Buffer.from('{}'), 10, 60_000);
+      // maxMessages 1: the second and third history writes trim, and drop index fields.
+      const x = commit.history(
+        { key: keys.topicHistory('t'), ids: keys.topicHistoryIds('t'), messageId: add.jobId },
+        Buffer.from(`{"id":"${add.jobId}"}`),
+        1,
+        60_000,
+      );
       commit.publishWithCursor(x, keys.live.messages('t'), '{"id":"m"}');
       commit.publish(keys.live.events('t'), '{}');
       commit.trail(keys.trail('t', add.jobId), null, `h-${owner}`, `{"hash":"h-${owner}"}`, 60_000);
@@ -149,6 +155,24 @@ describe('Lua keys of the scripts built in TypeScript', () => {
       prioritized: 1,
       delayed: 1,
     });
+  });
+
+  it('should have history-trim touch only its KEYS, trimming entries and their index fields', async () => {
+    const keys = createKeys(uniquePrefix());
+    const [key, ids] = [keys.topicHistory('t'), keys.topicHistoryIds('t')];
+    for (const id of ['old-1', 'old-2']) {
+      const entry = await client.xadd(key, '1000-*', 'm', `{"id":"${id}"}`);
+      await client.hset(ids, id, entry as string);
+    }
+    await client.xadd(key, '*', 'm', '{"id":"new"}');
+    await client.hset(ids, 'new', 'x', '~since', 'y');
+    let answer: unknown;
+    const problems = await keysOutsideKeys(async () => {
+      answer = await commands.run('history-trim-2', [key, ids], [2000]);
+    });
+    expect(problems).toEqual([]);
+    expect((answer as unknown[])[0]).toBe(1);
+    expect((await client.hkeys(ids)).sort()).toEqual(['new', '~since']);
   });
 
   it('should have ordering-enqueue and ordering-advance touch only their KEYS, releasing now and later', async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../connection.js';
 import { ADD_JOBS_LUA } from './add-jobs.js';
+import { HISTORY_TRIM_LUA } from './history-trim.js';
 import { ORDERING_ADVANCE_LUA, ORDERING_ENQUEUE_LUA } from './ordering.js';
 import { PUBLISH_COMMIT_LUA } from './publish-commit.js';
 
@@ -31,6 +32,7 @@ const COMMANDS = [
 const GENERATED = {
   'add-jobs-n': ADD_JOBS_LUA,
   'publish-commit-n': PUBLISH_COMMIT_LUA,
+  'history-trim-2': HISTORY_TRIM_LUA,
   'ordering-enqueue-n': ORDERING_ENQUEUE_LUA,
   'ordering-advance-n': ORDERING_ADVANCE_LUA,
 };

@@ -20,9 +20,10 @@
  * add's owner and its job key's position among the write keys (32-bit big-endian each, add after add:
  * BullMQ's add gets the job key from KEYS, see add-jobs.ts); then the writes, each a code and its owner:
  * `S owner key value ms` (SET … PX), `H owner key field increment` (HINCRBY),
- * `P owner channel message` (PUBLISH), `X owner key maxMessages maxAgeMs message` (XADD of field `m`
- * to a topic's history, trimmed exactly to at most maxMessages entries and to none older than maxAgeMs
- * before the new entry's time, 0 meaning no such limit), `C owner x channel message` (PUBLISH of a
+ * `P owner channel message` (PUBLISH), `X owner key ids id maxMessages maxAgeMs message` (XADD of
+ * field `m` to a topic's history, trimmed exactly to at most maxMessages entries and to none older than
+ * maxAgeMs before the new entry's time, 0 meaning no such limit; `ids` its index hash, where the message
+ * id `id` gets the entry's stream id and what the trims removed loses its field: history-trim.ts), `C owner x channel message` (PUBLISH of a
  * message JSON object with `"cursor":"<stream id>"` added, the id the x-th `X` write of the call got,
  * counted from 1), `T owner key head hash entry ttlMs` (RPUSH of a provenance trail entry, the
  * key's expiry raised to ttlMs: checked first that the trail's last stored entry has hash `head`, ''
@@ -37,6 +38,7 @@
  * Output: per owner, 1 when its writes were applied, or why none of them were.
  */
 import { ADD_JOBS_KEYS, addFunctionsLua } from './add-jobs.js';
+import { HISTORY_TRIM_FUNCTIONS_LUA } from './history-trim.js';
 
 /** What BullMQ keeps under each of its keys that an add touches. */
 const KEY_TYPES: Record<string, string> = {
@@ -65,7 +67,7 @@ function preludeLua(): string {
   const counters = ADD_JOBS_KEYS.flatMap((name, index) =>
     COUNTERS.has(name) ? [`[${index + 1}] = true`] : [],
   );
-  return `
+  return `${HISTORY_TRIM_FUNCTIONS_LUA}
 local PER_QUEUE = ${ADD_JOBS_KEYS.length}
 local TYPES = { ${types.join(', ')} }
 local COUNTER = { ${counters.join(', ')} }
@@ -91,16 +93,19 @@ local function fail(owner, why) if not failed[owner] then failed[owner] = why en
 -- The stream ids the X writes got, by their number among the call's X writes.
 local historyIds = {}
 local XADD, PUBLISH_CURSOR = {}, {}
-local function historyAdd(key, maxMessages, maxAgeMs, message)
+local function historyAdd(key, ids, messageId, maxMessages, maxAgeMs, message)
   local id
   if maxMessages > 0 then
+    historyTrimToCount(key, ids, maxMessages - 1)
     id = redis.call('XADD', key, 'MAXLEN', '=', maxMessages, '*', 'm', message)
   else
     id = redis.call('XADD', key, '*', 'm', message)
   end
+  redis.call('HSET', ids, messageId, id)
+  redis.call('HSETNX', ids, HISTORY_SINCE, id)
   if maxAgeMs > 0 then
     local ms = tonumber(string.match(id, '^(%d+)'))
-    redis.call('XTRIM', key, 'MINID', '=', ms - maxAgeMs)
+    historyTrimOlder(key, ids, (ms - maxAgeMs) .. '-0')
   end
   return id
 end
@@ -166,10 +171,13 @@ while ARGV[at] do
     at = at + 4
   elseif code == 'X' then
     local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
-    local problem = wrongType(key, 'stream')
+    local ids = KEYS[writeKeysAt + tonumber(ARGV[at + 3])]
+    local problem = wrongType(key, 'stream') or wrongType(ids, 'hash')
     if problem then fail(owner, problem) end
-    writes[#writes + 1] = { owner, XADD, key, tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), ARGV[at + 5] }
-    at = at + 6
+    writes[#writes + 1] = {
+      owner, XADD, key, ids, ARGV[at + 4], tonumber(ARGV[at + 5]), tonumber(ARGV[at + 6]), ARGV[at + 7],
+    }
+    at = at + 8
   elseif code == 'C' then
     writes[#writes + 1] = { owner, PUBLISH_CURSOR, tonumber(ARGV[at + 2]), ARGV[at + 3], ARGV[at + 4] }
     at = at + 5
@@ -231,7 +239,7 @@ for _, write in ipairs(writes) do
   local skip = failed[write[1]] or applied[write[1]]
   if write[2] == XADD then
     xCount = xCount + 1
-    if not skip then historyIds[xCount] = historyAdd(write[3], write[4], write[5], write[6]) end
+    if not skip then historyIds[xCount] = historyAdd(unpack(write, 3)) end
   elseif skip then
     -- nothing of a refused or already applied owner is written
   elseif write[2] == TRAIL then

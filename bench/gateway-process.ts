@@ -3,9 +3,13 @@
  * harness passes REDIS_URL and a key prefix per scenario in the environment; everything else is the
  * configuration a deployment would run with.
  */
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TopicKind } from '../queues/core/index.js';
 import type { CreateQueueInput, CreateTopicInput } from '../queues/registry/index.js';
+import { type SamplingHeapProfile, startAllocationSampling } from './alloc-sampling.js';
 import { importBuiltGateway } from './built-gateway.js';
 import { serveRpc } from './rpc.js';
 
@@ -25,6 +29,24 @@ const gateway = await createGateway(loadConfig(process.env));
 const { url } = await gateway.start();
 const { engine } = gateway;
 
+/**
+ * `npm run bench -- --profile=alloc`: each topology's life, from created to deleted, is sampled, and
+ * its profile written to this folder with the count of messages published to it.
+ */
+const ALLOC_PROFILE_DIR = process.env.BENCH_ALLOC_PROFILE_DIR ?? null;
+const sampling = new Map<string, Promise<{ stop(): Promise<SamplingHeapProfile> }>>();
+
+/** Stops sampling the topic's life and writes `<topic>.heapprofile` and `<topic>.json` (its messages). */
+async function writeAllocations(topic: string): Promise<void> {
+  const started = sampling.get(topic);
+  if (!ALLOC_PROFILE_DIR || !started) return;
+  sampling.delete(topic);
+  const profile = await (await started).stop();
+  const { published } = await engine.topicStats(topic);
+  await writeFile(join(ALLOC_PROFILE_DIR, `${topic}.heapprofile`), JSON.stringify(profile));
+  await writeFile(join(ALLOC_PROFILE_DIR, `${topic}.json`), JSON.stringify({ topic, published }));
+}
+
 const api = {
   url: async () => url,
   /** Creates a topic and its queues and waits until every WEBHOOK queue has its worker. */
@@ -39,6 +61,7 @@ const api = {
         throw new Error(`webhook workers did not start within ${WORKER_START_TIMEOUT_MS} ms`);
       await sleep(10);
     }
+    if (ALLOC_PROFILE_DIR) sampling.set(args.topic, startAllocationSampling());
   },
   /** This instance's webhook workers, one per WEBHOOK queue it delivers for. */
   webhookWorkers: async () => engine.webhookWorkers,
@@ -70,6 +93,7 @@ const api = {
   },
   /** Deletes a topic and its queues with their messages, so the next round starts from nothing. */
   async deleteTopology(topic: string): Promise<void> {
+    await writeAllocations(topic);
     for (const queue of await engine.queues(topic)) await engine.deleteQueue(topic, queue.name);
     await engine.deleteTopic(topic);
   },

@@ -21,6 +21,8 @@ export interface Bench {
   receiverUrl: string;
   /** Node flags for gateway processes (--cpu-prof when profiling). */
   gatewayFlags: string[];
+  /** More environment for gateway processes (the allocation profile's folder when profiling allocations). */
+  gatewayEnv?: Record<string, string>;
   /**
    * Gateway instances per scenario, all on the bench Redis with one key prefix, as a deployment
    * scales out (docs/SCALING.md, step 2); the load generator spreads its requests over them.
@@ -52,6 +54,7 @@ export async function startGateway(
       // The receiver is on loopback by design: the bench never leaves the machine.
       SWITCHYARD_ALLOW_PRIVATE_WEBHOOKS: 'true',
       NODE_ENV: 'production',
+      ...bench.gatewayEnv,
       ...env,
     },
   });

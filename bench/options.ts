@@ -5,8 +5,11 @@ export interface BenchOptions {
   quick: boolean;
   /** Only these scenario numbers (`--only=3,5`); null runs all. */
   only: Set<number> | null;
-  /** Profile the gateway during scenario 3, or the first of --only (`--profile`), instead of benchmarking. */
-  profile: boolean;
+  /**
+   * Profile the gateway during scenario 3, or the first of --only, instead of benchmarking: its CPU
+   * (`--profile`, `--profile=cpu`) or the bytes it allocates per message (`--profile=alloc`).
+   */
+  profile: 'cpu' | 'alloc' | null;
   /**
    * Run scenarios 1-4 (or those of --only among them) on one Redis and then on a local Redis Cluster
    * of 3 masters and 3 replicas, in one run (`--cluster`).
@@ -20,10 +23,11 @@ export interface BenchOptions {
 }
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { quick: false, only: null, profile: false, cluster: false, instances: 1 };
+  const options: BenchOptions = { quick: false, only: null, profile: null, cluster: false, instances: 1 };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
-    else if (arg === '--profile') options.profile = true;
+    else if (arg === '--profile' || arg === '--profile=cpu') options.profile = 'cpu';
+    else if (arg === '--profile=alloc') options.profile = 'alloc';
     else if (arg === '--cluster') options.cluster = true;
     else if (arg.startsWith('--only=')) {
       const ids = arg
@@ -41,7 +45,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       }
     } else {
       throw new Error(
-        `unknown option ${arg}; use --quick, --only=1,2, --profile, --cluster or --instances=2`,
+        `unknown option ${arg}; use --quick, --only=1,2, --profile[=cpu|alloc], --cluster or --instances=2`,
       );
     }
   }

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
@@ -62,7 +62,7 @@ const PROJECT = fileURLToPath(new URL('../', import.meta.url));
 
 const PACKAGE_GROUPS: [RegExp, Group][] = [
   [
-    /node_modules\/(graphql|graphql-yoga|graphql-ws|@graphql-yoga|@graphql-tools|@envelop|@pothos|@repeaterjs|@graphql-typed-document-node)\//,
+    /node_modules\/(graphql|graphql-jit|graphql-yoga|graphql-ws|@graphql-yoga|@graphql-tools|@envelop|@pothos|@repeaterjs|@graphql-typed-document-node)\//,
     'GraphQL',
   ],
   [
@@ -76,7 +76,7 @@ const PACKAGE_GROUPS: [RegExp, Group][] = [
 ];
 
 /** A frame's own group, or null for native code and Node internals that are charged to a caller. */
-function ownGroup(frame: CallFrame): Group | null {
+export function ownGroup(frame: CallFrame): Group | null {
   const { functionName: name, url } = frame;
   if (name === '(garbage collector)') return 'garbage collection';
   if (url === '' && /^(parse|stringify)$/.test(name)) return 'JSON';
@@ -88,10 +88,10 @@ function ownGroup(frame: CallFrame): Group | null {
 }
 
 /** Node internals that are HTTP or sockets, for time no library frame above says whose it is. */
-const NODE_HTTP =
+export const NODE_HTTP =
   /^node:(_http|http|https|net|dns|tls|stream|internal\/(http|streams|stream_base|deps\/undici|child_process|dns|net|url))/;
 
-function locationOf(frame: CallFrame): string {
+export function locationOf(frame: CallFrame): string {
   const path = frame.url.replace(/^file:\/\//, '').replace(PROJECT, '');
   const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(path);
   const shown = packageMatch ? `${packageMatch[1]}/${packageMatch[2]}` : path;

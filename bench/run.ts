@@ -2,7 +2,7 @@
  * `npm run bench`: Switchyard's core paths side by side with raw BullMQ doing the same work, in one
  * run on one fresh redis-server. `-- --quick` runs every scenario once, small (the CI smoke run);
  * `-- --only=3,5` picks scenarios; `-- --profile` CPU-profiles the gateway during scenario 3 (or
- * the first of --only); `-- --cluster` runs scenarios 1-4 on one Redis and then on a local Redis
+ * the first of --only), `-- --profile=alloc` samples what it allocates per message; `-- --cluster` runs scenarios 1-4 on one Redis and then on a local Redis
  * Cluster (3 masters, 3 replicas) in the same run; `-- --instances=2` runs scenarios 1 and 3 with
  * one gateway and then with two gateway instances on the same Redis, in the same run. See
  * docs/PERFORMANCE.md.
@@ -142,7 +142,7 @@ async function main(): Promise<number> {
       const id = options.only ? Math.min(...options.only) : PROFILED_SCENARIO;
       const scenario = SCENARIOS.find((candidate) => candidate.id === id);
       if (!scenario) throw new Error(`no scenario ${id}`);
-      return await runProfile(bench, scenario);
+      return await runProfile(bench, scenario, options.profile);
     }
     const started = new Date();
     const chosen = SCENARIOS.filter(

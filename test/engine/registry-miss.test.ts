@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../queues/core/errors.js';
 import type { Engine } from '../../queues/engine/engine.js';
 import { createKeys } from '../../queues/redis/keys.js';
+import { createRegistry } from '../../queues/registry/index.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
 
@@ -58,6 +60,18 @@ async function pubSubHoldingProxy(redisPort: number) {
     },
   };
 }
+
+// One MONITOR for the file, opened before any engine: opened while engines PING every 20 ms, ioredis
+// can take a monitored line for the answer to MONITOR itself ("Command queue state error").
+let monitor: Redis | undefined;
+const seen: string[][] = [];
+beforeAll(async () => {
+  monitor = await harness.redis.client().monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.map(String)));
+});
+afterAll(() => {
+  monitor?.disconnect();
+});
 
 let proxy: Awaited<ReturnType<typeof pubSubHoldingProxy>> | undefined;
 let behindProxy: Engine | undefined;
@@ -118,15 +132,33 @@ describe('a name another instance created, before its announcement arrives', () 
     const deliveries = await b.receive('orders', 'pull', 10, 0);
     expect(deliveries.map((delivery) => delivery.message.payload)).toEqual(['from a']);
   });
+
+  it('should consume from a queue created on another instance at once', async () => {
+    const { a, b, proxy } = await twoInstances();
+    await a.createTopic({ name: 'orders', kind: 'FANOUT' });
+    await a.createQueue({ topic: 'orders', name: 'warm', target: 'CONSUMER' });
+    // A first consume subscribes B to remote acks, which a held subscriber connection would never confirm.
+    await (await b.consume('orders', 'warm', 1)).return?.();
+    proxy.hold();
+    await a.createQueue({ topic: 'orders', name: 'pull', target: 'CONSUMER' });
+    await a.publish({ topic: 'orders', payload: 'from a' });
+
+    const stream = await b.consume('orders', 'pull', 1);
+    try {
+      const first = await stream.next();
+      expect(first.done).toBe(false);
+      expect(first.value?.message.payload).toBe('from a');
+    } finally {
+      await stream.return?.();
+    }
+  });
 });
 
 describe('a name no instance knows', () => {
   it('should still refuse NOT_FOUND, change nothing, and re-read Redis at most once per name and while', async () => {
     const { b, keys, keyPrefix } = await twoInstances();
     const redis = harness.redis.client();
-    const monitor = await harness.redis.client().monitor();
-    const seen: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const from = seen.length;
     const keysBefore = (await redis.keys(`${keyPrefix}*`)).sort();
 
     const refusals = await Promise.all(
@@ -142,8 +174,7 @@ describe('a name no instance knows', () => {
     const marker = `monitor-flush-${uniquePrefix()}`;
     await redis.echo(marker);
     await waitFor(() => seen.some((args) => args.includes(marker)), { timeoutMs: 2000 });
-    monitor.disconnect();
-    const lookups = seen.filter((args) => args.includes(keys.topics) && args.includes('nowhere'));
+    const lookups = seen.slice(from).filter((args) => args.includes(keys.topics) && args.includes('nowhere'));
     expect(lookups.length).toBeLessThanOrEqual(1);
     expect(await b.topics()).toEqual([]);
     expect((await redis.keys(`${keyPrefix}*`)).sort()).toEqual(keysBefore);
@@ -163,5 +194,48 @@ describe('a name another instance deleted', () => {
     });
     await expectRefusal(b.publish({ topic: 'orders', payload: 2 }), ErrorCode.NotFound);
     expect(await b.topic('orders')).toBeNull();
+  });
+});
+
+describe('the memory of names Redis does not hold', () => {
+  it('should answer such a name unknown for unknownForMs without asking again, until an announcement names it', async () => {
+    const keys = createKeys(uniquePrefix());
+    const held = await pubSubHoldingProxy(harness.redis.port);
+    proxy = held;
+    const registryOn = (subscriber: Redis) =>
+      createRegistry({
+        client: harness.redis.client(),
+        subscriber,
+        keys,
+        defaultMaxMessageBytes: 1024,
+        checkPayloadSchema: () => {},
+        unknownForMs: 60_000,
+      });
+    const a = registryOn(harness.redis.client());
+    const heldSubscriber = new Redis(held.url, { maxRetriesPerRequest: null });
+    const b = registryOn(heldSubscriber);
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      const known = async () => (await b.tableKnowing([{ topic: 'orders' }])).topic('orders')?.name;
+      expect(await known()).toBeUndefined();
+      held.hold();
+      await a.createTopic({ name: 'orders', kind: 'FANOUT' });
+      // The price of bounding the reads: a name found missing a moment ago stays missing here until
+      // unknownForMs passes or the creation's announcement arrives.
+      expect(await known()).toBeUndefined();
+      const heard = new Promise<void>((resolve) => {
+        const stop = b.onChange((change) => {
+          if (change.topic !== 'orders') return;
+          stop();
+          resolve();
+        });
+      });
+      held.release();
+      await heard;
+      expect(await known()).toBe('orders');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      heldSubscriber.disconnect();
+    }
   });
 });

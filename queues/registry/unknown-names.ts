@@ -61,7 +61,7 @@ export function createUnknownNames(options: UnknownNamesOptions) {
     unknown.set(key, Date.now() + unknownForMs);
   }
 
-  async function held(wanted: WantedName): Promise<boolean> {
+  async function inRedisNow(wanted: WantedName): Promise<boolean> {
     const exists =
       wanted.queue === undefined
         ? await client.hexists(keys.topics, wanted.topic)
@@ -77,7 +77,7 @@ export function createUnknownNames(options: UnknownNamesOptions) {
     const pending = asking.get(key);
     if (pending) return pending;
     const startedAt = generation;
-    const ask = held(wanted).then((exists) => {
+    const ask = inRedisNow(wanted).then((exists) => {
       // An announcement during the ask may be the creation itself: then the answer is not remembered.
       if (!exists && generation === startedAt) rememberUnknown(key);
       return exists;
@@ -114,10 +114,12 @@ export function createUnknownNames(options: UnknownNamesOptions) {
     const missing = wanted.filter((name) => !knows(cached, name));
     if (missing.length === 0) return cached;
     const unique = [...new Map(missing.map((name) => [nameKey(name), name])).values()];
-    if (!(await Promise.all(unique.map(inRedis))).some(Boolean)) return cached;
+    const held = await Promise.all(unique.map(inRedis));
+    const found = unique.filter((_, index) => held[index]);
+    if (found.length === 0) return cached;
     let fresh = await table();
-    for (let read = 0; read < 2 && !unique.every((name) => knows(fresh, name)); read++) {
-      fresh = await reload(unique);
+    for (let read = 0; read < 2 && !found.every((name) => knows(fresh, name)); read++) {
+      fresh = await reload(found);
     }
     return fresh;
   }

@@ -24,9 +24,12 @@ export interface FinishedHead {
   front: string[];
 }
 
+/** For some ordering keys, the ids whose end was reported: a key is advanced only while one of them heads it. */
+export type FinishedIds = ReadonlyMap<string, ReadonlySet<string>>;
+
 /**
  * Reads the heads of these ordering keys and answers those finished (the job gone, or in the failed
- * set), each with the front of its line; `only`: answers a key only while this id heads it.
+ * set), each with the front of its line; `only`: answers a key only while one of its ids there heads it.
  */
 export async function readFinished(
   client: RedisClient,
@@ -34,14 +37,14 @@ export async function readFinished(
   topic: string,
   queue: string,
   orderingKeys: readonly string[],
-  only?: string,
+  only?: FinishedIds,
 ): Promise<FinishedHead[]> {
   const ordering = keys.ordering(topic, queue);
   const bull = keys.bull(topic, queue);
   const heads = orderingKeys.length === 0 ? [] : await client.hmget(ordering.heads, ...orderingKeys);
   const named = orderingKeys.flatMap((orderingKey, index) => {
     const head = heads[index];
-    return head && (only === undefined || head === only) ? [{ orderingKey, head }] : [];
+    return head && (only === undefined || only.get(orderingKey)?.has(head)) ? [{ orderingKey, head }] : [];
   });
   if (named.length === 0) return [];
   const pipeline = client.pipeline();
@@ -102,14 +105,14 @@ export function orderingBaseKeys(keys: Keys, topic: string, queue: string): stri
 }
 
 /**
- * Advances every finished head of these ordering keys (`only`: the key headed by this id), reading
- * again the keys whose head or line moved under the call. Answers how many keys advanced.
+ * Advances every finished head of these ordering keys (`only`: a key while one of its ids there heads
+ * it), reading again the keys whose head or line moved under the call. Answers how many keys advanced.
  */
 export async function advanceKeys(
   client: RedisClient,
   commands: Commands,
   keys: Keys,
-  target: { topic: string; queue: string; orderingKeys: readonly string[]; only?: string },
+  target: { topic: string; queue: string; orderingKeys: readonly string[]; only?: FinishedIds },
 ): Promise<number> {
   const { topic, queue } = target;
   let pending = target.orderingKeys;

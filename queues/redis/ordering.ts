@@ -2,6 +2,7 @@ import type { Commands } from './commands/index.js';
 import type { RedisClient } from './connection.js';
 import type { Keys } from './keys.js';
 import { advanceKeys, orderingBaseKeys } from './ordering-advance.js';
+import { gatherFinished } from './ordering-finished.js';
 
 export { PARK_MS } from './commands/ordering.js';
 
@@ -110,6 +111,9 @@ async function stalePending(
  */
 export function createOrdering(options: { client: RedisClient; commands: Commands; keys: Keys }) {
   const { client, commands, keys } = options;
+  const advanceFinished = gatherFinished((topic, queue, ids) =>
+    advanceKeys(client, commands, keys, { topic, queue, orderingKeys: [...ids.keys()], only: ids }),
+  );
 
   return {
     /** Forgets a deleted queue's ordering keys: its heads, its lines (a line exists only beside a head) and its pending ids. */
@@ -127,7 +131,7 @@ export function createOrdering(options: { client: RedisClient; commands: Command
     async finished(topic: string, queue: string, jobId: string, orderingKey?: string | null): Promise<void> {
       const key = orderingKey === undefined ? await keyOf(client, keys, topic, queue, jobId) : orderingKey;
       if (key === null) return;
-      await advanceKeys(client, commands, keys, { topic, queue, orderingKeys: [key], only: jobId });
+      await advanceFinished(topic, queue, key, jobId);
     },
 
     /**

@@ -117,9 +117,13 @@ describe('ordering-advance', () => {
     const { keys, queue } = await keyWithLine(['a', 'b']);
     await queue.remove('a');
     const named = { topic: 't', queue: 'q', orderingKeys: ['k'] };
-    expect(await advanceKeys(client, commands, keys, { ...named, only: 'other' })).toBe(0);
+    expect(
+      await advanceKeys(client, commands, keys, { ...named, only: new Map([['k', new Set(['other'])]]) }),
+    ).toBe(0);
     expect(await state(keys)).toEqual({ head: 'a', line: ['b|0'] });
-    expect(await advanceKeys(client, commands, keys, { ...named, only: 'a' })).toBe(1);
+    expect(
+      await advanceKeys(client, commands, keys, { ...named, only: new Map([['k', new Set(['a'])]]) }),
+    ).toBe(1);
     expect(await state(keys)).toEqual({ head: 'b', line: [] });
   });
 });

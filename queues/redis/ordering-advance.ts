@@ -30,6 +30,8 @@ export type FinishedIds = ReadonlyMap<string, ReadonlySet<string>>;
 /**
  * Reads the heads of these ordering keys and answers those finished (the job gone, or in the failed
  * set), each with the front of its line; `only`: answers a key only while one of its ids there heads it.
+ * With `only`, every id that may head a key is known before the read, so the heads, their jobs' state
+ * and the lines' fronts come in one round trip (an ack waits for it); without, the heads come first.
  */
 export async function readFinished(
   client: RedisClient,
@@ -39,28 +41,39 @@ export async function readFinished(
   orderingKeys: readonly string[],
   only?: FinishedIds,
 ): Promise<FinishedHead[]> {
+  if (orderingKeys.length === 0) return [];
   const ordering = keys.ordering(topic, queue);
   const bull = keys.bull(topic, queue);
-  const heads = orderingKeys.length === 0 ? [] : await client.hmget(ordering.heads, ...orderingKeys);
-  const named = orderingKeys.flatMap((orderingKey, index) => {
-    const head = heads[index];
-    return head && (only === undefined || only.get(orderingKey)?.has(head)) ? [{ orderingKey, head }] : [];
-  });
-  if (named.length === 0) return [];
+  const candidates = only
+    ? orderingKeys.map((orderingKey) => ({ orderingKey, ids: [...(only.get(orderingKey) ?? [])] }))
+    : (await client.hmget(ordering.heads, ...orderingKeys)).flatMap((head, index) =>
+        head ? [{ orderingKey: orderingKeys[index] as string, ids: [head] }] : [],
+      );
+  if (candidates.length === 0) return [];
   const pipeline = client.pipeline();
-  for (const { orderingKey, head } of named) {
-    pipeline.exists(bull.job(head));
-    pipeline.zscore(bull.failed, head);
+  for (const { orderingKey, ids } of candidates) {
+    pipeline.hget(ordering.heads, orderingKey);
     pipeline.lrange(ordering.line(orderingKey), 0, LINE_READ - 1);
+    for (const id of ids) {
+      pipeline.exists(bull.job(id));
+      pipeline.zscore(bull.failed, id);
+    }
   }
-  const answers = (await pipeline.exec()) ?? [];
-  return named.flatMap((entry, index) => {
-    const [exists, failed, front] = answers.slice(index * 3, index * 3 + 3).map(([error, value]) => {
-      if (error) throw error;
-      return value;
-    });
-    return exists === 0 || failed !== null ? [{ ...entry, front: front as string[] }] : [];
+  const answers = ((await pipeline.exec()) ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value;
   });
+  const finished: FinishedHead[] = [];
+  let at = 0;
+  for (const { orderingKey, ids } of candidates) {
+    const head = answers[at++] as string | null;
+    const front = answers[at++] as string[];
+    for (const id of ids) {
+      const [exists, failed] = [answers[at++], answers[at++]];
+      if (id === head && (exists === 0 || failed !== null)) finished.push({ orderingKey, head, front });
+    }
+  }
+  return finished;
 }
 
 /** KEYS and ARGV of one `ordering-advance` call over finished heads of one queue. */

@@ -25,8 +25,11 @@ export interface SettlementOptions {
   events: EventBus;
   onError?: (error: Error) => void;
   onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
-  /** Told of every ack of a message with an ordering key, after BullMQ completed it. @default none */
-  onDelivered?: (topic: string, queue: string, jobId: string, orderingKey: string) => Promise<void> | void;
+  /**
+   * Told of every ack of a message with an ordering key just before BullMQ completes it; the function
+   * it answers is awaited once the job is completed (queues/redis/ordering.ts, `finishing`). @default none
+   */
+  onDelivering?: (topic: string, queue: string, jobId: string, orderingKey: string) => () => Promise<void>;
   /** Where `reply` sends its answers. @default none: `reply` is refused */
   replies?: ReplySender;
   redact: Redact;
@@ -116,6 +119,11 @@ async function complete(
   { job, token, queue, gone, local, span }: Locked,
   outcome: 'ack' | 'reply',
 ): Promise<void> {
+  const orderingKey = job.data.orderingKey;
+  const advance =
+    orderingKey !== undefined && job.id
+      ? options.onDelivering?.(queue.topic, queue.name, job.id, orderingKey)
+      : undefined;
   try {
     await job.moveToCompleted(null, token, false);
   } catch {
@@ -124,14 +132,9 @@ async function complete(
   }
   span?.end({ outcome });
   settled(deliveryId, local);
-  const orderingKey = job.data.orderingKey;
-  if (orderingKey !== undefined && job.id) {
-    // Awaited, so the ack answers once the next message of the key can be received. Should it fail,
-    // the sweep (queues/redis/ordering.ts) releases the next one a little later.
-    await Promise.resolve(options.onDelivered?.(queue.topic, queue.name, job.id, orderingKey)).catch(
-      (error: Error) => options.onError?.(error),
-    );
-  }
+  // Awaited, so the ack answers once the next message of the key can be received. Should it fail,
+  // the sweep (queues/redis/ordering.ts) releases the next one a little later.
+  await advance?.().catch((error: Error) => options.onError?.(error));
   options.events.emit({
     kind: 'DELIVERED',
     at: new Date().toISOString(),

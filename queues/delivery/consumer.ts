@@ -39,10 +39,11 @@ export interface ConsumersOptions {
   /** Told of every job that failed for good; awaited, so a nack answers once its dead letter is indexed. */
   onDeadLetter?: (topic: string, queue: string, jobId: string) => Promise<void> | void;
   /**
-   * Told of every message with an ordering key delivered (a 2xx, an ack, a reply), after BullMQ
-   * completed it, so the next message of its key is released (queues/redis/ordering.ts). @default none
+   * Told of every ack or reply of a message with an ordering key just before BullMQ completes it; the
+   * function it answers, awaited once the job is completed, releases the next message of its key
+   * (queues/redis/ordering.ts, `finishing`). @default none
    */
-  onDelivered?: (topic: string, queue: string, jobId: string, orderingKey: string) => Promise<void> | void;
+  onDelivering?: (topic: string, queue: string, jobId: string, orderingKey: string) => () => Promise<void>;
   /** Where `reply` sends its answers (request-reply.ts). @default none: `reply` is refused */
   replies?: ReplySender;
 }

@@ -169,6 +169,8 @@ export function createDeliveryParts(
     },
     onDelivered: (topic: string, queue: string, jobId: string, orderingKey: string) =>
       core.ordering.finished(topic, queue, jobId, orderingKey),
+    onDelivering: (topic: string, queue: string, jobId: string, orderingKey: string) =>
+      core.ordering.finishing(topic, queue, jobId, orderingKey),
   };
   // Request-reply: replies are sent from any instance's consumers and webhook workers, and heard by
   // the instance whose request waits for them.

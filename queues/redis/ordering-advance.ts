@@ -76,6 +76,24 @@ export async function readFinished(
   return finished;
 }
 
+/** A key's head and the front of its line, read in one round trip. */
+export async function readFront(
+  client: RedisClient,
+  keys: Keys,
+  topic: string,
+  queue: string,
+  orderingKey: string,
+): Promise<{ head: string | null; front: string[] }> {
+  const ordering = keys.ordering(topic, queue);
+  const [[headError, head], [lineError, front]] = ((await client
+    .pipeline()
+    .hget(ordering.heads, orderingKey)
+    .lrange(ordering.line(orderingKey), 0, LINE_READ - 1)
+    .exec()) ?? []) as [[Error | null, string | null], [Error | null, string[]]];
+  if (headError || lineError) throw headError ?? lineError;
+  return { head, front };
+}
+
 /** KEYS and ARGV of one `ordering-advance` call over finished heads of one queue. */
 export function advanceCall(
   keys: Keys,

@@ -1,7 +1,8 @@
 import type { Commands } from './commands/index.js';
+import { READ_AGAIN } from './commands/ordering.js';
 import type { RedisClient } from './connection.js';
 import type { Keys } from './keys.js';
-import { advanceKeys, orderingBaseKeys } from './ordering-advance.js';
+import { advanceCall, advanceKeys, orderingBaseKeys, readFront } from './ordering-advance.js';
 import { gatherFinished } from './ordering-finished.js';
 
 export { PARK_MS } from './commands/ordering.js';
@@ -132,6 +133,30 @@ export function createOrdering(options: { client: RedisClient; commands: Command
       const key = orderingKey === undefined ? await keyOf(client, keys, topic, queue, jobId) : orderingKey;
       if (key === null) return;
       await advanceFinished(topic, queue, key, jobId);
+    },
+
+    /**
+     * As `finished`, for a head this process is about to finish (a consumer's ack): the key's head and
+     * line front are read now, beside BullMQ's completion, and the function answered advances with them
+     * once the job is completed. An ack then waits for one script call after its completion instead of
+     * a read and a script call; should the line have moved meanwhile, it reads again as `finished` does.
+     */
+    finishing(topic: string, queue: string, jobId: string, orderingKey: string): () => Promise<void> {
+      const read = readFront(client, keys, topic, queue, orderingKey).catch(() => null);
+      return async () => {
+        const front = await read;
+        if (front?.head === jobId) {
+          const call = advanceCall(keys, topic, queue, [{ orderingKey, head: jobId, front: front.front }]);
+          const [result] = await commands.run<number[]>('ordering-advance-n', call.keys, call.args);
+          // Advanced, or left alone: another advanced the key first, or the job is not finished.
+          if (result !== READ_AGAIN) return;
+          // The script may have left a removed entry of the line as the (finished) head: as in
+          // advanceKeys' later rounds, whichever head is read next is the one to advance.
+          await advanceKeys(client, commands, keys, { topic, queue, orderingKeys: [orderingKey] });
+          return;
+        }
+        await advanceFinished(topic, queue, orderingKey, jobId);
+      };
     },
 
     /**

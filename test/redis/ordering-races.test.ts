@@ -2,7 +2,14 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADVANCED, LEFT_ALONE, READ_AGAIN } from '../../queues/redis/commands/ordering.js';
-import { type Commands, createKeys, defineCommands, type Keys, PARK_MS } from '../../queues/redis/index.js';
+import {
+  type Commands,
+  createKeys,
+  createOrdering,
+  defineCommands,
+  type Keys,
+  PARK_MS,
+} from '../../queues/redis/index.js';
 import { advanceCall, advanceKeys, readFinished } from '../../queues/redis/ordering-advance.js';
 import { startTestRedis, type TestRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -125,5 +132,36 @@ describe('ordering-advance', () => {
       await advanceKeys(client, commands, keys, { ...named, only: new Map([['k', new Set(['a'])]]) }),
     ).toBe(1);
     expect(await state(keys)).toEqual({ head: 'b', line: [] });
+  });
+});
+
+describe('ordering.finishing (an ack: the front read beside the completion)', () => {
+  it('should advance with the front read before the job was finished', async () => {
+    const { keys, queue } = await keyWithLine(['a', 'b', 'c']);
+    const advanceWhenDone = createOrdering({ client, commands, keys }).finishing('t', 'q', 'a', 'k');
+    await queue.remove('a');
+    await advanceWhenDone();
+    expect(await state(keys)).toEqual({ head: 'b', line: ['c|0'] });
+    expect(await queue.getJobState('b')).toBe('waiting');
+  });
+
+  it('should read again when the line moved between the read and the completion', async () => {
+    const { keys, queue } = await keyWithLine(['a', 'b']);
+    const advanceWhenDone = createOrdering({ client, commands, keys }).finishing('t', 'q', 'a', 'k');
+    // Read while the line held only 'b'; then 'b' is removed and 'c' lines up behind it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await queue.remove('b');
+    await queue.add('m', {}, { jobId: 'c', delay: PARK_MS });
+    await client.rpush(keys.ordering('t', 'q').line('k'), 'c|0');
+    await queue.remove('a');
+    await advanceWhenDone();
+    expect(await state(keys)).toEqual({ head: 'c', line: [] });
+    expect(await queue.getJobState('c')).toBe('waiting');
+  });
+
+  it('should leave the key alone when the job was not finished after all', async () => {
+    const { keys } = await keyWithLine(['a', 'b']);
+    await createOrdering({ client, commands, keys }).finishing('t', 'q', 'a', 'k')();
+    expect(await state(keys)).toEqual({ head: 'a', line: ['b|0'] });
   });
 });

@@ -1,65 +1,14 @@
-import type { AddressInfo } from 'node:net';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../queues/core/errors.js';
 import type { Engine } from '../../queues/engine/engine.js';
 import { createKeys } from '../../queues/redis/keys.js';
 import { createRegistry } from '../../queues/registry/index.js';
+import { type PubSubHoldingProxy, pubSubHoldingProxy } from '../helpers/pubsub-proxy.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
-
-/**
- * A TCP proxy in front of the harness Redis that can hold back what Redis sends to subscriber
- * connections (those that sent a SUBSCRIBE): an announcement published meanwhile reaches them only on
- * `release`, which models a registry announcement still on its way to another instance.
- */
-async function pubSubHoldingProxy(redisPort: number) {
-  const sockets = new Set<Socket>();
-  const held = new Map<Socket, Buffer[]>();
-  let holding = false;
-  const server: Server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port: redisPort });
-    sockets.add(client).add(upstream);
-    let subscriber = false;
-    client.on('data', (chunk: Buffer) => {
-      if (chunk.toString('latin1').toLowerCase().includes('subscribe')) subscriber = true;
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      const queue = held.get(client);
-      if (queue || (holding && subscriber)) {
-        held.set(client, [...(queue ?? []), chunk]);
-        return;
-      }
-      client.write(chunk);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hold: () => {
-      holding = true;
-    },
-    release: () => {
-      holding = false;
-      for (const [client, chunks] of held) for (const chunk of chunks) client.write(chunk);
-      held.clear();
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 // One MONITOR for the file, opened before any engine: opened while engines PING every 20 ms, ioredis
 // can take a monitored line for the answer to MONITOR itself ("Command queue state error").
@@ -73,7 +22,7 @@ afterAll(() => {
   monitor?.disconnect();
 });
 
-let proxy: Awaited<ReturnType<typeof pubSubHoldingProxy>> | undefined;
+let proxy: PubSubHoldingProxy | undefined;
 let behindProxy: Engine | undefined;
 // Hooks run last-registered first: B is closed here (close is idempotent) before its proxy goes.
 afterEach(async () => {

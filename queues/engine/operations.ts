@@ -122,13 +122,10 @@ export function messagingOperations(parts: Parts) {
         throw badInput('A request sets its own replyTo: leave it out', { field: 'replyTo' });
       }
       // Routed before anything is stored: a request nothing can answer is refused, not published.
-      const table = await registry.tableKnowing([{ topic: input.topic }]);
-      if (!table.topic(input.topic)) throw notFound(`Topic ${input.topic} does not exist`);
-      const routed = table.route(
-        input.topic,
-        input.routingKey ?? null,
-        parseHeaders('headers', input.headers),
-      );
+      // With the topic's routing as publishing reads it, so a queue just bound on another instance counts.
+      const routing = (await registry.routingOf([input.topic])).get(input.topic);
+      if (!routing) throw notFound(`Topic ${input.topic} does not exist`);
+      const routed = routing.route(input.routingKey ?? null, parseHeaders('headers', input.headers));
       if (routed.length === 0) {
         throw notFound(
           `No queue of topic ${input.topic} matches this request's routing key and headers: nothing could answer it`,

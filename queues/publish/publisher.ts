@@ -9,8 +9,8 @@ import type {
   QueueHandles,
   RedisClient,
 } from '../redis/index.js';
-import { createGroupCommit, type PublishCommit } from '../redis/index.js';
-import type { Registry, RoutingTable } from '../registry/index.js';
+import { createGroupCommit, type PublishCommit, RoutingMovedError } from '../redis/index.js';
+import type { Registry, TopicRouting } from '../registry/index.js';
 import { claimKeys, releaseKeys } from './claims.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
 import { messageJsons } from './message-json.js';
@@ -78,6 +78,15 @@ export interface PublisherOptions {
 /** How many messages one publishBatch takes unless the engine is told otherwise. */
 export const DEFAULT_MAX_BATCH_SIZE = ENGINE_DEFAULTS.maxBatchSize;
 
+/**
+ * How many times a publish is routed and sent when its topic's routing keeps moving on between the
+ * two (another instance changing the topic's queues); then it answers UNAVAILABLE, nothing written.
+ */
+export const ROUTING_TRIES = 3;
+
+/** Each topic's routing a publish call routes with, by topic name (Registry.routingOf). */
+type Routing = ReadonlyMap<string, TopicRouting>;
+
 interface Routed {
   message: MessageRecord;
   queues: QueueRecord[];
@@ -125,11 +134,12 @@ interface PublishPath {
   commits: GroupCommit;
 }
 
-function prepare(path: PublishPath, table: RoutingTable, input: PublishInput, now: number): Draft {
-  const topic = table.topic(input.topic);
-  if (!topic) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
+function prepare(path: PublishPath, routing: Routing, input: PublishInput, now: number): Draft {
+  const routed = routing.get(input.topic);
+  if (!routed) throw new SwitchyardError(ErrorCode.NotFound, `Topic ${input.topic} does not exist`);
+  const { topic } = routed;
   const { message, canonicalPayload } = checkAndBuild(topic, input, now, path.options.schemas);
-  const queues = table.route(topic.name, message.routingKey, message.headers);
+  const queues = routed.route(message.routingKey, message.headers);
   if (message.orderingKey !== undefined && !path.options.ordering) {
     throw new SwitchyardError(ErrorCode.Unavailable, 'This engine keeps no ordering keys');
   }
@@ -219,10 +229,10 @@ function countPublished(keys: Keys, commit: PublishCommit, fresh: Prepared[]): v
 }
 
 /** Checks, routes and encodes every input; the drafts, and their canonical texts, die here. */
-function prepareAll(path: PublishPath, table: RoutingTable, inputs: PublishInput[], now: number): Prepared[] {
+function prepareAll(path: PublishPath, routing: Routing, inputs: PublishInput[], now: number): Prepared[] {
   const drafts = inputs.map((input, index) => {
     try {
-      return prepare(path, table, input, now);
+      return prepare(path, routing, input, now);
     } catch (error) {
       if (inputs.length > 1 && error instanceof SwitchyardError) {
         throw new SwitchyardError(error.code, `inputs[${index}]: ${error.message}`, {
@@ -270,14 +280,21 @@ async function lineUp(options: PublisherOptions, fresh: Prepared[]): Promise<voi
   await options.ordering?.enqueue(ordered).catch(() => {});
 }
 
-/** One group-commit entry for the fresh messages of a call: all of them stored, or none. */
-async function store(path: PublishPath, fresh: Prepared[]): Promise<void> {
+/**
+ * One group-commit entry for the fresh messages of a call: all of them stored, or none, and none
+ * unless every topic they go to still has the routing version they were routed with.
+ */
+async function store(path: PublishPath, routing: Routing, fresh: Prepared[]): Promise<void> {
   const { options } = path;
   try {
     let adds = 0;
     for (const { queues } of fresh) adds += queues.length;
     await path.commits.commit(
       (commit) => {
+        for (const topic of new Set(fresh.map(({ message }) => message.topic))) {
+          const { version } = routing.get(topic) as TopicRouting;
+          commit.routedAt(options.keys.topicRouting(topic), topic, version);
+        }
         for (const item of fresh) enqueue(options, commit, item);
         countPublished(options.keys, commit, fresh);
       },
@@ -294,15 +311,18 @@ async function store(path: PublishPath, fresh: Prepared[]): Promise<void> {
   }
 }
 
-async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<PublishResult[]> {
+/** One try of a publish call, with the routing given. */
+async function publishRouted(
+  path: PublishPath,
+  routing: Routing,
+  inputs: PublishInput[],
+): Promise<PublishResult[]> {
   const { options } = path;
-  if (options.cluster) refuseSpanningTopics(inputs);
-  const table = await options.registry.tableKnowing(inputs.map((input) => ({ topic: input.topic })));
-  const prepared = prepareAll(path, table, inputs, Date.now());
+  const prepared = prepareAll(path, routing, inputs, Date.now());
   const duplicates = await claimKeys(options, prepared);
   const fresh = prepared.filter((_, index) => !duplicates.has(index));
   if (fresh.length > 0) {
-    await store(path, fresh);
+    await store(path, routing, fresh);
     await lineUp(options, fresh);
   }
   return prepared.map(({ message, queues }, index) => {
@@ -311,6 +331,37 @@ async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<P
       ? { messageId: earlier, duplicate: true, routedTo: [], message: null }
       : { messageId: message.id, duplicate: false, routedTo: queues.map((queue) => queue.name), message };
   });
+}
+
+/**
+ * Routes and sends a publish call; when publish-commit refuses it because a topic's routing moved on
+ * since it was routed (another instance changed the topic's queues, its announcement still on the
+ * way), nothing of it was written and its idempotency keys were released: the topic's routing is
+ * read again and the call routed and sent again, at most {@link ROUTING_TRIES} times in all.
+ */
+async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<PublishResult[]> {
+  const { options } = path;
+  if (options.cluster) refuseSpanningTopics(inputs);
+  const topics = inputs.map((input) => input.topic);
+  for (let tries = 1; ; tries++) {
+    const routing = await options.registry.routingOf(topics);
+    try {
+      return await publishRouted(path, routing, inputs);
+    } catch (error) {
+      if (!(error instanceof RoutingMovedError)) throw error;
+      for (const topic of error.topics) {
+        const routed = routing.get(topic);
+        if (routed) options.registry.routingMoved(topic, routed.version);
+      }
+      if (tries >= ROUTING_TRIES) {
+        throw new SwitchyardError(
+          ErrorCode.Unavailable,
+          `The routing of ${error.topics.join(', ')} changed while this publish was sent, ${tries} times in a row; nothing was written: retry`,
+          { reason: 'ROUTING_CHANGING', topics: error.topics },
+        );
+      }
+    }
+  }
 }
 
 /**

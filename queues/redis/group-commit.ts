@@ -1,4 +1,4 @@
-import { PublishCommit, type RunPublishCommit } from './publish-commit.js';
+import { PublishCommit, ROUTING_MOVED, type RunPublishCommit } from './publish-commit.js';
 
 export interface GroupCommitOptions {
   /** Sends one flush's `publish-commit` call. */
@@ -24,7 +24,29 @@ interface Entry {
 
 /** A caller's writes were refused, before any of them was made: they would have failed half-way. */
 export class CommitRefusedError extends Error {
-  override readonly name = 'CommitRefusedError';
+  override readonly name: string = 'CommitRefusedError';
+}
+
+/**
+ * A caller's writes were refused, none of them made, because a topic's routing changed after the
+ * caller routed its messages (PublishCommit.routedAt): route them again and retry.
+ */
+export class RoutingMovedError extends CommitRefusedError {
+  override readonly name: string = 'RoutingMovedError';
+  constructor(
+    /** The topics whose routing version moved on. */
+    readonly topics: readonly string[],
+  ) {
+    super(`Nothing was written: the routing of ${topics.join(', ')} changed since this publish was routed`);
+  }
+}
+
+/** The error a caller refused with `refusal` (publish-commit's reason) is rejected with. */
+function refusalError(refusal: string): CommitRefusedError {
+  if (refusal.startsWith(`${ROUTING_MOVED} `)) {
+    return new RoutingMovedError(refusal.slice(ROUTING_MOVED.length + 1).split(' '));
+  }
+  return new CommitRefusedError(`Nothing was written: ${refusal}`);
 }
 
 /**
@@ -100,7 +122,7 @@ export function createGroupCommit(options: GroupCommitOptions) {
       const refusals = await commit.run(options.run, group.length);
       group.forEach((entry, index) => {
         const refusal = refusals[index];
-        if (refusal) entry.reject(new CommitRefusedError(`Nothing was written: ${refusal}`));
+        if (refusal) entry.reject(refusalError(refusal));
         else entry.resolve();
       });
     } catch (error) {

@@ -19,6 +19,7 @@ export {
   createGroupCommit,
   type GroupCommit,
   MAX_TRANSACTION_ADDS,
+  RoutingMovedError,
 } from './group-commit.js';
 export {
   type BullKeys,

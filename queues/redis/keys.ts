@@ -39,6 +39,14 @@ export interface Keys {
   trail(topic: string, messageId: string): string;
   /** Hash of counters for a topic: published, unrouted. */
   topicStats(topic: string): string;
+  /**
+   * String: the topic's routing version, an INCR counter moved on by every change to the topic's
+   * record or its queues' records, after the change is written (queues/registry/registry.ts).
+   * publish-commit refuses a publish routed at another version (docs/SCALING.md). Never deleted, not
+   * even with its topic: a topic created again under the name must not meet a version an instance
+   * cached for the old one.
+   */
+  topicRouting(topic: string): string;
   /** Hash: a webhook queue's circuit breaker (queues/delivery/circuit-breaker.ts); absent while closed and clean. */
   circuit(topic: string, queue: string): string;
   /** String: idempotency key -> message id (or a pending claim) for the dedup window. */
@@ -225,6 +233,7 @@ export function createKeys(prefix: string = ENGINE_DEFAULTS.keyPrefix): Keys {
     bull: (topic, queue) => bullKeysOf(`${topicTag(topic)}:${queue}:`),
     // '~' cannot stand in a queue name, so these never meet a BullMQ key of a queue named 'stats' or 'idem'.
     topicStats: (topic) => `${topicTag(topic)}:~stats`,
+    topicRouting: (topic) => `${topicTag(topic)}:~routing`,
     topicHistory: (topic) => `${topicTag(topic)}:~history`,
     topicHistoryIds: (topic) => `${topicTag(topic)}:~history-ids`,
     trail: (topic, messageId) => `${topicTag(topic)}:~trail:${messageId}`,

@@ -10,6 +10,12 @@ export type RunPublishCommit = (keys: string[], args: (string | number | Buffer)
 export const TRAIL_MOVED = 'TRAIL_MOVED';
 
 /**
+ * How a refusal starts when a topic's routing version moved on after the owner was routed (see
+ * {@link PublishCommit.routedAt}); the topics that moved follow, separated by spaces.
+ */
+export const ROUTING_MOVED = 'ROUTING_MOVED';
+
+/**
  * The writes of several publishes ("owners"), gathered for one `publish-commit` call that applies
  * each owner's writes whole or not at all. Set `owner` before writing an owner's part.
  */
@@ -53,6 +59,16 @@ export class PublishCommit {
    */
   appliedIf(key: string, value: string): void {
     this.writes.push('A', this.owner, this.keyAt(key), value);
+  }
+
+  /**
+   * Applies the owner's writes only if the topic's routing version (`key`, keys.topicRouting) still
+   * holds `version`, the version of the queues it was routed to; else the owner is refused with a
+   * reason starting {@link ROUTING_MOVED} that names `topic`, nothing of it written. One per topic
+   * the owner publishes to.
+   */
+  routedAt(key: string, topic: string, version: string): void {
+    this.writes.push('V', this.owner, this.keyAt(key), topic, version);
   }
 
   /** SET key value PX ms. */

@@ -17,3 +17,4 @@ export {
   matchCompiled,
   validateBinding,
 } from './router.js';
+export type { TopicRouting } from './topic-routing.js';

@@ -19,7 +19,9 @@ import { defineCommands } from '../redis/index.js';
 import { generateSigningSecret, rotateSecrets } from '../signing/index.js';
 import { applySettings, type QueueSettingsInput } from './queue-settings.js';
 import type { RoutingTable } from './router.js';
-import { createRoutingCache, parseQueue } from './routing-cache.js';
+import type { RegistryChange } from './routing-cache.js';
+import { createRoutingCache } from './routing-cache.js';
+import { parseQueue } from './topic-routing.js';
 
 export type { RegistryChange } from './routing-cache.js';
 
@@ -139,13 +141,36 @@ interface Store {
   announce: ReturnType<typeof createRoutingCache>['announce'];
 }
 
-async function deleteTopic({ client, keys, commands, announce }: Store, name: string): Promise<void> {
+/**
+ * Moves the topic's routing version on, after a change to its record or its queues' is written and
+ * before the change answers: from here on publish-commit refuses, on every instance, a publish routed
+ * with the records before the change, and the instance routes it again (docs/SCALING.md). Not in the
+ * change's own call, since on a Redis Cluster the registry and the topic live in different slots; the
+ * order (records first, version after) is what keeps a routing read at a version at least that new
+ * (topic-routing.ts). Every change counts, not only those that move messages elsewhere: a publish
+ * also reads the topic's limits and its queues' delivery settings.
+ */
+async function moveRouting({ client, keys }: Store, topic: string): Promise<void> {
+  await client.incr(keys.topicRouting(topic));
+}
+
+/** A change written: the topic's routing version moves on, then every instance hears of it. */
+async function changed(store: Store, change: RegistryChange): Promise<void> {
+  await moveRouting(store, change.topic);
+  await store.announce(change);
+}
+
+async function deleteTopic(store: Store, name: string): Promise<void> {
+  const { client, keys, commands } = store;
   const result = await commands.run<number>('delete-topic-2', [keys.topics, keys.topicQueues(name)], [name]);
   if (result === -1) throw notFound(`Topic ${name} does not exist`);
   if (result === -2) throw conflict(`Topic ${name} still has queues; delete them first`);
+  // Before its history goes: a publish routed before the deletion either wrote its entry already
+  // (deleted below) or is refused from here on, so no entry outlives the topic.
+  await moveRouting(store, name);
   // Its history goes with it: a topic created again under the name starts with none.
   await client.del(keys.topicHistory(name), keys.topicHistoryIds(name));
-  await announce({ topic: name });
+  await store.announce({ topic: name });
 }
 
 async function requireTopic({ client, keys }: Store, name: string): Promise<TopicRecord> {
@@ -165,14 +190,15 @@ async function requireQueue(store: Store, topic: string, name: string): Promise<
   return queue;
 }
 
-async function replaceQueue({ keys, commands, announce }: Store, queue: QueueRecord): Promise<QueueRecord> {
+async function replaceQueue(store: Store, queue: QueueRecord): Promise<QueueRecord> {
+  const { keys, commands } = store;
   const result = await commands.run<number>(
     'replace-queue-1',
     [keys.topicQueues(queue.topic)],
     [queue.name, JSON.stringify(queue)],
   );
   if (result === -1) throw notFound(`Queue ${queue.name} of topic ${queue.topic} does not exist`);
-  await announce({ topic: queue.topic, queue: queue.name });
+  await changed(store, { topic: queue.topic, queue: queue.name });
   return queue;
 }
 
@@ -193,7 +219,7 @@ export function createRegistry(options: RegistryOptions) {
     const topic = topicRecord(options, input);
     const created = await client.hsetnx(keys.topics, topic.name, JSON.stringify(topic));
     if (created === 0) throw conflict(`Topic ${topic.name} already exists`);
-    await announce({ topic: topic.name });
+    await changed(store, { topic: topic.name });
     return topic;
   }
 
@@ -212,7 +238,7 @@ export function createRegistry(options: RegistryOptions) {
     );
     if (result === -1) throw notFound(`Topic ${topic.name} does not exist`);
     if (result === -2) throw conflict(`Queue ${queue.name} of topic ${topic.name} already exists`);
-    await announce({ topic: topic.name, queue: queue.name });
+    await changed(store, { topic: topic.name, queue: queue.name });
     return queue;
   }
 
@@ -232,7 +258,7 @@ export function createRegistry(options: RegistryOptions) {
     const queue = await requireQueueOf(topic, name);
     const removed = await client.hdel(keys.topicQueues(topic), name);
     if (removed === 0) throw notFound(`Queue ${name} of topic ${topic} does not exist`);
-    await announce({ topic, queue: name });
+    await changed(store, { topic, queue: name });
     return queue;
   }
 
@@ -262,6 +288,14 @@ export function createRegistry(options: RegistryOptions) {
      * answers NOT_FOUND on a miss.
      */
     tableKnowing: cache.tableKnowing,
+    /**
+     * Each named topic's routing with the routing version it was read at, for publishing (a topic
+     * Redis does not hold is left out): publish-commit applies a publish only while the topic's
+     * version is still the one it was routed with (PublishCommit.routedAt).
+     */
+    routingOf: cache.routingOf,
+    /** A publish routed with this version of the topic was refused as moved on: read it again. */
+    routingMoved: cache.routingMoved,
     createTopic,
     deleteTopic: (name: string) => deleteTopic(store, name),
     requireTopic: (name: string) => requireTopic(store, name),

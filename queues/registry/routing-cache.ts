@@ -1,7 +1,7 @@
 import type { QueueRecord, TopicRecord } from '../core/index.js';
-import { QUEUE_DEFAULTS } from '../core/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { createRoutingTable, type RoutingTable } from './router.js';
+import { createTopicRoutings, parseQueue, type TopicRouting } from './topic-routing.js';
 import { createUnknownNames, type UnknownNamesOptions } from './unknown-names.js';
 
 /** What changed in the registry: a topic, or one queue of it ('' topic: anything, reload all). */
@@ -9,7 +9,9 @@ export type RegistryChange = { topic: string; queue?: string };
 
 /**
  * The routing table, read from Redis and cached in memory, dropped whenever any instance announces a
- * change (on the registry channel) and whenever the subscriber reconnects.
+ * change (on the registry channel) and whenever the subscriber reconnects. Publishes route with each
+ * topic's routing read at its routing version instead (topic-routing.ts, `routingOf`), which
+ * publish-commit checks, so they never depend on an announcement having arrived.
  */
 export function createRoutingCache(
   options: { client: RedisClient; subscriber: RedisClient; keys: Keys } & Pick<
@@ -21,6 +23,7 @@ export function createRoutingCache(
   const listeners = new Set<(change: RegistryChange) => void>();
   let cached: Promise<RoutingTable> | null = null;
   let generation = 0;
+  const routings = createTopicRoutings({ client, keys });
   const unknownNames = createUnknownNames({
     client,
     keys,
@@ -32,6 +35,7 @@ export function createRoutingCache(
   const invalidate = (change: RegistryChange) => {
     generation++;
     cached = null;
+    routings.drop(change.topic);
     unknownNames.forget(change);
     for (const listener of listeners) listener(change);
   };
@@ -86,8 +90,34 @@ export function createRoutingCache(
     return loading;
   }
 
+  /**
+   * The routing of each named topic Redis holds, with the version it was read at; a topic it does not
+   * hold is left out. A topic not routed here before goes through the table first, so a name Redis
+   * does not hold costs what it did (unknown-names.ts), not a read per publish.
+   */
+  async function routingOf(names: readonly string[]): Promise<Map<string, TopicRouting>> {
+    const unique = [...new Set(names)];
+    const unheard = unique.filter((name) => !routings.has(name));
+    const known =
+      unheard.length === 0 ? null : await unknownNames.tableKnowing(unheard.map((topic) => ({ topic })));
+    const wanted = unique.filter((name) => !unheard.includes(name) || known?.topic(name) !== undefined);
+    const read = await Promise.all(wanted.map((name) => routings.get(name)));
+    const found = new Map<string, TopicRouting>();
+    read.forEach((routing, index) => {
+      const name = wanted[index] as string;
+      if (routing) found.set(name, routing);
+      // Gone from Redis while the table still holds it (its deletion not announced here yet): the
+      // table is read again, so the name's misses go through unknown-names from now on.
+      else invalidate({ topic: name });
+    });
+    return found;
+  }
+
   return {
     table,
+    routingOf,
+    /** A publish routed with this version of the topic was refused: read the topic's routing again. */
+    routingMoved: routings.moved,
     /** The table, read again first when it lacks a wanted name that Redis holds (unknown-names.ts). */
     tableKnowing: unknownNames.tableKnowing,
     /** Drops the cached table here and tells every other instance to drop theirs. */
@@ -105,10 +135,4 @@ export function createRoutingCache(
       listeners.clear();
     },
   };
-}
-
-/** A stored queue record; those stored before maxPriority existed were priority queues of 0..9. */
-export function parseQueue(json: string): QueueRecord {
-  const queue = JSON.parse(json) as Partial<QueueRecord> & Omit<QueueRecord, 'maxPriority'>;
-  return { ...queue, maxPriority: queue.maxPriority ?? QUEUE_DEFAULTS.maxPriority };
 }

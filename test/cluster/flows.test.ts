@@ -192,6 +192,46 @@ describe('delivery on a cluster', () => {
     expect(left.edges.map(({ node }) => node.message.topic)).toEqual([third]);
   });
 
+  it("should route through one engine by queues created and deleted through another just before, each topic's routing version on its own master", async () => {
+    const keyPrefix = `r${Date.now().toString(36)}`;
+    const a = await harness.engine({ keyPrefix, runWorkers: false });
+    const b = await harness.engine({ keyPrefix, runWorkers: false });
+    const topics = await spreadTopics();
+    for (const topic of topics) {
+      expect(await harness.cluster.masterOf(a.keys.topicRouting(topic))).toBe(
+        await harness.cluster.masterOf(`{t:${topic}}`),
+      );
+      await a.createTopic({ name: topic, kind: 'FANOUT' });
+      await a.createQueue({ topic, name: 'old', target: 'CONSUMER' });
+    }
+    // B routes every topic once, so it holds each topic's routing at its version.
+    await Promise.all(topics.map((topic) => b.publish({ topic, payload: 'warm' })));
+    for (const topic of topics) {
+      await a.createQueue({ topic, name: 'new', target: 'CONSUMER' });
+      await a.deleteQueue(topic, 'old');
+    }
+
+    const results = await Promise.all(topics.map((topic) => b.publish({ topic, payload: 'after' })));
+
+    expect(results.map((result) => result.routedTo)).toEqual([['new'], ['new'], ['new']]);
+    for (const topic of topics) {
+      expect(await a.queueStats({ topic, name: 'new' })).toMatchObject({ waiting: 1 });
+      expect(await a.topicStats(topic)).toMatchObject({ published: 2, unrouted: 0 });
+    }
+    // A version moved on with no announcement at all: B's next publishes are refused on each topic's
+    // master, routed again and applied once.
+    for (const topic of topics) {
+      const key = a.keys.topicRouting(topic);
+      await harness.cluster.node(await harness.cluster.masterOf(key)).incr(key);
+    }
+    const again = await Promise.all(topics.map((topic) => b.publish({ topic, payload: 'again' })));
+    expect(again.map((result) => result.routedTo)).toEqual([['new'], ['new'], ['new']]);
+    for (const topic of topics) {
+      expect(await a.queueStats({ topic, name: 'new' })).toMatchObject({ waiting: 2 });
+      expect(await a.topicStats(topic)).toMatchObject({ published: 3, unrouted: 0 });
+    }
+  });
+
   it('should share a consume stream of one queue between two engines, each message to one of them', async () => {
     const keyPrefix = `t${Date.now().toString(36)}`;
     const one = await harness.engine({ keyPrefix });

@@ -130,6 +130,7 @@ describe('Lua keys of the scripts built in TypeScript', () => {
     const commit = new PublishCommit();
     everyKind('m').forEach((add, owner) => {
       commit.owner = owner;
+      commit.routedAt(keys.topicRouting('t'), 't', '0');
       commit.add(a, add);
       commit.add(b, add);
       commit.appliedIf(keys.idempotency('t', add.jobId), add.jobId);

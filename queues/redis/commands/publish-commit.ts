@@ -30,6 +30,11 @@
  * when none is stored yet (the entry then links to the message's derived PUBLISHED entry), else the
  * owner is refused with `TRAIL_MOVED…`, which the caller answers by making its entry again; a trail
  * headed by this very hash means the call ran before, as with `E`),
+ * `V owner key topic version` (the topic's routing version, keys.topicRouting: when `key` holds
+ * another value than `version`, a missing key counting as '0', the owner was routed with a table
+ * older than the topic's records, and is refused with `ROUTING_MOVED <topic> …`, naming every topic
+ * of the owner that moved, nothing of it written; checked before anything is written, so a change
+ * that lands after the check finds the publish applied whole),
  * `E owner key` (the owner's first job: when it exists, this call
  * already ran, its answer lost, and was sent again: the owner is answered as applied and nothing of it
  * is written twice), `A owner key value` (the same, when `key` holds `value`: an idempotency key
@@ -127,6 +132,32 @@ local function trailAppend(key, entry, ttl)
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
 local TRAIL = {}
+-- Each routing version as read once per call (pcall: a key of another type counts as moved).
+local routingVersions = {}
+local function routingVersion(key)
+  local version = routingVersions[key]
+  if version == nil then
+    local stored = redis.pcall('GET', key)
+    if stored == false then
+      version = '0'
+    elseif type(stored) == 'string' then
+      version = stored
+    else
+      version = ''
+    end
+    routingVersions[key] = version
+  end
+  return version
+end
+local ROUTING_MOVED = 'ROUTING_MOVED '
+local function routingMoved(owner, topic)
+  local why = failed[owner]
+  if not why then
+    failed[owner] = ROUTING_MOVED .. topic
+  elseif string.sub(why, 1, #ROUTING_MOVED) == ROUTING_MOVED then
+    failed[owner] = why .. ' ' .. topic
+  end
+end
 
 `;
 }
@@ -198,6 +229,10 @@ while ARGV[at] do
     if problem then fail(owner, problem) end
     writes[#writes + 1] = { owner, TRAIL, key, ARGV[at + 5], tonumber(ARGV[at + 6]) }
     at = at + 7
+  elseif code == 'V' then
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
+    if routingVersion(key) ~= ARGV[at + 4] then routingMoved(owner, ARGV[at + 3]) end
+    at = at + 5
   elseif code == 'E' then
     if redis.call('EXISTS', KEYS[writeKeysAt + tonumber(ARGV[at + 2])]) == 1 then applied[owner] = true end
     at = at + 3

@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SETTLE_TIMEOUT_MS } from '../../queues/publish/outcome.js';
+import { redisProxy } from '../helpers/redis-proxy.js';
 import { useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
@@ -16,51 +16,34 @@ const harness = useEngineHarness();
 const ONE_PUBLISH_APPLIED = '*1\r\n:1\r\n';
 
 async function lossyProxy(redisPort: number) {
-  const sockets = new Set<Socket>();
   let marker: string | null = null;
   let refusing = false;
-  const server: Server = createServer((client) => {
-    if (refusing) {
-      client.destroy();
-      return;
-    }
-    const upstream = createConnection({ host: '127.0.0.1', port: redisPort });
-    sockets.add(client).add(upstream);
-    let doomed = false;
-    client.on('data', (chunk: Buffer) => {
+  const doomed = new WeakSet<Socket>();
+  const proxy = await redisProxy(redisPort, {
+    accept: () => !refusing,
+    fromClient(chunk, { client, upstream }) {
       if (marker !== null && chunk.includes(marker)) {
-        doomed = true;
+        doomed.add(client);
         marker = null;
       }
       upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (doomed && chunk.includes(ONE_PUBLISH_APPLIED)) {
+    },
+    fromRedis(chunk, { client, upstream }) {
+      if (doomed.has(client) && chunk.includes(ONE_PUBLISH_APPLIED)) {
         client.destroy();
         upstream.destroy();
         return;
       }
       client.write(chunk);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    ...proxy,
     loseAnswerTo: (text: string) => {
       marker = text;
     },
     refuse: (value: boolean) => {
       refusing = value;
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

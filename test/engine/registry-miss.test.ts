@@ -1,12 +1,11 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../queues/core/errors.js';
-import type { Engine } from '../../queues/engine/engine.js';
 import { createKeys } from '../../queues/redis/keys.js';
 import { createRegistry } from '../../queues/registry/index.js';
-import { type PubSubHoldingProxy, pubSubHoldingProxy } from '../helpers/pubsub-proxy.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
+import { useTwoInstances } from './two-instances.js';
 
 const harness = useEngineHarness();
 
@@ -22,27 +21,14 @@ afterAll(() => {
   monitor?.disconnect();
 });
 
-let proxy: PubSubHoldingProxy | undefined;
-let behindProxy: Engine | undefined;
-// Hooks run last-registered first: B is closed here (close is idempotent) before its proxy goes.
-afterEach(async () => {
-  await behindProxy?.close();
-  behindProxy = undefined;
-  proxy?.release();
-  await proxy?.close();
-  proxy = undefined;
-});
+const instances = useTwoInstances(harness);
 
 /** Two instances of one deployment; B hears the registry's announcements only through the proxy. */
 async function twoInstances() {
-  const keyPrefix = uniquePrefix();
-  proxy = await pubSubHoldingProxy(harness.redis.port);
-  const a = await harness.engine({ keyPrefix });
-  const b = await harness.engine({ keyPrefix, redisUrl: proxy.url });
-  behindProxy = b;
+  const both = await instances.twoInstances();
   // B has a routing table cached, without the names the tests create.
-  expect(await b.topics()).toEqual([]);
-  return { a, b, keys: createKeys(keyPrefix), keyPrefix, proxy };
+  expect(await both.b.topics()).toEqual([]);
+  return both;
 }
 
 describe('a name another instance created, before its announcement arrives', () => {
@@ -149,8 +135,7 @@ describe('a name another instance deleted', () => {
 describe('the memory of names Redis does not hold', () => {
   it('should answer such a name unknown for unknownForMs without asking again, until an announcement names it', async () => {
     const keys = createKeys(uniquePrefix());
-    const held = await pubSubHoldingProxy(harness.redis.port);
-    proxy = held;
+    const held = await instances.proxy();
     const registryOn = (subscriber: Redis) =>
       createRegistry({
         client: harness.redis.client(),

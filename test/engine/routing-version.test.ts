@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../queues/core/errors.js';
 import type { MessageRecord } from '../../queues/core/types.js';
 import type { Engine } from '../../queues/engine/engine.js';
-import { createKeys } from '../../queues/redis/keys.js';
-import { type PubSubHoldingProxy, pubSubHoldingProxy } from '../helpers/pubsub-proxy.js';
-import { uniquePrefix } from '../helpers/redis.js';
 import { expectRefusal, useEngineHarness } from './harness.js';
+import { useTwoInstances } from './two-instances.js';
 
 /**
  * Two instances on one Redis, B hearing the registry's announcements late: a publish through B must
@@ -14,27 +12,7 @@ import { expectRefusal, useEngineHarness } from './harness.js';
  */
 const harness = useEngineHarness();
 
-let proxy: PubSubHoldingProxy | undefined;
-let behindProxy: Engine | undefined;
-// Hooks run last-registered first: B is closed here (close is idempotent) before its proxy goes.
-afterEach(async () => {
-  await behindProxy?.close();
-  behindProxy = undefined;
-  proxy?.release();
-  await proxy?.close();
-  proxy = undefined;
-});
-
-/** Two instances of one deployment; B hears the registry's announcements only through the proxy. */
-async function twoInstances() {
-  const keyPrefix = uniquePrefix();
-  const held = await pubSubHoldingProxy(harness.redis.port);
-  proxy = held;
-  const a = await harness.engine({ keyPrefix });
-  const b = await harness.engine({ keyPrefix, redisUrl: held.url });
-  behindProxy = b;
-  return { a, b, proxy: held, keys: createKeys(keyPrefix) };
-}
+const { twoInstances } = useTwoInstances(harness);
 
 /** Resolves once `engine` has heard of a change to this topic (and queue, when named). */
 function hears(engine: Engine, topic: string, queue?: string): Promise<void> {

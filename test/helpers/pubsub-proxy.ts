@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { redisProxy } from './redis-proxy.js';
 
 /**
  * A TCP proxy in front of a Redis that can hold back what Redis sends to subscriber
@@ -7,35 +7,25 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * `release`, which models a registry announcement still on its way to another instance.
  */
 export async function pubSubHoldingProxy(redisPort: number) {
-  const sockets = new Set<Socket>();
   const held = new Map<Socket, Buffer[]>();
+  const subscribers = new WeakSet<Socket>();
   let holding = false;
-  const server: Server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port: redisPort });
-    sockets.add(client).add(upstream);
-    let subscriber = false;
-    client.on('data', (chunk: Buffer) => {
-      if (chunk.toString('latin1').toLowerCase().includes('subscribe')) subscriber = true;
+  const proxy = await redisProxy(redisPort, {
+    fromClient(chunk, { client, upstream }) {
+      if (chunk.toString('latin1').toLowerCase().includes('subscribe')) subscribers.add(client);
       upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
+    },
+    fromRedis(chunk, { client }) {
       const queue = held.get(client);
-      if (queue || (holding && subscriber)) {
+      if (queue || (holding && subscribers.has(client))) {
         held.set(client, [...(queue ?? []), chunk]);
         return;
       }
       client.write(chunk);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    ...proxy,
     hold: () => {
       holding = true;
     },
@@ -43,10 +33,6 @@ export async function pubSubHoldingProxy(redisPort: number) {
       holding = false;
       for (const [client, chunks] of held) for (const chunk of chunks) client.write(chunk);
       held.clear();
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

@@ -1,9 +1,10 @@
 import type { ChainableCommander } from 'ioredis';
 import type { MessageRecord, QueueRecord, TopicRecord } from '../core/index.js';
-import { conflict } from '../core/index.js';
+import { conflict, notFound } from '../core/index.js';
 import { messageAdd } from '../publish/index.js';
 import type { Keys, RedisClient } from '../redis/index.js';
 import { addSerialized, answers, queueCommand } from '../redis/index.js';
+import type { Registry } from '../registry/index.js';
 import { discardCall } from './commands.js';
 import { type DeadLetterRef, deadLetterGone, deadLetterId } from './ids.js';
 import {
@@ -19,6 +20,27 @@ export interface IntoContext {
   watch: ReplayWatch;
   keys: Keys;
   trail: ReplayTrail;
+  /** Where the target queue's record is read again under WATCH of its topic's routing version. */
+  registry: Pick<Registry, 'getQueue'>;
+}
+
+/**
+ * The target's record as the registry holds it now, read after the WATCH of its topic's routing
+ * version: a deleteQueue on any instance removes the record before it moves the version on (and
+ * removes the queue's keys only after), so either this read misses the queue or the move breaks the
+ * WATCH and the replay reads again. Without it, a replay into a queue another instance was deleting
+ * wrote the queue's BullMQ keys again after they were removed (docs/SCALING.md).
+ */
+async function currentTarget(
+  context: IntoContext,
+  watching: RedisClient,
+  topic: string,
+  name: string,
+): Promise<QueueRecord> {
+  const target = await context.registry.getQueue(topic, name);
+  if (target) return target;
+  await watching.unwatch();
+  throw notFound(`Queue ${name} of topic ${topic} does not exist`);
 }
 
 /** The dead letter's state, read under WATCH: refuses one that cannot move. Answers its replays and logs. */
@@ -51,7 +73,8 @@ async function readMovable(
 
 /**
  * Moves a dead letter into another queue of its topic: added there, removed here and its trail entry
- * appended, in one MULTI under WATCH of both jobs and the trail, or none of it.
+ * appended, in one MULTI under WATCH of both jobs, the trail and the topic's routing version, or none
+ * of it; NOT_FOUND, nothing written, when the target queue is deleted meanwhile.
  */
 export function replayInto(
   context: IntoContext,
@@ -66,8 +89,14 @@ export function replayInto(
     const from = keys.bull(ref.topic, ref.queue);
     const to = keys.bull(ref.topic, target.name);
     for (let attempt = 0; attempt < WATCH_TRIES; attempt++) {
-      await watching.watch(from.job(ref.jobId), to.job(ref.jobId), keys.trail(ref.topic, message.id));
-      const { replays, logs } = await readMovable(watching, keys, ref, target);
+      await watching.watch(
+        from.job(ref.jobId),
+        to.job(ref.jobId),
+        keys.trail(ref.topic, message.id),
+        keys.topicRouting(ref.topic),
+      );
+      const current = await currentTarget(context, watching, ref.topic, target.name);
+      const { replays, logs } = await readMovable(watching, keys, ref, current);
       const { trailKeys, args } = await trailArgs(
         watching,
         keys,
@@ -82,7 +111,7 @@ export function replayInto(
       // The same add as a publish's, under the dead letter's own job id (a job some other tool
       // put into the queue may carry another id in its data); its answer comes with EXEC's.
       const data = Buffer.from(JSON.stringify(message));
-      addSerialized(into, raw, { ...messageAdd(target, message, data, Date.now()), jobId: ref.jobId });
+      addSerialized(into, raw, { ...messageAdd(current, message, data, Date.now()), jobId: ref.jobId });
       const marker = JSON.stringify({ replay: count, at: new Date().toISOString() });
       raw.rpush(to.logs(ref.jobId), ...logs, marker);
       raw.call('HSET', to.job(ref.jobId), 'syReplays', count);

@@ -46,7 +46,9 @@ export function createReplayWatch(client: RedisClient) {
     ): Promise<T> {
       const run = async () => {
         const watching = await connection();
-        const bull = new Queue(queue, { connection: watching, prefix: topicPrefix });
+        // skipMetasUpdate: a handle made for a replay writes nothing by itself; by default BullMQ writes
+        // the queue's meta hash as it opens, which made that key again for a queue deleted meanwhile.
+        const bull = new Queue(queue, { connection: watching, prefix: topicPrefix, skipMetasUpdate: true });
         bull.on('error', () => {});
         try {
           await bull.client;

@@ -12,7 +12,7 @@ import { type DeadLetterRef, deadLetterGone, deadLetterId, parseDeadLetterId } f
 import type { DeadLetterFilter, DeadLetterQuery } from './query.js';
 import { type DeadLetterRecord, readDeadLetters, toMessage } from './record.js';
 import { type InPlaceContext, type ReplayItem, replayInPlace } from './replay-in-place.js';
-import { replayInto } from './replay-into.js';
+import { type IntoContext, replayInto } from './replay-into.js';
 import { createReplayWatch, type ReplayWatch } from './replay-watch.js';
 
 export interface ReplayResult {
@@ -71,10 +71,11 @@ const renewed = (message: MessageRecord, now: number): MessageRecord =>
     ? { ...message, expiresAt: null }
     : message;
 
-const inPlace = (context: ReplayContext, by: string | null): InPlaceContext => ({
+const inPlace = (context: ReplayContext, by: string | null): InPlaceContext & IntoContext => ({
   watch: context.watch,
   keys: context.options.keys,
   trail: { by, retentionMs: context.options.trailRetentionMs },
+  registry: context.options.registry,
 });
 
 /** What a bulk replay needs of each job: its message (to lift a passed TTL), its reason, its trail step. */

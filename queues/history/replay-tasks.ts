@@ -10,7 +10,7 @@ import {
   trailTtl,
 } from '../publish/index.js';
 import type { Commands, Keys, QueueHandles, RedisClient } from '../redis/index.js';
-import { PublishCommit, TRAIL_MOVED } from '../redis/index.js';
+import { PublishCommit, ROUTING_MOVED, TRAIL_MOVED } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import {
   countRange,
@@ -76,8 +76,20 @@ export const FINISHED_TASK_RETENTION_MS = 7 * DAY;
 const POSITION_TTL_MS = 30 * DAY;
 /** How often a batch is made again when a trail it appends to moved meanwhile. */
 const TRAIL_TRIES = 3;
+/** How many batches in a row may be refused because the topic's routing moved on, as for a publish. */
+const ROUTING_TRIES = 3;
 
 type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * Where a batch goes: the task's topic and queue as the registry held them, read after `version`, the
+ * topic's routing version (keys.topicRouting), so the records are at least that new.
+ */
+interface BatchTarget {
+  topic: TopicRecord;
+  queue: QueueRecord;
+  version: string;
+}
 
 /** What a task runner shares. */
 interface Runner {
@@ -102,13 +114,13 @@ async function holdLease(runner: Runner, task: ReplayTaskRecord, take: boolean):
 /**
  * The writes of one batch: the adds, a trail entry per message (REPLAYED_TO_QUEUE, linked to the heads
  * read now: a message's stored head, or its PUBLISHED entry derived from the history's record of it),
- * `done` and the position, all in one publish-commit call.
+ * `done` and the position, all in one publish-commit call, applied only while the topic's routing
+ * version is still the target's (a publish's check: a queue deleted meanwhile gets nothing).
  */
 async function batchCommit(
   runner: Runner,
   task: ReplayTaskRecord,
-  topic: TopicRecord,
-  queue: QueueRecord,
+  { topic, queue, version }: BatchTarget,
   entries: StreamEntry[],
 ): Promise<{ commit: PublishCommit; messages: MessageRecord[] }> {
   const { client, keys, handles } = runner.options;
@@ -119,6 +131,7 @@ async function batchCommit(
   const trailKeys = messages.map((message) => keys.trail(task.topic, message.id));
   const links = await readLinks(client, trailKeys, messages);
   const commit = new PublishCommit();
+  commit.routedAt(keys.topicRouting(task.topic), task.topic, version);
   const handle = handles.get(task.topic, task.queue);
   const now = Date.now();
   const at = new Date(now).toISOString();
@@ -143,14 +156,16 @@ async function batchCommit(
   return { commit, messages };
 }
 
-/** One batch, whole or not at all. Answers how many it replayed (0: none left). */
+/**
+ * One batch, whole or not at all. Answers how many it replayed (0: none left), or null when the
+ * topic's routing moved on since the target was read (nothing written): read the queue again.
+ */
 async function replayBatch(
   runner: Runner,
   task: ReplayTaskRecord,
-  topic: TopicRecord,
-  queue: QueueRecord,
+  target: BatchTarget,
   size: number,
-): Promise<number> {
+): Promise<number | null> {
   const { client, keys, commands, events } = runner.options;
   const position = await client.get(keys.replayTasks.position(task.topic, task.id));
   const start = position === null ? String(task.from) : `(${position}`;
@@ -158,10 +173,11 @@ async function replayBatch(
   const entries = (await client.xrange(...range)) as StreamEntry[];
   if (entries.length === 0) return 0;
   for (let attempt = 0; attempt < TRAIL_TRIES; attempt++) {
-    const { commit, messages } = await batchCommit(runner, task, topic, queue, entries);
+    const { commit, messages } = await batchCommit(runner, task, target, entries);
     const [refusal] = await commit.run((k, a) => commands.run('publish-commit-n', k, a), 1);
     // Another step appended to one of the trails since its head was read: make the entries again.
     if (refusal?.startsWith(TRAIL_MOVED)) continue;
+    if (refusal?.startsWith(ROUTING_MOVED)) return null;
     if (refusal) throw new Error(`Replay batch refused: ${refusal}`);
     if (events && events.size > 0) {
       const at = new Date().toISOString();
@@ -195,18 +211,29 @@ async function runTask(runner: Runner, first: ReplayTaskRecord): Promise<void> {
   const { registry, onError, client, keys } = runner.options;
   const startedAt = Date.now();
   let replayedHere = 0;
+  let movedInARow = 0;
   try {
     for (;;) {
       const task = await readTask(store, first.topic, first.id);
       if (runner.closed || !task || task.state !== 'RUNNING') return;
       if (!(await holdLease(runner, task, false))) return;
+      // The version first, the records after (queues/registry/topic-routing.ts): publish-commit then
+      // refuses the batch if the queue was deleted (or changed) on any instance since this read.
+      const version = (await client.get(keys.topicRouting(task.topic))) ?? '0';
       const topic = (await registry.tableKnowing([{ topic: task.topic }])).topic(task.topic);
       const queue = await registry.getQueue(task.topic, task.queue);
       if (!topic || !queue) {
         return finishTask(store, task, 'FAILED', `Queue ${task.queue} of topic ${task.topic} was deleted`);
       }
       const size = task.ratePerSecond === null ? BATCH : Math.min(BATCH, task.ratePerSecond);
-      const replayed = await replayBatch(runner, task, topic, queue, size);
+      const replayed = await replayBatch(runner, task, { topic, queue, version }, size);
+      // The routing moved on: the next turn reads the queue again (FAILED above if it is gone).
+      if (replayed === null && ++movedInARow < ROUTING_TRIES) continue;
+      if (replayed === null) {
+        const why = `The routing of ${task.topic} kept changing (${ROUTING_TRIES} tries); nothing of the batch was written`;
+        return finishTask(store, task, 'FAILED', why);
+      }
+      movedInARow = 0;
       if (replayed === 0) return finishTask(store, task, 'DONE');
       replayedHere += replayed;
       await pace(task, startedAt, replayedHere);

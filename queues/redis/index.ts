@@ -30,6 +30,6 @@ export {
   type ReplayTaskKeys,
 } from './keys.js';
 export { createOrdering, type OrderedJob, type Ordering, PARK_MS } from './ordering.js';
-export { PublishCommit, type RunPublishCommit, TRAIL_MOVED } from './publish-commit.js';
+export { PublishCommit, ROUTING_MOVED, type RunPublishCommit, TRAIL_MOVED } from './publish-commit.js';
 export { createPubSub, type PubSub } from './pubsub.js';
 export { createQueueHandles, type QueueHandles } from './queue-handles.js';

@@ -85,6 +85,7 @@ export function createMonitoring(parts: Parts, options: EngineOptions, onError: 
     events: parts.events,
     replies: parts.replies,
     losses: parts.losses,
+    publisher: parts.publisher,
     redisUp: redisHealthy,
     processMetrics: options.processMetrics,
     readQueues,

@@ -132,6 +132,8 @@ function refuseSpanningTopics(inputs: PublishInput[]): void {
 interface PublishPath {
   options: PublisherOptions;
   commits: GroupCommit;
+  /** Told of each topic whose routing version refused a publish call (metrics count them). */
+  routingRefusals: Set<(topic: string) => void>;
 }
 
 function prepare(path: PublishPath, routing: Routing, input: PublishInput, now: number): Draft {
@@ -352,6 +354,7 @@ async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<P
       for (const topic of error.topics) {
         const routed = routing.get(topic);
         if (routed) options.registry.routingMoved(topic, routed.version);
+        for (const listener of path.routingRefusals) listener(topic);
       }
       if (tries >= ROUTING_TRIES) {
         throw new SwitchyardError(
@@ -375,8 +378,17 @@ export function createPublisher(options: PublisherOptions) {
     run: (keys, args) => options.commands.run('publish-commit-n', keys, args),
     beforeExec: options.beforeExec,
   });
-  const path: PublishPath = { options, commits };
+  const path: PublishPath = { options, commits, routingRefusals: new Set() };
   return {
+    /**
+     * Calls back with the topic each time publish-commit refuses a publish call because the topic's
+     * routing moved on since it was routed (the call is then routed and sent again, or answers
+     * UNAVAILABLE after its last try). Answers the function that stops it.
+     */
+    onRoutingRefused(listener: (topic: string) => void): () => void {
+      path.routingRefusals.add(listener);
+      return () => path.routingRefusals.delete(listener);
+    },
     async publish(input: PublishInput): Promise<PublishResult> {
       const [result] = await publishMany(path, [input]);
       return result as PublishResult;

@@ -31,6 +31,8 @@ export interface MetricsOptions {
   replies?: Pick<ReplySender, 'onDropped'>;
   /** Messages accepted that reach no target without becoming dead letters (core/losses.ts). */
   losses?: Pick<Losses, 'on'>;
+  /** Publish calls refused because their topic's routing moved on since they were routed (docs/SCALING.md). */
+  publisher?: { onRoutingRefused(listener: (topic: string) => void): () => void };
   /**
    * Also export Node's process metrics (CPU, memory, event loop lag, GC): `process_*` and `nodejs_*`.
    * @default true
@@ -130,6 +132,13 @@ function countInstance(options: MetricsOptions, registers: Registry[]): () => vo
   const stopCountingLosses = options.losses?.on(({ topic, queue, reason, count }) =>
     notDelivered.inc({ topic, queue: queue ?? '', reason }, count),
   );
+  const routingRefusals = new Counter({
+    name: 'switchyard_routing_refusals_total',
+    help: "Publish calls through this instance refused, nothing written, because their topic's queues changed (on any instance) after they were routed; each is routed and sent again, up to 3 tries, then answers UNAVAILABLE (ROUTING_CHANGING).",
+    labelNames: ['topic'] as const,
+    registers,
+  });
+  const stopCountingRefusals = options.publisher?.onRoutingRefused((topic) => routingRefusals.inc({ topic }));
 
   const publishedIn = childrenOf((topic) => published.labels(topic));
   const attemptsOf = childrenOf((topic, queue, outcome) => attempts.labels(topic, queue, outcome));
@@ -160,6 +169,7 @@ function countInstance(options: MetricsOptions, registers: Registry[]): () => vo
     stopCounting();
     stopCountingReplies?.();
     stopCountingLosses?.();
+    stopCountingRefusals?.();
   };
 }
 

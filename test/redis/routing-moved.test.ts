@@ -144,23 +144,28 @@ describe('publish-commit: the routing version', () => {
   });
 });
 
+/** A registry and queue handles of a key prefix of their own, closed after the file. */
+async function registryAndHandles() {
+  const keys = createKeys(uniquePrefix());
+  const registry = createRegistry({
+    client,
+    subscriber: redis.client(),
+    keys,
+    defaultMaxMessageBytes: 1 << 20,
+    checkPayloadSchema: () => {},
+  });
+  const handles = createQueueHandles(client, keys);
+  closing.push(
+    () => registry.close(),
+    () => handles.close(),
+  );
+  await registry.ready();
+  return { keys, registry, handles };
+}
+
 describe('the publisher: routing again after a refusal', () => {
   it(`should answer UNAVAILABLE after ${ROUTING_TRIES} tries whose routing kept moving, nothing written and no idempotency key kept`, async () => {
-    const keys = createKeys(uniquePrefix());
-    const subscriber = redis.client();
-    const registry = createRegistry({
-      client,
-      subscriber,
-      keys,
-      defaultMaxMessageBytes: 1 << 20,
-      checkPayloadSchema: () => {},
-    });
-    const handles = createQueueHandles(client, keys);
-    closing.push(
-      () => registry.close(),
-      () => handles.close(),
-    );
-    await registry.ready();
+    const { keys, registry, handles } = await registryAndHandles();
     await registry.createTopic({ name: 'orders', kind: 'FANOUT', history: { maxMessages: 10 } });
     await registry.createQueue({ topic: 'orders', name: 'q', target: 'CONSUMER' });
     let moving = true;
@@ -208,21 +213,7 @@ describe('the publisher: routing again after a refusal', () => {
   });
 
   it('should read a topic whose routing moved once for all the publishes refused together', async () => {
-    const keys = createKeys(uniquePrefix());
-    const subscriber = redis.client();
-    const registry = createRegistry({
-      client,
-      subscriber,
-      keys,
-      defaultMaxMessageBytes: 1 << 20,
-      checkPayloadSchema: () => {},
-    });
-    const handles = createQueueHandles(client, keys);
-    closing.push(
-      () => registry.close(),
-      () => handles.close(),
-    );
-    await registry.ready();
+    const { keys, registry, handles } = await registryAndHandles();
     // Heard twice: at once here, then as the registry channel brings it back; the echo drops the
     // topic's routing, so it must be in before the routing is read.
     let heard = 0;

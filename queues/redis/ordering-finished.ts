@@ -10,10 +10,11 @@ interface Gathered {
 
 /**
  * Gathers the ends of deliveries reported in one turn of the event loop, per queue, into one advance:
- * a consumer acking 100 deliveries in one request then costs one read and one `ordering-advance` call
- * for their keys, where one advance each cost a read of the head, a read of its line and a script
- * call per ack (issue 24's bench, scenario 10: acks at 0.38 of an unkeyed queue). The callers of one
- * turn share the outcome: each resolves once its key was advanced, or rejects with the same error.
+ * webhook deliveries of one queue finishing together, and dead letters, then cost one read and one
+ * `ordering-advance` call for their keys instead of one of each per delivery. A consumer's acks do
+ * not come here (they run one after another in a request, so rarely share a turn): they advance
+ * through `ordering.finishing`. The callers of one turn share the outcome: each resolves once its
+ * key was advanced, or rejects with the same error.
  */
 export function gatherFinished(
   advance: (topic: string, queue: string, ids: FinishedIds) => Promise<unknown>,

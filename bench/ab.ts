@@ -1,12 +1,13 @@
 /**
- * `npm run bench:ab -- --base=<rev> --head=<rev|WORKTREE> [--scenario=1|6] [--rounds=N] [--seconds=S]`:
+ * `npm run bench:ab -- --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rounds=N] [--seconds=S]`:
  * two revisions' gateways compared in one run. Each revision is built in a temporary worktree
  * (node_modules linked to this checkout's), both gateways run on one redis-server of this run's own,
  * and the same load goes to each in alternating rounds (a warm-up each, then A B, B A, A B, ...), so
  * both see the same machine. The figure is the gateway's own CPU per message (process.cpuUsage, read
  * before and after each round), which a shared machine disturbs far less than throughput.
  * WORKTREE is this checkout's files as they are now: HEAD with every modified and untracked file
- * copied over (another helper's uncommitted files included). Loopback only; everything it starts,
+ * copied over (another helper's uncommitted files included, unless `--paths=server,schema/x.ts` limits
+ * the copy to those paths). Loopback only; everything it starts,
  * worktrees included, is removed at the end.
  */
 import { spawnSync } from 'node:child_process';
@@ -38,12 +39,14 @@ interface Options {
   base: string;
   head: string;
   scenario: 1 | 6;
+  /** WORKTREE copies only the changed files under these paths (git pathspecs); all when empty. */
+  paths: string[];
   rounds: number;
   seconds: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Partial<Options> = { scenario: 1, rounds: 5, seconds: 5 };
+  const options: Partial<Options> = { scenario: 1, paths: [], rounds: 5, seconds: 5 };
   const bounded = (arg: string, name: string, max: number) => {
     const value = Number(arg.slice(name.length + 3));
     if (!Number.isInteger(value) || value < 1 || value > max)
@@ -55,11 +58,13 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg.startsWith('--head=')) options.head = arg.slice('--head='.length);
     else if (arg === '--scenario=1' || arg === '--scenario=6')
       options.scenario = Number(arg.slice(-1)) as 1 | 6;
+    else if (arg.startsWith('--paths='))
+      options.paths = arg.slice('--paths='.length).split(',').filter(Boolean);
     else if (arg.startsWith('--rounds=')) options.rounds = bounded(arg, 'rounds', 20);
     else if (arg.startsWith('--seconds=')) options.seconds = bounded(arg, 'seconds', 30);
     else
       throw new Error(
-        `unknown option ${arg}; use --base=<rev> --head=<rev|WORKTREE> [--scenario=1|6] [--rounds=N] [--seconds=S]`,
+        `unknown option ${arg}; use --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rounds=N] [--seconds=S]`,
       );
   }
   if (!options.base || !options.head) throw new Error('--base=<rev> and --head=<rev|WORKTREE> are required');
@@ -94,8 +99,8 @@ function removeWorktrees(): void {
 }
 
 /** Copies this checkout's modified and untracked files over the worktree, and deletes its deleted ones. */
-function overlayWorkingFiles(dir: string): number {
-  const changed = git(['ls-files', '-z', '--modified', '--others', '--exclude-standard'])
+function overlayWorkingFiles(dir: string, paths: readonly string[]): number {
+  const changed = git(['ls-files', '-z', '--modified', '--others', '--exclude-standard', '--', ...paths])
     .split('\0')
     .filter(Boolean);
   for (const path of new Set(changed)) {
@@ -109,13 +114,13 @@ function overlayWorkingFiles(dir: string): number {
   return changed.length;
 }
 
-function build(label: 'A' | 'B', rev: string, parent: string): Build {
+function build(label: 'A' | 'B', rev: string, parent: string, paths: readonly string[]): Build {
   const commit = git(['rev-parse', '--verify', `${rev === WORKTREE ? 'HEAD' : rev}^{commit}`]).trim();
   const dir = join(parent, label);
   git(['worktree', 'add', '--detach', dir, commit]);
   worktrees.push(dir);
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  const copied = rev === WORKTREE ? overlayWorkingFiles(dir) : 0;
+  const copied = rev === WORKTREE ? overlayWorkingFiles(dir, paths) : 0;
   log(`${label}: ${rev} (${commit.slice(0, 10)}${copied ? ` + ${copied} working files` : ''}), building`);
   // The gateway only: the dashboard's Vite build is not on any measured path.
   for (const step of [
@@ -279,7 +284,10 @@ async function main(): Promise<void> {
   const redisDir = join(parent, 'redis');
   let redis: Awaited<ReturnType<typeof startRedisServer>> | undefined;
   try {
-    const builds = [build('A', options.base, parent), build('B', options.head, parent)];
+    const builds = [
+      build('A', options.base, parent, options.paths),
+      build('B', options.head, parent, options.paths),
+    ];
     redis = await startRedisServer({ dir: redisDir, appendOnly: true, appendFsync: 'everysec' });
     const load = await startLoadgen();
     children.push(load);

@@ -1,10 +1,15 @@
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
-import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
-import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
-import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
-import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { type ExecutionResult, GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import {
+  type ExecutionResult,
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  type ValidationRule,
+} from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../queues/core/index.js';
 
@@ -54,17 +59,25 @@ export function tooLargeError(maxRequestBytes: number): GraphQLError {
  */
 export function useRequestLimits(limits: RequestLimits): Plugin {
   const armor = { onReject: [markBadInput], propagateOnRejection: true, exposeLimits: true };
+  // The rules graphql-armor's depth, cost, alias and directive plugins would add, made once: each of
+  // those plugins makes its rule anew in an onValidate hook of its own on every request, and yoga's
+  // validation cache then keyed every request by the names of all the rules (docs/PERFORMANCE.md).
+  // Same rules, same options, same order as the plugins added them; made once, they are also the same
+  // objects on every request, which server/use-validation-cache.ts keys its cache by.
+  const rules: ValidationRule[] = [
+    ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+    maxDepthRule({ ...armor, n: limits.maxDepth }),
+    costLimitRule({ ...armor, maxCost: limits.maxCost }),
+    maxAliasesRule({ ...armor, n: limits.maxAliases }),
+    maxDirectivesRule({ ...armor, n: limits.maxDirectives }),
+  ];
   return {
     onPluginInit({ addPlugin }) {
       addPlugin(maxTokensPlugin({ ...armor, n: limits.maxTokens }));
-      addPlugin(maxDepthPlugin({ ...armor, n: limits.maxDepth }));
-      addPlugin(costLimitPlugin({ ...armor, maxCost: limits.maxCost }));
-      addPlugin(maxAliasesPlugin({ ...armor, n: limits.maxAliases }));
-      addPlugin(maxDirectivesPlugin({ ...armor, n: limits.maxDirectives }));
       if (!limits.introspection) addPlugin(blockFieldSuggestionsPlugin());
     },
     onValidate({ addValidationRule }) {
-      if (!limits.introspection) addValidationRule(NoSchemaIntrospectionCustomRule);
+      for (const rule of rules) addValidationRule(rule);
     },
     onResultProcess({ result, setResult }) {
       if (isAsyncIterable(result)) return;

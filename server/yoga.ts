@@ -14,6 +14,7 @@ import { isLoopbackHost } from './auth.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
+import { useValidationCache } from './use-validation-cache.js';
 
 export interface YogaAppOptions {
   /** The engine every resolver calls; the caller opens it and closes it. */
@@ -199,12 +200,16 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     maskedErrors: { maskError },
     cors: corsFor(options.corsOrigins ?? []),
     ...(options.limits ? { maxRequestBodySize: options.limits.maxRequestBytes } : {}),
+    // yoga's parse cache, and our validation cache in place of its own (server/use-validation-cache.ts).
+    parserAndValidationCache: { validationCache: false },
     plugins: [
       useExecutor(options.executor ?? 'compiled'),
       useInputErrorCodes(),
       ...(graphiql ? [useGraphiQLHeaders({ endpoint: GRAPHQL_ENDPOINT, graphiql })] : []),
       ...(options.limits ? [useRequestLimits(options.limits)] : []),
       ...(options.plugins ?? []),
+      // Last: after every plugin that adds a validation rule, where yoga's own cache would be.
+      useValidationCache(),
     ],
     logging: options.logging ?? true,
   });

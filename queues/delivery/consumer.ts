@@ -8,6 +8,7 @@ import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import { createSettlement } from './consumer-settle.js';
 import { createConsumerWorkers, type HeldDelivery } from './consumer-workers.js';
+import { corked } from './corked.js';
 import { encodeDeliveryId } from './delivery-id.js';
 import { FinalDeliveryFailure } from './failure.js';
 import { createRedactor, type Redact } from './redaction.js';
@@ -96,12 +97,14 @@ async function takeInRounds(
   max: number,
   waitUntil: number,
   stopped: () => boolean,
+  connection: RedisClient,
 ): Promise<Delivery[]> {
   const deliveries: Delivery[] = [];
   let round = 1;
   while (deliveries.length < max && !stopped()) {
     const wanted = Math.min(round, max - deliveries.length);
-    const taken = await Promise.allSettled(Array.from({ length: wanted }, take));
+    // One write for the round's takes (corked.ts).
+    const taken = await corked(connection, () => Promise.allSettled(Array.from({ length: wanted }, take)));
     let drained = false;
     let failed: { reason: unknown } | null = null;
     for (const outcome of taken) {
@@ -248,6 +251,7 @@ export function createConsumers(options: ConsumersOptions) {
       max,
       Date.now() + waitMs,
       () => closing !== null || stopped,
+      options.connection,
     );
     held.sweep(Date.now());
     return deliveries;

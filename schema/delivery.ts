@@ -59,7 +59,7 @@ builder.mutationFields((t) => ({
       'consume:<pattern> matching the topic the delivery id names (or admin).',
     args: { deliveryId: t.arg.id({ required: true, description: 'Delivery.id, the ack token.' }) },
     authScopes: (_root, args) => deliveryScopes(String(args.deliveryId)),
-    resolve: (_root, args, ctx) => ack({ deliveryId: String(args.deliveryId) }, ctx),
+    resolve: (_root, args, ctx, info) => ack({ deliveryId: String(args.deliveryId) }, ctx, info),
   }),
   nack: t.boolean({
     description:

@@ -13,6 +13,7 @@ import type { Keys, RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import type { HeldDelivery } from './consumer-workers.js';
+import { corked } from './corked.js';
 import { decodeDeliveryId } from './delivery-id.js';
 import { DeliveryFailure, FinalDeliveryFailure } from './failure.js';
 import type { Redact } from './redaction.js';
@@ -266,11 +267,27 @@ export function createSettlement(options: SettlementOptions) {
       }
     },
   };
+  const ack = async (deliveryId: string): Promise<true> => {
+    await complete(settler, deliveryId, await lockedJob(options, deliveryId, false), 'ack');
+    return true;
+  };
   return {
-    ack: async (deliveryId: string): Promise<boolean> => {
-      await complete(settler, deliveryId, await lockedJob(options, deliveryId, false), 'ack');
-      return true;
-    },
+    ack,
+    /**
+     * Acks each delivery as `ack` would, all at once: their BullMQ commands, sent in this order, leave
+     * in one write and Redis runs them in that order (corked.ts). Answers each one's outcome, true or
+     * its error, in the order given; never rejects.
+     */
+    ackMany: (deliveryIds: readonly string[]): Promise<(true | Error)[]> =>
+      corked(options.connection, () =>
+        Promise.all(
+          deliveryIds.map((deliveryId) =>
+            ack(deliveryId).catch((error: unknown) =>
+              error instanceof Error ? error : new Error(String(error)),
+            ),
+          ),
+        ),
+      ),
     reply: (deliveryId: string, payload: unknown, headers: unknown = null) =>
       reply(settler, deliveryId, payload, headers),
     nack: (

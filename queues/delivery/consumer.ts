@@ -260,6 +260,7 @@ export function createConsumers(options: ConsumersOptions) {
   return {
     receive,
     ack: settlement.ack,
+    ackMany: settlement.ackMany,
     /** Answers a request and acks its delivery (consumer-settle.ts). */
     reply: settlement.reply,
     nack: settlement.nack,

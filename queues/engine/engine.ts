@@ -143,6 +143,7 @@ function gatedMessaging(redisWatch: RedisWatch, messaging: ReturnType<typeof mes
     request: gated(redisWatch, messaging.request, publishOutcomeUnknown, () => busyPerMessageMs),
     receive: gated(redisWatch, messaging.receive),
     ack: gated(redisWatch, messaging.ack),
+    ackMany: gated(redisWatch, messaging.ackMany),
     nack: gated(redisWatch, messaging.nack),
     reply: gated(redisWatch, messaging.reply),
   };

@@ -153,6 +153,8 @@ export function messagingOperations(parts: Parts) {
     },
     receive: consumers.receive,
     ack: consumers.ack,
+    /** Acks several deliveries in one write to Redis; each one's outcome, true or its error. */
+    ackMany: consumers.ackMany,
     /** Answers a request delivered to a CONSUMER queue, and acks the delivery. */
     reply: consumers.reply,
     nack: consumers.nack,

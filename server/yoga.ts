@@ -11,6 +11,7 @@ import type { Context } from '../schema/builder.js';
 import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
+import { mergeExecuteHooks } from './merge-execute-hooks.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
@@ -202,7 +203,8 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     ...(options.limits ? { maxRequestBodySize: options.limits.maxRequestBytes } : {}),
     // yoga's parse cache, and our validation cache in place of its own (server/use-validation-cache.ts).
     parserAndValidationCache: { validationCache: false },
-    plugins: [
+    // Our plugins' onExecute hooks (executor, error codes, auth, audit log…) run as one envelop hook.
+    plugins: mergeExecuteHooks([
       useExecutor(options.executor ?? 'compiled'),
       useInputErrorCodes(),
       ...(graphiql ? [useGraphiQLHeaders({ endpoint: GRAPHQL_ENDPOINT, graphiql })] : []),
@@ -210,7 +212,7 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
       ...(options.plugins ?? []),
       // Last: after every plugin that adds a validation rule, where yoga's own cache would be.
       useValidationCache(),
-    ],
+    ]),
     logging: options.logging ?? true,
   });
 }

@@ -10,9 +10,9 @@ import type { Keys } from './keys.js';
  */
 
 /** How many entries of a line one read takes: a removed job among them is passed over. */
-const LINE_READ = 4;
+export const LINE_READ = 4;
 /** The most keys one `ordering-advance` call advances (its KEYS grow with them). */
-const MAX_KEYS_PER_CALL = 100;
+export const MAX_KEYS_PER_CALL = 100;
 /** How many times a key is read again before it is left to the next sweep. */
 const MAX_ROUNDS = 8;
 
@@ -74,24 +74,6 @@ export async function readFinished(
     }
   }
   return finished;
-}
-
-/** A key's head and the front of its line, read in one round trip. */
-export async function readFront(
-  client: RedisClient,
-  keys: Keys,
-  topic: string,
-  queue: string,
-  orderingKey: string,
-): Promise<{ head: string | null; front: string[] }> {
-  const ordering = keys.ordering(topic, queue);
-  const [[headError, head], [lineError, front]] = ((await client
-    .pipeline()
-    .hget(ordering.heads, orderingKey)
-    .lrange(ordering.line(orderingKey), 0, LINE_READ - 1)
-    .exec()) ?? []) as [[Error | null, string | null], [Error | null, string[]]];
-  if (headError || lineError) throw headError ?? lineError;
-  return { head, front };
 }
 
 /** KEYS and ARGV of one `ordering-advance` call over finished heads of one queue. */

@@ -2,8 +2,9 @@ import type { Commands } from './commands/index.js';
 import { READ_AGAIN } from './commands/ordering.js';
 import type { RedisClient } from './connection.js';
 import type { Keys } from './keys.js';
-import { advanceCall, advanceKeys, orderingBaseKeys, readFront } from './ordering-advance.js';
+import { advanceKeys, orderingBaseKeys } from './ordering-advance.js';
 import { gatherFinished } from './ordering-finished.js';
+import { createFinishing } from './ordering-finishing.js';
 
 export { PARK_MS } from './commands/ordering.js';
 
@@ -115,6 +116,7 @@ export function createOrdering(options: { client: RedisClient; commands: Command
   const advanceFinished = gatherFinished((topic, queue, ids) =>
     advanceKeys(client, commands, keys, { topic, queue, orderingKeys: [...ids.keys()], only: ids }),
   );
+  const finishingHeads = createFinishing(client, commands, keys);
 
   return {
     /** Forgets a deleted queue's ordering keys: its heads, its lines (a line exists only beside a head) and its pending ids. */
@@ -140,14 +142,15 @@ export function createOrdering(options: { client: RedisClient; commands: Command
      * line front are read now, beside BullMQ's completion, and the function answered advances with them
      * once the job is completed. An ack then waits for one script call after its completion instead of
      * a read and a script call; should the line have moved meanwhile, it reads again as `finished` does.
+     * The reads, and then the advances, of the acks finishing in one turn (one request's) go together.
      */
     finishing(topic: string, queue: string, jobId: string, orderingKey: string): () => Promise<void> {
-      const read = readFront(client, keys, topic, queue, orderingKey).catch(() => null);
+      const key = { topic, queue, orderingKey };
+      const read = finishingHeads.readFront(key).catch(() => null);
       return async () => {
         const front = await read;
         if (front?.head === jobId) {
-          const call = advanceCall(keys, topic, queue, [{ orderingKey, head: jobId, front: front.front }]);
-          const [result] = await commands.run<number[]>('ordering-advance-n', call.keys, call.args);
+          const result = await finishingHeads.advance(key, { orderingKey, head: jobId, front: front.front });
           // Advanced, or left alone: another advanced the key first, or the job is not finished.
           if (result !== READ_AGAIN) return;
           // The script may have left a removed entry of the line as the (finished) head: as in

@@ -9,11 +9,10 @@ import {
   parseHeaders,
   SwitchyardError,
 } from '../core/index.js';
-import type { Keys, RedisClient } from '../redis/index.js';
+import { corked, type Keys, type RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import type { HeldDelivery } from './consumer-workers.js';
-import { corked } from './corked.js';
 import { decodeDeliveryId } from './delivery-id.js';
 import { DeliveryFailure, FinalDeliveryFailure } from './failure.js';
 import type { Redact } from './redaction.js';
@@ -275,7 +274,7 @@ export function createSettlement(options: SettlementOptions) {
     ack,
     /**
      * Acks each delivery as `ack` would, all at once: their BullMQ commands, sent in this order, leave
-     * in one write and Redis runs them in that order (corked.ts). Answers each one's outcome, true or
+     * in one write and Redis runs them in that order (queues/redis/corked.ts). Answers each one's outcome, true or
      * its error, in the order given; never rejects.
      */
     ackMany: (deliveryIds: readonly string[]): Promise<(true | Error)[]> =>

@@ -3,12 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Job } from 'bullmq';
 import type { EventBus, MessageRecord, QueueRecord } from '../core/index.js';
 import { assertInt, assertName, badInput, startConsumerSpan } from '../core/index.js';
-import type { Keys, RedisClient } from '../redis/index.js';
+import { corked, type Keys, type RedisClient } from '../redis/index.js';
 import type { Registry } from '../registry/index.js';
 import { recordAttempt } from './attempt-history.js';
 import { createSettlement } from './consumer-settle.js';
 import { createConsumerWorkers, type HeldDelivery } from './consumer-workers.js';
-import { corked } from './corked.js';
 import { encodeDeliveryId } from './delivery-id.js';
 import { FinalDeliveryFailure } from './failure.js';
 import { createRedactor, type Redact } from './redaction.js';
@@ -103,7 +102,7 @@ async function takeInRounds(
   let round = 1;
   while (deliveries.length < max && !stopped()) {
     const wanted = Math.min(round, max - deliveries.length);
-    // One write for the round's takes (corked.ts).
+    // One write for the round's takes (queues/redis/corked.ts).
     const taken = await corked(connection, () => Promise.allSettled(Array.from({ length: wanted }, take)));
     let drained = false;
     let failed: { reason: unknown } | null = null;

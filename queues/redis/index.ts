@@ -14,6 +14,7 @@ export {
   type RedisClient,
   type RedisTarget,
 } from './connection.js';
+export { corked } from './corked.js';
 export {
   CommitRefusedError,
   createGroupCommit,

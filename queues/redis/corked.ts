@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/index.js';
+import type { RedisClient } from './connection.js';
 
 /**
  * Runs `start`, which sends commands on `connection`, with the connection's socket corked until this

@@ -210,7 +210,10 @@ export function createBullBoardMount(options: BullBoardOptions) {
   return {
     /** Answers a request under /queues (true), or leaves it to the gateway (false). */
     handle(req: IncomingMessage, res: ServerResponse): boolean {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const url = req.url ?? '/';
+      // Every request of the gateway passes here first: those elsewhere leave without a split.
+      if (!url.startsWith(BULL_BOARD_PATH)) return false;
+      const path = url.split('?')[0] ?? '/';
       if (path !== BULL_BOARD_PATH && !path.startsWith(`${BULL_BOARD_PATH}/`)) return false;
       if (options.isDraining() || closed) {
         send(res, 503, 'The gateway is shutting down\n', { 'content-type': 'text/plain; charset=utf-8' });

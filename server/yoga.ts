@@ -186,9 +186,16 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     startedAt: options.startedAt ?? Date.now(),
     authDisabled: options.authDisabled === true,
   };
+  // The shared context goes onto every operation's context as it is enveloped (HTTP and websockets
+  // alike), rather than through yoga's `context` option: that option is an onContextBuilding hook,
+  // which envelop runs as a promise-helpers chain on every request (docs/PERFORMANCE.md).
+  const withContext: Plugin<Partial<Context>> = {
+    onEnveloped({ extendContext }) {
+      extendContext(context);
+    },
+  };
   return createYoga<Record<string, unknown>, Context>({
     schema,
-    context,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     // Yoga's built-in check (always 200) would answer /health before any plugin; keep it as the
     // liveness probe and leave /health to server/use-health.ts, which reports Redis and draining.
@@ -205,6 +212,7 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     parserAndValidationCache: { validationCache: false },
     // Our plugins' onExecute hooks (executor, error codes, auth, audit log…) run as one envelop hook.
     plugins: mergeExecuteHooks([
+      withContext,
       useExecutor(options.executor ?? 'compiled'),
       useInputErrorCodes(),
       ...(graphiql ? [useGraphiQLHeaders({ endpoint: GRAPHQL_ENDPOINT, graphiql })] : []),

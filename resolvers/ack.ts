@@ -8,8 +8,26 @@ interface Ahead {
   outcome: Promise<true | Error>;
 }
 
-/** Per request (each request has a context object of its own), the acks run ahead, by response key. */
-const aheadOf = new WeakMap<Context, Map<string, Ahead>>();
+/**
+ * The acks run ahead, by response key, per execution: by its context and its variables object (one
+ * per execution, so two executions could not share an entry even were a context shared).
+ */
+const aheadOf = new WeakMap<Context, WeakMap<object, Map<string, Ahead>>>();
+
+function aheadIn(ctx: Context, info: GraphQLResolveInfo, create: boolean): Map<string, Ahead> | undefined {
+  let byExecution = aheadOf.get(ctx);
+  if (!byExecution) {
+    if (!create) return undefined;
+    byExecution = new WeakMap();
+    aheadOf.set(ctx, byExecution);
+  }
+  let ahead = byExecution.get(info.variableValues);
+  if (!ahead && create) {
+    ahead = new Map();
+    byExecution.set(info.variableValues, ahead);
+  }
+  return ahead;
+}
 
 const settle = (outcome: true | Error): true => {
   if (outcome instanceof Error) throw outcome;
@@ -74,23 +92,24 @@ export const ack = async (
   ctx: Context,
   info?: GraphQLResolveInfo,
 ): Promise<boolean> => {
-  const key = info ? String(info.path.key) : null;
-  const ahead = key === null ? undefined : aheadOf.get(ctx)?.get(key);
-  if (ahead && key !== null) {
-    aheadOf.get(ctx)?.delete(key);
+  if (!info) return ctx.engine.ack(args.deliveryId);
+  const key = String(info.path.key);
+  const pending = aheadIn(ctx, info, false);
+  const ahead = pending?.get(key);
+  if (ahead) {
+    pending?.delete(key);
     if (ahead.deliveryId === args.deliveryId) return settle(await ahead.outcome);
   }
-  const after = info ? acksAfter(info, args.deliveryId) : [];
+  const after = acksAfter(info, args.deliveryId);
   if (after.length === 0) return ctx.engine.ack(args.deliveryId);
   const ids = [args.deliveryId, ...after.map((field) => field.deliveryId)];
   // Never rejects: a field whose turn never comes leaves no unhandled rejection behind.
   const outcomes = ctx.engine
     .ackMany(ids)
     .catch((error: unknown) => ids.map(() => (error instanceof Error ? error : new Error(String(error)))));
-  const pending = aheadOf.get(ctx) ?? new Map<string, Ahead>();
-  aheadOf.set(ctx, pending);
+  const running = aheadIn(ctx, info, true);
   after.forEach((field, index) => {
-    pending.set(field.key, {
+    running?.set(field.key, {
       deliveryId: field.deliveryId,
       outcome: outcomes.then((all) => all[index + 1] ?? new Error('no outcome')),
     });

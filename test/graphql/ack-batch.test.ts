@@ -73,6 +73,16 @@ describe('acks as aliases of one request', () => {
     }
   });
 
+  it('should keep the acks of concurrent requests of one document apart', async () => {
+    const app = await start();
+    const ids = await app.deliveries('a', 40);
+    const bodies = await Promise.all(
+      [0, 1, 2, 3].map((n) => app.ask(acks(10), variables(ids.slice(10 * n, 10 * n + 10)))),
+    );
+    for (const body of bodies) expect(body.errors).toBeUndefined();
+    expect(await app.completed('a')).toBe(40);
+  });
+
   it('should answer NOT_FOUND for a delivery named twice, acking it once', async () => {
     const app = await start();
     const [id] = await app.deliveries('a', 1);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ab -- --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rounds=N] [--seconds=S]`:
+ * `npm run bench:ab -- --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rate=R] [--rounds=N] [--seconds=S]`:
  * two revisions' gateways compared in one run. Each revision is built in a temporary worktree
  * (node_modules linked to this checkout's), both gateways run on one redis-server of this run's own,
  * and the same load goes to each in alternating rounds (a warm-up each, then A B, B A, A B, ...), so
@@ -39,6 +39,12 @@ interface Options {
   base: string;
   head: string;
   scenario: 1 | 6;
+  /**
+   * Scenario 1 at a fixed rate (publishes/s, open loop) instead of 256 in flight: both sides then do
+   * the same work per second, so their CPU per publish is not swayed by how much each batched at the
+   * throughput the machine let it reach. Null: closed loop.
+   */
+  rate: number | null;
   /** WORKTREE copies only the changed files under these paths (git pathspecs); all when empty. */
   paths: string[];
   rounds: number;
@@ -46,7 +52,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Partial<Options> = { scenario: 1, paths: [], rounds: 5, seconds: 5 };
+  const options: Partial<Options> = { scenario: 1, rate: null, paths: [], rounds: 5, seconds: 5 };
   const bounded = (arg: string, name: string, max: number) => {
     const value = Number(arg.slice(name.length + 3));
     if (!Number.isInteger(value) || value < 1 || value > max)
@@ -60,11 +66,12 @@ function parseOptions(argv: readonly string[]): Options {
       options.scenario = Number(arg.slice(-1)) as 1 | 6;
     else if (arg.startsWith('--paths='))
       options.paths = arg.slice('--paths='.length).split(',').filter(Boolean);
+    else if (arg.startsWith('--rate=')) options.rate = bounded(arg, 'rate', 20_000);
     else if (arg.startsWith('--rounds=')) options.rounds = bounded(arg, 'rounds', 20);
     else if (arg.startsWith('--seconds=')) options.seconds = bounded(arg, 'seconds', 30);
     else
       throw new Error(
-        `unknown option ${arg}; use --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rounds=N] [--seconds=S]`,
+        `unknown option ${arg}; use --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rate=R] [--rounds=N] [--seconds=S]`,
       );
   }
   if (!options.base || !options.head) throw new Error('--base=<rev> and --head=<rev|WORKTREE> are required');
@@ -201,7 +208,7 @@ async function runRound(
     const redisBefore = cpuSeconds(redisPid);
     const { messages, elapsedMs } =
       options.scenario === 1
-        ? await publish(load, side.url, topic, timeoutMs)
+        ? await publish(load, side.url, topic, timeoutMs, options.rate)
         : await pull(load, side.url, topic, timeoutMs);
     const cpuUs = (await side.child.call('cpu')) - cpuBefore;
     const redisUs = (cpuSeconds(redisPid) - redisBefore) * 1e6;
@@ -220,7 +227,27 @@ async function runRound(
   }
 }
 
-async function publish(load: Child<LoadgenApi>, url: string, topic: string, timeoutMs: number) {
+async function publish(
+  load: Child<LoadgenApi>,
+  url: string,
+  topic: string,
+  timeoutMs: number,
+  rate: number | null,
+) {
+  if (rate !== null) {
+    const result = await load.call('publishOpen', {
+      url,
+      topic,
+      ratePerSecond: rate,
+      durationMs: timeoutMs,
+      warm: false,
+    });
+    if (result.errors > 0 || result.skipped > 0)
+      throw new Error(
+        `publish at ${rate}/s: ${result.errors} errors, ${result.skipped} skipped (${result.firstError}); try a lower --rate`,
+      );
+    return { messages: result.done, elapsedMs: result.elapsedMs };
+  }
   // A count no round reaches: the window ends it.
   const result = await load.call('publishClosed', {
     url,
@@ -272,7 +299,7 @@ function report(options: Options, builds: Build[], rounds: Round[]) {
     ),
   ];
   const loads = rounds.map((round) => round.loadAverage);
-  const table = `${lines.join('\n')}\n\nB against A, gateway CPU per ${unit} (medians): ${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %; ${options.rounds} rounds of ${options.seconds} s each; load average ${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`;
+  const table = `${lines.join('\n')}\n\nB against A, gateway CPU per ${unit} (medians): ${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %; ${options.rounds} rounds of ${options.seconds} s each${options.rate ? ` at ${options.rate}/s` : ''}; load average ${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`;
   return { sides, change, table };
 }
 

@@ -144,6 +144,34 @@ describe('group commit: each caller all or nothing', () => {
     expect(await client.mget(`${prefix}:first`, `${prefix}:fine`)).toEqual([null, 'yes']);
   });
 
+  it('should count into one field once for the callers that passed, the refused one left out', async () => {
+    const prefix = uniquePrefix();
+    await client.set(`${prefix}:list`, 'a string where a hash belongs');
+    const commits = createGroupCommit({ run });
+    const outcomes = await Promise.allSettled(
+      [3, 5, 7, 11].map((increment, index) =>
+        commits.commit((commit) => {
+          commit.hincrby(`${prefix}:stats`, 'published', increment);
+          commit.hincrby(`${prefix}:stats`, `own:${index}`, 1);
+          // The third caller's other write would fail: its count must not be in the sum.
+          if (index === 2) commit.hincrby(`${prefix}:list`, 'field', 1);
+        }),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect(await client.hgetall(`${prefix}:stats`)).toEqual({
+      published: String(3 + 5 + 11),
+      'own:0': '1',
+      'own:1': '1',
+      'own:3': '1',
+    });
+  });
+
   it('should put a fan-out into none of its queues when one of them would fail the add', async () => {
     const prefix = uniquePrefix();
     const [a, b, c] = ['a', 'b', 'c'].map((name) => queueOf(prefix, name)) as [Queue, Queue, Queue];

@@ -81,7 +81,16 @@ local writeKeysAt = queues * PER_QUEUE
 local failed = {}
 local applied = {}
 
-local function typeOf(key) return redis.call('TYPE', key)['ok'] end
+-- Each key's type as read once per call: nothing is written before the checks are done.
+local types = {}
+local function typeOf(key)
+  local found = types[key]
+  if found == nil then
+    found = redis.call('TYPE', key)['ok']
+    types[key] = found
+  end
+  return found
+end
 local function isInteger(value)
   return value == false or (#value < 19 and string.match(value, '^%-?%d+$') ~= nil)
 end
@@ -149,6 +158,28 @@ local function routingVersion(key)
   end
   return version
 end
+-- The call's HINCRBYs, one per hash and field however many owners count into it (a flush of single
+-- publishes to one topic counts each of them into one field): checked once, and written once with
+-- the sum of the increments of the owners that passed.
+local counters, counterList = {}, {}
+local function counterOf(key, field)
+  local fields = counters[key]
+  if not fields then
+    fields = {}
+    counters[key] = fields
+  end
+  local counter = fields[field]
+  if not counter then
+    local problem = wrongType(key, 'hash')
+    if not problem and not isInteger(redis.call('HGET', key, field)) then
+      problem = key .. ' field ' .. field .. ' holds no integer'
+    end
+    counter = { key = key, field = field, problem = problem, owners = {}, increments = {} }
+    fields[field] = counter
+    counterList[#counterList + 1] = counter
+  end
+  return counter
+end
 local ROUTING_MOVED = 'ROUTING_MOVED '
 local function routingMoved(owner, topic)
   local why = failed[owner]
@@ -189,13 +220,10 @@ while ARGV[at] do
     writes[#writes + 1] = { owner, 'SET', key, ARGV[at + 3], 'PX', ARGV[at + 4] }
     at = at + 5
   elseif code == 'H' then
-    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
-    local problem = wrongType(key, 'hash')
-    if not problem and not isInteger(redis.call('HGET', key, ARGV[at + 3])) then
-      problem = key .. ' field ' .. ARGV[at + 3] .. ' holds no integer'
-    end
-    if problem then fail(owner, problem) end
-    writes[#writes + 1] = { owner, 'HINCRBY', key, ARGV[at + 3], ARGV[at + 4] }
+    local counter = counterOf(KEYS[writeKeysAt + tonumber(ARGV[at + 2])], ARGV[at + 3])
+    if counter.problem then fail(owner, counter.problem) end
+    counter.owners[#counter.owners + 1] = owner
+    counter.increments[#counter.increments + 1] = tonumber(ARGV[at + 4])
     at = at + 5
   elseif code == 'P' then
     writes[#writes + 1] = { owner, 'PUBLISH', ARGV[at + 2], ARGV[at + 3] }
@@ -286,6 +314,16 @@ for _, write in ipairs(writes) do
   else
     redis.call(unpack(write, 2))
   end
+end
+for _, counter in ipairs(counterList) do
+  local sum, counted = 0, false
+  for i, owner in ipairs(counter.owners) do
+    if not failed[owner] and not applied[owner] then
+      sum = sum + counter.increments[i]
+      counted = true
+    end
+  end
+  if counted then redis.call('HINCRBY', counter.key, counter.field, string.format('%d', sum)) end
 end
 
 local results = {}

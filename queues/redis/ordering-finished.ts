@@ -12,9 +12,9 @@ interface Gathered {
  * Gathers the ends of deliveries reported in one turn of the event loop, per queue, into one advance:
  * webhook deliveries of one queue finishing together, and dead letters, then cost one read and one
  * `ordering-advance` call for their keys instead of one of each per delivery. A consumer's acks do
- * not come here (they run one after another in a request, so rarely share a turn): they advance
- * through `ordering.finishing`. The callers of one turn share the outcome: each resolves once its
- * key was advanced, or rejects with the same error.
+ * not come here: they read their keys' fronts beside BullMQ's completion and advance through
+ * `ordering.finishing`, gathered per turn there (ordering-finishing.ts). The callers of one turn
+ * share the outcome: each resolves once its key was advanced, or rejects with the same error.
  */
 export function gatherFinished(
   advance: (topic: string, queue: string, ids: FinishedIds) => Promise<unknown>,

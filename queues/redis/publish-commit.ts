@@ -1,10 +1,15 @@
 import type { Queue } from 'bullmq';
 import { encodeAdd, type SerializedAdd } from './bull-add.js';
 import { ADD_JOBS_KEYS, type EncodedAdd, encodeAdds } from './commands/add-jobs.js';
-import { bullKeysOf } from './keys.js';
 
 /** Runs `publish-commit` (queues/commands/publish-commit.ts) with these keys and arguments. */
 export type RunPublishCommit = (keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
+
+/**
+ * Added to an add's job key position when the add is its owner's first: the script probes that job
+ * (see {@link PublishCommit.add}). Positions stay far below it (a call holds at most a few thousand keys).
+ */
+export const PROBE = 0x80000000;
 
 /** How a refusal starts when a trail's chain head moved after its entry was made: make it again. */
 export const TRAIL_MOVED = 'TRAIL_MOVED';
@@ -22,10 +27,25 @@ export const ROUTING_MOVED = 'ROUTING_MOVED';
 export class PublishCommit {
   /** Whose writes are being gathered: an index from 0, one per publish of the call. */
   owner = 0;
-  /** Per queue: its adds, and per add its owner and its job key's position among the write keys. */
+  /**
+   * Per queue: its adds, and per add its owner and its job key's position among the write keys, with
+   * {@link PROBE} set on each owner's first add (see `add`).
+   */
   private readonly queues = new Map<Queue, { adds: EncodedAdd[]; owners: number[]; jobKeys: number[] }>();
+  /** The write keys in KEYS order; `writeKeys` finds the position of those several writes share. */
+  private readonly keyList: string[] = [];
   private readonly writeKeys = new Map<string, number>();
   private readonly writes: (string | number | Buffer)[] = [];
+  /** The routing versions checked, one write per topic key and version, with the owners routed at it. */
+  private readonly routings = new Map<
+    string,
+    { key: number; topic: string; version: string; owners: number[] }
+  >();
+  /** The counters, one write per hash and field, with each owner's increment. */
+  private readonly counters = new Map<
+    string,
+    { key: number; field: string; owners: number[]; increments: number[] }
+  >();
   /** How many history writes (`X`) the call holds; each is named by its number from 1. */
   private historyWrites = 0;
   /** Owners whose first job is already named in the call (see `add`). */
@@ -38,18 +58,21 @@ export class PublishCommit {
       entry = { adds: [], owners: [], jobKeys: [] };
       this.queues.set(queue, entry);
     }
-    const jobKey = this.keyAt(bullKeysOf(queue.keys[''] as string).job(add.jobId));
+    // BullKeys.job: the queue's prefix and the id. A job key is its add's alone (one message, one job
+    // per queue), so it takes a position without the lookup shared keys need.
+    this.keyList.push(`${queue.keys['']}${add.jobId}`);
+    let jobKey = this.keyList.length;
     entry.adds.push(encodeAdd(queue, add));
     entry.owners.push(this.owner);
-    entry.jobKeys.push(jobKey);
     // An owner whose first job exists already was applied by an earlier run of this very call: ioredis
     // sends a command again when its connection dropped before the answer came, and Redis may have run
     // it. Such an owner is answered as applied and written nothing again (no second count, no second
-    // live message), so a resent publish is harmless.
+    // live message), so a resent publish is harmless. The script probes the adds marked PROBE.
     if (!this.probed.has(this.owner)) {
       this.probed.add(this.owner);
-      this.writes.push('E', this.owner, jobKey);
+      jobKey += PROBE;
     }
+    entry.jobKeys.push(jobKey);
   }
 
   /**
@@ -68,7 +91,14 @@ export class PublishCommit {
    * the owner publishes to.
    */
   routedAt(key: string, topic: string, version: string): void {
-    this.writes.push('V', this.owner, this.keyAt(key), topic, version);
+    const at = this.keyAt(key);
+    const id = `${at}:${version}`;
+    let routing = this.routings.get(id);
+    if (!routing) {
+      routing = { key: at, topic, version, owners: [] };
+      this.routings.set(id, routing);
+    }
+    routing.owners.push(this.owner);
   }
 
   /** SET key value PX ms. */
@@ -78,7 +108,15 @@ export class PublishCommit {
 
   /** HINCRBY key field increment. */
   hincrby(key: string, field: string, increment: number): void {
-    this.writes.push('H', this.owner, this.keyAt(key), field, increment);
+    const at = this.keyAt(key);
+    const id = `${at}:${field}`;
+    let counter = this.counters.get(id);
+    if (!counter) {
+      counter = { key: at, field, owners: [], increments: [] };
+      this.counters.set(id, counter);
+    }
+    counter.owners.push(this.owner);
+    counter.increments.push(increment);
   }
 
   /** PUBLISH channel message, sent only if the owner's writes are applied. */
@@ -147,8 +185,24 @@ export class PublishCommit {
       });
       args.push(encodeAdds(adds), list);
     }
-    keys.push(...this.writeKeys.keys());
+    keys.push(...this.keyList);
+    // Routing checks first: a publish whose routing moved is refused for that reason, whatever else.
+    for (const { key, topic, version, owners } of this.routings.values()) {
+      const list = Buffer.allocUnsafe(owners.length * 4);
+      owners.forEach((owner, index) => {
+        list.writeUInt32BE(owner, index * 4);
+      });
+      args.push('V', key, topic, version, list);
+    }
     args.push(...this.writes);
+    for (const { key, field, owners, increments } of this.counters.values()) {
+      const list = Buffer.allocUnsafe(owners.length * 12);
+      owners.forEach((owner, index) => {
+        list.writeUInt32BE(owner, index * 12);
+        list.writeDoubleBE(increments[index] as number, index * 12 + 4);
+      });
+      args.push('H', key, field, list);
+    }
     const answer = await run(keys, args);
     if (!Array.isArray(answer) || answer.length !== owners) {
       throw new Error(`publish-commit answered ${JSON.stringify(answer)} for ${owners} publishes`);
@@ -160,7 +214,8 @@ export class PublishCommit {
   private keyAt(key: string): number {
     let at = this.writeKeys.get(key);
     if (at === undefined) {
-      at = this.writeKeys.size + 1;
+      this.keyList.push(key);
+      at = this.keyList.length;
       this.writeKeys.set(key, at);
     }
     return at;

@@ -18,8 +18,13 @@
  * keys of the writes.
  * ARGV[1]: how many queues; ARGV[2]: how many owners; then per queue its adds (encodeAdds) and each
  * add's owner and its job key's position among the write keys (32-bit big-endian each, add after add:
- * BullMQ's add gets the job key from KEYS, see add-jobs.ts); then the writes, each a code and its owner:
- * `S owner key value ms` (SET … PX), `H owner key field increment` (HINCRBY),
+ * BullMQ's add gets the job key from KEYS, see add-jobs.ts), the position plus PROBE (2^31) on each
+ * owner's first add: when that job exists, this call already ran, its answer lost, and was sent
+ * again, so the owner is answered as applied and nothing of it is written twice; then the writes, each
+ * a code and, but for V and H, its owner:
+ * `S owner key value ms` (SET … PX), `H key field increments` (HINCRBY of the field by the sum of the
+ * increments of the owners applied; `increments` holds per owner counting into it its number and its
+ * increment, 32-bit big-endian and a big-endian double, checked once and written once per call),
  * `P owner channel message` (PUBLISH), `X owner key ids id maxMessages maxAgeMs message` (XADD of
  * field `m` to a topic's history, trimmed exactly to at most maxMessages entries and to none older than
  * maxAgeMs before the new entry's time, 0 meaning no such limit; `ids` its index hash, where the message
@@ -29,15 +34,13 @@
  * key's expiry raised to ttlMs: checked first that the trail's last stored entry has hash `head`, ''
  * when none is stored yet (the entry then links to the message's derived PUBLISHED entry), else the
  * owner is refused with `TRAIL_MOVED…`, which the caller answers by making its entry again; a trail
- * headed by this very hash means the call ran before, as with `E`),
- * `V owner key topic version` (the topic's routing version, keys.topicRouting: when `key` holds
- * another value than `version`, a missing key counting as '0', the owner was routed with a table
- * older than the topic's records, and is refused with `ROUTING_MOVED <topic> …`, naming every topic
- * of the owner that moved, nothing of it written; checked before anything is written, so a change
- * that lands after the check finds the publish applied whole),
- * `E owner key` (the owner's first job: when it exists, this call
- * already ran, its answer lost, and was sent again: the owner is answered as applied and nothing of it
- * is written twice), `A owner key value` (the same, when `key` holds `value`: an idempotency key
+ * headed by this very hash means the call ran before, as with the first-job probe),
+ * `V key topic version owners` (the topic's routing version, keys.topicRouting, for the owners routed
+ * at `version`, 32-bit big-endian each: when `key` holds another value than `version`, a missing key
+ * counting as '0', they were routed with a table older than the topic's records, and each is refused
+ * with `ROUTING_MOVED <topic> …`, naming every topic of the owner that moved, nothing of it written;
+ * checked before anything is written, so a change that lands after the check finds the publish
+ * applied whole), `A owner key value` (as the first-job probe, when `key` holds `value`: an idempotency key
  * naming the owner's message, which covers a publish no queue matched or whose job was delivered
  * since), `key` being the write's position among the write keys.
  * Output: per owner, 1 when its writes were applied, or why none of them were.
@@ -102,7 +105,13 @@ local function wrongType(key, expected)
   return nil
 end
 local function ownerAt(list, index) return struct.unpack('>I4', list, (index - 1) * 8 + 1) end
-local function jobKeyAt(list, index) return KEYS[writeKeysAt + struct.unpack('>I4', list, (index - 1) * 8 + 5)] end
+-- An add's job key position, PROBE set when the add is its owner's first (see E below).
+local PROBE = 2147483648
+local function jobKeyAt(list, index)
+  local at = struct.unpack('>I4', list, (index - 1) * 8 + 5)
+  if at >= PROBE then at = at - PROBE end
+  return KEYS[writeKeysAt + at]
+end
 local function fail(owner, why) if not failed[owner] then failed[owner] = why end end
 -- The stream ids the X writes got, by their number among the call's X writes.
 local historyIds = {}
@@ -205,9 +214,15 @@ for q = 1, queues do
     end
     if problem then break end
   end
-  if problem then
-    local list = ARGV[2 + q * 2]
-    for index = 1, #list / 8 do fail(ownerAt(list, index), problem) end
+  local list = ARGV[2 + q * 2]
+  for index = 1, #list / 8 do
+    local owner = ownerAt(list, index)
+    if problem then fail(owner, problem) end
+    -- E: the owner's first job exists already, so this call ran before, its answer lost, and was sent
+    -- again: the owner is answered as applied and nothing of it is written twice.
+    if struct.unpack('>I4', list, (index - 1) * 8 + 5) >= PROBE and redis.call('EXISTS', jobKeyAt(list, index)) == 1 then
+      applied[owner] = true
+    end
   end
 end
 local writes, at = {}, 3 + queues * 2
@@ -220,11 +235,15 @@ while ARGV[at] do
     writes[#writes + 1] = { owner, 'SET', key, ARGV[at + 3], 'PX', ARGV[at + 4] }
     at = at + 5
   elseif code == 'H' then
-    local counter = counterOf(KEYS[writeKeysAt + tonumber(ARGV[at + 2])], ARGV[at + 3])
-    if counter.problem then fail(owner, counter.problem) end
-    counter.owners[#counter.owners + 1] = owner
-    counter.increments[#counter.increments + 1] = tonumber(ARGV[at + 4])
-    at = at + 5
+    local counter = counterOf(KEYS[writeKeysAt + tonumber(ARGV[at + 1])], ARGV[at + 2])
+    local list = ARGV[at + 3]
+    for position = 1, #list, 12 do
+      local counted, increment = struct.unpack('>I4d', list, position)
+      if counter.problem then fail(counted, counter.problem) end
+      counter.owners[#counter.owners + 1] = counted
+      counter.increments[#counter.increments + 1] = increment
+    end
+    at = at + 4
   elseif code == 'P' then
     writes[#writes + 1] = { owner, 'PUBLISH', ARGV[at + 2], ARGV[at + 3] }
     at = at + 4
@@ -258,12 +277,12 @@ while ARGV[at] do
     writes[#writes + 1] = { owner, TRAIL, key, ARGV[at + 5], tonumber(ARGV[at + 6]) }
     at = at + 7
   elseif code == 'V' then
-    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
-    if routingVersion(key) ~= ARGV[at + 4] then routingMoved(owner, ARGV[at + 3]) end
+    local key = KEYS[writeKeysAt + tonumber(ARGV[at + 1])]
+    if routingVersion(key) ~= ARGV[at + 3] then
+      local list = ARGV[at + 4]
+      for position = 1, #list, 4 do routingMoved(struct.unpack('>I4', list, position), ARGV[at + 2]) end
+    end
     at = at + 5
-  elseif code == 'E' then
-    if redis.call('EXISTS', KEYS[writeKeysAt + tonumber(ARGV[at + 2])]) == 1 then applied[owner] = true end
-    at = at + 3
   elseif code == 'A' then
     local key = KEYS[writeKeysAt + tonumber(ARGV[at + 2])]
     if typeOf(key) == 'string' and redis.call('GET', key) == ARGV[at + 3] then applied[owner] = true end

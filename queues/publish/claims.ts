@@ -14,6 +14,9 @@ interface ClaimContext {
   commands: Commands;
 }
 
+/** The answer of a call without idempotency keys, shared: nobody writes into it. */
+const NO_DUPLICATES: ReadonlyMap<number, string> = new Map();
+
 /**
  * Claims the idempotency keys of a publish call in one round trip (`SET NX GET` with a short claim);
  * answers the earlier message id for each duplicate, by index. CONFLICT, with this call's claims
@@ -22,7 +25,9 @@ interface ClaimContext {
 export async function claimKeys<T extends Claimant>(
   context: ClaimContext,
   prepared: readonly T[],
-): Promise<Map<number, string>> {
+): Promise<ReadonlyMap<number, string>> {
+  // Most publishes carry no key: they pay for no maps or pipeline (ioredis builds a sizeable object per pipeline).
+  if (!prepared.some(({ message }) => message.idempotencyKey !== null)) return NO_DUPLICATES;
   const { client, keys } = context;
   const duplicates = new Map<number, string>();
   const firstInBatch = new Map<string, number>();
@@ -40,7 +45,6 @@ export async function claimKeys<T extends Claimant>(
     claimed.push(index);
     claims.push([key, `pending:${message.id}`]);
   });
-  // Most publishes carry no key: they must not pay for a pipeline (ioredis builds a sizeable object per pipeline).
   if (claims.length === 0) return duplicates;
   const pipeline = client.pipeline();
   for (const [key, marker] of claims) pipeline.call('SET', key, marker, 'PX', CLAIM_MS, 'NX', 'GET');

@@ -97,9 +97,14 @@ interface Routed {
 }
 
 interface Draft extends Routed {
-  /** The canonical JSON of the payload, as measured and hashed. */
+  /** The canonical JSON of the payload, as measured and hashed; '' once encoded into `json`. */
   canonicalPayload: string;
+  /** Empty until the call's messages are encoded (prepareAll). */
+  json: Buffer;
 }
+
+/** A draft's `json` before it is encoded. */
+const NOT_ENCODED = Buffer.alloc(0);
 
 /**
  * A message ready for its transaction. It no longer holds the canonical text, only the bytes made
@@ -158,6 +163,7 @@ function prepare(path: PublishPath, routing: Routing, input: PublishInput, now: 
     delayMs: input.delayMs ?? 0,
     timestamp: now,
     history: topic.history ?? null,
+    json: NOT_ENCODED,
   };
 }
 
@@ -247,16 +253,13 @@ function prepareAll(path: PublishPath, routing: Routing, inputs: PublishInput[],
   });
   // Every message of the call encoded into one buffer.
   const jsons = messageJsons(drafts);
-  return drafts.map(
-    ({ message, queues, delayMs, timestamp, history }, index): Prepared => ({
-      message,
-      queues,
-      delayMs,
-      timestamp,
-      history,
-      json: jsons[index] as Buffer,
-    }),
-  );
+  // Each draft becomes its prepared message in place (one object per message, not two), its
+  // canonical text let go.
+  for (const [index, draft] of drafts.entries()) {
+    draft.json = jsons[index] as Buffer;
+    draft.canonicalPayload = '';
+  }
+  return drafts;
 }
 
 /**
@@ -293,9 +296,13 @@ async function store(path: PublishPath, routing: Routing, fresh: Prepared[]): Pr
     for (const { queues } of fresh) adds += queues.length;
     await path.commits.commit(
       (commit) => {
-        for (const topic of new Set(fresh.map(({ message }) => message.topic))) {
-          const { version } = routing.get(topic) as TopicRouting;
-          commit.routedAt(options.keys.topicRouting(topic), topic, version);
+        // One check per topic of the call (PublishCommit keeps one per key and version).
+        let last = '';
+        for (const { message } of fresh) {
+          if (message.topic === last) continue;
+          last = message.topic;
+          const { version } = routing.get(last) as TopicRouting;
+          commit.routedAt(options.keys.topicRouting(last), last, version);
         }
         for (const item of fresh) enqueue(options, commit, item);
         countPublished(options.keys, commit, fresh);
@@ -322,7 +329,7 @@ async function publishRouted(
   const { options } = path;
   const prepared = prepareAll(path, routing, inputs, Date.now());
   const duplicates = await claimKeys(options, prepared);
-  const fresh = prepared.filter((_, index) => !duplicates.has(index));
+  const fresh = duplicates.size === 0 ? prepared : prepared.filter((_, index) => !duplicates.has(index));
   if (fresh.length > 0) {
     await store(path, routing, fresh);
     await lineUp(options, fresh);

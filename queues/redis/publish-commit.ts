@@ -98,7 +98,8 @@ export class PublishCommit {
       routing = { key: at, topic, version, owners: [] };
       this.routings.set(id, routing);
     }
-    routing.owners.push(this.owner);
+    // Once per owner: its writes are gathered one owner after another.
+    if (routing.owners.at(-1) !== this.owner) routing.owners.push(this.owner);
   }
 
   /** SET key value PX ms. */

@@ -130,7 +130,9 @@ class BoardQueues {
   private openQueue(name: string, prefix: string): Queue | undefined {
     const { connection } = this;
     if (!connection) return undefined;
-    const queue = new Queue(name, { connection, prefix });
+    // Read-only, and perhaps of a queue another instance has just deleted: BullMQ's meta write on
+    // opening would leave a key of it behind (queues/redis/queue-handles.ts).
+    const queue = new Queue(name, { connection, prefix, skipMetasUpdate: true });
     queue.on('error', () => {});
     return queue;
   }

@@ -58,6 +58,8 @@ export function topologyOperations(
     // Both wait for this instance's workers to follow, so the next publish meets the new settings.
     async createQueue(input: CreateQueueInput) {
       const queue = await registry.createQueue(input);
+      // Here, once: the handles write none when they open (queue-handles.ts).
+      await parts.handles.writeMeta(queue.topic, queue.name);
       await reconcile();
       return queue;
     },

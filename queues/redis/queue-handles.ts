@@ -5,6 +5,11 @@ import type { Keys } from './keys.js';
 /**
  * One BullMQ `Queue` per Switchyard queue, created on first use and all sharing the engine's
  * commands connection (BullMQ loads its Lua commands on it once).
+ *
+ * A handle writes nothing when it opens (`skipMetasUpdate`): BullMQ would otherwise write the queue's
+ * meta hash, and a handle is opened lazily, perhaps for a queue another instance has just deleted
+ * (this one not having heard yet), which would leave a key of it behind for BullMQ tools to take for
+ * a queue. The meta is written once instead, by `writeMeta` when the queue is created.
  */
 export function createQueueHandles(client: RedisClient, keys: Keys) {
   const handles = new Map<string, Queue>();
@@ -14,7 +19,7 @@ export function createQueueHandles(client: RedisClient, keys: Keys) {
     const key = id(topic, name);
     let queue = handles.get(key);
     if (!queue) {
-      queue = new Queue(name, { connection: client, prefix: keys.bullPrefix(topic) });
+      queue = new Queue(name, { connection: client, prefix: keys.bullPrefix(topic), skipMetasUpdate: true });
       // Errors surface on the calls that hit them; the emitter must not crash the process meanwhile.
       queue.on('error', () => {});
       handles.set(key, queue);
@@ -24,6 +29,13 @@ export function createQueueHandles(client: RedisClient, keys: Keys) {
 
   return {
     get,
+    /**
+     * Writes the meta BullMQ keeps of a queue (its library version, the events stream's length), what
+     * its `Queue` would have written on opening; for a queue just created.
+     */
+    async writeMeta(topic: string, name: string): Promise<void> {
+      await client.hset(keys.bull(topic, name).meta, get(topic, name).metaValues);
+    },
     async drop(topic: string, name: string): Promise<void> {
       const queue = handles.get(id(topic, name));
       handles.delete(id(topic, name));

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { DAY, ENGINE_DEFAULTS, MINUTE, MiB, SECOND } from '../queues/core/index.js';
+import { DAY, ENGINE_DEFAULTS, LIMITS, MINUTE, MiB, SECOND } from '../queues/core/index.js';
 import { CIRCUIT_DEFAULTS, DEFAULT_REDACTED_HEADERS } from '../queues/delivery/index.js';
 import type { ClusterNode, RedisTarget } from '../queues/redis/index.js';
 import {
@@ -86,6 +86,14 @@ export interface Config {
    * @default 30000 (30 seconds)
    */
   shutdownTimeoutMs: number;
+  /**
+   * How long deleteQueue waits for the workers other instances run on the queue to stop (after the
+   * deliveries they have under way) before it removes the queue's keys anyway, with a warning, in ms
+   * (`SWITCHYARD_QUEUE_DELETE_WAIT_MS`); 0 removes them at once. At most 12 hours, the longest
+   * `ackTimeoutMs` a delivery can take.
+   * @default 10000 (10 seconds)
+   */
+  queueDeleteWaitMs: number;
   /**
    * Log level (`SWITCHYARD_LOG_LEVEL`).
    * @default 'info'
@@ -294,7 +302,6 @@ export interface Config {
   alertWebhookSecret: string | null;
 }
 
-/** The environment holds invalid settings; the message has one line per bad variable. */
 /** Reads and validates the environment; throws a {@link ConfigError} listing every bad value at once. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const read = createReader(env);
@@ -314,6 +321,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       integer(1, 64 * MiB, '64 MiB'),
     ),
     shutdownTimeoutMs: read('SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 30 * SECOND, integer(1)),
+    queueDeleteWaitMs: read(
+      'SWITCHYARD_QUEUE_DELETE_WAIT_MS',
+      ENGINE_DEFAULTS.queueDeleteWaitMs,
+      integer(0, LIMITS.ackTimeoutMs.max, '12 hours'),
+    ),
     logLevel: read('SWITCHYARD_LOG_LEVEL', 'info', oneOf(LOG_LEVELS)),
     graphiql: read('SWITCHYARD_GRAPHIQL', true, boolean),
     dashboard: read('SWITCHYARD_DASHBOARD', true, boolean),

@@ -19,6 +19,7 @@ export function engineOptions(
     keyPrefix: config.keyPrefix,
     dedupWindowMs: config.dedupWindowMs,
     defaultMaxMessageBytes: config.defaultMaxMessageBytes,
+    queueDeleteWaitMs: config.queueDeleteWaitMs,
     onError: throttledErrorLog(logger),
     // Nobody reads them with /metrics off; their GC observer and event-loop monitor need not run.
     processMetrics: config.metrics,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Config, ConfigError, embeddedRedisDir, loadConfig } from '../server/config.js';
+import { engineOptions } from '../server/engine-options.js';
+import { createLogger } from '../server/logger.js';
 
 const DEFAULTS: Config = {
   port: 4000,
@@ -13,6 +15,7 @@ const DEFAULTS: Config = {
   dedupWindowMs: 24 * 60 * 60 * 1000,
   defaultMaxMessageBytes: 1024 * 1024,
   shutdownTimeoutMs: 30_000,
+  queueDeleteWaitMs: 10_000,
   logLevel: 'info',
   graphiql: true,
   dashboard: true,
@@ -97,6 +100,13 @@ describe('loadConfig', () => {
     ['SWITCHYARD_MAX_MESSAGE_BYTES', '2048', { defaultMaxMessageBytes: 2048 }],
     ['SWITCHYARD_MAX_MESSAGE_BYTES', String(64 * 1024 * 1024), { defaultMaxMessageBytes: 64 * 1024 * 1024 }],
     ['SWITCHYARD_SHUTDOWN_TIMEOUT_MS', '5000', { shutdownTimeoutMs: 5000 }],
+    ['SWITCHYARD_QUEUE_DELETE_WAIT_MS', '60000', { queueDeleteWaitMs: 60_000 }],
+    ['SWITCHYARD_QUEUE_DELETE_WAIT_MS', '0', { queueDeleteWaitMs: 0 }],
+    [
+      'SWITCHYARD_QUEUE_DELETE_WAIT_MS',
+      String(12 * 60 * 60 * 1000),
+      { queueDeleteWaitMs: 12 * 60 * 60 * 1000 },
+    ],
     ['SWITCHYARD_LOG_LEVEL', 'debug', { logLevel: 'debug' }],
     ['SWITCHYARD_LOG_LEVEL', 'silent', { logLevel: 'silent' }],
     ['SWITCHYARD_GRAPHIQL', 'false', { graphiql: false }],
@@ -154,6 +164,9 @@ describe('loadConfig', () => {
     ['SWITCHYARD_MAX_MESSAGE_BYTES', '0'],
     ['SWITCHYARD_MAX_MESSAGE_BYTES', String(64 * 1024 * 1024 + 1)],
     ['SWITCHYARD_SHUTDOWN_TIMEOUT_MS', 'soon'],
+    ['SWITCHYARD_QUEUE_DELETE_WAIT_MS', '-1'],
+    ['SWITCHYARD_QUEUE_DELETE_WAIT_MS', '10s'],
+    ['SWITCHYARD_QUEUE_DELETE_WAIT_MS', String(12 * 60 * 60 * 1000 + 1)],
     ['SWITCHYARD_LOG_LEVEL', 'verbose'],
     ['SWITCHYARD_GRAPHIQL', 'yes'],
     ['SWITCHYARD_GRAPHIQL', 'constructor'],
@@ -193,6 +206,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('says what SWITCHYARD_QUEUE_DELETE_WAIT_MS takes', () => {
+    expect(configError({ SWITCHYARD_QUEUE_DELETE_WAIT_MS: '10s' }).message).toBe(
+      'SWITCHYARD_QUEUE_DELETE_WAIT_MS: got "10s", expected an integer from 0 to 43200000 (12 hours)',
+    );
+  });
+
   it('keeps a value with a newline on one line', () => {
     expect(configError({ SWITCHYARD_LOG_LEVEL: 'info\nPORT: forged' }).message.split('\n')).toHaveLength(1);
   });
@@ -207,6 +226,14 @@ describe('loadConfig', () => {
     expect(error.message).toContain('REDIS_URL');
     expect(error.message).not.toContain('hunter2');
     expect(error.stack).not.toContain('hunter2');
+  });
+});
+
+describe('engineOptions', () => {
+  it('passes SWITCHYARD_QUEUE_DELETE_WAIT_MS on to the engine', () => {
+    const config = loadConfig({ SWITCHYARD_QUEUE_DELETE_WAIT_MS: '2500' });
+    const options = engineOptions(config, undefined, undefined, createLogger({ level: 'silent' }));
+    expect(options.queueDeleteWaitMs).toBe(2500);
   });
 });
 

@@ -12,6 +12,7 @@ import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
 import { useMergedExecuteHooks } from './merge-execute-hooks.js';
+import { useMergedValidateHooks } from './merge-validate-hooks.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
@@ -222,6 +223,8 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
       // Every onExecute hook (yoga's engine, executor, error codes, auth, audit log…, yoga's masking)
       // runs as one envelop hook, in the same order (server/merge-execute-hooks.ts).
       useMergedExecuteHooks(),
+      // And every onValidate hook (yoga's engine and its rules, the limits, the caches) as one.
+      useMergedValidateHooks(),
     ],
     logging: options.logging ?? true,
   });

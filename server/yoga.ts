@@ -12,6 +12,7 @@ import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
 import { useMergedExecuteHooks } from './merge-execute-hooks.js';
+import { useMergedParseHooks } from './merge-parse-hooks.js';
 import { useMergedValidateHooks } from './merge-validate-hooks.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
@@ -225,6 +226,8 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
       useMergedExecuteHooks(),
       // And every onValidate hook (yoga's engine and its rules, the limits, the caches) as one.
       useMergedValidateHooks(),
+      // And every onParse hook (yoga's engine, the token limit, yoga's document cache) as one.
+      useMergedParseHooks(),
     ],
     logging: options.logging ?? true,
   });

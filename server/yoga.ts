@@ -12,6 +12,7 @@ import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
 import { useMergedExecuteHooks } from './merge-execute-hooks.js';
+import { useMergedParamsHooks } from './merge-params-hooks.js';
 import { useMergedParseHooks } from './merge-parse-hooks.js';
 import { useMergedValidateHooks } from './merge-validate-hooks.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
@@ -228,6 +229,8 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
       useMergedValidateHooks(),
       // And every onParse hook (yoga's engine, the token limit, yoga's document cache) as one.
       useMergedParseHooks(),
+      // And every onParams hook (authentication and rate limits, yoga's parameter check) as one.
+      useMergedParamsHooks(),
     ],
     logging: options.logging ?? true,
   });

@@ -11,11 +11,7 @@ const isPromise = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
 
 /** Runs `step(0)`, `step(1)`, … in turn while `more()`, awaiting only the steps that return a promise. */
-export function inTurn(
-  count: number,
-  step: (index: number) => unknown,
-  more: () => boolean,
-): void | Promise<void> {
+function inTurn(count: number, step: (index: number) => unknown, more: () => boolean): void | Promise<void> {
   for (let index = 0; index < count && more(); index++) {
     const out = step(index);
     if (isPromise(out)) {
@@ -132,10 +128,7 @@ export function mergeExecuteHooks(plugins: readonly Plugin[]): Plugin[] {
  * Whether every plugin with the hook is a plain object, which a merge can copy without it: a class
  * instance's own properties would leave its prototype's hooks behind, so such a list stays as it is.
  */
-export function copiable(
-  plugins: readonly unknown[],
-  hook: 'onExecute' | 'onValidate' | 'onParse' | 'onParams',
-): boolean {
+export function copiable(plugins: readonly unknown[], hook: 'onExecute' | 'onValidate' | 'onParse'): boolean {
   // envelop drops null and undefined from the list but keeps yoga's `false` entries.
   return plugins.every((plugin) => {
     if (typeof plugin !== 'object' || plugin === null || !(hook in plugin)) return true;

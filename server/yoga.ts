@@ -12,9 +12,6 @@ import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
 import { useMergedExecuteHooks } from './merge-execute-hooks.js';
-import { useMergedParamsHooks } from './merge-params-hooks.js';
-import { useMergedParseHooks } from './merge-parse-hooks.js';
-import { useMergedValidateHooks } from './merge-validate-hooks.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
@@ -225,12 +222,6 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
       // Every onExecute hook (yoga's engine, executor, error codes, auth, audit log…, yoga's masking)
       // runs as one envelop hook, in the same order (server/merge-execute-hooks.ts).
       useMergedExecuteHooks(),
-      // And every onValidate hook (yoga's engine and its rules, the limits, the caches) as one.
-      useMergedValidateHooks(),
-      // And every onParse hook (yoga's engine, the token limit, yoga's document cache) as one.
-      useMergedParseHooks(),
-      // And every onParams hook (authentication and rate limits, yoga's parameter check) as one.
-      useMergedParamsHooks(),
     ],
     logging: options.logging ?? true,
   });

@@ -123,36 +123,3 @@ export function mergeExecuteHooks(plugins: readonly Plugin[]): Plugin[] {
     return { ...rest, onExecute };
   });
 }
-
-/**
- * Whether every plugin with the hook is a plain object, which a merge can copy without it: a class
- * instance's own properties would leave its prototype's hooks behind, so such a list stays as it is.
- */
-export function copiable(plugins: readonly unknown[], hook: 'onExecute' | 'onValidate' | 'onParse'): boolean {
-  // envelop drops null and undefined from the list but keeps yoga's `false` entries.
-  return plugins.every((plugin) => {
-    if (typeof plugin !== 'object' || plugin === null || !(hook in plugin)) return true;
-    const prototype: unknown = Object.getPrototypeOf(plugin);
-    return (prototype === Object.prototype || prototype === null) && Object.hasOwn(plugin, hook);
-  });
-}
-
-/**
- * A plugin that merges the onExecute hooks of every plugin of the yoga app (mergeExecuteHooks), the
- * ones yoga adds itself included: its engine's (which sets graphql-js's execute, before ours sets
- * the executor's) and its error masking's (last, so its onExecuteDone still masks the result after
- * every other one). Those two were envelop steps of their own on every request, each a promise-helpers
- * chain step (docs/PERFORMANCE.md). envelop hands onPluginInit the list it collects the hooks from once
- * every plugin is initialised; the merged list takes its place there, every hook in its order. A
- * plugin a later plugin adds in its own onPluginInit keeps its own hook, which runs after the merged
- * one (yoga's own plugins add none).
- */
-export function useMergedExecuteHooks(): Plugin {
-  return {
-    onPluginInit({ plugins }) {
-      if (!copiable(plugins, 'onExecute')) return;
-      const merged = mergeExecuteHooks(plugins as Plugin[]);
-      plugins.splice(0, plugins.length, ...merged);
-    },
-  };
-}

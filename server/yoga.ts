@@ -11,7 +11,7 @@ import type { Context } from '../schema/builder.js';
 import { maskError, useInputErrorCodes } from '../schema/errors.js';
 import { schema } from '../schema/index.js';
 import { isLoopbackHost } from './auth.js';
-import { useMergedExecuteHooks } from './merge-execute-hooks.js';
+import { mergeExecuteHooks } from './merge-execute-hooks.js';
 import { type Executor, useExecutor } from './use-compiled-execute.js';
 import { renderLocalGraphiQL, useGraphiQLHeaders } from './use-graphiql.js';
 import { type RequestLimits, useRequestLimits } from './use-limits.js';
@@ -210,7 +210,8 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
     ...(options.limits ? { maxRequestBodySize: options.limits.maxRequestBytes } : {}),
     // yoga's parse cache, and our validation cache in place of its own (server/use-validation-cache.ts).
     parserAndValidationCache: { validationCache: false },
-    plugins: [
+    // Our plugins' onExecute hooks (executor, error codes, auth, audit log…) run as one envelop hook.
+    plugins: mergeExecuteHooks([
       withContext,
       useExecutor(options.executor ?? 'compiled'),
       useInputErrorCodes(),
@@ -219,10 +220,7 @@ export function createYogaApp(options: YogaAppOptions): YogaApp {
       ...(options.plugins ?? []),
       // Last: after every plugin that adds a validation rule, where yoga's own cache would be.
       useValidationCache(),
-      // Every onExecute hook (yoga's engine, executor, error codes, auth, audit log…, yoga's masking)
-      // runs as one envelop hook, in the same order (server/merge-execute-hooks.ts).
-      useMergedExecuteHooks(),
-    ],
+    ]),
     logging: options.logging ?? true,
   });
 }

@@ -1,7 +1,6 @@
-import { GraphQLError } from 'graphql';
 import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { mergeExecuteHooks, useMergedExecuteHooks } from '../../server/merge-execute-hooks.js';
+import { mergeExecuteHooks } from '../../server/merge-execute-hooks.js';
 
 const schema = createSchema({ typeDefs: 'type Query { a: Int }', resolvers: { Query: { a: () => 1 } } });
 
@@ -76,74 +75,5 @@ describe('mergeExecuteHooks', () => {
   it('leaves a list with one onExecute hook as it is', () => {
     const one: Plugin = { onExecute: () => undefined };
     expect(mergeExecuteHooks([one, {}])).toEqual([one, {}]);
-  });
-
-  it("merges yoga's own hooks too (engine, masking): one onExecute hook, errors masked and logged as before", async () => {
-    const throwing = createSchema({
-      typeDefs: 'type Query { boom: Int, refused: Int }',
-      resolvers: {
-        Query: {
-          boom: () => {
-            throw new Error('secret detail');
-          },
-          refused: () => {
-            throw new GraphQLError('refused here', { extensions: { code: 'FORBIDDEN' } });
-          },
-        },
-      },
-    });
-    const serve = async (merge: boolean) => {
-      const logged: unknown[] = [];
-      const logger = { debug() {}, info() {}, warn() {}, error: (error: unknown) => logged.push(error) };
-      const log: string[] = [];
-      const yoga = createYoga({
-        schema: throwing,
-        logging: logger,
-        plugins: [{ onExecute: () => void log.push('ours') }, ...(merge ? [useMergedExecuteHooks()] : [])],
-      });
-      const response = await yoga.fetch('http://localhost/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ boom refused }' }),
-      });
-      // yoga keeps the list envelop collected the hooks from as `plugins`.
-      const hooks = (yoga as unknown as { plugins: Plugin[] }).plugins.filter(
-        (plugin) => plugin?.onExecute,
-      ).length;
-      return { body: await response.text(), log, logged: logged.map(String), hooks };
-    };
-    const merged = await serve(true);
-    const plain = await serve(false);
-    expect(merged.hooks).toBe(1);
-    expect(plain.hooks).toBeGreaterThan(2);
-    expect({ ...merged, hooks: 0 }).toEqual({ ...plain, hooks: 0 });
-    expect(merged.body).toContain('Unexpected error.');
-    expect(merged.body).toContain('refused here');
-    expect(merged.body).not.toContain('secret detail');
-    expect(merged.logged.join()).toContain('secret detail');
-  });
-
-  it('leaves the list as it is when a plugin with the hook is a class instance (its copy would lose it)', async () => {
-    const log: string[] = [];
-    class Logging {
-      onExecute() {
-        log.push('class hook');
-      }
-    }
-    const yoga = createYoga({
-      schema,
-      logging: false,
-      plugins: [
-        new Logging() as Plugin,
-        { onExecute: () => void log.push('plain hook') },
-        useMergedExecuteHooks(),
-      ],
-    });
-    const response = await yoga.fetch('http://localhost/graphql?query=%7Ba%7D');
-    expect(await response.json()).toEqual({ data: { a: 1 } });
-    expect(log).toEqual(['class hook', 'plain hook']);
-    expect(
-      (yoga as unknown as { plugins: Plugin[] }).plugins.filter((plugin) => plugin?.onExecute).length,
-    ).toBeGreaterThan(2);
   });
 });

@@ -31,10 +31,13 @@ export function createQueueHandles(client: RedisClient, keys: Keys) {
     get,
     /**
      * Writes the meta BullMQ keeps of a queue (its library version, the events stream's length), what
-     * its `Queue` would have written on opening; for a queue just created.
+     * its `Queue` would have written on opening; for a queue just created. Whatever the hash held is an
+     * earlier queue's of that name (a race with its deletion can leave one, docs/SCALING.md): a
+     * `paused` field kept from it would leave the new queue's jobs in BullMQ's paused list.
      */
     async writeMeta(topic: string, name: string): Promise<void> {
-      await client.hset(keys.bull(topic, name).meta, get(topic, name).metaValues);
+      const meta = keys.bull(topic, name).meta;
+      await client.multi().del(meta).hset(meta, get(topic, name).metaValues).exec();
     },
     async drop(topic: string, name: string): Promise<void> {
       const queue = handles.get(id(topic, name));

@@ -74,4 +74,18 @@ describe('a queue deleted on one instance, then touched on another', () => {
     const meta = await harness.redis.client().hgetall(engine.keys.bull('orders', 'pull').meta);
     expect(meta).toEqual({ 'opts.maxLenEvents': '10000', version: expect.stringMatching(/^bullmq:\d/) });
   });
+
+  it('should not let a meta hash left by an earlier queue of the name pause the new one', async () => {
+    const engine = await harness.engine();
+    await engine.createTopic({ name: 'orders', kind: 'FANOUT' });
+    // What a pauseQueue racing a delete on another instance leaves (docs/SCALING.md).
+    const metaKey = engine.keys.bull('orders', 'pull').meta;
+    await harness.redis.client().hset(metaKey, { paused: '1', 'opts.maxLenEvents': '10000' });
+    await engine.createQueue({ topic: 'orders', name: 'pull', target: 'CONSUMER' });
+
+    const meta = await harness.redis.client().hgetall(metaKey);
+    expect(meta).toEqual({ 'opts.maxLenEvents': '10000', version: expect.stringMatching(/^bullmq:\d/) });
+    await engine.publish({ topic: 'orders', payload: { n: 1 } });
+    expect(await engine.receive('orders', 'pull', 1, 2_000)).toHaveLength(1);
+  });
 });

@@ -23,6 +23,16 @@ export async function settledStats(engine: Engine, queue: { topic: string; name:
 }
 
 /** Retry settings that keep a test in milliseconds rather than the production seconds. */
+/** A replay task once it is no longer RUNNING (DONE, FAILED or CANCELLED). */
+export const replayFinished = (engine: Engine, id: string) =>
+  waitFor(
+    async () => {
+      const task = await engine.replayTask(id);
+      return task && task.state !== 'RUNNING' ? task : null;
+    },
+    { timeoutMs: 15_000 },
+  );
+
 export const FAST_RETRY = { backoff: 'FIXED', delayMs: 50, maxDelayMs: 50, jitter: false } as const;
 
 export interface EngineHarness {

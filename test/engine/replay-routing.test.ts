@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../queues/core/errors.js';
 import type { Engine } from '../../queues/engine/engine.js';
 import { consumerTopic, deadLetter, listAll } from '../dead-letters/helpers.js';
-import { waitFor } from '../helpers/redis.js';
-import { expectRefusal, useEngineHarness } from './harness.js';
+import { expectRefusal, replayFinished, useEngineHarness } from './harness.js';
 import { useTwoInstances } from './two-instances.js';
 
 /**
@@ -140,13 +139,7 @@ describe('replayTopic into a queue deleted on another instance', () => {
     });
 
     const task = await b.replayTopic({ topic: 'log', queue: 'gone', from: new Date(0) });
-    const done = await waitFor(
-      async () => {
-        const found = await b.replayTask(task.id);
-        return found && found.state !== 'RUNNING' ? found : null;
-      },
-      { timeoutMs: 15_000 },
-    );
+    const done = await replayFinished(b, task.id);
     await b.replayTasksIdle();
 
     expect(gone.length).toBeGreaterThan(0);
@@ -177,13 +170,7 @@ describe('replayTopic while its topic keeps changing', () => {
     };
 
     const task = await a.replayTopic({ topic: 'log', queue: 'q', from: new Date(0) });
-    const done = await waitFor(
-      async () => {
-        const found = await a.replayTask(task.id);
-        return found && found.state !== 'RUNNING' ? found : null;
-      },
-      { timeoutMs: 15_000 },
-    );
+    const done = await replayFinished(a, task.id);
     await a.replayTasksIdle();
 
     expect(done).toMatchObject({ state: 'FAILED', done: 0, total: 3 });

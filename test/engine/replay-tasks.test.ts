@@ -4,7 +4,7 @@ import type { MessageRecord } from '../../queues/core/types.js';
 import type { Engine } from '../../queues/engine/engine.js';
 import { uniquePrefix, waitFor } from '../helpers/redis.js';
 import { type ChainEntry, chainInRedis, firstBreak, recordInRedis } from '../helpers/trail-chain.js';
-import { expectRefusal, useEngineHarness } from './harness.js';
+import { expectRefusal, replayFinished, useEngineHarness } from './harness.js';
 
 const harness = useEngineHarness();
 
@@ -34,15 +34,6 @@ async function replayedJobs(engine: Engine): Promise<Map<string, MessageRecord>>
   );
 }
 
-const finished = (engine: Engine, id: string) =>
-  waitFor(
-    async () => {
-      const task = await engine.replayTask(id);
-      return task && task.state !== 'RUNNING' ? task : null;
-    },
-    { timeoutMs: 15_000 },
-  );
-
 describe('replayTopic', () => {
   it('should replay a span of the history into one queue, each message once, and count it', async () => {
     const engine = await harness.engine();
@@ -50,7 +41,7 @@ describe('replayTopic', () => {
     const history = (await engine.topicHistory('log', {}, 100)).edges;
     const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH });
     expect(task).toMatchObject({ state: 'RUNNING', total: 30, dryRun: false, queue: 'b' });
-    const done = await finished(engine, task.id);
+    const done = await replayFinished(engine, task.id);
     expect(done).toMatchObject({ state: 'DONE', total: 30, done: 30 });
     expect(done?.finishedAt).not.toBeNull();
 
@@ -85,8 +76,8 @@ describe('replayTopic', () => {
       to: new Date(firstMs),
     });
     expect(earlier.total).toBe(10);
-    await finished(engine, later.id);
-    expect(await finished(engine, earlier.id)).toMatchObject({ state: 'DONE', done: 10 });
+    await replayFinished(engine, later.id);
+    expect(await replayFinished(engine, earlier.id)).toMatchObject({ state: 'DONE', done: 10 });
     expect(
       [...(await replayedJobs(engine)).values()]
         .map((message) => message.payload)
@@ -122,7 +113,7 @@ describe('replayTopic', () => {
     expect((await replayedJobs(engine)).size).toBe(stoppedAt);
     // The queue is free again.
     const next = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH, dryRun: false });
-    await finished(engine, next.id);
+    await replayFinished(engine, next.id);
     await expectRefusal(engine.cancelReplayTask('no-such-task'), ErrorCode.NotFound);
   });
 
@@ -137,7 +128,7 @@ describe('replayTopic', () => {
     expect(stoppedAt ?? 0).toBeLessThan(60);
 
     const second = await harness.engine({ keyPrefix, replayTasks: { resumeEveryMs: 100 } });
-    const done = await finished(second, task.id);
+    const done = await replayFinished(second, task.id);
     expect(done).toMatchObject({ state: 'DONE', total: 60, done: 60 });
     const jobs = await replayedJobs(second);
     expect(jobs.size).toBe(60);
@@ -183,7 +174,7 @@ describe('replayTopic: trail, progress and retention', () => {
     await logTopic(engine, 5);
     const history = (await engine.topicHistory('log', {}, 100)).edges;
     const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH, by: 'ops-key' });
-    await finished(engine, task.id);
+    await replayFinished(engine, task.id);
     for (const { node } of history) {
       const trail = await storedTrail(engine, node.id);
       expect(trail.map((entry) => [entry.action, entry.by, entry.queue, entry.sha256])).toEqual([
@@ -207,7 +198,7 @@ describe('replayTopic: trail, progress and retention', () => {
       engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH }),
       engine.deadLetters.replay(`log/a/${id}`),
     ]);
-    await finished(engine, task.id);
+    await replayFinished(engine, task.id);
     const trail = await storedTrail(engine, id);
     expect(trail.map((entry) => entry.action).sort()).toEqual(['PUBLISHED', 'REPLAYED', 'REPLAYED_TO_QUEUE']);
     expect(firstBreak(id, trail)).toBe(-1);
@@ -225,7 +216,7 @@ describe('replayTopic: trail, progress and retention', () => {
     const midway = await engine.replayTask(task.id);
     expect(midway?.state).toBe('RUNNING');
     expect(midway?.done).toBeLessThan(12);
-    await finished(engine, task.id);
+    await replayFinished(engine, task.id);
     off();
     const history = (await engine.topicHistory('log', {}, 100)).edges.map((edge) => edge.node.id);
     expect(seen).toEqual(history);
@@ -236,7 +227,7 @@ describe('replayTopic: trail, progress and retention', () => {
     await logTopic(engine, 3);
     const task = await engine.replayTopic({ topic: 'log', queue: 'b', from: EPOCH });
     const dry = await engine.replayTopic({ topic: 'log', queue: 'a', from: EPOCH, dryRun: true });
-    await finished(engine, task.id);
+    await replayFinished(engine, task.id);
     expect((await engine.replayTasks()).map((t) => t.id).sort()).toEqual([task.id, dry.id].sort());
     const client = harness.redis.client();
     expect(await client.pttl(engine.keys.replayTasks.task('log', task.id))).toBeGreaterThan(0);

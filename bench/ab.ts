@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ab -- --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rate=R] [--rounds=N] [--seconds=S]`:
+ * `npm run bench:ab -- --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|2|6] [--rate=R] [--rounds=N] [--seconds=S]`:
  * two revisions' gateways compared in one run. Each revision is built in a temporary worktree
  * (node_modules linked to this checkout's), both gateways run on one redis-server of this run's own,
  * and the same load goes to each in alternating rounds (a warm-up each, then A B, B A, A B, ...), so
@@ -32,13 +32,20 @@ const IN_FLIGHT = 256;
 const PULL_FILL = 20_000;
 const PULL_LOOPS = 4;
 const PULL_MAX = 100;
+/** Scenario 2, as bench/scenarios/ingest-batch.ts runs it (bench/options.ts' full sizes). */
+const BATCH_SIZE = 100;
+const BATCHES_IN_FLIGHT = 16;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const SCENARIOS = [1, 2, 6] as const;
+type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
   base: string;
   head: string;
-  scenario: 1 | 6;
+  /** 1: `publish`, 256 in flight; 2: `publishBatch` of 100, 16 in flight; 6: receive and ack. */
+  scenario: Scenario;
   /**
    * Scenario 1 at a fixed rate (publishes/s, open loop) instead of 256 in flight: both sides then do
    * the same work per second, so their CPU per publish is not swayed by how much each batched at the
@@ -62,19 +69,22 @@ function parseOptions(argv: readonly string[]): Options {
   for (const arg of argv) {
     if (arg.startsWith('--base=')) options.base = arg.slice('--base='.length);
     else if (arg.startsWith('--head=')) options.head = arg.slice('--head='.length);
-    else if (arg === '--scenario=1' || arg === '--scenario=6')
-      options.scenario = Number(arg.slice(-1)) as 1 | 6;
-    else if (arg.startsWith('--paths='))
+    else if (arg.startsWith('--scenario=')) {
+      const scenario = SCENARIOS.find((known) => arg === `--scenario=${known}`);
+      if (scenario === undefined) throw new Error(`--scenario takes ${SCENARIOS.join(', ')}, got ${arg}`);
+      options.scenario = scenario;
+    } else if (arg.startsWith('--paths='))
       options.paths = arg.slice('--paths='.length).split(',').filter(Boolean);
     else if (arg.startsWith('--rate=')) options.rate = bounded(arg, 'rate', 20_000);
     else if (arg.startsWith('--rounds=')) options.rounds = bounded(arg, 'rounds', 20);
     else if (arg.startsWith('--seconds=')) options.seconds = bounded(arg, 'seconds', 30);
     else
       throw new Error(
-        `unknown option ${arg}; use --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|6] [--rate=R] [--rounds=N] [--seconds=S]`,
+        `unknown option ${arg}; use --base=<rev> --head=<rev|WORKTREE> [--paths=a,b] [--scenario=1|2|6] [--rate=R] [--rounds=N] [--seconds=S]`,
       );
   }
   if (!options.base || !options.head) throw new Error('--base=<rev> and --head=<rev|WORKTREE> are required');
+  if (options.rate !== null && options.scenario !== 1) throw new Error('--rate applies to --scenario=1 only');
   return options as Options;
 }
 
@@ -209,7 +219,9 @@ async function runRound(
     const { messages, elapsedMs } =
       options.scenario === 1
         ? await publish(load, side.url, topic, timeoutMs, options.rate)
-        : await pull(load, side.url, topic, timeoutMs);
+        : options.scenario === 2
+          ? await publishBatches(load, side.url, topic, timeoutMs)
+          : await pull(load, side.url, topic, timeoutMs);
     const cpuUs = (await side.child.call('cpu')) - cpuBefore;
     const redisUs = (cpuSeconds(redisPid) - redisBefore) * 1e6;
     return {
@@ -260,6 +272,22 @@ async function publish(
   return { messages: result.done, elapsedMs: result.elapsedMs };
 }
 
+/** Scenario 2: `publishBatch` of {@link BATCH_SIZE}, {@link BATCHES_IN_FLIGHT} in flight, for the window. */
+async function publishBatches(load: Child<LoadgenApi>, url: string, topic: string, timeoutMs: number) {
+  const result = await load.call('publishBatchClosed', {
+    url,
+    topic,
+    // A count no round reaches: the window ends it.
+    batches: 1_000_000,
+    batchSize: BATCH_SIZE,
+    concurrency: BATCHES_IN_FLIGHT,
+    timeoutMs,
+  });
+  if (result.errors > 0)
+    throw new Error(`publishBatch: ${result.errors} errors, the first: ${result.firstError}`);
+  return { messages: result.done * BATCH_SIZE, elapsedMs: result.elapsedMs };
+}
+
 async function pull(load: Child<LoadgenApi>, url: string, topic: string, timeoutMs: number) {
   const result = await load.call('pullGraphql', {
     url,
@@ -274,6 +302,13 @@ async function pull(load: Child<LoadgenApi>, url: string, topic: string, timeout
 }
 
 const fixed = (value: number, digits: number) => value.toFixed(digits);
+const percent = (change: number) => `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %`;
+/** What one message of each scenario is, for the report. */
+const UNITS: Record<Scenario, { unit: string; units: string }> = {
+  1: { unit: 'publish', units: 'publishes' },
+  2: { unit: 'message', units: 'messages' },
+  6: { unit: 'ack', units: 'acks' },
+};
 const cell = (summary: Summary, digits: number) =>
   `${fixed(summary.median, digits)} (${fixed(summary.min, digits)}–${fixed(summary.max, digits)})`;
 
@@ -289,9 +324,10 @@ function report(options: Options, builds: Build[], rounds: Round[]) {
   }));
   const [a, b] = sides;
   const change = a && b ? b.cpuUsPerMessage.median / a.cpuUsPerMessage.median - 1 : Number.NaN;
-  const unit = options.scenario === 1 ? 'publish' : 'ack';
+  const redisChange = a && b ? b.redisUsPerMessage.median / a.redisUsPerMessage.median - 1 : Number.NaN;
+  const { unit, units } = UNITS[options.scenario];
   const lines = [
-    `| side | revision | gateway CPU µs / ${unit} | Redis CPU µs / ${unit} | ${unit === 'publish' ? 'publishes' : 'acks'}/s |`,
+    `| side | revision | gateway CPU µs / ${unit} | Redis CPU µs / ${unit} | ${units}/s |`,
     '| ---- | -------- | ---: | ---: | ---: |',
     ...sides.map(
       (side) =>
@@ -299,8 +335,8 @@ function report(options: Options, builds: Build[], rounds: Round[]) {
     ),
   ];
   const loads = rounds.map((round) => round.loadAverage);
-  const table = `${lines.join('\n')}\n\nB against A, gateway CPU per ${unit} (medians): ${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)} %; ${options.rounds} rounds of ${options.seconds} s each${options.rate ? ` at ${options.rate}/s` : ''}; load average ${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`;
-  return { sides, change, table };
+  const table = `${lines.join('\n')}\n\nB against A, CPU per ${unit} (medians): gateway ${percent(change)}, Redis ${percent(redisChange)}; ${options.rounds} rounds of ${options.seconds} s each${options.rate ? ` at ${options.rate}/s` : ''}; load average ${fixed(Math.min(...loads), 1)}–${fixed(Math.max(...loads), 1)}`;
+  return { sides, change, redisChange, table };
 }
 
 async function main(): Promise<void> {
@@ -340,12 +376,12 @@ async function main(): Promise<void> {
         );
       }
     }
-    const { sides: summaries, change, table } = report(options, builds, rounds);
+    const { sides: summaries, change, redisChange, table } = report(options, builds, rounds);
     process.stdout.write(`\n${table}\n\n`);
     const dir = join(ROOT, 'bench/results');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `ab-${started.toISOString().slice(0, 19).replaceAll(':', '-')}.json`);
-    const json = { date: started.toISOString(), ...options, sides: summaries, change, rounds };
+    const json = { date: started.toISOString(), ...options, sides: summaries, change, redisChange, rounds };
     await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
     log(`Wrote ${file}`);
   } finally {

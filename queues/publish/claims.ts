@@ -15,7 +15,11 @@ interface ClaimContext {
 }
 
 /** The answer of a call without idempotency keys, shared: nobody writes into it. */
-const NO_DUPLICATES: ReadonlyMap<number, string> = new Map();
+export const NO_DUPLICATES: ReadonlyMap<number, string> = new Map();
+
+/** Whether any message of the call has an idempotency key, so that {@link claimKeys} has work. */
+export const hasIdempotencyKeys = (prepared: readonly Claimant[]): boolean =>
+  prepared.some(({ message }) => message.idempotencyKey !== null);
 
 /**
  * Claims the idempotency keys of a publish call in one round trip (`SET NX GET` with a short claim);
@@ -27,7 +31,7 @@ export async function claimKeys<T extends Claimant>(
   prepared: readonly T[],
 ): Promise<ReadonlyMap<number, string>> {
   // Most publishes carry no key: they pay for no maps or pipeline (ioredis builds a sizeable object per pipeline).
-  if (!prepared.some(({ message }) => message.idempotencyKey !== null)) return NO_DUPLICATES;
+  if (!hasIdempotencyKeys(prepared)) return NO_DUPLICATES;
   const { client, keys } = context;
   const duplicates = new Map<number, string>();
   const firstInBatch = new Map<string, number>();

@@ -11,7 +11,7 @@ import type {
 } from '../redis/index.js';
 import { createGroupCommit, type PublishCommit, RoutingMovedError } from '../redis/index.js';
 import type { Registry, TopicRouting } from '../registry/index.js';
-import { claimKeys, releaseKeys } from './claims.js';
+import { claimKeys, hasIdempotencyKeys, NO_DUPLICATES, releaseKeys } from './claims.js';
 import { checkAndBuild, messageAdd, type PublishInput } from './message.js';
 import { messageJsons } from './message-json.js';
 import { outcomeUnknown, wasStored } from './outcome.js';
@@ -328,11 +328,13 @@ async function publishRouted(
 ): Promise<PublishResult[]> {
   const { options } = path;
   const prepared = prepareAll(path, routing, inputs, Date.now());
-  const duplicates = await claimKeys(options, prepared);
+  // The steps a call has no work for are not awaited at all: each await of an async function is a
+  // promise and microtask turns more on every publish.
+  const duplicates = hasIdempotencyKeys(prepared) ? await claimKeys(options, prepared) : NO_DUPLICATES;
   const fresh = duplicates.size === 0 ? prepared : prepared.filter((_, index) => !duplicates.has(index));
   if (fresh.length > 0) {
     await store(path, routing, fresh);
-    await lineUp(options, fresh);
+    if (fresh.some(({ message }) => message.orderingKey !== undefined)) await lineUp(options, fresh);
   }
   return prepared.map(({ message, queues }, index) => {
     const earlier = duplicates.get(index);
@@ -353,7 +355,8 @@ async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<P
   if (options.cluster) refuseSpanningTopics(inputs);
   const topics = inputs.map((input) => input.topic);
   for (let tries = 1; ; tries++) {
-    const routing = await options.registry.routingOf(topics);
+    // Known topics' routings without a promise (nearly every publish); routingOf reads the others.
+    const routing = options.registry.routingKnown(topics) ?? (await options.registry.routingOf(topics));
     try {
       return await publishRouted(path, routing, inputs);
     } catch (error) {

@@ -294,6 +294,8 @@ export function createRegistry(options: RegistryOptions) {
      * version is still the one it was routed with (PublishCommit.routedAt).
      */
     routingOf: cache.routingOf,
+    /** routingOf's answer when every name's routing is kept here already, else null (then ask routingOf). */
+    routingKnown: cache.routingKnown,
     /** A publish routed with this version of the topic was refused as moved on: read it again. */
     routingMoved: cache.routingMoved,
     createTopic,

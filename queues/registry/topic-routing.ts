@@ -77,6 +77,8 @@ export function createTopicRoutings(options: { client: RedisClient; keys: Keys }
     get,
     /** Whether a routing of the topic is kept or being read. */
     has: (name: string): boolean => entries.has(name),
+    /** The topic's kept routing once its read has answered; undefined while none is (or it is being read). */
+    peek: (name: string): TopicRouting | undefined => entries.get(name)?.read ?? undefined,
     /** Drops what an announcement names ('' topic: everything). */
     drop(topic: string): void {
       if (topic === '') entries.clear();

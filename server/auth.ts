@@ -59,6 +59,9 @@ export type AuthMode = 'protected' | 'keys';
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (!address) return false;
+  // The addresses loopback clients nearly always have, answered without the regex and isIP below
+  // (2 % of the gateway's CPU in scenario 1's profile, every request of a protected-mode gateway).
+  if (address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1') return true;
   const bare = address.replace(/^::ffff:/i, '');
   if (isIP(bare) === 4) return bare.startsWith('127.');
   return bare === '::1' || bare === '0:0:0:0:0:0:0:1';

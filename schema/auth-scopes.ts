@@ -7,7 +7,7 @@
 import { type AuthFailure, AuthScopeFailureType, type ForbiddenResult } from '@pothos/plugin-scope-auth';
 import type { GraphQLResolveInfo } from 'graphql';
 import { ErrorCode, SwitchyardError } from '../queues/core/index.js';
-import type { TopicAction } from '../queues/security/index.js';
+import type { ScopeSet, TopicAction } from '../queues/security/index.js';
 import { isAuthenticated, scopesOf } from '../resolvers/caller-scopes.js';
 import type { Context } from '../resolvers/context.js';
 
@@ -39,15 +39,14 @@ type ScopeLoaders = {
 
 const topicsOf = (target: TopicTarget): readonly string[] => (typeof target === 'string' ? [target] : target);
 
-/** The scope initializer: run once per request, the first time a field asks for a scope. */
-export function authScopes(ctx: Context): ScopeLoaders {
-  const scopes = scopesOf(ctx);
+/** The loaders of one scope set, for an authenticated caller or not. */
+function loadersOf(scopes: ScopeSet, caller: boolean): ScopeLoaders {
   const allows = (action: TopicAction, topic: string) =>
     topic === EVERY_TOPIC ? scopes.can(action) : scopes.can(action, topic);
   const loader = (action: TopicAction) => (target: TopicTarget) =>
-    topicsOf(target).every((topic) => allows(action, topic));
+    typeof target === 'string' ? allows(action, target) : target.every((topic) => allows(action, topic));
   return {
-    caller: isAuthenticated(ctx),
+    caller,
     admin: scopes.admin,
     stats: scopes.can('stats'),
     publish: loader('publish'),
@@ -56,6 +55,26 @@ export function authScopes(ctx: Context): ScopeLoaders {
     'deadletters:read': loader('deadletters:read'),
     'deadletters:write': loader('deadletters:write'),
   };
+}
+
+/**
+ * The loaders already made, by scope set (scopesOf keeps one per distinct scope list) and by whether
+ * the caller was authenticated: the loaders read nothing else of the request, so each request of the
+ * same caller gets the same ones instead of eight closures and an object of its own.
+ */
+const made = [new WeakMap<ScopeSet, ScopeLoaders>(), new WeakMap<ScopeSet, ScopeLoaders>()] as const;
+
+/** The scope initializer: run once per request, the first time a field asks for a scope. */
+export function authScopes(ctx: Context): ScopeLoaders {
+  const scopes = scopesOf(ctx);
+  const caller = isAuthenticated(ctx);
+  const byScopes = made[caller ? 1 : 0];
+  let loaders = byScopes.get(scopes);
+  if (!loaders) {
+    loaders = loadersOf(scopes, caller);
+    byScopes.set(scopes, loaders);
+  }
+  return loaders;
 }
 
 interface Missing {

@@ -219,6 +219,14 @@ function enqueue(options: PublisherOptions, commit: PublishCommit, prepared: Pre
 
 /** One HINCRBY per topic and counter for a whole batch, not one per message. */
 function countPublished(keys: Keys, commit: PublishCommit, fresh: Prepared[]): void {
+  const [only] = fresh;
+  if (fresh.length === 1 && only) {
+    // A single publish, most calls: its counts without the map below.
+    const stats = keys.topicStats(only.message.topic);
+    commit.hincrby(stats, 'published', 1);
+    if (only.queues.length === 0) commit.hincrby(stats, 'unrouted', 1);
+    return;
+  }
   const counts = new Map<string, { published: number; unrouted: number }>();
   for (const { message, queues } of fresh) {
     let count = counts.get(message.topic);
@@ -287,53 +295,51 @@ async function lineUp(options: PublisherOptions, fresh: Prepared[]): Promise<voi
 
 /**
  * One group-commit entry for the fresh messages of a call: all of them stored, or none, and none
- * unless every topic they go to still has the routing version they were routed with.
+ * unless every topic they go to still has the routing version they were routed with. Its failures
+ * are storeAndAnswer's to sort out.
  */
-async function store(path: PublishPath, routing: Routing, fresh: Prepared[]): Promise<void> {
+function commitFresh(path: PublishPath, routing: Routing, fresh: Prepared[]): Promise<void> {
   const { options } = path;
-  try {
-    let adds = 0;
-    for (const { queues } of fresh) adds += queues.length;
-    await path.commits.commit(
-      (commit) => {
-        // One check per topic of the call (PublishCommit keeps one per key and version).
-        let last = '';
-        for (const { message } of fresh) {
-          if (message.topic === last) continue;
-          last = message.topic;
-          const { version } = routing.get(last) as TopicRouting;
-          commit.routedAt(options.keys.topicRouting(last), last, version);
-        }
-        for (const item of fresh) enqueue(options, commit, item);
-        countPublished(options.keys, commit, fresh);
-      },
-      Math.max(adds, 1),
-      // One topic per call on a cluster (refuseSpanningTopics), so its tag names the call's slot.
-      options.cluster ? (fresh[0] as Prepared).message.topic : '',
-    );
-  } catch (error) {
-    // An answer lost on the way back: say what Redis did, never an error for a stored publish.
-    if (!(outcomeUnknown(error) && (await wasStored(options.client, options.keys, fresh)))) {
-      await releaseKeys(options, fresh);
-      throw error;
-    }
-  }
+  let adds = 0;
+  for (const { queues } of fresh) adds += queues.length;
+  return path.commits.commit(
+    (commit) => {
+      // One check per topic of the call (PublishCommit keeps one per key and version).
+      let last = '';
+      for (const { message } of fresh) {
+        if (message.topic === last) continue;
+        last = message.topic;
+        const { version } = routing.get(last) as TopicRouting;
+        commit.routedAt(options.keys.topicRouting(last), last, version);
+      }
+      for (const item of fresh) enqueue(options, commit, item);
+      countPublished(options.keys, commit, fresh);
+    },
+    Math.max(adds, 1),
+    // One topic per call on a cluster (refuseSpanningTopics), so its tag names the call's slot.
+    options.cluster ? (fresh[0] as Prepared).message.topic : '',
+  );
 }
 
-/** One try of a publish call, with the routing given. */
-async function publishRouted(
+/** Stores the messages of a call that are not duplicates, lines up those with ordering keys, and answers each. */
+async function storeAndAnswer(
   path: PublishPath,
   routing: Routing,
-  inputs: PublishInput[],
+  prepared: Prepared[],
+  duplicates: ReadonlyMap<number, string>,
 ): Promise<PublishResult[]> {
   const { options } = path;
-  const prepared = prepareAll(path, routing, inputs, Date.now());
-  // The steps a call has no work for are not awaited at all: each await of an async function is a
-  // promise and microtask turns more on every publish.
-  const duplicates = hasIdempotencyKeys(prepared) ? await claimKeys(options, prepared) : NO_DUPLICATES;
   const fresh = duplicates.size === 0 ? prepared : prepared.filter((_, index) => !duplicates.has(index));
   if (fresh.length > 0) {
-    await store(path, routing, fresh);
+    try {
+      await commitFresh(path, routing, fresh);
+    } catch (error) {
+      // An answer lost on the way back: say what Redis did, never an error for a stored publish.
+      if (!(outcomeUnknown(error) && (await wasStored(options.client, options.keys, fresh)))) {
+        await releaseKeys(options, fresh);
+        throw error;
+      }
+    }
     if (fresh.some(({ message }) => message.orderingKey !== undefined)) await lineUp(options, fresh);
   }
   return prepared.map(({ message, queues }, index) => {
@@ -342,6 +348,24 @@ async function publishRouted(
       ? { messageId: earlier, duplicate: true, routedTo: [], message: null }
       : { messageId: message.id, duplicate: false, routedTo: queues.map((queue) => queue.name), message };
   });
+}
+
+/**
+ * One try of a publish call, with the routing given. Not an async function, and the claim step only
+ * for a call with idempotency keys: each async frame and await is a promise and microtask turns more
+ * on every publish (docs/PERFORMANCE.md). A refusal thrown while preparing reaches the caller's
+ * `await` as a rejection would.
+ */
+function publishRouted(
+  path: PublishPath,
+  routing: Routing,
+  inputs: PublishInput[],
+): Promise<PublishResult[]> {
+  const prepared = prepareAll(path, routing, inputs, Date.now());
+  if (!hasIdempotencyKeys(prepared)) return storeAndAnswer(path, routing, prepared, NO_DUPLICATES);
+  return claimKeys(path.options, prepared).then((duplicates) =>
+    storeAndAnswer(path, routing, prepared, duplicates),
+  );
 }
 
 /**

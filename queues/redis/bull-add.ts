@@ -92,11 +92,12 @@ export class JobAdds {
     for (const [queue, { adds, jobKeys }] of this.queues) {
       const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
       for (let at = 0; at < adds.length; at += MAX_ADDS_PER_COMMAND) {
+        const some = adds.slice(at, at + MAX_ADDS_PER_COMMAND);
         queueCommand(
           transaction,
           'add-jobs-n',
           [...keys, ...jobKeys.slice(at, at + MAX_ADDS_PER_COMMAND)],
-          [encodeAdds(adds.slice(at, at + MAX_ADDS_PER_COMMAND))],
+          [encodeAdds(some), ...some.map((add) => add.data)],
         );
       }
     }

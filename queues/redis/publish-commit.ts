@@ -186,6 +186,8 @@ export class PublishCommit {
       });
       args.push(encodeAdds(adds), list);
     }
+    // Each job's data as an argument of its own, queue after queue, add after add (see add-jobs.ts).
+    for (const { adds } of this.queues.values()) for (const add of adds) args.push(add.data);
     keys.push(...this.keyList);
     // Routing checks first: a publish whose routing moved is refused for that reason, whatever else.
     for (const { key, topic, version, owners } of this.routings.values()) {

@@ -241,12 +241,20 @@ describe('JobAdds', () => {
 });
 
 describe('add-jobs', () => {
-  /** Runs add-jobs with `adds` as its argument and the job keys of `jobIds`; answers its error, if any. */
-  async function run(queue: Queue, adds: Buffer, jobIds: string[] = []): Promise<string | null> {
+  /**
+   * Runs add-jobs with `adds` as its argument, the job keys of `jobIds` and a job data for each of
+   * them (or `datas`); answers its error, if any.
+   */
+  async function run(
+    queue: Queue,
+    adds: Buffer,
+    jobIds: string[] = [],
+    datas: Buffer[] = jobIds.map(() => data),
+  ): Promise<string | null> {
     const transaction = client.multi();
     const keys = ADD_JOBS_KEYS.map((name) => queue.keys[name] as string);
     const jobKeys = jobIds.map((id) => bullKeysOf(queue.keys[''] as string).job(id));
-    queueCommand(transaction, 'add-jobs-n', [...keys, ...jobKeys], [adds]);
+    queueCommand(transaction, 'add-jobs-n', [...keys, ...jobKeys], [adds, ...datas]);
     const [[error] = [null]] = (await transaction.exec()) ?? [];
     return error ? String(error) : null;
   }
@@ -261,9 +269,9 @@ describe('add-jobs', () => {
   };
 
   it.each([
-    ['an unknown kind', header('x', 0, 0, 0)],
+    ['an unknown kind', header('x', 0, 0)],
     ['a cut header', header('s', 0, 0).subarray(0, 7)],
-    ['parts longer than the argument', Buffer.concat([header('p', 2, 1000, 2), Buffer.from('abcdef')])],
+    ['parts longer than the argument', Buffer.concat([header('p', 2, 1000), Buffer.from('abcdef')])],
   ])('should refuse %s and add nothing', async (_, adds) => {
     const queue = await openQueue();
     expect(await run(queue, adds)).toMatch(/add-jobs: malformed add at byte 1/);
@@ -279,13 +287,34 @@ describe('add-jobs', () => {
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
   });
 
+  it('should refuse an add without its data argument, keeping the adds before it', async () => {
+    const queue = await openQueue();
+    const adds = encodeAdds([
+      encodeAdd(queue, serializedAdd('first', 0, data)),
+      encodeAdd(queue, serializedAdd('second', 0, data)),
+    ]);
+    expect(await run(queue, adds, ['first', 'second'], [data])).toMatch(/add-jobs: no data for add 2$/);
+    expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
+    expect(await client.exists(queue.toKey('second'))).toBe(0);
+  });
+
+  it('should store each add with its own data argument, in order', async () => {
+    const queue = await openQueue();
+    const texts = ['{"n":1}', '{"n":2}', '{"n":3}'];
+    const adds = encodeAdds(texts.map((_, n) => encodeAdd(queue, serializedAdd(`j${n}`, 0, data))));
+    const datas = texts.map((text) => Buffer.from(text));
+    expect(await run(queue, adds, ['j0', 'j1', 'j2'], datas)).toBeNull();
+    for (const [n, text] of texts.entries())
+      expect(await client.hget(queue.toKey(`j${n}`), 'data')).toBe(text);
+  });
+
   it('should refuse an add whose job key is not in KEYS, keeping the adds before it', async () => {
     const queue = await openQueue();
     const adds = encodeAdds([
       encodeAdd(queue, serializedAdd('first', 0, data)),
       encodeAdd(queue, serializedAdd('second', 0, data)),
     ]);
-    expect(await run(queue, adds, ['first'])).toMatch(/add-jobs: no job key for add 2$/);
+    expect(await run(queue, adds, ['first'], [data, data])).toMatch(/add-jobs: no job key for add 2$/);
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
     expect(await client.exists(queue.toKey('second'))).toBe(0);
   });
@@ -321,5 +350,26 @@ describe('publish-commit', () => {
       delayed: await client.zrange(queue.keys.delayed as string, 0, -1),
     });
     expect(await layout(ours)).toEqual(await layout(theirs));
+  });
+
+  it("should store each job's own data when the adds of several owners go to several queues", async () => {
+    const [first, second] = await Promise.all([openQueue(), openQueue()]);
+    const commit = new PublishCommit();
+    const expected: [Queue, string, string][] = [];
+    for (const owner of [0, 1, 2]) {
+      commit.owner = owner;
+      // Each owner adds to both queues, in a different order each time.
+      for (const queue of owner % 2 === 0 ? [first, second] : [second, first]) {
+        const jobId = `o${owner}-${queue === first ? 'first' : 'second'}`;
+        const text = JSON.stringify({ owner, queue: jobId });
+        commit.add(queue, serializedAdd(jobId, 10, Buffer.from(text)));
+        expected.push([queue, jobId, text]);
+      }
+    }
+    const refusals = await commit.run((keys, args) => commands.run('publish-commit-n', keys, args), 3);
+    expect(refusals).toEqual([null, null, null]);
+    for (const [queue, jobId, text] of expected) {
+      expect(await client.hget(queue.toKey(jobId), 'data')).toBe(text);
+    }
   });
 });

@@ -11,10 +11,14 @@
  * that line is replaced (with {@link JOB_KEY_LINE}) by the job key the caller passed in KEYS, so the
  * scripts touch no key they did not receive. The ids are the publisher's, known before the call.
  *
- * The adds travel as one argument ({@link encodeAdds}), not four per add: ioredis spends ~0.6 µs on
- * every argument it takes in and encodes (flattened, then three pieces of protocol each, each piece
- * measured twice and copied), ~2.5 µs per add with four, where cutting one argument up in Lua costs
- * Redis nothing measurable (bench:transaction-size).
+ * An add's small parts (its kind, BullMQ's msgpacked arguments and options) travel together in one
+ * argument ({@link encodeAdds}), not three per add: ioredis spends ~0.6 µs on every argument it takes
+ * in and encodes (flattened, then three pieces of protocol each, each piece measured twice and
+ * copied). Each job's data, though, is an argument of its own. Redis's Lua hashes every byte of every
+ * string it makes (Redis's Lua hashes the whole string, not a sample, against collision attacks), so a
+ * data cut out of one shared argument with `string.sub` was hashed twice, as part of the argument and
+ * as its own string: ~1.5 KB per message of scenario 2's, the largest part of what Redis spent per
+ * message beyond raw BullMQ's add (docs/PERFORMANCE.md, "Redis's Lua hashes every byte").
  */
 import { addDelayedJob } from 'bullmq/dist/esm/scripts/addDelayedJob-6.js';
 import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
@@ -38,32 +42,30 @@ const KIND_CODES: Record<AddKind, string> = { standard: 's', prioritized: 'p', d
 export interface EncodedAdd {
   kind: AddKind;
   args: Uint8Array;
-  data: Uint8Array;
+  data: Buffer;
   opts: Uint8Array;
 }
 
-/** The kind's byte, then the lengths of the three parts (big-endian, 32 bits each). */
-const HEADER_BYTES = 13;
+/** The kind's byte, then the lengths of the arguments and the options (big-endian, 32 bits each). */
+const HEADER_BYTES = 9;
 
 /**
- * `add-jobs`'s one argument: the adds one after another, each its kind's byte, the byte lengths of
- * its three parts and the parts themselves, which the script cuts out again in the same order.
+ * The adds' shared argument: the adds one after another, each its kind's byte, the byte lengths of
+ * its msgpacked arguments and options and those two parts, which the script cuts out again in the
+ * same order. Each add's data is not in it: it travels as an argument of its own, in the same order.
  */
 export function encodeAdds(adds: readonly EncodedAdd[]): Buffer {
   let size = 0;
-  for (const add of adds) size += HEADER_BYTES + add.args.length + add.data.length + add.opts.length;
+  for (const add of adds) size += HEADER_BYTES + add.args.length + add.opts.length;
   const bytes = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const { kind, args, data, opts } of adds) {
+  for (const { kind, args, opts } of adds) {
     bytes.write(KIND_CODES[kind], at, 'latin1');
     bytes.writeUInt32BE(args.length, at + 1);
-    bytes.writeUInt32BE(data.length, at + 5);
-    bytes.writeUInt32BE(opts.length, at + 9);
+    bytes.writeUInt32BE(opts.length, at + 5);
     at += HEADER_BYTES;
     bytes.set(args, at);
     at += args.length;
-    bytes.set(data, at);
-    at += data.length;
     bytes.set(opts, at);
     at += opts.length;
   }
@@ -106,18 +108,18 @@ export function addFunctionsLua(): string {
     };
   });
   return `${kinds.map((kind) => kind.define).join('\n')}
--- The add starting at byte 'at' of 'adds' (encodeAdds): its kind's byte, the ARGV BullMQ's add script takes
--- for it, and where the next add starts; nil when the bytes there are not a whole add.
-local function cutAdd(adds, at)
+-- The add starting at byte 'at' of 'adds' (encodeAdds), whose job data is 'data' (an argument of its own):
+-- its kind's byte, the ARGV BullMQ's add script takes for it, and where the next add starts; nil when the
+-- bytes there are not a whole add.
+local function cutAdd(adds, at, data)
   local size = #adds
   if at + ${HEADER_BYTES - 1} > size then return nil end
-  local argsLength, dataLength, optsLength, argsAt = struct.unpack('>I4I4I4', adds, at + 1)
-  local dataAt = argsAt + argsLength
-  local optsAt = dataAt + dataLength
+  local argsLength, optsLength, argsAt = struct.unpack('>I4I4', adds, at + 1)
+  local optsAt = argsAt + argsLength
   local nextAt = optsAt + optsLength
   if nextAt > size + 1 then return nil end
   return string.sub(adds, at, at), {
-    string.sub(adds, argsAt, dataAt - 1), string.sub(adds, dataAt, optsAt - 1), string.sub(adds, optsAt, nextAt - 1)
+    string.sub(adds, argsAt, optsAt - 1), data, string.sub(adds, optsAt, nextAt - 1)
   }, nextAt
 end
 local function addKinds(keyAt)
@@ -133,22 +135,24 @@ end
 
 /**
  * KEYS: the ADD_JOBS_KEYS, then each add's job key (BullKeys.job) in the order of the adds.
- * ARGV[1]: the adds one after another (encodeAdds).
+ * ARGV[1]: the adds one after another (encodeAdds); ARGV[2…]: each add's job data, in the same order.
  */
 function addJobsLua(): string {
   return `${addFunctionsLua()}
 local kinds = addKinds(function(index) return KEYS[index] end)
--- ARGV[1]: the adds one after another (encodeAdds): the kind's byte, the lengths of the three
--- arguments BullMQ's add script takes (big-endian, 32 bits each), then those arguments.
+-- ARGV[1]: the adds one after another (encodeAdds): the kind's byte, the lengths of BullMQ's msgpacked
+-- arguments and options (big-endian, 32 bits each), then those two; ARGV[1 + n]: the n-th add's data.
 local adds = ARGV[1]
 local jobKeysAt = ${ADD_JOBS_KEYS.length}
 local at, size, added = 1, #adds, 0
 while at <= size do
-  local code, argv, nextAt = cutAdd(adds, at)
+  local data = ARGV[2 + added]
+  local code, argv, nextAt = cutAdd(adds, at, data)
   local kind = code and kinds[code]
   if not kind then return redis.error_reply('ERR add-jobs: malformed add at byte ' .. at) end
   at = nextAt
   added = added + 1
+  if not data then return redis.error_reply('ERR add-jobs: no data for add ' .. added) end
   local jobKey = KEYS[jobKeysAt + added]
   if not jobKey then return redis.error_reply('ERR add-jobs: no job key for add ' .. added) end
   local result = kind[1](kind[2], argv, jobKey)

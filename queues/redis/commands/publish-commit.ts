@@ -20,7 +20,8 @@
  * add's owner and its job key's position among the write keys (32-bit big-endian each, add after add:
  * BullMQ's add gets the job key from KEYS, see add-jobs.ts), the position plus PROBE (2^31) on each
  * owner's first add: when that job exists, this call already ran, its answer lost, and was sent
- * again, so the owner is answered as applied and nothing of it is written twice; then the writes, each
+ * again, so the owner is answered as applied and nothing of it is written twice; then each add's job
+ * data, an argument each, queue after queue and add after add; then the writes, each
  * a code and, but for V and H, its owner:
  * `S owner key value ms` (SET … PX), `H key field increments` (HINCRBY of the field by the sum of the
  * increments of the owners applied; `increments` holds per owner counting into it its number and its
@@ -225,7 +226,10 @@ for q = 1, queues do
     end
   end
 end
-local writes, at = {}, 3 + queues * 2
+-- Each add's job data follows the queues' lists, an argument each (add-jobs.ts says why).
+local dataAt, addCount = 3 + queues * 2, 0
+for q = 1, queues do addCount = addCount + #ARGV[2 + q * 2] / 8 end
+local writes, at = {}, dataAt + addCount
 while ARGV[at] do
   local code, owner = ARGV[at], tonumber(ARGV[at + 1])
   if code == 'S' then
@@ -296,6 +300,7 @@ end
 
 /** Phase 2: the writes of every publish that passed, then each publish's answer. */
 const WRITE_LUA = `-- 2. Write, for every publish that passed.
+local dataIndex = dataAt
 for q = 1, queues do
   local base = (q - 1) * PER_QUEUE
   local kinds = addKinds(function(index) return KEYS[base + index] end)
@@ -303,9 +308,12 @@ for q = 1, queues do
   local position, size, index = 1, #adds, 0
   while position <= size do
     index = index + 1
-    local code, argv, nextAt = cutAdd(adds, position)
+    local code, argv, nextAt = cutAdd(adds, position, ARGV[dataIndex])
+    dataIndex = dataIndex + 1
     local kind = code and kinds[code]
-    if not kind then return redis.error_reply('ERR publish-commit: malformed add at byte ' .. position) end
+    if not kind or index > #list / 8 then
+      return redis.error_reply('ERR publish-commit: malformed add at byte ' .. position)
+    end
     position = nextAt
     local owner = ownerAt(list, index)
     if not failed[owner] and not applied[owner] then

@@ -1,4 +1,4 @@
-import { createIORedisClient, Job, type JobJson, type JobsOptions, Queue } from 'bullmq';
+import { createIORedisClient, Job, type JobJson, type JobsOptions, Queue, Worker } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSerialized, encodeAdd, JobAdds, type SerializedAdd } from '../../queues/redis/bull-add.js';
@@ -32,13 +32,13 @@ async function openQueue(): Promise<Queue> {
 
 /** The same add, BullMQ's way: a Job object and its addJob, in a transaction as the publisher uses. */
 async function addTheBullmqWay(queue: Queue, add: SerializedAdd): Promise<void> {
+  // The options a message's job carries: no jobId (the Job's id is passed on its own, as Job.addJob
+  // takes it) and no removeOnFail (BullMQ's default keeps failed jobs).
   const opts: JobsOptions = {
-    jobId: add.jobId,
     priority: add.priority,
     attempts: add.attempts,
     backoff: { type: add.backoffType },
     removeOnComplete: true,
-    removeOnFail: false,
   };
   if (add.delayMs) opts.delay = add.delayMs;
   const job = new Job(queue, add.name, JSON.parse(add.data.toString('utf8')), opts, add.jobId);
@@ -128,6 +128,56 @@ describe('addSerialized', () => {
       removeOnComplete: true,
     });
     expect(job?.name).toBe('message');
+    // Exactly these: no jobId, no removeOnFail (the job's key and BullMQ's default say the same).
+    expect(JSON.parse((await client.hget(queue.toKey(jobId), 'opts')) ?? 'null')).toEqual({
+      attempts: 4,
+      priority: 10,
+      backoff: { type: 'switchyard' },
+      removeOnComplete: true,
+    });
+  });
+
+  it('should keep a finally failed job whether its options say removeOnFail: false (jobs stored before) or nothing', async () => {
+    const queue = await openQueue();
+    const add = (jobId: string) => ({ ...serializedAdd(jobId, 10, data), attempts: 1 });
+    await addOurWay(queue, add('now'));
+    // A job as the publisher stored it before: its options with jobId and removeOnFail: false.
+    const before = new Job(
+      queue,
+      'message',
+      JSON.parse(text),
+      {
+        attempts: 1,
+        jobId: 'before',
+        priority: 10,
+        backoff: { type: 'switchyard' },
+        removeOnComplete: true,
+        removeOnFail: false,
+      },
+      'before',
+    );
+    await before.addJob(createIORedisClient(client) as unknown as Parameters<Job['addJob']>[0]);
+    const worker = new Worker(
+      queue.name,
+      async () => {
+        throw new Error('refused');
+      },
+      { connection: redis.client(), prefix: queue.opts.prefix, autorun: false },
+    );
+    try {
+      const failed = new Promise<void>((resolve) => {
+        let count = 0;
+        worker.on('failed', () => {
+          if (++count === 2) resolve();
+        });
+      });
+      void worker.run();
+      await failed;
+    } finally {
+      await worker.close();
+    }
+    expect(await queue.getJobState('now')).toBe('failed');
+    expect(await queue.getJobState('before')).toBe('failed');
   });
 
   it('should neither throw nor change the job when its id is already taken', async () => {

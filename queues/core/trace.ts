@@ -81,13 +81,24 @@ const tracer = () => trace.getTracer(TRACER_NAME);
  * copy of the API is not a ProxyTracerProvider of ours: traced, as before.
  */
 function traced(inputs: readonly TracedPublish[]): boolean {
+  if (sdkRegistered()) return true;
+  for (const { headers } of inputs) if (carriesTraceparent(headers)) return true;
+  return activeContextValid();
+}
+
+/** {@link traced} of one publish, without a list made for it. */
+const tracedOne = (input: TracedPublish): boolean =>
+  sdkRegistered() || carriesTraceparent(input.headers) || activeContextValid();
+
+function sdkRegistered(): boolean {
   const provider = trace.getTracerProvider();
-  if (!(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(TRACER_NAME) !== undefined) {
-    return true;
-  }
-  for (const { headers } of inputs) {
-    if (isHeaderObject(headers) && headers[TRACEPARENT] !== undefined) return true;
-  }
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer(TRACER_NAME) !== undefined;
+}
+
+const carriesTraceparent = (headers: unknown): boolean =>
+  isHeaderObject(headers) && headers[TRACEPARENT] !== undefined;
+
+function activeContextValid(): boolean {
   const active = trace.getSpanContext(context.active());
   return active !== undefined && isSpanContextValid(active);
 }
@@ -110,7 +121,7 @@ export function tracePublish<I extends TracedPublish, R>(
 ): Promise<R> {
   // Not an async function: untraced, the publish's own promise is the answer, without another
   // promise resolved with it (two more microtask turns on every publish).
-  if (!traced([input])) return publish(input);
+  if (!tracedOne(input)) return publish(input);
   return tracedPublish(input, publish, attributesOf);
 }
 

@@ -92,6 +92,14 @@ export function messagingOperations(parts: Parts) {
     if (events.size === 0) return;
     for (const { message } of results) if (message) events.emit(publishedEvent(message));
   }
+  /** {@link announcePublished} of a single publish, without a list made for it. */
+  function announceOne({ message, routedTo }: PublishResult): void {
+    if (!message) return;
+    if (routedTo.length === 0) parts.losses.count(message.topic, null, 'unrouted');
+    if (events.size > 0) events.emit(publishedEvent(message));
+  }
+  /** publisher.publish as tracePublish calls it, made once instead of a closure per publish. */
+  const publishOne = (input: PublishInput) => publisher.publish(input);
 
   /** Reply addresses are the gateway's own: a publish cannot forge one. */
   function refuseReplyAddress(input: PublishInput, field: string): void {
@@ -108,8 +116,8 @@ export function messagingOperations(parts: Parts) {
   return {
     async publish(input: PublishInput): Promise<PublishResult> {
       refuseReplyAddress(input, 'replyTo');
-      const result = await tracePublish(input, (traced) => publisher.publish(traced), publishedAttributes);
-      announcePublished([result]);
+      const result = await tracePublish(input, publishOne, publishedAttributes);
+      announceOne(result);
       return result;
     },
     /**

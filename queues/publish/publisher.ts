@@ -401,6 +401,8 @@ async function publishMany(path: PublishPath, inputs: PublishInput[]): Promise<P
   }
 }
 
+const onlyResult = (results: PublishResult[]): PublishResult => results[0] as PublishResult;
+
 /**
  * The publish path: check, hash, route, then one `publish-commit` call that puts the message into
  * every matching BullMQ queue (with BullMQ's own add commands) and counts it, so a publish reaches all
@@ -423,9 +425,9 @@ export function createPublisher(options: PublisherOptions) {
       path.routingRefusals.add(listener);
       return () => path.routingRefusals.delete(listener);
     },
-    async publish(input: PublishInput): Promise<PublishResult> {
-      const [result] = await publishMany(path, [input]);
-      return result as PublishResult;
+    publish(input: PublishInput): Promise<PublishResult> {
+      // A then rather than an async function: one promise less per publish.
+      return publishMany(path, [input]).then(onlyResult);
     },
     publishBatch(inputs: PublishInput[]): Promise<PublishResult[]> {
       const max = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;

@@ -37,31 +37,41 @@ const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
  */
 export const MAX_ADDS_PER_COMMAND = 100;
 
-/** The script BullMQ's Scripts.addJob picks for these options. */
-function kindOf(opts: RedisJobOptions): AddKind {
-  if (typeof opts.delay === 'number' && opts.delay > 0) return 'delayed';
-  return opts.priority ? 'prioritized' : 'standard';
-}
+/**
+ * Each distinct set of options, msgpacked once: a queue's adds share their retry policy and mostly
+ * their priority, so add-jobs decodes each set once per call (encodeAdds keeps one copy per instance).
+ * Cleared when it grows past {@link MAX_PACKED_OPTIONS} (delays make many distinct sets).
+ */
+const packedOptions = new Map<string, Uint8Array>();
+const MAX_PACKED_OPTIONS = 1024;
 
 /** An add as BullMQ's Scripts.addJob would call its script, for a job without parent, repeat or deduplication. */
-export function encodeAdd(queue: Queue, add: SerializedAdd): EncodedAdd {
+export function encodeAdd(add: SerializedAdd): EncodedAdd {
   // add-jobs passes the job's key in KEYS, named from this id: BullMQ's generated ids are not used.
   if (add.jobId === '') throw new Error('a BullMQ add needs its job id');
-  // The key order is the Job constructor's ({ attempts } first, then the caller's options). No
-  // `jobId` (the id is the job's key and its `id` already, and BullMQ reads it from the options only
-  // when a job is added through Queue.add) and no `removeOnFail: false` (BullMQ's default, keep
-  // failed jobs, is the same for a job without it: Scripts.getKeepJobs, moveStalledJobsToWait): every
-  // byte of the options is decoded, encoded again as JSON and stored per message, ~65 bytes of each.
-  // Jobs stored with both still read the same.
-  const opts: RedisJobOptions = {
-    attempts: add.attempts,
-    priority: add.priority,
-    backoff: { type: add.backoffType },
-    removeOnComplete: true,
-  };
-  if (add.delayMs !== undefined && add.delayMs > 0) opts.delay = add.delayMs;
-  const args = [queue.keys[''], add.jobId, add.name, add.timestamp, null, null, undefined, undefined, null];
-  return { kind: kindOf(opts), args: packer.pack(args), data: add.data, opts: packer.pack(opts) };
+  const delay = add.delayMs !== undefined && add.delayMs > 0 ? add.delayMs : 0;
+  const id = `${add.attempts}/${add.priority}/${delay}/${add.backoffType}`;
+  let packed = packedOptions.get(id);
+  if (!packed) {
+    // The key order is the Job constructor's ({ attempts } first, then the caller's options). No
+    // `jobId` (the id is the job's key and its `id` already, and BullMQ reads it from the options only
+    // when a job is added through Queue.add) and no `removeOnFail: false` (BullMQ's default, keep
+    // failed jobs, is the same for a job without it: Scripts.getKeepJobs, moveStalledJobsToWait): every
+    // byte of the options is decoded, encoded again as JSON and stored per message, ~65 bytes of each.
+    // Jobs stored with both still read the same.
+    const opts: RedisJobOptions = {
+      attempts: add.attempts,
+      priority: add.priority,
+      backoff: { type: add.backoffType },
+      removeOnComplete: true,
+    };
+    if (delay > 0) opts.delay = delay;
+    packed = packer.pack(opts);
+    if (packedOptions.size >= MAX_PACKED_OPTIONS) packedOptions.clear();
+    packedOptions.set(id, packed);
+  }
+  const kind: AddKind = delay > 0 ? 'delayed' : add.priority ? 'prioritized' : 'standard';
+  return { kind, jobId: add.jobId, name: add.name, timestamp: add.timestamp, data: add.data, opts: packed };
 }
 
 /**
@@ -86,7 +96,7 @@ export class JobAdds {
       entry = { adds: [], jobKeys: [] };
       this.queues.set(queue, entry);
     }
-    entry.adds.push(encodeAdd(queue, add));
+    entry.adds.push(encodeAdd(add));
     entry.jobKeys.push(bullKeysOf(queue.keys[''] as string).job(add.jobId));
   }
 
@@ -100,7 +110,7 @@ export class JobAdds {
           transaction,
           'add-jobs-n',
           [...keys, ...jobKeys.slice(at, at + MAX_ADDS_PER_COMMAND)],
-          [encodeAdds(some), ...some.map((add) => add.data)],
+          [encodeAdds(queue.keys[''] as string, some), ...some.map((add) => add.data)],
         );
       }
     }

@@ -62,7 +62,7 @@ export class PublishCommit {
     // per queue), so it takes a position without the lookup shared keys need.
     this.keyList.push(`${queue.keys['']}${add.jobId}`);
     let jobKey = this.keyList.length;
-    entry.adds.push(encodeAdd(queue, add));
+    entry.adds.push(encodeAdd(add));
     entry.owners.push(this.owner);
     // An owner whose first job exists already was applied by an earlier run of this very call: ioredis
     // sends a command again when its connection dropped before the answer came, and Redis may have run
@@ -184,7 +184,7 @@ export class PublishCommit {
         list.writeUInt32BE(owner, index * 8);
         list.writeUInt32BE(jobKeys[index] as number, index * 8 + 4);
       });
-      args.push(encodeAdds(adds), list);
+      args.push(encodeAdds(queue.keys[''] as string, adds), list);
     }
     // Each job's data as an argument of its own, queue after queue, add after add (see add-jobs.ts).
     for (const { adds } of this.queues.values()) for (const add of adds) args.push(add.data);

@@ -309,29 +309,54 @@ describe('add-jobs', () => {
     return error ? String(error) : null;
   }
 
-  const header = (kind: string, ...lengths: number[]) => {
-    const bytes = Buffer.alloc(1 + 4 * lengths.length);
+  /** encodeAdds' head for `queue` with one set of options: its prefix, the options' count and bytes. */
+  const headOf = (queue: Queue) => {
+    const withOne = encodeAdds(queue.keys[''] as string, [encodeAdd(serializedAdd('x', 0, data))]);
+    // The head ends where the add's 8-byte header starts: before its id ('x'), timestamp and name.
+    return withOne.subarray(0, withOne.length - 8 - 1 - String(Date.now()).length - 'message'.length);
+  };
+  /** An add's header: kind, options' number, then the lengths of its id, timestamp and name. */
+  const header = (kind: string, opts: number, id: number, timestamp: number, name: number) => {
+    const bytes = Buffer.alloc(8);
     bytes.write(kind, 0, 'latin1');
-    lengths.forEach((length, index) => {
-      bytes.writeUInt32BE(length, 1 + 4 * index);
-    });
+    bytes.writeUInt16BE(opts, 1);
+    bytes.writeUInt16BE(id, 3);
+    bytes.writeUInt8(timestamp, 5);
+    bytes.writeUInt16BE(name, 6);
     return bytes;
   };
 
   it.each([
-    ['an unknown kind', header('x', 0, 0)],
-    ['a cut header', header('s', 0, 0).subarray(0, 7)],
-    ['parts longer than the argument', Buffer.concat([header('p', 2, 1000), Buffer.from('abcdef')])],
-  ])('should refuse %s and add nothing', async (_, adds) => {
+    ['an unknown kind', header('x', 0, 0, 0, 0)],
+    ['a cut header', header('s', 0, 0, 0, 0).subarray(0, 7)],
+    ['parts longer than the argument', Buffer.concat([header('p', 0, 2, 13, 1000), Buffer.from('abcdef')])],
+    ['options it does not have', header('s', 1, 0, 0, 0)],
+  ])('should refuse %s and add nothing', async (_, add) => {
     const queue = await openQueue();
-    expect(await run(queue, adds)).toMatch(/add-jobs: malformed add at byte 1/);
+    const head = headOf(queue);
+    expect(await run(queue, Buffer.concat([head, add]))).toMatch(
+      new RegExp(`add-jobs: malformed add at byte ${head.length + 1}$`),
+    );
+    expect(await client.keys(`${queue.keys['']}*`)).toEqual([queue.keys.meta]);
+  });
+
+  it.each([
+    ['a cut prefix', (head: Buffer) => head.subarray(0, 8)],
+    ['cut options', (head: Buffer) => head.subarray(0, head.length - 2)],
+    [
+      'options that are no msgpack map',
+      (head: Buffer) => Buffer.concat([head.subarray(0, head.length - 1), Buffer.from([0xc1])]),
+    ],
+  ])('should refuse a head with %s and add nothing', async (_, cut) => {
+    const queue = await openQueue();
+    expect(await run(queue, cut(headOf(queue)))).toMatch(/add-jobs: malformed adds head$/);
     expect(await client.keys(`${queue.keys['']}*`)).toEqual([queue.keys.meta]);
   });
 
   it('should keep the adds before a malformed one, and name the byte it starts at', async () => {
     const queue = await openQueue();
-    const valid = encodeAdds([encodeAdd(queue, serializedAdd('first', 0, data))]);
-    expect(await run(queue, Buffer.concat([valid, header('s', 5, 5)]), ['first'])).toMatch(
+    const valid = encodeAdds(queue.keys[''] as string, [encodeAdd(serializedAdd('first', 0, data))]);
+    expect(await run(queue, Buffer.concat([valid, header('s', 0, 5, 5, 5)]), ['first'])).toMatch(
       new RegExp(`malformed add at byte ${valid.length + 1}$`),
     );
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
@@ -339,9 +364,9 @@ describe('add-jobs', () => {
 
   it('should refuse an add without its data argument, keeping the adds before it', async () => {
     const queue = await openQueue();
-    const adds = encodeAdds([
-      encodeAdd(queue, serializedAdd('first', 0, data)),
-      encodeAdd(queue, serializedAdd('second', 0, data)),
+    const adds = encodeAdds(queue.keys[''] as string, [
+      encodeAdd(serializedAdd('first', 0, data)),
+      encodeAdd(serializedAdd('second', 0, data)),
     ]);
     expect(await run(queue, adds, ['first', 'second'], [data])).toMatch(/add-jobs: no data for add 2$/);
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);
@@ -351,7 +376,10 @@ describe('add-jobs', () => {
   it('should store each add with its own data argument, in order', async () => {
     const queue = await openQueue();
     const texts = ['{"n":1}', '{"n":2}', '{"n":3}'];
-    const adds = encodeAdds(texts.map((_, n) => encodeAdd(queue, serializedAdd(`j${n}`, 0, data))));
+    const adds = encodeAdds(
+      queue.keys[''] as string,
+      texts.map((_, n) => encodeAdd(serializedAdd(`j${n}`, 0, data))),
+    );
     const datas = texts.map((text) => Buffer.from(text));
     expect(await run(queue, adds, ['j0', 'j1', 'j2'], datas)).toBeNull();
     for (const [n, text] of texts.entries())
@@ -360,9 +388,9 @@ describe('add-jobs', () => {
 
   it('should refuse an add whose job key is not in KEYS, keeping the adds before it', async () => {
     const queue = await openQueue();
-    const adds = encodeAdds([
-      encodeAdd(queue, serializedAdd('first', 0, data)),
-      encodeAdd(queue, serializedAdd('second', 0, data)),
+    const adds = encodeAdds(queue.keys[''] as string, [
+      encodeAdd(serializedAdd('first', 0, data)),
+      encodeAdd(serializedAdd('second', 0, data)),
     ]);
     expect(await run(queue, adds, ['first'], [data, data])).toMatch(/add-jobs: no job key for add 2$/);
     expect((await queue.getWaiting()).map((job) => job.id)).toEqual(['first']);

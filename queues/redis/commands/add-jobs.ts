@@ -11,14 +11,22 @@
  * that line is replaced (with {@link JOB_KEY_LINE}) by the job key the caller passed in KEYS, so the
  * scripts touch no key they did not receive. The ids are the publisher's, known before the call.
  *
- * An add's small parts (its kind, BullMQ's msgpacked arguments and options) travel together in one
- * argument ({@link encodeAdds}), not three per add: ioredis spends ~0.6 µs on every argument it takes
- * in and encodes (flattened, then three pieces of protocol each, each piece measured twice and
- * copied). Each job's data, though, is an argument of its own. Redis's Lua hashes every byte of every
- * string it makes (Redis's Lua hashes the whole string, not a sample, against collision attacks), so a
- * data cut out of one shared argument with `string.sub` was hashed twice, as part of the argument and
- * as its own string: ~1.5 KB per message of scenario 2's, the largest part of what Redis spent per
- * message beyond raw BullMQ's add (docs/PERFORMANCE.md, "Redis's Lua hashes every byte").
+ * An add's small parts travel together in one argument ({@link encodeAdds}), not one or more per add:
+ * ioredis spends ~0.6 µs on every argument it takes in and encodes (flattened, then three pieces of
+ * protocol each, each piece measured twice and copied). Each job's data, though, is an argument of
+ * its own. Redis's Lua hashes every byte of every string it makes (the whole string, not a sample,
+ * against collision attacks), so a data cut out of one shared argument with `string.sub` was hashed
+ * twice: ~1.5 KB per message of scenario 2's, the largest part of what Redis spent per message beyond
+ * raw BullMQ's add (docs/PERFORMANCE.md, "Redis's Lua hashes every byte").
+ *
+ * BullMQ's scripts decode their arguments and options with `cmsgpack.unpack` (`local args = …` and
+ * `local opts = …`); those two lines are replaced too ({@link UNPACK_LINES}), and the functions get
+ * the tables already made: the arguments from the add's few fields (the key prefix once per call,
+ * the job id, the name and the timestamp, the latter as the decimal digits BullMQ's HMSET would have
+ * printed from the number), the options decoded once per call for every add that has the same (a
+ * queue's adds share them: the retry policy and the priority). Decoding both per add was ~17k of
+ * Redis's ~238k instructions per message; the tables are the ones cmsgpack would have made, and the
+ * scripts only read them.
  */
 import { addDelayedJob } from 'bullmq/dist/esm/scripts/addDelayedJob-6.js';
 import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
@@ -38,37 +46,71 @@ export const ADD_JOBS_KEYS: readonly string[] = [...new Set(Object.values(ADD_SC
 /** How an add names its script in `add-jobs`'s argument: one byte. */
 const KIND_CODES: Record<AddKind, string> = { standard: 's', prioritized: 'p', delayed: 'd' };
 
-/** One add, as BullMQ's add script takes it: msgpack of its arguments, the job data, msgpack of its options. */
+/** One add, as BullMQ's add script takes it: its arguments' fields, the job data, msgpack of its options. */
 export interface EncodedAdd {
   kind: AddKind;
-  args: Uint8Array;
+  jobId: string;
+  name: string;
+  /** Milliseconds since the epoch, a safe integer. */
+  timestamp: number;
   data: Buffer;
+  /** msgpack of the options; adds with equal options should share one instance (encodeAdds keeps one copy). */
   opts: Uint8Array;
 }
 
-/** The kind's byte, then the lengths of the arguments and the options (big-endian, 32 bits each). */
-const HEADER_BYTES = 9;
+/** Each add: its kind's byte, its options' number (16 bits), the lengths of its id (16), timestamp (8) and name (16). */
+const ADD_HEADER_BYTES = 8;
 
 /**
- * The adds' shared argument: the adds one after another, each its kind's byte, the byte lengths of
- * its msgpacked arguments and options and those two parts, which the script cuts out again in the
- * same order. Each add's data is not in it: it travels as an argument of its own, in the same order.
+ * The adds' shared argument: the queue's key prefix and the distinct options (a length, 32 bits, before
+ * each; a 16-bit count before the options), then the adds one after another, each its header and its
+ * id, timestamp digits and name. Each add's data is not in it: it travels as an argument of its own, in
+ * the same order.
  */
-export function encodeAdds(adds: readonly EncodedAdd[]): Buffer {
-  let size = 0;
-  for (const add of adds) size += HEADER_BYTES + add.args.length + add.opts.length;
+export function encodeAdds(prefix: string, adds: readonly EncodedAdd[]): Buffer {
+  const options = new Map<Uint8Array, number>();
+  const texts: [id: Buffer, timestamp: string, name: Buffer][] = [];
+  let size = 4 + Buffer.byteLength(prefix) + 2;
+  for (const add of adds) {
+    if (!options.has(add.opts)) {
+      options.set(add.opts, options.size);
+      size += 4 + add.opts.length;
+    }
+    if (!Number.isSafeInteger(add.timestamp))
+      throw new Error(`an add's timestamp must be whole ms: ${add.timestamp}`);
+    const text: [Buffer, string, Buffer] = [
+      Buffer.from(add.jobId),
+      String(add.timestamp),
+      Buffer.from(add.name),
+    ];
+    texts.push(text);
+    size += ADD_HEADER_BYTES + text[0].length + text[1].length + text[2].length;
+  }
+  if (options.size > 0xffff) throw new Error('encodeAdds takes at most 65,535 distinct options');
   const bytes = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const { kind, args, opts } of adds) {
-    bytes.write(KIND_CODES[kind], at, 'latin1');
-    bytes.writeUInt32BE(args.length, at + 1);
-    bytes.writeUInt32BE(opts.length, at + 5);
-    at += HEADER_BYTES;
-    bytes.set(args, at);
-    at += args.length;
+  let at = bytes.writeUInt32BE(Buffer.byteLength(prefix), 0);
+  at += bytes.write(prefix, at);
+  at = bytes.writeUInt16BE(options.size, at);
+  for (const opts of options.keys()) {
+    at = bytes.writeUInt32BE(opts.length, at);
     bytes.set(opts, at);
     at += opts.length;
   }
+  adds.forEach((add, index) => {
+    const [id, timestamp, name] = texts[index] as [Buffer, string, Buffer];
+    if (id.length > 0xffff || name.length > 0xffff)
+      throw new Error("an add's id and name take at most 65,535 bytes");
+    at = bytes.writeUInt8(KIND_CODES[add.kind].charCodeAt(0), at);
+    at = bytes.writeUInt16BE(options.get(add.opts) as number, at);
+    at = bytes.writeUInt16BE(id.length, at);
+    at = bytes.writeUInt8(timestamp.length, at);
+    at = bytes.writeUInt16BE(name.length, at);
+    id.copy(bytes, at);
+    at += id.length;
+    at += bytes.write(timestamp, at, 'latin1');
+    name.copy(bytes, at);
+    at += name.length;
+  });
   return bytes;
 }
 
@@ -81,13 +123,28 @@ const SCRIPTS: Record<AddKind, { content: string; keys: number }> = {
 /** Where BullMQ's add scripts build a job's key: once for a generated id, once for a custom one. */
 const JOB_KEY_LINE = 'jobIdKey = args[1] .. jobId';
 
-/** A BullMQ add script with its job key taken from the parameter `jobKey` instead of being built. */
+/** Where BullMQ's add scripts decode their arguments and options, and what add-jobs puts there instead. */
+const UNPACK_LINES: [line: string, instead: string][] = [
+  ['local args = cmsgpack.unpack(ARGV[1])', 'local args = ARGV[1]'],
+  ['local opts = cmsgpack.unpack(ARGV[3])', 'local opts = ARGV[3]'],
+];
+
+/**
+ * A BullMQ add script with its job key taken from the parameter `jobKey` instead of being built, and
+ * its arguments and options taken as the tables they decode to.
+ */
 function withJobKeyParameter(kind: string, content: string): string {
   const parts = content.split(JOB_KEY_LINE);
   if (parts.length !== 3) {
     throw new Error(`BullMQ's ${kind} add script no longer builds its job key as add-jobs expects`);
   }
-  return parts.join('jobIdKey = jobKey');
+  let script = parts.join('jobIdKey = jobKey');
+  for (const [line, instead] of UNPACK_LINES) {
+    const around = script.split(line);
+    if (around.length !== 2) throw new Error(`BullMQ's ${kind} add script no longer has '${line}' once`);
+    script = around.join(instead);
+  }
+  return script;
 }
 
 /**
@@ -104,23 +161,50 @@ export function addFunctionsLua(): string {
     const indexes = keys.map((key) => ADD_JOBS_KEYS.indexOf(key) + 1).join(', ');
     return {
       define: `local function ${kind}(KEYS, ARGV, jobKey)\n${withJobKeyParameter(kind, script.content)}\nend`,
-      entry: `${KIND_CODES[kind as AddKind]} = { ${kind}, pick({ ${indexes} }) }`,
+      entry: `[${KIND_CODES[kind as AddKind].charCodeAt(0)}] = { ${kind}, pick({ ${indexes} }) }`,
     };
   });
   return `${kinds.map((kind) => kind.define).join('\n')}
--- The add starting at byte 'at' of 'adds' (encodeAdds), whose job data is 'data' (an argument of its own):
--- its kind's byte, the ARGV BullMQ's add script takes for it, and where the next add starts; nil when the
--- bytes there are not a whole add.
-local function cutAdd(adds, at, data)
+-- The head of one queue's adds (encodeAdds): BullMQ's key prefix, the distinct options decoded (each
+-- once, for every add naming it) and where the adds start; nil when the bytes are not a whole head.
+local function addsHead(adds)
   local size = #adds
-  if at + ${HEADER_BYTES - 1} > size then return nil end
-  local argsLength, optsLength, argsAt = struct.unpack('>I4I4', adds, at + 1)
-  local optsAt = argsAt + argsLength
-  local nextAt = optsAt + optsLength
-  if nextAt > size + 1 then return nil end
-  return string.sub(adds, at, at), {
-    string.sub(adds, argsAt, optsAt - 1), data, string.sub(adds, optsAt, nextAt - 1)
-  }, nextAt
+  if size < 6 then return nil end
+  local at = 5 + struct.unpack('>I4', adds, 1)
+  if at + 1 > size then return nil end
+  local prefix = string.sub(adds, 5, at - 1)
+  local count = struct.unpack('>H', adds, at)
+  at = at + 2
+  local options = {}
+  for i = 1, count do
+    if at + 3 > size then return nil end
+    local length = struct.unpack('>I4', adds, at)
+    if at + 3 + length > size then return nil end
+    local ok, opts = pcall(cmsgpack.unpack, string.sub(adds, at + 4, at + 3 + length))
+    if not ok or type(opts) ~= 'table' then return nil end
+    options[i] = opts
+    at = at + 4 + length
+  end
+  return prefix, options, at
+end
+-- The add starting at byte 'at' of 'adds' (encodeAdds), whose job data is 'data' (an argument of its own):
+-- its kind's byte, the ARGV BullMQ's add script takes for it (its arguments and options as the tables
+-- cmsgpack would have decoded), and where the next add starts; nil when the bytes there are not a whole add.
+local function cutAdd(adds, at, prefix, options, data)
+  local size = #adds
+  if at + ${ADD_HEADER_BYTES - 1} > size then return nil end
+  local optsIndex, idLength, timestampLength, nameLength = struct.unpack('>HHBH', adds, at + 1)
+  local opts = options[optsIndex + 1]
+  local idAt = at + ${ADD_HEADER_BYTES}
+  local timestampAt = idAt + idLength
+  local nameAt = timestampAt + timestampLength
+  local nextAt = nameAt + nameLength
+  if nextAt > size + 1 or not opts then return nil end
+  local args = {
+    prefix, string.sub(adds, idAt, timestampAt - 1), string.sub(adds, nameAt, nextAt - 1),
+    string.sub(adds, timestampAt, nameAt - 1)
+  }
+  return string.byte(adds, at), { args, data, opts }, nextAt
 end
 local function addKinds(keyAt)
   local function pick(indexes)
@@ -135,19 +219,21 @@ end
 
 /**
  * KEYS: the ADD_JOBS_KEYS, then each add's job key (BullKeys.job) in the order of the adds.
- * ARGV[1]: the adds one after another (encodeAdds); ARGV[2…]: each add's job data, in the same order.
+ * ARGV[1]: the adds (encodeAdds); ARGV[2…]: each add's job data, in the same order.
  */
 function addJobsLua(): string {
   return `${addFunctionsLua()}
 local kinds = addKinds(function(index) return KEYS[index] end)
--- ARGV[1]: the adds one after another (encodeAdds): the kind's byte, the lengths of BullMQ's msgpacked
--- arguments and options (big-endian, 32 bits each), then those two; ARGV[1 + n]: the n-th add's data.
+-- ARGV[1]: the adds (encodeAdds): the key prefix and the distinct options, then each add's kind, the
+-- number of its options, its id, timestamp and name; ARGV[1 + n]: the n-th add's data.
 local adds = ARGV[1]
 local jobKeysAt = ${ADD_JOBS_KEYS.length}
-local at, size, added = 1, #adds, 0
+local prefix, options, at = addsHead(adds)
+if not prefix then return redis.error_reply('ERR add-jobs: malformed adds head') end
+local size, added = #adds, 0
 while at <= size do
   local data = ARGV[2 + added]
-  local code, argv, nextAt = cutAdd(adds, at, data)
+  local code, argv, nextAt = cutAdd(adds, at, prefix, options, data)
   local kind = code and kinds[code]
   if not kind then return redis.error_reply('ERR add-jobs: malformed add at byte ' .. at) end
   at = nextAt

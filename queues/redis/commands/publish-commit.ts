@@ -305,10 +305,12 @@ for q = 1, queues do
   local base = (q - 1) * PER_QUEUE
   local kinds = addKinds(function(index) return KEYS[base + index] end)
   local adds, list = ARGV[1 + q * 2], ARGV[2 + q * 2]
-  local position, size, index = 1, #adds, 0
+  local prefix, options, position = addsHead(adds)
+  if not prefix then return redis.error_reply('ERR publish-commit: malformed adds head') end
+  local size, index = #adds, 0
   while position <= size do
     index = index + 1
-    local code, argv, nextAt = cutAdd(adds, position, ARGV[dataIndex])
+    local code, argv, nextAt = cutAdd(adds, position, prefix, options, ARGV[dataIndex])
     dataIndex = dataIndex + 1
     local kind = code and kinds[code]
     if not kind or index > #list / 8 then

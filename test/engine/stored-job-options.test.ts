@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../queues/engine/engine.js';
 import { waitFor } from '../helpers/redis.js';
-import { eventually, useEngineHarness } from './harness.js';
+import { eventually, FAST_RETRY, useEngineHarness } from './harness.js';
 
 /**
  * A message's job stores its options without `jobId` and `removeOnFail` (queues/redis/bull-add.ts);
@@ -69,7 +69,7 @@ describe('jobs stored with the options of before (jobId, removeOnFail: false)', 
       name: 'hook',
       target: 'WEBHOOK',
       url: receiver.url,
-      retry: { maxAttempts: 2, backoff: 'FIXED', delayMs: 50, maxDelayMs: 50, jitter: false },
+      retry: { ...FAST_RETRY, maxAttempts: 2 },
     });
     // Delayed, so its options are rewritten before a worker takes it.
     const { messageId, message } = await engine.publish({ topic: 'orders', payload: { n: 2 }, delayMs: 500 });
